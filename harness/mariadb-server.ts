@@ -1,0 +1,159 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import mysql from 'mysql2/promise'
+import { killGroup, trackChild, trackDirectory, untrackDirectory } from './cleanup.js'
+import { freePort } from './free-port.js'
+import { waitFor } from './wait-for.js'
+
+const SEARCH_PATH = [
+  ...(process.env.PATH ?? '').split(':'),
+  '/usr/sbin',
+  '/usr/local/sbin',
+  '/usr/local/mysql/bin',
+]
+
+function findProgram(...names: string[]): string | undefined {
+  for (const directory of SEARCH_PATH) {
+    for (const name of names) {
+      const candidate = join(directory, name)
+      if (directory !== '' && existsSync(candidate)) return candidate
+    }
+  }
+  return undefined
+}
+
+/** Where the MariaDB server and its installer are, or undefined when not installed. */
+export function findMariadb(): { server: string; installer: string } | undefined {
+  const server = findProgram('mariadbd', 'mysqld')
+  const installer = findProgram('mariadb-install-db', 'mysql_install_db')
+  return server && installer ? { server, installer } : undefined
+}
+
+export interface MariadbServerOptions {
+  /** Flush the redo log at every commit (benchmarks). Tests run faster without. */
+  readonly durable?: boolean
+}
+
+/**
+ * A throwaway MariaDB server from the system's `mariadbd`: a temp data directory, a free port,
+ * `root` with no password over TCP. Killed and removed when the process exits.
+ */
+export class MariadbServer {
+  readonly port: number
+  readonly directory: string
+  readonly #args: string[]
+  #process: ChildProcess | undefined
+
+  private constructor(port: number, directory: string, args: string[]) {
+    this.port = port
+    this.directory = directory
+    this.#args = args
+  }
+
+  static async start(options: MariadbServerOptions = {}): Promise<MariadbServer> {
+    const programs = findMariadb()
+    if (programs === undefined) {
+      throw new Error('mariadbd is not installed (Debian: apt-get install mariadb-server)')
+    }
+    const directory = mkdtempSync(join(tmpdir(), 'txkit-mdb-'))
+    trackDirectory(directory)
+    const data = join(directory, 'data')
+    const user = userInfo().username
+    execFileSync(
+      programs.installer,
+      [
+        '--no-defaults',
+        `--datadir=${data}`,
+        `--user=${user}`,
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+      ],
+      { stdio: 'pipe' },
+    )
+    const port = await freePort()
+    const args = [
+      programs.server,
+      '--no-defaults',
+      `--datadir=${data}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--socket=${join(directory, 'mysqld.sock')}`,
+      `--pid-file=${join(directory, 'mysqld.pid')}`,
+      `--log-error=${join(directory, 'error.log')}`,
+      `--user=${user}`,
+      '--skip-log-bin',
+      '--performance-schema=OFF',
+      '--innodb-buffer-pool-size=64M',
+      '--innodb-log-file-size=32M',
+      '--max-connections=400',
+      `--innodb-flush-log-at-trx-commit=${options.durable ? 1 : 2}`,
+    ]
+    const server = new MariadbServer(port, directory, args)
+    await server.#launch()
+    return server
+  }
+
+  /** A connection URL for `database` as root. */
+  url(database = ''): string {
+    return `mysql://root@127.0.0.1:${this.port}/${database}`
+  }
+
+  async #launch(): Promise<void> {
+    const [command = '', ...args] = this.#args
+    const child = spawn(command, args, { stdio: 'ignore', detached: true })
+    trackChild(child)
+    this.#process = child
+    await waitFor(`MariaDB on port ${this.port}`, 60_000, async () => {
+      if (child.exitCode !== null) throw new Error(`MariaDB exited at start: ${this.logTail()}`)
+      try {
+        const connection = await mysql.createConnection({
+          host: '127.0.0.1',
+          port: this.port,
+          user: 'root',
+        })
+        await connection.end()
+        return true
+      } catch {
+        return false
+      }
+    })
+  }
+
+  logTail(): string {
+    try {
+      return readFileSync(join(this.directory, 'error.log'), 'utf8').slice(-2000)
+    } catch {
+      return '(no log)'
+    }
+  }
+
+  /** Kills the server with SIGKILL, as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.#process
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    killGroup(child, 'SIGKILL')
+    await exited
+  }
+
+  /** Starts the server again on the same data directory and port. */
+  async restart(): Promise<void> {
+    await this.kill()
+    await this.#launch()
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#process
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      const timeout = setTimeout(() => killGroup(child, 'SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timeout)
+    }
+    rmSync(this.directory, { recursive: true, force: true })
+    untrackDirectory(this.directory)
+  }
+}

@@ -1,0 +1,157 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+import { PreparedTransactionsDisabledError } from '../errors/prepared-transactions-disabled-error.js'
+import type { Branch } from './branch.js'
+import { afterStep, beforeStep, type CommitContext } from './commit-context.js'
+
+/** A branch the database rolled back instead of preparing. */
+export class BranchRolledBackByServer extends Error {}
+
+const FINISH_RETRY_DELAYS_MS = [50, 250, 1000]
+
+/**
+ * Prepares one branch. On failure the branch's state says where it stands: `unknown` if the
+ * session was lost mid-prepare, `rolled-back` if the server rolled it back, otherwise `active`.
+ */
+export async function prepareBranch(context: CommitContext, branch: Branch): Promise<void> {
+  const xid = branch.xid
+  if (xid === null) throw new TypeError('a one-phase branch is never prepared')
+  try {
+    await beforeStep(context, 'prepare', branch)
+    const outcome = await branch.dialect.prepare(branch.connection, xid)
+    if (outcome === 'rolled-back') {
+      branch.state = 'rolled-back'
+      throw new BranchRolledBackByServer(
+        `${branch.dialect.displayName} rolled back branch "${branch.names[0]}" instead of preparing it: a statement in it had failed (an error caught and ignored inside the transaction leaves it failed)`,
+      )
+    }
+    branch.state = 'prepared'
+  } catch (error) {
+    if (branch.state === 'active' && branch.isLost(error)) branch.state = 'unknown'
+    branch.error = await explainPrepareFailure(branch, error)
+    throw branch.error
+  }
+  await afterStep(context, 'prepare', branch)
+}
+
+async function explainPrepareFailure(branch: Branch, error: unknown): Promise<unknown> {
+  if (branch.connection.lost) return error
+  const explanation = await branch.dialect
+    .explainPrepareFailure(branch.connection, error)
+    .catch(() => undefined)
+  if (explanation === undefined) return error
+  return new PreparedTransactionsDisabledError(
+    branch.database.name,
+    `Database "${branch.database.name}": ${explanation}`,
+    { cause: error },
+  )
+}
+
+/**
+ * Rolls a branch back wherever it stands; never throws. A prepared branch whose rollback cannot be
+ * confirmed stays `prepared` (or `unknown`) for recovery to finish.
+ */
+export async function rollbackBranch(branch: Branch): Promise<void> {
+  switch (branch.state) {
+    case 'active':
+      if (branch.connection.lost) {
+        // The server ends a session's unprepared work with the session.
+        branch.state = 'rolled-back'
+        return
+      }
+      try {
+        await branch.dialect.rollbackActive(branch.connection, branch.xid)
+      } catch {
+        branch.sessionDirty = true
+      }
+      branch.state = 'rolled-back'
+      return
+    case 'prepared':
+    case 'unknown': {
+      const xid = branch.xid
+      if (xid === null) return
+      const answer = await finishByXid(branch, xid, 'rollbackPrepared')
+      if (provesFinished(branch, answer)) branch.state = 'rolled-back'
+      return
+    }
+    default:
+      return
+  }
+}
+
+/**
+ * Commits a prepared branch, retrying on a fresh session when its own is lost. A branch that
+ * cannot be confirmed stays `prepared`: the decision is durable, recovery commits it.
+ */
+export async function commitBranch(context: CommitContext, branch: Branch): Promise<void> {
+  const xid = branch.xid
+  if (xid === null) return
+  try {
+    await beforeStep(context, 'commit', branch)
+  } catch (error) {
+    branch.error = error
+    return
+  }
+  // After the 'C' decision only recovery, following that same decision, can finish it first.
+  const answer = await finishByXid(branch, xid, 'commitPrepared')
+  if (provesFinished(branch, answer)) branch.state = 'committed'
+  if (branch.state === 'committed') {
+    await afterStep(context, 'commit', branch)
+  } else {
+    context.logger.warn(
+      { gtrid: context.gtrid, database: branch.database.name, xid, error: branch.error },
+      'txkit: committed, but a branch could not be finished; recovery will commit it',
+    )
+  }
+}
+
+/**
+ * What finishing a prepared branch by id answered: `done`, `not-found` on the session that
+ * prepared it, `not-found-elsewhere` on a fresh session (which proves nothing where a branch may
+ * stay attached to a lost session), or undefined when no attempt got an answer.
+ */
+type FinishAnswer = 'done' | 'not-found' | 'not-found-elsewhere' | undefined
+
+/**
+ * COMMIT PREPARED / ROLLBACK PREPARED by id: on the branch's own session, then on fresh ones while
+ * the failure is a lost connection.
+ */
+async function finishByXid(
+  branch: Branch,
+  xid: string,
+  action: 'commitPrepared' | 'rollbackPrepared',
+): Promise<FinishAnswer> {
+  if (!branch.connection.lost) {
+    try {
+      return await branch.dialect[action](branch.connection, xid)
+    } catch (error) {
+      branch.error = error
+      if (!branch.isLost(error)) return undefined
+    }
+  }
+  for (const delay of FINISH_RETRY_DELAYS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, delay))
+    let connection: DriverConnection | undefined
+    try {
+      connection = await branch.database.acquire()
+      const outcome = await branch.dialect[action](connection, xid)
+      connection.release(false)
+      if (outcome === 'done') branch.error = undefined
+      return outcome === 'done' ? 'done' : 'not-found-elsewhere'
+    } catch (error) {
+      connection?.release(true)
+      branch.error = error
+      const lost =
+        connection === undefined || connection.lost || branch.dialect.isConnectionLost(error)
+      if (!lost) return undefined
+    }
+  }
+  return undefined
+}
+
+/** Whether a "not found" answer proves the branch finished. */
+function provesFinished(branch: Branch, answer: FinishAnswer): boolean {
+  if (answer === 'done') return true
+  if (branch.state === 'unknown') return false
+  if (answer === 'not-found') return true
+  return answer === 'not-found-elsewhere' && !branch.dialect.preparedBranchMayStayAttached
+}

@@ -1,0 +1,52 @@
+import type { Logger } from '../util/logger.js'
+import type { Branch } from './branch.js'
+import type { DecisionLog } from './decision-log.js'
+import type { ProtocolStep, ProtocolStepObserver } from './protocol-step.js'
+
+/** What a commit protocol works with: one transaction's branches and the coordinator's settings. */
+export interface CommitContext {
+  readonly gtrid: string
+  /** In branch index order. */
+  readonly branches: readonly Branch[]
+  /** The branch running on the decision database, which commits in one phase; decision only. */
+  readonly decisionBranch: Branch | undefined
+  readonly decisionLog: DecisionLog | undefined
+  /** After this instant (ms since the epoch, by the decision database's clock) no commit. */
+  readonly deadline: number
+  readonly logger: Logger
+  readonly onStep: ProtocolStepObserver | undefined
+}
+
+/** Runs the `before` observer of a step; what it throws fails the step. */
+export async function beforeStep(
+  context: CommitContext,
+  step: ProtocolStep,
+  branch?: Branch,
+): Promise<void> {
+  if (context.onStep === undefined) return
+  await context.onStep({
+    step,
+    when: 'before',
+    gtrid: context.gtrid,
+    ...(branch && { branch: branch.report() }),
+  })
+}
+
+/** Runs the `after` observer of a step; what it throws is logged. */
+export async function afterStep(
+  context: CommitContext,
+  step: ProtocolStep,
+  branch?: Branch,
+): Promise<void> {
+  if (context.onStep === undefined) return
+  try {
+    await context.onStep({
+      step,
+      when: 'after',
+      gtrid: context.gtrid,
+      ...(branch && { branch: branch.report() }),
+    })
+  } catch (error) {
+    context.logger.warn({ gtrid: context.gtrid, step, error }, 'txkit: step observer threw')
+  }
+}

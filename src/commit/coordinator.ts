@@ -1,0 +1,307 @@
+import type { Database } from '../driver/database.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
+import { errorMessage } from '../util/error-message.js'
+import { type Logger, silentLogger } from '../util/logger.js'
+import { DEFAULT_PREFIX, describeValue, validatePrefix } from '../xid/deployment-prefix.js'
+import { branchXid, type CommitProtocolName, MAX_BRANCHES, newGtrid } from '../xid/xid.js'
+import { Branch, type BranchHandle } from './branch.js'
+import type { CommitContext } from './commit-context.js'
+import { DecisionLog, type DecisionLogOptions } from './decision-log.js'
+import { DistributedTransaction } from './distributed-transaction.js'
+import type { ProtocolStepObserver } from './protocol-step.js'
+
+export interface CoordinatorOptions {
+  /**
+   * Where commit decisions are recorded: a database (the table defaults to `txkit_decision`) or
+   * `{ database, table }`. Required by the `decision` protocol. Writers and recovery workers of one
+   * deployment name the same one. It must not lose a committed row on failover.
+   */
+  readonly decisionLog?: Database | DecisionLogOptions
+  /** 1 to 8 lowercase letters written into every transaction id; default `txkit`. */
+  readonly prefix?: string
+  /** `decision` (default) or `sequential` (sqlalchemy-xa-recovery's order and id format). */
+  readonly protocol?: CommitProtocolName
+  /**
+   * Longest time from `begin` to the decision, in ms (default one hour). The decision database
+   * refuses to record a commit later than that, by its own clock, so recovery may safely forget
+   * abort decisions of older transactions.
+   */
+  readonly maxTransactionDuration?: number
+  readonly logger?: Logger
+  /** Observes each protocol step; see {@link ProtocolStepObserver}. */
+  readonly onStep?: ProtocolStepObserver
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any driver's connection type
+type AnyDatabase = Database<any>
+
+/** The branch handles the transaction callback receives, one per name. */
+export type BranchesOf<Databases extends Record<string, AnyDatabase>> = {
+  readonly [Name in keyof Databases]: Databases[Name] extends Database<infer Raw>
+    ? BranchHandle<Raw>
+    : never
+}
+
+const PROTOCOL_NAMES: readonly CommitProtocolName[] = ['decision', 'sequential']
+const ONE_HOUR_MS = 3_600_000
+
+/**
+ * Runs transactions over several databases that commit everywhere or nowhere. Create one per
+ * deployment with {@link createCoordinator} and share it.
+ */
+export class Coordinator {
+  readonly prefix: string
+  readonly protocol: CommitProtocolName
+  readonly decisionLog: DecisionLog | undefined
+  readonly #maxTransactionDuration: number
+  readonly #logger: Logger
+  readonly #onStep: ProtocolStepObserver | undefined
+
+  constructor(options: CoordinatorOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError('createCoordinator() needs an options object.')
+    }
+    this.prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX)
+    this.protocol = options.protocol ?? 'decision'
+    if (!PROTOCOL_NAMES.includes(this.protocol)) {
+      throw new ConfigurationError(
+        `Unknown protocol ${describeValue(this.protocol)}: use "decision" (the default) or "sequential".`,
+      )
+    }
+    this.#logger = options.logger ?? silentLogger
+    this.#onStep = options.onStep
+    const duration = options.maxTransactionDuration ?? ONE_HOUR_MS
+    if (!Number.isFinite(duration) || duration <= 0) {
+      throw new ConfigurationError(
+        `maxTransactionDuration must be a positive number of milliseconds, not ${String(duration)}.`,
+      )
+    }
+    this.#maxTransactionDuration = duration
+    const decisionLog = options.decisionLog
+    if (decisionLog !== undefined) {
+      this.decisionLog = new DecisionLog(
+        'acquire' in decisionLog ? { database: decisionLog } : decisionLog,
+        this.#logger,
+      )
+    } else if (this.protocol === 'decision') {
+      throw new ConfigurationError(
+        'The decision protocol needs a decision log: pass decisionLog: <one of your databases> ' +
+          '(create its table once with coordinator.createDecisionLog()), or choose protocol: "sequential".',
+      )
+    }
+  }
+
+  /**
+   * Creates the decision table if it does not exist. Run once per deployment (or `txkit init`).
+   *
+   * @throws DecisionLogMissingError when it cannot be created (privileges, unreachable database).
+   * @example
+   * ```ts
+   * const coordinator = createCoordinator({ decisionLog: orders })
+   * await coordinator.createDecisionLog()
+   * ```
+   */
+  async createDecisionLog(): Promise<void> {
+    if (this.decisionLog === undefined) {
+      throw new ConfigurationError('This coordinator has no decisionLog to create.')
+    }
+    await this.decisionLog.create()
+  }
+
+  /**
+   * Opens one branch per distinct database (each on a dedicated connection) and returns the
+   * transaction, for callers that commit or roll back themselves.
+   *
+   * @throws ConfigurationError on an empty or invalid set of databases.
+   * @throws TransactionRolledBackError when a connection or a BEGIN fails (nothing was written).
+   * @example
+   * ```ts
+   * await using tx = await coordinator.begin({ orders, ledger })
+   * await tx.branches.orders.query('update stock set n = n - 1 where sku = $1', [sku])
+   * await tx.branches.ledger.query('insert into moves (sku) values (?)', [sku])
+   * await tx.commit()
+   * ```
+   */
+  async begin<Databases extends Record<string, AnyDatabase>>(
+    databases: Databases,
+  ): Promise<DistributedTransaction<BranchesOf<Databases>>> {
+    const groups = groupByIdentity(databases)
+    const gtrid = newGtrid(this.protocol, this.prefix, Date.now())
+    const decisionIdentity =
+      this.protocol === 'decision' ? this.decisionLog?.database.identity : undefined
+    const opened = await Promise.allSettled(
+      groups.map(async (group, index) => {
+        const oneP = group.database.identity === decisionIdentity
+        const xid = oneP ? null : branchXid(gtrid, groups.length, index)
+        const connection = await group.database.acquire()
+        return { group, index, xid, connection }
+      }),
+    )
+    const connections = opened.flatMap((result) =>
+      result.status === 'fulfilled' ? [result.value] : [],
+    )
+    let transaction: DistributedTransaction<BranchesOf<Databases>> | undefined
+    const branchList = connections.map(
+      ({ group, index, xid, connection }) =>
+        new Branch(group.names, index, xid, group.database, connection, () =>
+          transaction?.assertActive(),
+        ),
+    )
+    const context: CommitContext = {
+      gtrid,
+      branches: branchList,
+      decisionBranch: branchList.find((branch) => branch.xid === null),
+      decisionLog: this.decisionLog,
+      deadline: Date.now() + this.#maxTransactionDuration,
+      logger: this.#logger,
+      onStep: this.#onStep,
+    }
+    const failedAcquire = opened.find((result) => result.status === 'rejected')
+    const begun = await Promise.allSettled(
+      branchList.map((branch) => branch.dialect.begin(branch.connection, branch.xid)),
+    )
+    const failure = failedAcquire ?? begun.find((result) => result.status === 'rejected')
+    if (failure !== undefined) {
+      const reason = (failure as PromiseRejectedResult).reason
+      await abandon(branchList, begun)
+      throw new TransactionRolledBackError(
+        gtrid,
+        branchList.map((branch) => branch.report()),
+        `Transaction ${gtrid} could not begin: ${errorMessage(reason)}`,
+        { cause: reason },
+      )
+    }
+    const handles: Record<string, BranchHandle> = {}
+    for (const branch of branchList) {
+      for (const name of branch.names) handles[name] = branch.handle
+    }
+    transaction = new DistributedTransaction(
+      this.protocol,
+      context,
+      handles as BranchesOf<Databases>,
+    )
+    return transaction
+  }
+
+  /**
+   * Runs `work` in a transaction over `databases`: commits everywhere when it returns, rolls back
+   * everywhere when it throws (and rethrows). Two names on one database share one branch.
+   *
+   * @throws TransactionRolledBackError nothing was committed anywhere; safe to retry.
+   * @throws OutcomeUnknownError the outcome cannot be known here; recovery finishes it.
+   * @example
+   * ```ts
+   * const coordinator = createCoordinator({ decisionLog: accounts })
+   * await coordinator.transaction({ accounts, ledger }, async ({ accounts, ledger }) => {
+   *   await accounts.query('update accounts set balance = balance - $1 where id = $2', [10, 1])
+   *   await ledger.query('insert into entries (account_id, amount) values (?, ?)', [1, -10])
+   * })
+   * ```
+   */
+  async transaction<Databases extends Record<string, AnyDatabase>, Result>(
+    databases: Databases,
+    work: (
+      branches: BranchesOf<Databases>,
+      transaction: DistributedTransaction<BranchesOf<Databases>>,
+    ) => Promise<Result>,
+  ): Promise<Result> {
+    const transaction = await this.begin(databases)
+    let result: Result
+    try {
+      result = await work(transaction.branches, transaction)
+    } catch (error) {
+      if (transaction.status === 'active') await transaction.rollback()
+      throw error
+    }
+    if (transaction.status === 'active') await transaction.commit()
+    return result
+  }
+
+  /** Deletes the decision rows of finished transactions still queued. Call before exiting. */
+  async close(): Promise<void> {
+    await this.decisionLog?.flush()
+  }
+}
+
+interface DatabaseGroup {
+  readonly database: AnyDatabase
+  readonly names: string[]
+}
+
+function groupByIdentity(databases: Record<string, AnyDatabase>): DatabaseGroup[] {
+  if (databases === null || typeof databases !== 'object') {
+    throw new ConfigurationError(
+      'Pass the databases as a record of names to databases: { orders, ledger }.',
+    )
+  }
+  const groups = new Map<string, DatabaseGroup>()
+  for (const [name, database] of Object.entries(databases)) {
+    if (
+      database === null ||
+      typeof database !== 'object' ||
+      typeof database.acquire !== 'function'
+    ) {
+      throw new ConfigurationError(
+        `"${name}" is not a txkit database: wrap the pool with pgDatabase(...) or mysqlDatabase(...).`,
+      )
+    }
+    const group = groups.get(database.identity)
+    if (group === undefined) {
+      groups.set(database.identity, { database, names: [name] })
+    } else {
+      group.names.push(name)
+    }
+  }
+  if (groups.size === 0) {
+    throw new ConfigurationError('A transaction needs at least one database; none was given.')
+  }
+  if (groups.size > MAX_BRANCHES) {
+    throw new ConfigurationError(
+      `A transaction can span at most ${MAX_BRANCHES} databases; ${groups.size} were given.`,
+    )
+  }
+  return [...groups.values()]
+}
+
+/** Undoes a partial begin: rolls back what began, releases every connection. */
+async function abandon(
+  branches: readonly Branch[],
+  begun: readonly PromiseSettledResult<void>[],
+): Promise<void> {
+  await Promise.all(
+    branches.map(async (branch, position) => {
+      const connection: DriverConnection = branch.connection
+      if (begun[position]?.status === 'fulfilled') {
+        try {
+          await branch.dialect.rollbackActive(connection, branch.xid)
+        } catch {
+          branch.sessionDirty = true
+        }
+      } else {
+        branch.sessionDirty = true
+      }
+      branch.state = 'rolled-back'
+      branch.release()
+    }),
+  )
+}
+
+/**
+ * Creates a coordinator.
+ *
+ * @throws ConfigurationError on invalid options (bad prefix, no decision log for `decision`).
+ * @example
+ * ```ts
+ * import pg from 'pg'
+ * import { createCoordinator } from 'txkit'
+ * import { pgDatabase } from 'txkit/pg'
+ *
+ * const accounts = pgDatabase(new pg.Pool({ connectionString: process.env.ACCOUNTS_URL }), { name: 'accounts' })
+ * const coordinator = createCoordinator({ prefix: 'billing', decisionLog: accounts })
+ * ```
+ */
+export function createCoordinator(options: CoordinatorOptions): Coordinator {
+  return new Coordinator(options)
+}

@@ -1,0 +1,167 @@
+import type { DecisionInsertOutcome } from '../dialect/dialect.js'
+import { parseTableName, type TableName } from '../dialect/table-name.js'
+import type { Database } from '../driver/database.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
+import { errorMessage } from '../util/error-message.js'
+import type { Logger } from '../util/logger.js'
+
+/** The decision table's name when none is configured. */
+export const DEFAULT_DECISION_TABLE = 'txkit_decision'
+
+/** Where the commit decisions of one deployment are recorded. */
+export interface DecisionLogOptions {
+  /** The database holding the decision table. Every writer and recovery worker names the same. */
+  readonly database: Database
+  /** `table` or `schema.table`; default `txkit_decision`. */
+  readonly table?: string
+}
+
+/** Inserting a decision failed; `sent` says whether the statement may have reached the server. */
+export class DecisionInsertFailure {
+  constructor(
+    readonly sent: boolean,
+    readonly lost: boolean,
+    readonly cause: unknown,
+  ) {}
+}
+
+const FLUSH_DELAY_MS = 1000
+const FLUSH_BATCH = 500
+
+/**
+ * The decision table: one row per transaction that reached its decision. A 'C' row is the
+ * commit point; rows of finished transactions are deleted in batches, off the commit path.
+ */
+export class DecisionLog {
+  readonly database: Database
+  readonly table: TableName
+  readonly tableText: string
+  readonly #logger: Logger
+  #finished: string[] = []
+  #timer: NodeJS.Timeout | undefined
+  #flushing: Promise<void> = Promise.resolve()
+
+  constructor(options: DecisionLogOptions, logger: Logger) {
+    if (options?.database === undefined || typeof options.database.acquire !== 'function') {
+      throw new ConfigurationError(
+        'decisionLog.database must be a txkit database (pgDatabase(...) or mysqlDatabase(...)).',
+      )
+    }
+    this.database = options.database
+    this.tableText = options.table ?? DEFAULT_DECISION_TABLE
+    this.table = parseTableName(this.tableText)
+    this.#logger = logger
+  }
+
+  /** Creates the table if it does not exist. */
+  async create(): Promise<void> {
+    const connection = await this.database.acquire()
+    try {
+      await this.database.dialect.createDecisionLog(connection, this.table)
+      connection.release(false)
+    } catch (error) {
+      connection.release(true)
+      throw new DecisionLogMissingError(
+        this.database.name,
+        this.tableText,
+        `Could not create the decision table ${this.tableText} in database "${this.database.name}": ${errorMessage(error)}. ` +
+          'Grant the CREATE privilege for this call, or create it as an administrator with `txkit init`.',
+        { cause: error },
+      )
+    }
+  }
+
+  /** Inserts the commit decision inside a branch of the decision database (no commit). */
+  insertIn(
+    connection: DriverConnection,
+    gtrid: string,
+    participants: string,
+    deadline: number,
+  ): Promise<DecisionInsertOutcome> {
+    return this.database.dialect.insertCommitDecision(
+      connection,
+      this.table,
+      gtrid,
+      participants,
+      deadline,
+    )
+  }
+
+  /**
+   * Inserts the commit decision as a statement of its own, committed with it.
+   *
+   * @throws DecisionInsertFailure
+   */
+  async insertAlone(
+    gtrid: string,
+    participants: string,
+    deadline: number,
+  ): Promise<DecisionInsertOutcome> {
+    let connection: DriverConnection
+    try {
+      connection = await this.database.acquire()
+    } catch (error) {
+      throw new DecisionInsertFailure(false, false, error)
+    }
+    try {
+      const outcome = await this.insertIn(connection, gtrid, participants, deadline)
+      connection.release(false)
+      return outcome
+    } catch (error) {
+      connection.release(true)
+      const lost = connection.lost || this.database.dialect.isConnectionLost(error)
+      throw new DecisionInsertFailure(true, lost, error)
+    }
+  }
+
+  /** When `error` says the table is missing, the error to report instead. */
+  explain(error: unknown): unknown {
+    if (!this.database.dialect.isUndefinedTable(error)) return error
+    return new DecisionLogMissingError(
+      this.database.name,
+      this.tableText,
+      `The decision table ${this.tableText} does not exist in database "${this.database.name}". ` +
+        'Create it once with `await coordinator.createDecisionLog()` (or `txkit init`).',
+      { cause: error },
+    )
+  }
+
+  /** Queues the decision row of a fully finished transaction for deletion. */
+  forget(gtrid: string): void {
+    this.#finished.push(gtrid)
+    if (this.#finished.length >= FLUSH_BATCH) {
+      void this.flush()
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => void this.flush(), FLUSH_DELAY_MS)
+      this.#timer.unref()
+    }
+  }
+
+  /** Deletes the queued rows now. Never throws: a row left behind is removed by recovery later. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const batch = this.#finished
+    this.#finished = []
+    this.#flushing = this.#flushing.then(() => this.#delete(batch))
+    return this.#flushing
+  }
+
+  async #delete(gtrids: string[]): Promise<void> {
+    if (gtrids.length === 0) return
+    let connection: DriverConnection | undefined
+    try {
+      connection = await this.database.acquire()
+      await this.database.dialect.deleteCommitDecisions(connection, this.table, gtrids)
+      connection.release(false)
+    } catch (error) {
+      connection?.release(true)
+      this.#logger.warn(
+        { count: gtrids.length, error: errorMessage(error) },
+        'txkit: could not delete finished decision rows; recovery removes them later',
+      )
+    }
+  }
+}

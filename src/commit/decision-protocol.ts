@@ -1,0 +1,146 @@
+import type { DecisionInsertOutcome } from '../dialect/dialect.js'
+import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
+import type { Branch } from './branch.js'
+import { commitBranch, prepareBranch } from './branch-steps.js'
+import { afterStep, beforeStep, type CommitContext } from './commit-context.js'
+import type { CommitResult } from './commit-result.js'
+import { DecisionInsertFailure, type DecisionLog } from './decision-log.js'
+
+/** Why a decision insert that answered did not decide commit. */
+const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, string> = {
+  'already-decided': 'a recovery worker had already decided to abort it',
+  'deadline-passed':
+    "the decision database's clock is past the transaction's deadline (raise maxTransactionDuration, or check the clocks)",
+}
+
+/**
+ * The default protocol (ARCHITECTURE.md, "decision record"): prepare every branch but the decision
+ * database's in parallel, commit the decision database's branch in one phase together with the
+ * decision row (or insert the row on its own), then commit the prepared branches in parallel.
+ * Recovery reads the row and never infers an outcome, so no stall can split a transaction.
+ */
+export async function commitWithDecision(context: CommitContext): Promise<CommitResult> {
+  const decisionLog = context.decisionLog
+  if (decisionLog === undefined) throw new TypeError('the decision protocol needs a decision log')
+  const participants = JSON.stringify(context.branches.map((branch) => branch.names[0]))
+  const decisionBranch = context.decisionBranch
+
+  const phaseOne = await Promise.allSettled([
+    ...context.branches
+      .filter((branch) => branch !== decisionBranch)
+      .map((branch) => prepareBranch(context, branch)),
+    decisionBranch === undefined
+      ? Promise.resolve()
+      : insertIntoBranch(context, decisionLog, decisionBranch, participants),
+  ])
+  const failure = phaseOne.find((result) => result.status === 'rejected')
+  if (failure !== undefined) {
+    await rollBackEverything(context, 'parallel')
+    throw rolledBack(context, 'a branch failed before the decision', failure.reason)
+  }
+
+  if (decisionBranch === undefined) {
+    await decideAlone(context, decisionLog, participants)
+  } else {
+    await decideInBranch(context, decisionBranch)
+  }
+  await afterStep(context, 'decision')
+
+  await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))
+  const branches = context.branches.map((branch) => branch.report())
+  const pending = branches.filter((branch) => branch.state !== 'committed')
+  if (pending.length === 0) decisionLog.forget(context.gtrid)
+  return { gtrid: context.gtrid, protocol: 'decision', branches, pending }
+}
+
+async function insertIntoBranch(
+  context: CommitContext,
+  decisionLog: DecisionLog,
+  branch: Branch,
+  participants: string,
+): Promise<void> {
+  let outcome: DecisionInsertOutcome
+  try {
+    outcome = await decisionLog.insertIn(
+      branch.connection,
+      context.gtrid,
+      participants,
+      context.deadline,
+    )
+  } catch (error) {
+    branch.error = decisionLog.explain(error)
+    throw branch.error
+  }
+  if (outcome !== 'inserted') {
+    branch.error = new Error(NOT_INSERTED[outcome])
+    throw branch.error
+  }
+}
+
+/** The decision database takes part: its one-phase COMMIT, carrying the 'C' row, decides. */
+async function decideInBranch(context: CommitContext, branch: Branch): Promise<void> {
+  try {
+    await beforeStep(context, 'decision')
+  } catch (error) {
+    await rollBackEverything(context, 'parallel')
+    throw rolledBack(context, 'the decision step failed', error)
+  }
+  let outcome: string
+  try {
+    outcome = await branch.dialect.commitOnePhase(branch.connection)
+  } catch (error) {
+    branch.error = error
+    if (branch.isLost(error)) {
+      branch.state = 'unknown'
+      throw outcomeUnknown(
+        context,
+        `the connection to the decision database "${branch.names[0]}" was lost during the decision`,
+        error,
+      )
+    }
+    // The server refused the COMMIT (a deferred constraint, a serialization failure): no decision.
+    branch.state = 'rolled-back'
+    await rollBackEverything(context, 'parallel')
+    throw rolledBack(context, 'the decision database refused to commit', error)
+  }
+  if (outcome !== 'committed') {
+    branch.state = 'rolled-back'
+    await rollBackEverything(context, 'parallel')
+    throw rolledBack(
+      context,
+      'the decision database rolled back its branch',
+      new Error(
+        `a statement in branch "${branch.names[0]}" had failed (an error caught and ignored inside the transaction leaves it failed)`,
+      ),
+    )
+  }
+  branch.state = 'committed'
+}
+
+/** The decision database does not take part: the 'C' row is inserted on its own. */
+async function decideAlone(
+  context: CommitContext,
+  decisionLog: DecisionLog,
+  participants: string,
+): Promise<void> {
+  let outcome: DecisionInsertOutcome
+  try {
+    await beforeStep(context, 'decision')
+    outcome = await decisionLog.insertAlone(context.gtrid, participants, context.deadline)
+  } catch (error) {
+    if (error instanceof DecisionInsertFailure && error.lost) {
+      throw outcomeUnknown(
+        context,
+        `the connection to the decision database "${decisionLog.database.name}" was lost while recording the decision`,
+        error.cause,
+      )
+    }
+    const cause = error instanceof DecisionInsertFailure ? decisionLog.explain(error.cause) : error
+    await rollBackEverything(context, 'parallel')
+    throw rolledBack(context, 'the commit decision could not be recorded', cause)
+  }
+  if (outcome !== 'inserted') {
+    await rollBackEverything(context, 'parallel')
+    throw rolledBack(context, 'the commit decision was refused', new Error(NOT_INSERTED[outcome]))
+  }
+}

@@ -1,0 +1,69 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+import type { TableName } from './table-name.js'
+
+/** What a prepare answered. PostgreSQL answers a PREPARE on a failed transaction with ROLLBACK. */
+export type PrepareOutcome = 'prepared' | 'rolled-back'
+
+/** A commit or rollback by transaction id found nothing: finished already, or never prepared. */
+export type FinishOutcome = 'done' | 'not-found'
+
+/** What inserting the commit decision answered. */
+export type DecisionInsertOutcome =
+  /** The decision row is written (committed with the statement, or with the branch it rides in). */
+  | 'inserted'
+  /** A row for this transaction exists already: recovery decided to abort it. */
+  | 'already-decided'
+  /** The database's clock is past the transaction's deadline; recovery may be aborting it. */
+  | 'deadline-passed'
+
+/**
+ * Everything that differs between databases: protocol SQL, error codes. The commit engine talks to
+ * databases only through this interface and never names a vendor.
+ */
+export interface Dialect {
+  /** For messages: `PostgreSQL`, `MySQL/MariaDB`. */
+  readonly displayName: string
+  /**
+   * A prepared branch may stay attached to the session that prepared it, so that another session
+   * asking for it by id is told it does not exist (MariaDB, MySQL before 8.0.29). A "not found"
+   * from another session then proves nothing.
+   */
+  readonly preparedBranchMayStayAttached: boolean
+
+  /** Opens a branch. `xid` is null for a branch that will commit in one phase. */
+  begin(connection: DriverConnection, xid: string | null): Promise<void>
+  prepare(connection: DriverConnection, xid: string): Promise<PrepareOutcome>
+  /** COMMIT of a branch opened with a null xid. */
+  commitOnePhase(connection: DriverConnection): Promise<PrepareOutcome | 'committed'>
+  commitPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
+  rollbackPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
+  /** Rolls back a branch that is not prepared; throws when the session cannot be trusted after. */
+  rollbackActive(connection: DriverConnection, xid: string | null): Promise<void>
+
+  createDecisionLog(connection: DriverConnection, table: TableName): Promise<void>
+  /**
+   * Inserts the commit decision `(gtrid, 'C')` unless a decision exists or the database's own clock
+   * is past `deadline` (ms since the epoch).
+   */
+  insertCommitDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+    deadline: number,
+  ): Promise<DecisionInsertOutcome>
+  deleteCommitDecisions(
+    connection: DriverConnection,
+    table: TableName,
+    gtrids: readonly string[],
+  ): Promise<void>
+
+  /** The error says the session is gone (server-side codes; adapters flag client-side losses). */
+  isConnectionLost(error: unknown): boolean
+  isUndefinedTable(error: unknown): boolean
+  /**
+   * When `error` (thrown by a prepare) means the server refuses two-phase commit, a message that
+   * names the setting and the fix; otherwise undefined.
+   */
+  explainPrepareFailure(connection: DriverConnection, error: unknown): Promise<string | undefined>
+}

@@ -1,0 +1,25 @@
+/** Reads `.code` from an error, or from any error in its `.cause` chain. */
+export function findErrorProperty(
+  error: unknown,
+  property: 'code' | 'errno',
+): string | number | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && current !== null && typeof current === 'object'; depth++) {
+    const value = (current as Record<string, unknown>)[property]
+    if (typeof value === 'string' || typeof value === 'number') {
+      return value
+    }
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/** Socket-level failures Node reports the same way for every driver. */
+export const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTCONN',
+])

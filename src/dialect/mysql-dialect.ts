@@ -1,0 +1,142 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+import type { DecisionInsertOutcome, Dialect, FinishOutcome } from './dialect.js'
+import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
+import { quoteTableName, type TableName } from './table-name.js'
+
+const ER_XAER_NOTA = 1397
+const ER_DUP_ENTRY = 1062
+const ER_NO_SUCH_TABLE = 1146
+const CONNECTION_LOST_ERRNOS = new Set([
+  1053, // ER_SERVER_SHUTDOWN
+  1927, // ER_CONNECTION_KILLED (MariaDB)
+  2006, // CR_SERVER_GONE_ERROR
+  2013, // CR_SERVER_LOST
+  4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
+])
+const CONNECTION_LOST_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CONNECTION_KILLED',
+  'ER_SERVER_SHUTDOWN',
+  ...SOCKET_ERROR_CODES,
+])
+
+/**
+ * An XA xid as hex literals: the whole id is the gtrid, bqual is empty and formatID is 1, which is
+ * what SQLAlchemy (and so sqlalchemy-xa-recovery) writes. Hex needs no escaping and survives any
+ * character set.
+ */
+function xaXid(xid: string): string {
+  return `X'${Buffer.from(xid, 'utf8').toString('hex')}'`
+}
+
+function errno(error: unknown): number | undefined {
+  const value = findErrorProperty(error, 'errno')
+  return typeof value === 'number' ? value : undefined
+}
+
+async function finishPrepared(
+  connection: DriverConnection,
+  verb: 'COMMIT' | 'ROLLBACK',
+  xid: string,
+): Promise<FinishOutcome> {
+  try {
+    await connection.query(`XA ${verb} ${xaXid(xid)}`)
+    return 'done'
+  } catch (error) {
+    if (errno(error) === ER_XAER_NOTA) return 'not-found'
+    throw error
+  }
+}
+
+/**
+ * MySQL 8 and MariaDB 10.5+: XA START … XA PREPARE / XA COMMIT, errno error codes. Written from
+ * the MySQL documentation and tested against MariaDB.
+ */
+export const mysqlDialect: Dialect = {
+  displayName: 'MySQL/MariaDB',
+  preparedBranchMayStayAttached: true,
+
+  async begin(connection, xid) {
+    await connection.query(xid === null ? 'START TRANSACTION' : `XA START ${xaXid(xid)}`)
+  },
+
+  async prepare(connection, xid) {
+    await connection.query(`XA END ${xaXid(xid)}`)
+    await connection.query(`XA PREPARE ${xaXid(xid)}`)
+    return 'prepared'
+  },
+
+  async commitOnePhase(connection) {
+    await connection.query('COMMIT')
+    return 'committed'
+  },
+
+  commitPrepared: (connection, xid) => finishPrepared(connection, 'COMMIT', xid),
+  rollbackPrepared: (connection, xid) => finishPrepared(connection, 'ROLLBACK', xid),
+
+  async rollbackActive(connection, xid) {
+    if (xid === null) {
+      await connection.query('ROLLBACK')
+      return
+    }
+    // After a deadlock or lock-wait timeout the branch is rollback-only: XA END fails with an
+    // XA_RB* error, yet XA ROLLBACK must still be sent to free the session.
+    await connection.query(`XA END ${xaXid(xid)}`).catch(() => undefined)
+    await finishPrepared(connection, 'ROLLBACK', xid)
+  },
+
+  async createDecisionLog(connection, table) {
+    await connection.query(
+      `CREATE TABLE IF NOT EXISTS ${quoteTableName(table, '`')} (
+        gtrid varchar(64) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
+        outcome char(1) CHARACTER SET ascii NOT NULL,
+        participants text NOT NULL,
+        created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        KEY created_at (created_at)
+      ) ENGINE=InnoDB`,
+    )
+  },
+
+  async insertCommitDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+    deadline: number,
+  ): Promise<DecisionInsertOutcome> {
+    try {
+      const result = await connection.query(
+        `INSERT INTO ${quoteTableName(table, '`')} (gtrid, outcome, participants)
+         SELECT ?, 'C', ? FROM DUAL WHERE UNIX_TIMESTAMP(NOW(6)) * 1000 < ?`,
+        [gtrid, participants, deadline],
+      )
+      return result.affectedRows === 1 ? 'inserted' : 'deadline-passed'
+    } catch (error) {
+      if (errno(error) === ER_DUP_ENTRY) return 'already-decided'
+      throw error
+    }
+  },
+
+  async deleteCommitDecisions(connection, table, gtrids) {
+    if (gtrids.length === 0) return
+    await connection.query(
+      `DELETE FROM ${quoteTableName(table, '`')} WHERE outcome = 'C' AND gtrid IN (${gtrids.map(() => '?').join(', ')})`,
+      gtrids,
+    )
+  },
+
+  isConnectionLost(error) {
+    const number = errno(error)
+    if (number !== undefined && CONNECTION_LOST_ERRNOS.has(number)) return true
+    const code = findErrorProperty(error, 'code')
+    return typeof code === 'string' && CONNECTION_LOST_CODES.has(code)
+  },
+
+  isUndefinedTable(error) {
+    return errno(error) === ER_NO_SUCH_TABLE
+  },
+
+  async explainPrepareFailure() {
+    return undefined
+  },
+}

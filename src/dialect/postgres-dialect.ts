@@ -1,0 +1,142 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+import type { DecisionInsertOutcome, Dialect, FinishOutcome, PrepareOutcome } from './dialect.js'
+import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
+import { quoteTableName, type TableName } from './table-name.js'
+
+const UNDEFINED_OBJECT = '42704'
+const UNDEFINED_TABLE = '42P01'
+const UNIQUE_VIOLATION = '23505'
+const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
+
+/**
+ * A gid is a string literal in PREPARE / COMMIT PREPARED (no parameters there). txkit's own ids
+ * are letters, digits, dots and colons; anything else is refused rather than escaped.
+ */
+function gidLiteral(xid: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,199}$/.test(xid)) {
+    throw new TypeError(
+      `Refusing to send an unexpected transaction id to PostgreSQL: ${JSON.stringify(xid)}`,
+    )
+  }
+  return `'${xid}'`
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = findErrorProperty(error, 'code')
+  return typeof code === 'string' ? code : undefined
+}
+
+/** PostgreSQL: PREPARE TRANSACTION / COMMIT PREPARED, SQLSTATE error codes. */
+export const postgresDialect: Dialect = {
+  displayName: 'PostgreSQL',
+  preparedBranchMayStayAttached: false,
+
+  async begin(connection) {
+    await connection.query('BEGIN')
+  },
+
+  async prepare(connection, xid): Promise<PrepareOutcome> {
+    const result = await connection.query(`PREPARE TRANSACTION ${gidLiteral(xid)}`)
+    // A transaction that already failed (an error swallowed by user code) is not prepared: the
+    // server rolls it back and says so only through the command tag.
+    return result.command === 'PREPARE' ? 'prepared' : 'rolled-back'
+  },
+
+  async commitOnePhase(connection) {
+    const result = await connection.query('COMMIT')
+    return result.command === 'COMMIT' ? 'committed' : 'rolled-back'
+  },
+
+  async commitPrepared(connection, xid): Promise<FinishOutcome> {
+    try {
+      await connection.query(`COMMIT PREPARED ${gidLiteral(xid)}`)
+      return 'done'
+    } catch (error) {
+      if (sqlState(error) === UNDEFINED_OBJECT) return 'not-found'
+      throw error
+    }
+  },
+
+  async rollbackPrepared(connection, xid): Promise<FinishOutcome> {
+    try {
+      await connection.query(`ROLLBACK PREPARED ${gidLiteral(xid)}`)
+      return 'done'
+    } catch (error) {
+      if (sqlState(error) === UNDEFINED_OBJECT) return 'not-found'
+      throw error
+    }
+  },
+
+  async rollbackActive(connection) {
+    await connection.query('ROLLBACK')
+  },
+
+  async createDecisionLog(connection, table) {
+    const name = quoteTableName(table, '"')
+    if (table.schema !== undefined) {
+      await connection.query(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`)
+    }
+    await connection.query(
+      `CREATE TABLE IF NOT EXISTS ${name} (
+        gtrid varchar(64) PRIMARY KEY,
+        outcome char(1) NOT NULL CHECK (outcome IN ('C', 'A')),
+        participants text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    )
+    await connection.query(
+      `CREATE INDEX IF NOT EXISTS "${table.name}_created_at" ON ${name} (created_at)`,
+    )
+  },
+
+  async insertCommitDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+    deadline: number,
+  ): Promise<DecisionInsertOutcome> {
+    try {
+      const result = await connection.query(
+        `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants)
+         SELECT $1, 'C', $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8`,
+        [gtrid, participants, deadline],
+      )
+      return result.affectedRows === 1 ? 'inserted' : 'deadline-passed'
+    } catch (error) {
+      if (sqlState(error) === UNIQUE_VIOLATION) return 'already-decided'
+      throw error
+    }
+  },
+
+  async deleteCommitDecisions(connection, table, gtrids) {
+    await connection.query(
+      `DELETE FROM ${quoteTableName(table, '"')} WHERE outcome = 'C' AND gtrid = ANY($1::varchar[])`,
+      [gtrids],
+    )
+  },
+
+  isConnectionLost(error) {
+    const code = sqlState(error)
+    if (code === undefined) return false
+    return code.startsWith('08') || SESSION_ENDED.has(code) || SOCKET_ERROR_CODES.has(code)
+  },
+
+  isUndefinedTable(error) {
+    return sqlState(error) === UNDEFINED_TABLE
+  },
+
+  async explainPrepareFailure(connection, error) {
+    if (sqlState(error) !== OBJECT_NOT_IN_PREREQUISITE_STATE) return undefined
+    // 55000 has other causes (temporary tables, LISTEN): ask the server rather than the message.
+    const { rows } = await connection.query<{ max: string }>(
+      `SELECT current_setting('max_prepared_transactions') AS max`,
+    )
+    if (rows[0]?.max !== '0') return undefined
+    return (
+      'PostgreSQL has max_prepared_transactions = 0, which disables two-phase commit. ' +
+      'Set max_prepared_transactions > 0 (at least max_connections) in postgresql.conf and restart the server.'
+    )
+  },
+}

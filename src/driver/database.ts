@@ -1,0 +1,23 @@
+import type { Dialect } from '../dialect/dialect.js'
+import type { DriverConnection } from './driver-connection.js'
+
+/**
+ * A database taking part in transactions: a user's pool wrapped with a stable name. Create one with
+ * `pgDatabase` (`txkit/pg`) or `mysqlDatabase` (`txkit/mysql`).
+ */
+export interface Database<Raw = unknown> {
+  /**
+   * The stable name of this database in the deployment. It is written into the decision record so
+   * that recovery knows which databases a transaction spans: do not rename a database while
+   * transactions may be in doubt.
+   */
+  readonly name: string
+  /**
+   * Where the connections go, without any password (`postgres://app@db1:5432/orders`). Two handles
+   * with the same identity are one database and share one branch.
+   */
+  readonly identity: string
+  readonly dialect: Dialect
+  /** Checks a dedicated connection out of the pool. */
+  acquire(): Promise<DriverConnection<Raw>>
+}

@@ -1,0 +1,36 @@
+/** What txkit needs back from a statement. */
+export interface QueryResult<Row = Record<string, unknown>> {
+  readonly rows: Row[]
+  /** Rows changed by an INSERT / UPDATE / DELETE (0 when the driver does not say). */
+  readonly affectedRows: number
+  /**
+   * The command tag the server answered with, when the protocol has one (PostgreSQL does: a
+   * PREPARE TRANSACTION on a failed transaction answers `ROLLBACK`).
+   */
+  readonly command?: string
+}
+
+/**
+ * One dedicated session on a database, checked out of the user's pool. Adapters implement this over
+ * a driver; txkit never imports a driver itself. postgres.js or the `mariadb` connector fit by
+ * implementing these four members.
+ */
+export interface DriverConnection<Raw = unknown> {
+  /** Runs one statement. Placeholders follow the driver (`$1` for pg, `?` for mysql2). */
+  query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<Row>>
+  /**
+   * Gives the session back. `destroy` closes it instead, for a session whose state is unknown (lost
+   * mid-statement, or an open transaction that could not be rolled back cleanly).
+   */
+  release(destroy: boolean): void
+  /**
+   * True once the driver has reported this session gone (socket closed, server-side termination).
+   * Adapters set it from what only the driver knows; dialects classify server error codes.
+   */
+  readonly lost: boolean
+  /** The driver's own connection object (a `pg.PoolClient`, a mysql2 `PoolConnection`). */
+  readonly raw: Raw
+}

@@ -1,0 +1,44 @@
+import type { BranchReport } from '../commit/branch-report.js'
+import { TxkitError } from './txkit-error.js'
+
+/**
+ * The commit was cut off at a point where this process cannot know whether the transaction
+ * committed (typically the connection to the decision database was lost during the decision).
+ * Nothing was rolled back: the prepared branches are left for recovery, which finishes them all
+ * the same way. Do not retry blindly; check `branches` or let recovery decide.
+ */
+export class OutcomeUnknownError extends TxkitError {
+  override readonly code = 'TXKIT_OUTCOME_UNKNOWN'
+  readonly isOutcomeUnknownError = true
+  /** The global transaction id shared by every branch's XID. */
+  readonly gtrid: string
+  readonly branches: readonly BranchReport[]
+
+  constructor(
+    gtrid: string,
+    branches: readonly BranchReport[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.gtrid = gtrid
+    this.branches = branches
+  }
+}
+
+/**
+ * True when `e` is an {@link OutcomeUnknownError}, even from another copy of txkit.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await coordinator.transaction(dbs, work)
+ * } catch (e) {
+ *   if (isOutcomeUnknownError(e)) log.warn({ gtrid: e.gtrid }, 'left for recovery')
+ *   else throw e
+ * }
+ * ```
+ */
+export function isOutcomeUnknownError(e: unknown): e is OutcomeUnknownError {
+  return e instanceof Error && (e as Partial<OutcomeUnknownError>).isOutcomeUnknownError === true
+}

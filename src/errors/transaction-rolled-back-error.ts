@@ -1,0 +1,39 @@
+import type { BranchReport } from '../commit/branch-report.js'
+import { TxkitError } from './txkit-error.js'
+
+/**
+ * The transaction is definitely rolled back on every database: no commit decision was written and
+ * none ever will be. Safe to retry. `cause` is what made it roll back.
+ */
+export class TransactionRolledBackError extends TxkitError {
+  override readonly code = 'TXKIT_ROLLED_BACK'
+  readonly isTransactionRolledBackError = true
+  readonly gtrid: string
+  readonly branches: readonly BranchReport[]
+
+  constructor(
+    gtrid: string,
+    branches: readonly BranchReport[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.gtrid = gtrid
+    this.branches = branches
+  }
+}
+
+/**
+ * True when `e` is a {@link TransactionRolledBackError}.
+ *
+ * @example
+ * ```ts
+ * try { await coordinator.transaction(dbs, work) } catch (e) { if (isTransactionRolledBackError(e)) retry() }
+ * ```
+ */
+export function isTransactionRolledBackError(e: unknown): e is TransactionRolledBackError {
+  return (
+    e instanceof Error &&
+    (e as Partial<TransactionRolledBackError>).isTransactionRolledBackError === true
+  )
+}

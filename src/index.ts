@@ -1,0 +1,54 @@
+export type { BranchHandle } from './commit/branch.js'
+export type { BranchReport, BranchState } from './commit/branch-report.js'
+export type { CommitResult } from './commit/commit-result.js'
+export {
+  type BranchesOf,
+  Coordinator,
+  type CoordinatorOptions,
+  createCoordinator,
+} from './commit/coordinator.js'
+export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './commit/decision-log.js'
+export {
+  DistributedTransaction,
+  type TransactionStatus,
+} from './commit/distributed-transaction.js'
+export type {
+  ProtocolStep,
+  ProtocolStepEvent,
+  ProtocolStepObserver,
+} from './commit/protocol-step.js'
+export type { Dialect } from './dialect/dialect.js'
+export { mysqlDialect } from './dialect/mysql-dialect.js'
+export { postgresDialect } from './dialect/postgres-dialect.js'
+export type { Database } from './driver/database.js'
+export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
+export { ConfigurationError, isConfigurationError } from './errors/configuration-error.js'
+export {
+  DecisionLogMissingError,
+  isDecisionLogMissingError,
+} from './errors/decision-log-missing-error.js'
+export { isOutcomeUnknownError, OutcomeUnknownError } from './errors/outcome-unknown-error.js'
+export {
+  isPreparedTransactionsDisabledError,
+  PreparedTransactionsDisabledError,
+} from './errors/prepared-transactions-disabled-error.js'
+export {
+  isTransactionRolledBackError,
+  TransactionRolledBackError,
+} from './errors/transaction-rolled-back-error.js'
+export {
+  isTransactionStateError,
+  TransactionStateError,
+} from './errors/transaction-state-error.js'
+export { isTxkitError, TxkitError } from './errors/txkit-error.js'
+export type { Logger } from './util/logger.js'
+export { DEFAULT_PREFIX, validatePrefix } from './xid/deployment-prefix.js'
+export {
+  branchXid,
+  type CommitProtocolName,
+  type ForeignXid,
+  type MalformedXid,
+  type OurXid,
+  type ParsedXid,
+  parseXid,
+} from './xid/xid.js'

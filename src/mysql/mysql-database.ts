@@ -1,0 +1,178 @@
+import { mysqlDialect } from '../dialect/mysql-dialect.js'
+import {
+  type ConnectionTarget,
+  connectionIdentity,
+  poolObjectIdentity,
+} from '../driver/connection-identity.js'
+import type { Database } from '../driver/database.js'
+import { validateDatabaseName } from '../driver/database-name.js'
+import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+
+/** The part of a mysql2/promise `PoolConnection` txkit uses. */
+export interface MysqlConnectionLike {
+  query(sql: string, values?: unknown): Promise<[unknown, unknown]>
+  release(): void
+  destroy(): void
+  /** The callback-style connection under the promise wrapper; emits `error` and `end`. */
+  readonly connection?: {
+    on(event: 'error' | 'end', listener: (error?: Error) => void): unknown
+    removeListener(event: 'error' | 'end', listener: (error?: Error) => void): unknown
+  }
+}
+
+/** The part of a mysql2/promise `Pool` txkit uses. */
+export interface MysqlPoolLike<Connection extends MysqlConnectionLike = MysqlConnectionLike> {
+  getConnection(): Promise<Connection>
+}
+
+/** Where mysql2 keeps the connection settings of a promise pool (not part of its typings). */
+interface Mysql2PoolInternals {
+  readonly pool?: { readonly config?: { readonly connectionConfig?: ConnectionTarget } }
+}
+
+/** Which server a MySQL-protocol database turned out to be. */
+export type MysqlFlavour = 'mysql' | 'mariadb'
+
+export interface MysqlDatabaseOptions {
+  /** The database's stable name in the deployment (see {@link Database.name}). */
+  readonly name: string
+}
+
+/** A txkit database over mysql2, which can also tell MySQL from MariaDB. */
+export interface MysqlDatabase<Connection extends MysqlConnectionLike>
+  extends Database<Connection> {
+  /**
+   * Asks the server once (`SELECT VERSION()`) whether it is MySQL or MariaDB; the answer is cached.
+   *
+   * @example
+   * ```ts
+   * if ((await ledger.flavour()) === 'mariadb') console.log('XA RECOVER FORMAT=SQL available')
+   * ```
+   */
+  flavour(): Promise<MysqlFlavour>
+}
+
+class MysqlConnection<Connection extends MysqlConnectionLike>
+  implements DriverConnection<Connection>
+{
+  readonly raw: Connection
+  #lost = false
+  readonly #onGone = (): void => {
+    this.#lost = true
+  }
+
+  constructor(connection: Connection) {
+    this.raw = connection
+    // mysql2 emits 'error' for a fatal error with no command in flight; unheard, it would crash.
+    connection.connection?.on('error', this.#onGone)
+    connection.connection?.on('end', this.#onGone)
+  }
+
+  get lost(): boolean {
+    return this.#lost
+  }
+
+  async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+    try {
+      const [result] = await this.raw.query(sql, params)
+      if (Array.isArray(result)) {
+        return { rows: result as Row[], affectedRows: 0 }
+      }
+      const affectedRows = (result as { affectedRows?: number } | undefined)?.affectedRows ?? 0
+      return { rows: [], affectedRows }
+    } catch (error) {
+      if ((error as { fatal?: unknown }).fatal === true) {
+        this.#lost = true
+      }
+      throw error
+    }
+  }
+
+  release(destroy: boolean): void {
+    this.raw.connection?.removeListener('error', this.#onGone)
+    this.raw.connection?.removeListener('end', this.#onGone)
+    if (destroy || this.#lost) {
+      this.raw.destroy()
+    } else {
+      this.raw.release()
+    }
+  }
+}
+
+function poolIdentity(pool: MysqlPoolLike): string {
+  const config = (pool as Mysql2PoolInternals).pool?.config?.connectionConfig
+  if (config === undefined) return poolObjectIdentity('mysql', pool)
+  return connectionIdentity('mysql', {
+    host: config.host,
+    port: config.port ?? 3306,
+    database: config.database,
+    user: config.user,
+  })
+}
+
+/**
+ * Wraps a mysql2 pool (`mysql2/promise`'s `createPool`, or a callback pool, whose `.promise()` is
+ * used) as a txkit database. Works with MySQL 8 and MariaDB 10.5+. Each branch checks out one
+ * connection for its whole life. Two databases on one server are two branches with distinct XIDs.
+ *
+ * @example
+ * ```ts
+ * import mysql from 'mysql2/promise'
+ * import { mysqlDatabase } from 'txkit/mysql'
+ *
+ * const ledger = mysqlDatabase(mysql.createPool(process.env.LEDGER_URL ?? ''), { name: 'ledger' })
+ * ```
+ */
+export function mysqlDatabase<Connection extends MysqlConnectionLike>(
+  pool: MysqlPoolLike<Connection> | { promise(): MysqlPoolLike<Connection> },
+  options: MysqlDatabaseOptions,
+): MysqlDatabase<Connection> {
+  const promisePool = toPromisePool(pool)
+  const name = validateDatabaseName(options?.name)
+  let flavour: Promise<MysqlFlavour> | undefined
+  const database: MysqlDatabase<Connection> = {
+    name,
+    identity: poolIdentity(promisePool),
+    dialect: mysqlDialect,
+    async acquire() {
+      return new MysqlConnection(await promisePool.getConnection())
+    },
+    flavour() {
+      flavour ??= detectFlavour(database).catch((error: unknown) => {
+        flavour = undefined
+        throw error
+      })
+      return flavour
+    },
+  }
+  return database
+}
+
+function toPromisePool<Connection extends MysqlConnectionLike>(
+  pool: MysqlPoolLike<Connection> | { promise(): MysqlPoolLike<Connection> },
+): MysqlPoolLike<Connection> {
+  if (pool !== null && typeof pool === 'object') {
+    if ('promise' in pool && typeof pool.promise === 'function') {
+      return pool.promise()
+    }
+    if ('getConnection' in pool && typeof pool.getConnection === 'function') {
+      return pool
+    }
+  }
+  throw new ConfigurationError(
+    "mysqlDatabase() needs a mysql2 pool (createPool from 'mysql2/promise'): the value given has no getConnection() method.",
+  )
+}
+
+async function detectFlavour(database: Database): Promise<MysqlFlavour> {
+  const connection = await database.acquire()
+  try {
+    const { rows } = await connection.query<{ version: string }>('SELECT VERSION() AS version')
+    connection.release(false)
+    return /mariadb/i.test(rows[0]?.version ?? '') ? 'mariadb' : 'mysql'
+  } catch (error) {
+    connection.release(true)
+    throw error
+  }
+}

@@ -1,0 +1,6 @@
+export {
+  type PgClientLike,
+  type PgDatabaseOptions,
+  type PgPoolLike,
+  pgDatabase,
+} from './pg-database.js'

@@ -1,0 +1,130 @@
+import { postgresDialect } from '../dialect/postgres-dialect.js'
+import {
+  type ConnectionTarget,
+  connectionIdentity,
+  poolObjectIdentity,
+  targetFromUrl,
+} from '../driver/connection-identity.js'
+import type { Database } from '../driver/database.js'
+import { validateDatabaseName } from '../driver/database-name.js'
+import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+
+/** The part of a node-postgres `PoolClient` txkit uses. */
+export interface PgClientLike {
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: unknown[]; command: string; rowCount: number | null }>
+  release(destroy?: boolean | Error): void
+  on(event: 'error' | 'end', listener: (error?: Error) => void): unknown
+  removeListener(event: 'error' | 'end', listener: (error?: Error) => void): unknown
+}
+
+/** The part of a node-postgres `Pool` txkit uses. */
+export interface PgPoolLike<Client extends PgClientLike = PgClientLike> {
+  connect(): Promise<Client>
+  readonly options?: ConnectionTarget & { connectionString?: string | undefined }
+}
+
+export interface PgDatabaseOptions {
+  /** The database's stable name in the deployment (see {@link Database.name}). */
+  readonly name: string
+}
+
+// pg reports a socket that went away with these messages and no SQLSTATE.
+const CLIENT_SIDE_LOSS = /Connection terminated|not queryable|Connection ended/
+
+class PgConnection<Client extends PgClientLike> implements DriverConnection<Client> {
+  readonly raw: Client
+  #lost = false
+  readonly #onGone = (): void => {
+    this.#lost = true
+  }
+
+  constructor(client: Client) {
+    this.raw = client
+    // A checked-out pg client with no 'error' listener crashes the process when its backend dies.
+    client.on('error', this.#onGone)
+    client.on('end', this.#onGone)
+  }
+
+  async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+    try {
+      const result = await this.raw.query(sql, params === undefined ? undefined : [...params])
+      return {
+        rows: result.rows as Row[],
+        affectedRows: result.rowCount ?? 0,
+        command: result.command,
+      }
+    } catch (error) {
+      if (this.#lost || isClientSideLoss(error)) {
+        this.#lost = true
+      }
+      throw error
+    }
+  }
+
+  get lost(): boolean {
+    return this.#lost
+  }
+
+  release(destroy: boolean): void {
+    this.raw.removeListener('error', this.#onGone)
+    this.raw.removeListener('end', this.#onGone)
+    this.raw.release(destroy || this.#lost)
+  }
+}
+
+function isClientSideLoss(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error as { code?: unknown }).code === undefined &&
+    CLIENT_SIDE_LOSS.test(error.message)
+  )
+}
+
+function poolIdentity(pool: PgPoolLike): string {
+  const options = pool.options
+  if (options === undefined) return poolObjectIdentity('postgres', pool)
+  const fromUrl = options.connectionString ? targetFromUrl(options.connectionString) : {}
+  return connectionIdentity('postgres', {
+    host: options.host ?? fromUrl.host ?? process.env.PGHOST,
+    port: options.port ?? fromUrl.port ?? process.env.PGPORT ?? 5432,
+    database: options.database ?? fromUrl.database ?? process.env.PGDATABASE,
+    user: options.user ?? fromUrl.user ?? process.env.PGUSER,
+  })
+}
+
+/**
+ * Wraps a node-postgres `Pool` as a txkit database. Each transaction branch checks out one client
+ * for its whole life; the pool needs at least as many clients as concurrent transactions.
+ * PostgreSQL must run with `max_prepared_transactions` > 0.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg'
+ * import { pgDatabase } from 'txkit/pg'
+ *
+ * const orders = pgDatabase(new pg.Pool({ connectionString: process.env.ORDERS_URL }), { name: 'orders' })
+ * ```
+ */
+export function pgDatabase<Client extends PgClientLike>(
+  pool: PgPoolLike<Client>,
+  options: PgDatabaseOptions,
+): Database<Client> {
+  if (pool === null || typeof pool !== 'object' || typeof pool.connect !== 'function') {
+    throw new ConfigurationError(
+      'pgDatabase() needs a node-postgres Pool (new pg.Pool(...)): the value given has no connect() method.',
+    )
+  }
+  const name = validateDatabaseName(options?.name)
+  return {
+    name,
+    identity: poolIdentity(pool),
+    dialect: postgresDialect,
+    async acquire() {
+      return new PgConnection(await pool.connect())
+    },
+  }
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto'
+
+/** Which commit protocol wrote a transaction id. */
+export type CommitProtocolName = 'decision' | 'sequential'
+
+/** A transaction id of ours, parsed. */
+export interface OurXid {
+  readonly kind: CommitProtocolName
+  readonly prefix: string
+  /** The global part shared by every branch (prefix included), the decision log's key. */
+  readonly gtrid: string
+  readonly count: number
+  readonly index: number
+  /** When the coordinator began it (its own clock, ms since the epoch); decision protocol only. */
+  readonly startedAt?: number
+}
+
+/** A transaction id carrying our prefix whose other fields are broken. Reported, never acted on. */
+export interface MalformedXid {
+  readonly kind: 'malformed'
+  readonly prefix: string
+  readonly reason: string
+}
+
+/** Anything that is not ours: another prefix, another tool's format. Never touched. */
+export interface ForeignXid {
+  readonly kind: 'foreign'
+}
+
+export type ParsedXid = OurXid | MalformedXid | ForeignXid
+
+/**
+ * The most branches one transaction may have. A transaction id spends three digits on each of
+ * the count and the index.
+ */
+export const MAX_BRANCHES = 999
+
+const DECISION_XID =
+  /^([a-z]{1,8})\.([0-9a-z]{9})([0-9a-f]{16})\.([1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
+const SEQUENTIAL_XID = /^([a-z]{1,8}):([0-9a-f]{16}):([1-9][0-9]{0,2}):(0|[1-9][0-9]{0,2})$/
+
+/**
+ * Creates the global part of a transaction id.
+ *
+ * - `decision`: `<prefix>.<start time, base 36, 9 chars><16 hex random>`
+ * - `sequential`: `<prefix>:<16 hex random>`, sqlalchemy-xa-recovery 0.1.0's own format, so that
+ *   either side's recovery can finish the other's transactions.
+ *
+ * @example
+ * ```ts
+ * newGtrid('decision', 'billing', Date.now()) // 'billing.mi2x0k3qa4f9c2a1b0e3d7788'
+ * ```
+ */
+export function newGtrid(protocol: CommitProtocolName, prefix: string, now: number): string {
+  const random = randomBytes(8).toString('hex')
+  return protocol === 'decision'
+    ? `${prefix}.${now.toString(36).padStart(9, '0')}${random}`
+    : `${prefix}:${random}`
+}
+
+/**
+ * The id of branch `index` of `count` of a transaction.
+ *
+ * @example
+ * ```ts
+ * branchXid('sxr:4f9c2a1b0e3d7788', 3, 0) // 'sxr:4f9c2a1b0e3d7788:3:0'
+ * ```
+ */
+export function branchXid(gtrid: string, count: number, index: number): string {
+  const separator = gtrid.includes(':') ? ':' : '.'
+  return `${gtrid}${separator}${count}${separator}${index}`
+}
+
+/**
+ * Parses any string found among a database's prepared transactions. Never throws: the answer is
+ * one of ours (with its protocol), ours but malformed (our prefix, broken fields), or foreign.
+ *
+ * @example
+ * ```ts
+ * parseXid('sxr:4f9c2a1b0e3d7788:3:2', 'sxr')  // { kind: 'sequential', gtrid: 'sxr:4f9c…', count: 3, index: 2, … }
+ * parseXid('sxr:zz:3:2', 'sxr')                // { kind: 'malformed', reason: '…' }
+ * parseXid('_pg_some_other_tool', 'sxr')       // { kind: 'foreign' }
+ * ```
+ */
+export function parseXid(xid: string, prefix: string): ParsedXid {
+  if (typeof xid !== 'string') {
+    return { kind: 'foreign' }
+  }
+  const decision = DECISION_XID.exec(xid)
+  if (decision?.[1] === prefix) {
+    const [, , time = '', random = '', count = '', index = ''] = decision
+    return checked({
+      kind: 'decision',
+      prefix,
+      gtrid: `${prefix}.${time}${random}`,
+      count: Number(count),
+      index: Number(index),
+      startedAt: Number.parseInt(time, 36),
+    })
+  }
+  const sequential = SEQUENTIAL_XID.exec(xid)
+  if (sequential?.[1] === prefix) {
+    const [, , random = '', count = '', index = ''] = sequential
+    return checked({
+      kind: 'sequential',
+      prefix,
+      gtrid: `${prefix}:${random}`,
+      count: Number(count),
+      index: Number(index),
+    })
+  }
+  if (xid.startsWith(`${prefix}.`) || xid.startsWith(`${prefix}:`)) {
+    return {
+      kind: 'malformed',
+      prefix,
+      reason: `"${xid.slice(0, 80)}" carries the prefix "${prefix}" but is not <prefix>.<25 chars>.<count>.<index> nor <prefix>:<16 hex>:<count>:<index>`,
+    }
+  }
+  return { kind: 'foreign' }
+}
+
+function checked(xid: OurXid): OurXid | MalformedXid {
+  if (xid.index >= xid.count) {
+    return {
+      kind: 'malformed',
+      prefix: xid.prefix,
+      reason: `branch index ${xid.index} is not below the branch count ${xid.count}`,
+    }
+  }
+  return xid
+}
