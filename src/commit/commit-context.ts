@@ -11,6 +11,10 @@ export interface CommitContext {
   /** The branch running on the decision database, which commits in one phase; decision only. */
   readonly decisionBranch: Branch | undefined
   readonly decisionLog: DecisionLog | undefined
+  /** The database names by branch index, as JSON: the decision row's `participants`. */
+  readonly participants: string
+  /** The 'C' row already rides in the decision branch (inserted with its BEGIN). */
+  readonly decisionInsertedAtBegin: boolean
   /** After this instant (ms since the epoch, by the decision database's clock) no commit. */
   readonly deadline: number
   readonly logger: Logger

@@ -149,18 +149,38 @@ export class Coordinator {
           transaction?.assertActive(),
         ),
     )
+    const decisionBranch = branchList.find((branch) => branch.xid === null)
+    const decisionLog = this.decisionLog
+    const insertAtBegin =
+      decisionBranch?.dialect.beginWithDecision !== undefined && decisionLog !== undefined
     const context: CommitContext = {
       gtrid,
       branches: branchList,
-      decisionBranch: branchList.find((branch) => branch.xid === null),
-      decisionLog: this.decisionLog,
+      decisionBranch,
+      decisionLog,
+      participants: JSON.stringify(groups.map((group) => group.names[0])),
+      decisionInsertedAtBegin: insertAtBegin,
       deadline: Date.now() + this.#maxTransactionDuration,
       logger: this.#logger,
       onStep: this.#onStep,
     }
     const failedAcquire = opened.find((result) => result.status === 'rejected')
     const begun = await Promise.allSettled(
-      branchList.map((branch) => branch.dialect.begin(branch.connection, branch.xid)),
+      branchList.map(async (branch) => {
+        if (branch !== decisionBranch || !insertAtBegin || decisionLog === undefined) {
+          return branch.dialect.begin(branch.connection, branch.xid)
+        }
+        try {
+          await branch.dialect.beginWithDecision?.(
+            branch.connection,
+            decisionLog.table,
+            gtrid,
+            context.participants,
+          )
+        } catch (error) {
+          throw decisionLog.explain(error)
+        }
+      }),
     )
     const failure = failedAcquire ?? begun.find((result) => result.status === 'rejected')
     if (failure !== undefined) {

@@ -22,14 +22,14 @@ const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, string> =
 export async function commitWithDecision(context: CommitContext): Promise<CommitResult> {
   const decisionLog = context.decisionLog
   if (decisionLog === undefined) throw new TypeError('the decision protocol needs a decision log')
-  const participants = JSON.stringify(context.branches.map((branch) => branch.names[0]))
+  const participants = context.participants
   const decisionBranch = context.decisionBranch
 
   const phaseOne = await Promise.allSettled([
     ...context.branches
       .filter((branch) => branch !== decisionBranch)
       .map((branch) => prepareBranch(context, branch)),
-    decisionBranch === undefined
+    decisionBranch === undefined || context.decisionInsertedAtBegin
       ? Promise.resolve()
       : insertIntoBranch(context, decisionLog, decisionBranch, participants),
   ])

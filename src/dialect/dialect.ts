@@ -32,6 +32,18 @@ export interface Dialect {
 
   /** Opens a branch. `xid` is null for a branch that will commit in one phase. */
   begin(connection: DriverConnection, xid: string | null): Promise<void>
+  /**
+   * Opens the decision database's (one-phase) branch and inserts the commit decision in it, in one
+   * message where the protocol allows. The uncommitted row blocks any recovery worker's abort
+   * decision for this transaction, and the branch's COMMIT makes it the decision. Dialects that
+   * cannot do both in one round trip leave this out; the row is then inserted at commit time.
+   */
+  beginWithDecision?(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+  ): Promise<void>
   prepare(connection: DriverConnection, xid: string): Promise<PrepareOutcome>
   /** COMMIT of a branch opened with a null xid. */
   commitOnePhase(connection: DriverConnection): Promise<PrepareOutcome | 'committed'>

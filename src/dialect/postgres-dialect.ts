@@ -22,6 +22,14 @@ function gidLiteral(xid: string): string {
   return `'${xid}'`
 }
 
+/** A string literal for text txkit built itself from checked parts (ids, database names). */
+function ownLiteral(text: string): string {
+  if (!/^[A-Za-z0-9._:\-[\]",]*$/.test(text)) {
+    throw new TypeError(`Refusing to inline unexpected text into SQL: ${JSON.stringify(text)}`)
+  }
+  return `'${text}'`
+}
+
 function sqlState(error: unknown): string | undefined {
   const code = findErrorProperty(error, 'code')
   return typeof code === 'string' ? code : undefined
@@ -34,6 +42,13 @@ export const postgresDialect: Dialect = {
 
   async begin(connection) {
     await connection.query('BEGIN')
+  },
+
+  async beginWithDecision(connection, table, gtrid, participants) {
+    // Simple-query protocol: both statements travel in one message and run in one transaction.
+    await connection.query(
+      `BEGIN; INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES (${ownLiteral(gtrid)}, 'C', ${ownLiteral(participants)})`,
+    )
   },
 
   async prepare(connection, xid): Promise<PrepareOutcome> {

@@ -1,0 +1,217 @@
+import { writeFileSync } from 'node:fs'
+import pg from 'pg'
+import { LatencyProxy } from '../harness/latency-proxy.js'
+import { PostgresServer } from '../harness/postgres-server.js'
+import { type Coordinator, createCoordinator, type Database } from '../src/index.js'
+import { pgDatabase } from '../src/pg/index.js'
+import { type LatencySummary, measure, ratio } from './stats.js'
+
+export interface CommitBenchOptions {
+  readonly seconds: number
+  readonly warmup: number
+  readonly latencyMs: number
+  readonly heapTransactions: number
+  readonly output: string
+}
+
+type Mode = 'handwritten' | 'decision' | 'sequential' | 'non-atomic'
+const MODES: readonly Mode[] = ['handwritten', 'decision', 'sequential', 'non-atomic']
+
+interface Target {
+  readonly pools: pg.Pool[]
+  readonly databases: Database[]
+  readonly decision: Coordinator
+  readonly sequential: Coordinator
+}
+
+let counter = 0
+
+/** (a) Two-phase commit written by hand with pg: prepares in parallel, commits in parallel. */
+async function handwritten(pools: readonly pg.Pool[]): Promise<void> {
+  const id = `hw${++counter}${Math.random().toString(36).slice(2, 8)}`
+  const clients = await Promise.all(pools.map((pool) => pool.connect()))
+  try {
+    await Promise.all(
+      clients.map(async (client, index) => {
+        await client.query('BEGIN')
+        await client.query('INSERT INTO bench (note) VALUES ($1)', [id])
+        const tag = await client.query(`PREPARE TRANSACTION '${id}_${index}'`)
+        if (tag.command !== 'PREPARE') throw new Error('not prepared')
+      }),
+    )
+    await Promise.all(clients.map((client, index) => client.query(`COMMIT PREPARED '${id}_${index}'`)))
+  } finally {
+    for (const client of clients) client.release()
+  }
+}
+
+/** (d) One local transaction per database, committed independently: fast and not atomic. */
+async function nonAtomic(pools: readonly pg.Pool[]): Promise<void> {
+  const clients = await Promise.all(pools.map((pool) => pool.connect()))
+  try {
+    await Promise.all(
+      clients.map(async (client) => {
+        await client.query('BEGIN')
+        await client.query('INSERT INTO bench (note) VALUES ($1)', ['na'])
+        await client.query('COMMIT')
+      }),
+    )
+  } finally {
+    for (const client of clients) client.release()
+  }
+}
+
+function viaTxkit(coordinator: Coordinator, databases: readonly Database[]): () => Promise<void> {
+  const record: Record<string, Database> = {}
+  databases.forEach((database, index) => {
+    record[`db${index}`] = database
+  })
+  return () =>
+    coordinator.transaction(record, async (branches) => {
+      await Promise.all(
+        Object.values(branches).map((branch) => branch.query('INSERT INTO bench (note) VALUES ($1)', ['tx'])),
+      )
+    })
+}
+
+function run(mode: Mode, target: Target): () => Promise<void> {
+  switch (mode) {
+    case 'handwritten':
+      return () => handwritten(target.pools)
+    case 'non-atomic':
+      return () => nonAtomic(target.pools)
+    case 'decision':
+      return viaTxkit(target.decision, target.databases)
+    case 'sequential':
+      return viaTxkit(target.sequential, target.databases)
+  }
+}
+
+async function makeTarget(ports: readonly number[], n: number): Promise<Target> {
+  const pools = ports.slice(0, n).map((port) => {
+    const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, max: 24 })
+    pool.on('error', () => {})
+    return pool
+  })
+  const databases = pools.map((pool, index) => pgDatabase(pool, { name: `db${index}` }))
+  const [first] = databases
+  if (first === undefined) throw new Error('no database')
+  return {
+    pools,
+    databases,
+    decision: createCoordinator({ prefix: 'bench', decisionLog: first }),
+    sequential: createCoordinator({ prefix: 'bench', protocol: 'sequential' }),
+  }
+}
+
+async function closeTarget(target: Target): Promise<void> {
+  await target.decision.close()
+  await Promise.all(target.pools.map((pool) => pool.end()))
+}
+
+function heapMb(): number {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  return process.memoryUsage().heapUsed / 1024 / 1024
+}
+
+/**
+ * Atomic commit benchmark: hand-written 2PC vs txkit decision vs txkit sequential vs non-atomic,
+ * on 2 and 3 PostgreSQL servers (fsync on), direct and through a latency proxy, at concurrency 1
+ * and 16. Writes `output` with the ratios the issue tracks.
+ */
+export async function runCommitBench(options: CommitBenchOptions): Promise<Record<string, unknown>> {
+  const log = (line: string) => process.stdout.write(`${line}\n`)
+  log(`\n## Atomic commit (PostgreSQL, fsync on; ${options.seconds}s per cell, proxy ${options.latencyMs} ms each way)\n`)
+  const servers = await Promise.all([1, 2, 3].map(() => PostgresServer.start({ durable: true, maxConnections: 300 })))
+  const proxies = await Promise.all(servers.map((server) => LatencyProxy.start(server.port, options.latencyMs)))
+  const results: Array<{ mode: Mode; n: number; proxy: boolean; concurrency: number } & LatencySummary> = []
+  try {
+    for (const server of servers) {
+      const client = new pg.Client({ connectionString: server.url() })
+      await client.connect()
+      await client.query('CREATE TABLE bench (id bigserial PRIMARY KEY, note text)')
+      await client.end()
+    }
+    const first = await makeTarget(
+      servers.map((server) => server.port),
+      1,
+    )
+    await first.decision.createDecisionLog()
+    await closeTarget(first)
+
+    log('| mode | N | proxy | concurrency | tx/s | p50 ms | p99 ms |')
+    log('|---|---|---|---|---|---|---|')
+    for (const proxy of [false, true]) {
+      const ports = proxy ? proxies.map((p) => p.port) : servers.map((server) => server.port)
+      for (const n of [2, 3]) {
+        const target = await makeTarget(ports, n)
+        for (const concurrency of [1, 16]) {
+          for (const mode of MODES) {
+            const summary = await measure(run(mode, target), { ...options, concurrency })
+            results.push({ mode, n, proxy, concurrency, ...summary })
+            log(
+              `| ${mode} | ${n} | ${proxy ? 'yes' : 'no'} | ${concurrency} | ${summary.perSecond.toFixed(0)} | ${summary.p50.toFixed(2)} | ${summary.p99.toFixed(2)} |`,
+            )
+          }
+        }
+        await closeTarget(target)
+      }
+    }
+
+    const direct = await makeTarget(
+      servers.map((server) => server.port),
+      2,
+    )
+    const once = run('decision', direct)
+    const batch = async (count: number) => {
+      let next = 0
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next++ < count) await once()
+        }),
+      )
+    }
+    await batch(1000)
+    const heapBefore = heapMb()
+    await batch(options.heapTransactions)
+    await direct.decision.close()
+    const heapAfter = heapMb()
+    await closeTarget(direct)
+    const heapGrowth = Math.round((heapAfter - heapBefore) * 100) / 100
+    log(`\nHeap growth over ${options.heapTransactions} transactions after warm-up: ${heapGrowth} MB`)
+
+    const find = (mode: Mode, n: number, proxy: boolean, concurrency: number) => {
+      const found = results.find((r) => r.mode === mode && r.n === n && r.proxy === proxy && r.concurrency === concurrency)
+      if (found === undefined) throw new Error('missing cell')
+      return found
+    }
+    const summary = {
+      decision_vs_sequential_p50_latency_n3_proxy: ratio(
+        find('decision', 3, true, 1).p50,
+        find('sequential', 3, true, 1).p50,
+      ),
+      decision_vs_handwritten_throughput_n2_c16: ratio(
+        find('decision', 2, false, 16).perSecond,
+        find('handwritten', 2, false, 16).perSecond,
+      ),
+      heap_growth_mb_10k: heapGrowth,
+      targets: {
+        decision_vs_sequential_p50_latency_n3_proxy: '<= 0.6',
+        decision_vs_handwritten_throughput_n2_c16: '>= 1.0',
+        heap_growth_mb_10k: '< 5',
+      },
+      settings: { ...options, node: process.version },
+      cells: results,
+    }
+    log('')
+    for (const [key, value] of Object.entries(summary).slice(0, 3)) log(`${key}: ${value}`)
+    writeFileSync(options.output, `${JSON.stringify(summary, null, 2)}\n`)
+    log(`\nWrote ${options.output}`)
+    return summary
+  } finally {
+    await Promise.all(proxies.map((proxy) => proxy.stop()))
+    await Promise.all(servers.map((server) => server.stop()))
+  }
+}

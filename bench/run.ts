@@ -1,0 +1,29 @@
+/**
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit]`: every benchmark, side by side in
+ * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
+ * times, on a shared machine.
+ */
+import { mkdirSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { runCommitBench } from './commit-bench.js'
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '0.5' },
+    'latency-ms': { type: 'string', default: '1' },
+    'heap-transactions': { type: 'string', default: '10000' },
+    only: { type: 'string' },
+  },
+})
+
+mkdirSync('bench/results', { recursive: true })
+if (values.only === undefined || values.only === 'commit') {
+  await runCommitBench({
+    seconds: Number(values.seconds),
+    warmup: Number(values.warmup),
+    latencyMs: Number(values['latency-ms']),
+    heapTransactions: Number(values['heap-transactions']),
+    output: 'bench/results/commit.json',
+  })
+}
