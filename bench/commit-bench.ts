@@ -39,7 +39,9 @@ async function handwritten(pools: readonly pg.Pool[]): Promise<void> {
         if (tag.command !== 'PREPARE') throw new Error('not prepared')
       }),
     )
-    await Promise.all(clients.map((client, index) => client.query(`COMMIT PREPARED '${id}_${index}'`)))
+    await Promise.all(
+      clients.map((client, index) => client.query(`COMMIT PREPARED '${id}_${index}'`)),
+    )
   } finally {
     for (const client of clients) client.release()
   }
@@ -69,7 +71,9 @@ function viaTxkit(coordinator: Coordinator, databases: readonly Database[]): () 
   return () =>
     coordinator.transaction(record, async (branches) => {
       await Promise.all(
-        Object.values(branches).map((branch) => branch.query('INSERT INTO bench (note) VALUES ($1)', ['tx'])),
+        Object.values(branches).map((branch) =>
+          branch.query('INSERT INTO bench (note) VALUES ($1)', ['tx']),
+        ),
       )
     })
 }
@@ -89,7 +93,10 @@ function run(mode: Mode, target: Target): () => Promise<void> {
 
 async function makeTarget(ports: readonly number[], n: number): Promise<Target> {
   const pools = ports.slice(0, n).map((port) => {
-    const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, max: 24 })
+    const pool = new pg.Pool({
+      connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      max: 24,
+    })
     pool.on('error', () => {})
     return pool
   })
@@ -121,12 +128,22 @@ function heapMb(): number {
  * on 2 and 3 PostgreSQL servers (fsync on), direct and through a latency proxy, at concurrency 1
  * and 16. Writes `output` with the ratios the issue tracks.
  */
-export async function runCommitBench(options: CommitBenchOptions): Promise<Record<string, unknown>> {
+export async function runCommitBench(
+  options: CommitBenchOptions,
+): Promise<Record<string, unknown>> {
   const log = (line: string) => process.stdout.write(`${line}\n`)
-  log(`\n## Atomic commit (PostgreSQL, fsync on; ${options.seconds}s per cell, proxy ${options.latencyMs} ms each way)\n`)
-  const servers = await Promise.all([1, 2, 3].map(() => PostgresServer.start({ durable: true, maxConnections: 300 })))
-  const proxies = await Promise.all(servers.map((server) => LatencyProxy.start(server.port, options.latencyMs)))
-  const results: Array<{ mode: Mode; n: number; proxy: boolean; concurrency: number } & LatencySummary> = []
+  log(
+    `\n## Atomic commit (PostgreSQL, fsync on; ${options.seconds}s per cell, proxy ${options.latencyMs} ms each way)\n`,
+  )
+  const servers = await Promise.all(
+    [1, 2, 3].map(() => PostgresServer.start({ durable: true, maxConnections: 300 })),
+  )
+  const proxies = await Promise.all(
+    servers.map((server) => LatencyProxy.start(server.port, options.latencyMs)),
+  )
+  const results: Array<
+    { mode: Mode; n: number; proxy: boolean; concurrency: number } & LatencySummary
+  > = []
   try {
     for (const server of servers) {
       const client = new pg.Client({ connectionString: server.url() })
@@ -180,10 +197,14 @@ export async function runCommitBench(options: CommitBenchOptions): Promise<Recor
     const heapAfter = heapMb()
     await closeTarget(direct)
     const heapGrowth = Math.round((heapAfter - heapBefore) * 100) / 100
-    log(`\nHeap growth over ${options.heapTransactions} transactions after warm-up: ${heapGrowth} MB`)
+    log(
+      `\nHeap growth over ${options.heapTransactions} transactions after warm-up: ${heapGrowth} MB`,
+    )
 
     const find = (mode: Mode, n: number, proxy: boolean, concurrency: number) => {
-      const found = results.find((r) => r.mode === mode && r.n === n && r.proxy === proxy && r.concurrency === concurrency)
+      const found = results.find(
+        (r) => r.mode === mode && r.n === n && r.proxy === proxy && r.concurrency === concurrency,
+      )
       if (found === undefined) throw new Error('missing cell')
       return found
     }

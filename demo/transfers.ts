@@ -38,7 +38,9 @@ async function pgBank(server: PostgresServer, name: string): Promise<Bank> {
   await admin.end()
   const pool = new pg.Pool({ connectionString: server.url(name), max: CONCURRENCY + 2 })
   pool.on('error', () => {}) // idle clients are cut when the demo stops its server
-  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL CHECK (balance >= 0))')
+  await pool.query(
+    'CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL CHECK (balance >= 0))',
+  )
   for (let id = 1; id <= ACCOUNTS_PER_BANK; id++) {
     await pool.query('INSERT INTO accounts VALUES ($1, $2)', [id, OPENING_BALANCE])
   }
@@ -47,11 +49,15 @@ async function pgBank(server: PostgresServer, name: string): Promise<Bank> {
     db: pgDatabase(pool, { name }),
     placeholder: (n) => `$${n}`,
     async balances() {
-      const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts ORDER BY id')
+      const { rows } = await pool.query<{ balance: number }>(
+        'SELECT balance FROM accounts ORDER BY id',
+      )
       return rows.map((row) => row.balance)
     },
     async prepared() {
-      const { rows } = await pool.query('SELECT gid FROM pg_prepared_xacts WHERE database = current_database()')
+      const { rows } = await pool.query(
+        'SELECT gid FROM pg_prepared_xacts WHERE database = current_database()',
+      )
       return rows.length
     },
     close: () => pool.end(),
@@ -72,7 +78,9 @@ async function mariaBank(server: MariadbServer, name: string): Promise<Bank> {
     db: mysqlDatabase(pool, { name }),
     placeholder: () => '?',
     async balances() {
-      const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT balance FROM accounts ORDER BY id')
+      const [rows] = await pool.query<mysql.RowDataPacket[]>(
+        'SELECT balance FROM accounts ORDER BY id',
+      )
       return rows.map((row) => Number(row.balance))
     },
     async prepared() {
@@ -89,9 +97,13 @@ async function printBalances(banks: readonly Bank[]): Promise<number> {
     const balances = await bank.balances()
     const sum = balances.reduce((a, b) => a + b, 0)
     total += sum
-    say(`  ${bank.name.padEnd(10)} ${balances.map((b) => String(b).padStart(6)).join(' ')}   = ${String(sum).padStart(6)}`)
+    say(
+      `  ${bank.name.padEnd(10)} ${balances.map((b) => String(b).padStart(6)).join(' ')}   = ${String(sum).padStart(6)}`,
+    )
   }
-  say(`  ${'total'.padEnd(10)} ${' '.repeat(7 * ACCOUNTS_PER_BANK)}  = ${String(total).padStart(6)}`)
+  say(
+    `  ${'total'.padEnd(10)} ${' '.repeat(7 * ACCOUNTS_PER_BANK)}  = ${String(total).padStart(6)}`,
+  )
   return total
 }
 
@@ -106,7 +118,9 @@ async function main(): Promise<void> {
     mariadb = await MariadbServer.start()
     say(`  MariaDB    on 127.0.0.1:${mariadb.port}`)
   } else {
-    say('  MariaDB    not installed (apt-get install mariadb-server): the demo uses PostgreSQL only')
+    say(
+      '  MariaDB    not installed (apt-get install mariadb-server): the demo uses PostgreSQL only',
+    )
   }
   const banks = [await pgBank(postgres, 'bank_eu'), await pgBank(postgres, 'bank_us')]
   if (mariadb) banks.push(await mariaBank(mariadb, 'bank_asia'))
@@ -116,12 +130,16 @@ async function main(): Promise<void> {
   const coordinator = createCoordinator({ prefix: 'demo', decisionLog: decisionBank.db })
   await coordinator.createDecisionLog()
 
-  say(`\n${banks.length} banks, ${ACCOUNTS_PER_BANK} accounts each, ${OPENING_BALANCE} in every account:`)
+  say(
+    `\n${banks.length} banks, ${ACCOUNTS_PER_BANK} accounts each, ${OPENING_BALANCE} in every account:`,
+  )
   const totalBefore = await printBalances(banks)
 
   say(`\nRunning ${TRANSFERS} transfers between banks, ${CONCURRENCY} at a time.`)
   say('Each one debits an account in one database and credits an account in another.')
-  say('Some are refused (insufficient funds), some fail a "fraud check" after the debit was written:')
+  say(
+    'Some are refused (insufficient funds), some fail a "fraud check" after the debit was written:',
+  )
   say('those must leave no trace anywhere.\n')
   let committed = 0
   let insufficient = 0
@@ -183,8 +201,13 @@ async function main(): Promise<void> {
 
   say('\nBalances after:')
   const totalAfter = await printBalances(banks)
-  const prepared = (await Promise.all(banks.map((bank) => bank.prepared()))).reduce((a, b) => a + b, 0)
-  say(`\nMoney conserved: ${totalBefore === totalAfter ? 'yes' : 'NO'} (${totalBefore} before, ${totalAfter} after)`)
+  const prepared = (await Promise.all(banks.map((bank) => bank.prepared()))).reduce(
+    (a, b) => a + b,
+    0,
+  )
+  say(
+    `\nMoney conserved: ${totalBefore === totalAfter ? 'yes' : 'NO'} (${totalBefore} before, ${totalAfter} after)`,
+  )
   say(`Prepared transactions left behind: ${prepared}`)
 
   await coordinator.close()

@@ -407,12 +407,15 @@ describe('PostgreSQL + PostgreSQL', () => {
     const { a, b, c } = await threeDatabases()
     const coordinator = fixture.coordinator({ decisionLog: a.db, maxTransactionDuration: 50 })
     const slowly = async (branches: Record<string, { query(sql: string): Promise<unknown> }>) => {
-      for (const branch of Object.values(branches)) await branch.query(`INSERT INTO marks VALUES ('t12', 'x')`)
+      for (const branch of Object.values(branches))
+        await branch.query(`INSERT INTO marks VALUES ('t12', 'x')`)
       await new Promise((resolve) => setTimeout(resolve, 120))
     }
     await assert.rejects(
       coordinator.transaction({ b: b.db, c: c.db }, slowly),
-      (error: unknown) => isTransactionRolledBackError(error) && /past the transaction's deadline/.test(error.message),
+      (error: unknown) =>
+        isTransactionRolledBackError(error) &&
+        /past the transaction's deadline/.test(error.message),
     )
     for (const { pool } of [b, c]) {
       assert.deepEqual(await marks(pool), [])

@@ -1,7 +1,7 @@
 import type { Logger } from '../util/logger.js'
 import type { Branch } from './branch.js'
 import type { DecisionLog } from './decision-log.js'
-import type { ProtocolStep, ProtocolStepObserver } from './protocol-step.js'
+import type { ProtocolStep, ProtocolStepEvent, ProtocolStepObserver } from './protocol-step.js'
 
 /** What a commit protocol works with: one transaction's branches and the coordinator's settings. */
 export interface CommitContext {
@@ -21,14 +21,17 @@ export interface CommitContext {
   readonly onStep: ProtocolStepObserver | undefined
 }
 
-/** Runs the `before` observer of a step; what it throws fails the step. */
-export async function beforeStep(
+/**
+ * Runs the `before` observer of a step; what it throws fails the step. Synchronous (no promise to
+ * await) when nobody observes, which is the hot path.
+ */
+export function beforeStep(
   context: CommitContext,
   step: ProtocolStep,
   branch?: Branch,
-): Promise<void> {
-  if (context.onStep === undefined) return
-  await context.onStep({
+): Promise<void> | undefined {
+  if (context.onStep === undefined) return undefined
+  return observe(context.onStep, {
     step,
     when: 'before',
     gtrid: context.gtrid,
@@ -37,20 +40,22 @@ export async function beforeStep(
 }
 
 /** Runs the `after` observer of a step; what it throws is logged. */
-export async function afterStep(
+export function afterStep(
   context: CommitContext,
   step: ProtocolStep,
   branch?: Branch,
-): Promise<void> {
-  if (context.onStep === undefined) return
-  try {
-    await context.onStep({
-      step,
-      when: 'after',
-      gtrid: context.gtrid,
-      ...(branch && { branch: branch.report() }),
-    })
-  } catch (error) {
+): Promise<void> | undefined {
+  if (context.onStep === undefined) return undefined
+  return observe(context.onStep, {
+    step,
+    when: 'after',
+    gtrid: context.gtrid,
+    ...(branch && { branch: branch.report() }),
+  }).catch((error: unknown) => {
     context.logger.warn({ gtrid: context.gtrid, step, error }, 'txkit: step observer threw')
-  }
+  })
+}
+
+async function observe(observer: ProtocolStepObserver, event: ProtocolStepEvent): Promise<void> {
+  await observer(event)
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 
 /** Which commit protocol wrote a transaction id. */
 export type CommitProtocolName = 'decision' | 'sequential'
@@ -39,6 +39,19 @@ const DECISION_XID =
   /^([a-z]{1,8})\.([0-9a-z]{9})([0-9a-f]{16})\.([1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
 const SEQUENTIAL_XID = /^([a-z]{1,8}):([0-9a-f]{16}):([1-9][0-9]{0,2}):(0|[1-9][0-9]{0,2})$/
 
+// One system call fills many ids' worth of randomness.
+const RANDOM_POOL = Buffer.alloc(4096)
+let randomOffset = RANDOM_POOL.length
+
+function randomHex16(): string {
+  if (randomOffset + 8 > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL)
+    randomOffset = 0
+  }
+  randomOffset += 8
+  return RANDOM_POOL.toString('hex', randomOffset - 8, randomOffset)
+}
+
 /**
  * Creates the global part of a transaction id.
  *
@@ -52,7 +65,7 @@ const SEQUENTIAL_XID = /^([a-z]{1,8}):([0-9a-f]{16}):([1-9][0-9]{0,2}):(0|[1-9][
  * ```
  */
 export function newGtrid(protocol: CommitProtocolName, prefix: string, now: number): string {
-  const random = randomBytes(8).toString('hex')
+  const random = randomHex16()
   return protocol === 'decision'
     ? `${prefix}.${now.toString(36).padStart(9, '0')}${random}`
     : `${prefix}:${random}`
