@@ -160,16 +160,14 @@ async function main(): Promise<void> {
         await coordinator.transaction({ from: from.db, to: to.db }, async (branches) => {
           // Neither database can see a deadlock that spans both: take the two row locks in one
           // global order (bank name, then account) so that no two transfers wait on each other.
-          const lockFirst = from.name < to.name
           const lock = (bank: Bank, branch: typeof branches.from, id: number) =>
             branch.query<{ balance: number }>(
               `SELECT balance FROM accounts WHERE id = ${bank.placeholder(1)} FOR UPDATE`,
               [id],
             )
-          const [source] = lockFirst
-            ? await lock(from, branches.from, fromId)
-            : (await lock(to, branches.to, toId), await lock(from, branches.from, fromId))
-          if (lockFirst) await lock(to, branches.to, toId)
+          if (to.name < from.name) await lock(to, branches.to, toId)
+          const [source] = await lock(from, branches.from, fromId)
+          if (from.name < to.name) await lock(to, branches.to, toId)
           if (Number(source?.balance) < amount) throw new InsufficientFunds()
           await branches.from.query(
             `UPDATE accounts SET balance = balance - ${from.placeholder(1)} WHERE id = ${from.placeholder(2)}`,
