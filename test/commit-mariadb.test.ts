@@ -9,7 +9,12 @@ import {
   testMariadb,
   testPostgres,
 } from '../harness/test-databases.js'
-import { type Coordinator, isTransactionRolledBackError, parseXid } from '../src/index.js'
+import {
+  type Coordinator,
+  isOutcomeUnknownError,
+  isTransactionRolledBackError,
+  parseXid,
+} from '../src/index.js'
 
 let postgres: TestServer
 let mariadb: TestServer | undefined
@@ -224,6 +229,49 @@ describe('PostgreSQL + MariaDB', () => {
       // Pooled connections that went through the deadlock are usable again.
       const [check] = await m1.pool.query<mysql.RowDataPacket[]>('SELECT 1 AS one')
       assert.equal(check[0]?.one, 1)
+    },
+  )
+
+  withMariadb(
+    'the MariaDB decision connection lost during the decision: outcome unknown',
+    async (server) => {
+      const { p, m1 } = await setUp(server)
+      let threadId = 0
+      const coordinator = fixture.coordinator({
+        decisionLog: m1.db,
+        onStep: async (event) => {
+          if (event.step === 'decision' && event.when === 'before')
+            await m1.pool.query(`KILL ${threadId}`)
+        },
+      })
+      await coordinator.createDecisionLog()
+      let caught: unknown
+      await coordinator
+        .transaction({ p: p.db, m1: m1.db }, async ({ p, m1 }) => {
+          await p.query(`INSERT INTO marks VALUES ('t5', 'p')`)
+          await m1.query(`INSERT INTO marks VALUES ('t5', 'm1')`)
+          const [row] = await m1.query<{ id: number }>('SELECT CONNECTION_ID() AS id')
+          threadId = row?.id ?? 0
+        })
+        .catch((error: unknown) => {
+          caught = error
+        })
+      assert.ok(isOutcomeUnknownError(caught), String(caught))
+      assert.deepEqual(
+        caught.branches.map((branch) => [branch.names[0], branch.state]),
+        [
+          ['p', 'prepared'],
+          ['m1', 'unknown'],
+        ],
+      )
+      const prepared = await pgPrepared(p.pool)
+      assert.deepEqual(
+        prepared,
+        [caught.branches[0]?.xid],
+        'the PostgreSQL branch is left prepared',
+      )
+      assert.deepEqual(await myMarks(m1.pool), [])
+      await p.pool.query(`ROLLBACK PREPARED '${prepared[0]}'`)
     },
   )
 

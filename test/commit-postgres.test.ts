@@ -452,6 +452,28 @@ describe('PostgreSQL + PostgreSQL', () => {
       assert.deepEqual(await pgPrepared(pool), [])
     }
   })
+  test('a decision table that cannot be created is a clear error naming the fix', async () => {
+    const { a } = await threeDatabases()
+    const role = `limited_${Math.random().toString(36).slice(2, 8)}`
+    await a.pool.query(`CREATE ROLE ${role} LOGIN`)
+    await a.pool.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC')
+    const url = new URL((a.pool.options as { connectionString: string }).connectionString)
+    url.username = role
+    const limited = fixture.pg(url.toString(), 'limited')
+    const coordinator = fixture.coordinator({
+      decisionLog: { database: limited.db, table: 'ops.decisions' },
+    })
+    await assert.rejects(
+      coordinator.createDecisionLog(),
+      (error: unknown) =>
+        isDecisionLogMissingError(error) &&
+        error.database === 'limited' &&
+        error.table === 'ops.decisions' &&
+        /Could not create the decision table ops\.decisions.*permission denied.*Grant the CREATE privilege/.test(
+          error.message,
+        ),
+    )
+  })
 })
 
 describe('PostgreSQL with max_prepared_transactions = 0', () => {

@@ -52,6 +52,11 @@ export interface Dialect {
   /** Rolls back a branch that is not prepared; throws when the session cannot be trusted after. */
   rollbackActive(connection: DriverConnection, xid: string | null): Promise<void>
 
+  /**
+   * Creates the decision table. Its only index is the primary key: coordinators delete the rows of
+   * finished transactions, so the table stays small and the rare scans for old rows stay cheap, while
+   * every commit is spared a second index entry to write and delete.
+   */
   createDecisionLog(connection: DriverConnection, table: TableName): Promise<void>
   /**
    * Inserts the commit decision `(gtrid, 'C')` unless a decision exists or the database's own clock

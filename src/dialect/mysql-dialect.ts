@@ -91,8 +91,7 @@ export const mysqlDialect: Dialect = {
         gtrid varchar(64) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
         outcome char(1) CHARACTER SET ascii NOT NULL,
         participants text NOT NULL,
-        created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-        KEY created_at (created_at)
+        created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
       ) ENGINE=InnoDB`,
     )
   },

@@ -100,9 +100,6 @@ export const postgresDialect: Dialect = {
         created_at timestamptz NOT NULL DEFAULT now()
       )`,
     )
-    await connection.query(
-      `CREATE INDEX IF NOT EXISTS "${table.name}_created_at" ON ${name} (created_at)`,
-    )
   },
 
   async insertCommitDecision(
