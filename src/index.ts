@@ -41,6 +41,15 @@ export {
   TransactionStateError,
 } from './errors/transaction-state-error.js'
 export { isTxkitError, TxkitError } from './errors/txkit-error.js'
+export { type RecoverOptions, recover } from './recovery/recover.js'
+export type {
+  LeftReason,
+  MalformedPrepared,
+  RecoveredBranch,
+  RecoveryReport,
+  ScannedDatabase,
+  TransactionRecovery,
+} from './recovery/recovery-report.js'
 export type { Logger } from './util/logger.js'
 export { DEFAULT_PREFIX, validatePrefix } from './xid/deployment-prefix.js'
 export {

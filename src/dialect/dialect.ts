@@ -16,6 +16,30 @@ export type DecisionInsertOutcome =
   /** The database's clock is past the transaction's deadline; recovery may be aborting it. */
   | 'deadline-passed'
 
+/** A prepared transaction found on a database. */
+export interface PreparedTransaction {
+  /** The id as txkit writes it; ids of another shape are rendered so that they never parse as ours. */
+  readonly xid: string
+  /** When it was prepared (ms since the epoch), where the server records it. */
+  readonly preparedAt?: number
+}
+
+/** A row of the decision table. */
+export interface DecisionRow {
+  readonly gtrid: string
+  readonly outcome: 'C' | 'A'
+  readonly participants: string
+}
+
+/** What inserting an abort decision answered. */
+export type AbortInsertOutcome =
+  /** The abort decision is recorded: roll every branch back. */
+  | 'inserted'
+  /** A decision exists already: read it and follow it. */
+  | 'exists'
+  /** The row is locked: a coordinator's commit decision is open. Leave it for the next round. */
+  | 'busy'
+
 /**
  * Everything that differs between databases: protocol SQL, error codes. The commit engine talks to
  * databases only through this interface and never names a vendor.
@@ -74,6 +98,40 @@ export interface Dialect {
     table: TableName,
     gtrids: readonly string[],
   ): Promise<void>
+
+  /**
+   * Whether the list of prepared transactions covers one database (PostgreSQL) or the whole server
+   * (MySQL / MariaDB `XA RECOVER`), where finishing works from any database of that server.
+   */
+  readonly preparedListScope: 'database' | 'server'
+  listPrepared(connection: DriverConnection): Promise<PreparedTransaction[]>
+  readDecisions(
+    connection: DriverConnection,
+    table: TableName,
+    gtrids: readonly string[],
+  ): Promise<DecisionRow[]>
+  /** Decision rows older than `olderThanMs` by the database's clock, at most `limit`. */
+  readOldDecisions(
+    connection: DriverConnection,
+    table: TableName,
+    olderThanMs: number,
+    limit: number,
+  ): Promise<DecisionRow[]>
+  /** Inserts `(gtrid, 'A')`, waiting at most `lockTimeoutMs` for a row lock. */
+  insertAbortDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+    lockTimeoutMs: number,
+  ): Promise<AbortInsertOutcome>
+  deleteDecisions(
+    connection: DriverConnection,
+    table: TableName,
+    rows: readonly DecisionRow[],
+  ): Promise<void>
+  /** The database's clock, ms since the epoch. */
+  now(connection: DriverConnection): Promise<number>
 
   /** The error says the session is gone (server-side codes; adapters flag client-side losses). */
   isConnectionLost(error: unknown): boolean

@@ -1,11 +1,19 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import type { DecisionInsertOutcome, Dialect, FinishOutcome } from './dialect.js'
+import type {
+  AbortInsertOutcome,
+  DecisionInsertOutcome,
+  DecisionRow,
+  Dialect,
+  FinishOutcome,
+  PreparedTransaction,
+} from './dialect.js'
 import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
 import { quoteTableName, type TableName } from './table-name.js'
 
 const ER_XAER_NOTA = 1397
 const ER_DUP_ENTRY = 1062
 const ER_NO_SUCH_TABLE = 1146
+const ER_LOCK_WAIT_TIMEOUT = 1205
 const CONNECTION_LOST_ERRNOS = new Set([
   1053, // ER_SERVER_SHUTDOWN
   1927, // ER_CONNECTION_KILLED (MariaDB)
@@ -27,6 +35,27 @@ const CONNECTION_LOST_CODES = new Set([
  */
 function xaXid(xid: string): string {
   return `X'${Buffer.from(xid, 'utf8').toString('hex')}'`
+}
+
+interface XaRecoverRow {
+  readonly formatID: number | string
+  readonly gtrid_length: number | string
+  readonly bqual_length: number | string
+  readonly data: Buffer | string
+}
+
+/**
+ * txkit's (and SQLAlchemy's) ids are formatID 1 with an empty bqual: the id is the gtrid. Anything
+ * else is rendered as `xa:<formatID>:<hex>`, which never parses as ours.
+ */
+function xidOfRecoverRow(row: XaRecoverRow): string {
+  const data = typeof row.data === 'string' ? Buffer.from(row.data, 'binary') : row.data
+  const gtridLength = Number(row.gtrid_length)
+  if (Number(row.formatID) === 1 && Number(row.bqual_length) === 0) {
+    const gtrid = data.subarray(0, gtridLength)
+    if (gtrid.every((byte) => byte >= 0x20 && byte < 0x7f)) return gtrid.toString('latin1')
+  }
+  return `xa:${row.formatID}:${data.toString('hex')}`
 }
 
 function errno(error: unknown): number | undefined {
@@ -122,6 +151,75 @@ export const mysqlDialect: Dialect = {
       `DELETE FROM ${quoteTableName(table, '`')} WHERE outcome = 'C' AND gtrid IN (${gtrids.map(() => '?').join(', ')})`,
       gtrids,
     )
+  },
+
+  preparedListScope: 'server',
+
+  async listPrepared(connection): Promise<PreparedTransaction[]> {
+    const { rows } = await connection.query<XaRecoverRow>('XA RECOVER')
+    return rows.map((row) => ({ xid: xidOfRecoverRow(row) }))
+  },
+
+  async readDecisions(connection, table, gtrids): Promise<DecisionRow[]> {
+    if (gtrids.length === 0) return []
+    const { rows } = await connection.query<DecisionRow>(
+      `SELECT gtrid, outcome, participants FROM ${quoteTableName(table, '`')} WHERE gtrid IN (${gtrids.map(() => '?').join(', ')})`,
+      gtrids,
+    )
+    return rows
+  },
+
+  async readOldDecisions(connection, table, olderThanMs, limit): Promise<DecisionRow[]> {
+    const { rows } = await connection.query<DecisionRow>(
+      `SELECT gtrid, outcome, participants FROM ${quoteTableName(table, '`')}
+       WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND ORDER BY created_at LIMIT ?`,
+      [Math.round(olderThanMs * 1000), limit],
+    )
+    return rows
+  },
+
+  async insertAbortDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+    lockTimeoutMs: number,
+  ): Promise<AbortInsertOutcome> {
+    // innodb_lock_wait_timeout counts whole seconds; restore the server's value for the next user.
+    await connection.query(
+      `SET SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.ceil(lockTimeoutMs / 1000))}`,
+    )
+    try {
+      await connection.query(
+        `INSERT INTO ${quoteTableName(table, '`')} (gtrid, outcome, participants) VALUES (?, 'A', ?)`,
+        [gtrid, participants],
+      )
+      return 'inserted'
+    } catch (error) {
+      const number = errno(error)
+      if (number === ER_DUP_ENTRY) return 'exists'
+      if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
+      throw error
+    } finally {
+      await connection.query(
+        'SET SESSION innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout',
+      )
+    }
+  },
+
+  async deleteDecisions(connection, table, rows) {
+    if (rows.length === 0) return
+    await connection.query(
+      `DELETE FROM ${quoteTableName(table, '`')} WHERE ${rows.map(() => '(gtrid = ? AND outcome = ?)').join(' OR ')}`,
+      rows.flatMap((row) => [row.gtrid, row.outcome]),
+    )
+  },
+
+  async now(connection) {
+    const { rows } = await connection.query<{ now: string }>(
+      'SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now',
+    )
+    return Number(rows[0]?.now)
   },
 
   isConnectionLost(error) {

@@ -1,5 +1,13 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import type { DecisionInsertOutcome, Dialect, FinishOutcome, PrepareOutcome } from './dialect.js'
+import type {
+  AbortInsertOutcome,
+  DecisionInsertOutcome,
+  DecisionRow,
+  Dialect,
+  FinishOutcome,
+  PreparedTransaction,
+  PrepareOutcome,
+} from './dialect.js'
 import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
 import { quoteTableName, type TableName } from './table-name.js'
 
@@ -7,6 +15,7 @@ const UNDEFINED_OBJECT = '42704'
 const UNDEFINED_TABLE = '42P01'
 const UNIQUE_VIOLATION = '23505'
 const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'
+const LOCK_NOT_AVAILABLE = '55P03'
 const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
 
 /**
@@ -127,6 +136,76 @@ export const postgresDialect: Dialect = {
       `DELETE FROM ${quoteTableName(table, '"')} WHERE outcome = 'C' AND gtrid = ANY($1::varchar[])`,
       [gtrids],
     )
+  },
+
+  preparedListScope: 'database',
+
+  async listPrepared(connection): Promise<PreparedTransaction[]> {
+    const { rows } = await connection.query<{ gid: string; prepared_at: string }>(
+      `SELECT gid, (extract(epoch FROM prepared) * 1000)::float8 AS prepared_at
+       FROM pg_prepared_xacts WHERE database = current_database()`,
+    )
+    return rows.map((row) => ({ xid: row.gid, preparedAt: Number(row.prepared_at) }))
+  },
+
+  async readDecisions(connection, table, gtrids): Promise<DecisionRow[]> {
+    if (gtrids.length === 0) return []
+    const { rows } = await connection.query<DecisionRow>(
+      `SELECT gtrid, outcome, participants FROM ${quoteTableName(table, '"')} WHERE gtrid = ANY($1::varchar[])`,
+      [gtrids],
+    )
+    return rows
+  },
+
+  async readOldDecisions(connection, table, olderThanMs, limit): Promise<DecisionRow[]> {
+    const { rows } = await connection.query<DecisionRow>(
+      `SELECT gtrid, outcome, participants FROM ${quoteTableName(table, '"')}
+       WHERE created_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+       ORDER BY created_at LIMIT $2::int`,
+      [olderThanMs, limit],
+    )
+    return rows
+  },
+
+  async insertAbortDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    participants: string,
+    lockTimeoutMs: number,
+  ): Promise<AbortInsertOutcome> {
+    await connection.query('BEGIN')
+    try {
+      await connection.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`)
+      await connection.query(
+        `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES ($1, 'A', $2)`,
+        [gtrid, participants],
+      )
+      await connection.query('COMMIT')
+      return 'inserted'
+    } catch (error) {
+      await connection.query('ROLLBACK')
+      const code = sqlState(error)
+      if (code === UNIQUE_VIOLATION) return 'exists'
+      if (code === LOCK_NOT_AVAILABLE) return 'busy'
+      throw error
+    }
+  },
+
+  async deleteDecisions(connection, table, rows) {
+    if (rows.length === 0) return
+    await connection.query(
+      `DELETE FROM ${quoteTableName(table, '"')} d USING unnest($1::varchar[], $2::char[]) AS x(gtrid, outcome)
+       WHERE d.gtrid = x.gtrid AND d.outcome = x.outcome`,
+      [rows.map((row) => row.gtrid), rows.map((row) => row.outcome)],
+    )
+  },
+
+  async now(connection) {
+    const { rows } = await connection.query<{ now: string }>(
+      'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now',
+    )
+    return Number(rows[0]?.now)
   },
 
   isConnectionLost(error) {

@@ -1,0 +1,83 @@
+/**
+ * A coordinator in a child process, for fault tests: runs one transaction writing a marker row into
+ * every database, and kills itself with SIGKILL at the protocol step named in its settings. Prints
+ * `ACK <gtrid>` when the commit was acknowledged.
+ *
+ * Settings come as JSON in TXKIT_CRASH: { databases: [{ name, kind, url }], decisionLog?, protocol,
+ * prefix, marker, killAt?: { step, when, index? }, stopAt?: same (SIGSTOP instead) }.
+ */
+import mysql from 'mysql2/promise'
+import pg from 'pg'
+import { createCoordinator, type Database, type ProtocolStepEvent } from '../src/index.js'
+import { mysqlDatabase } from '../src/mysql/index.js'
+import { pgDatabase } from '../src/pg/index.js'
+
+export interface CrashPoint {
+  readonly step: ProtocolStepEvent['step']
+  readonly when: ProtocolStepEvent['when']
+  /** The branch index, for prepare and commit steps. */
+  readonly index?: number
+}
+
+export interface CrashSettings {
+  readonly databases: ReadonlyArray<{ name: string; kind: 'postgres' | 'mariadb'; url: string }>
+  readonly decisionLog?: string
+  readonly protocol: 'decision' | 'sequential'
+  readonly prefix: string
+  readonly marker: string
+  readonly killAt?: CrashPoint
+  readonly stopAt?: CrashPoint
+}
+
+function matches(point: CrashPoint | undefined, event: ProtocolStepEvent): boolean {
+  return (
+    point !== undefined &&
+    point.step === event.step &&
+    point.when === event.when &&
+    (point.index === undefined || point.index === event.branch?.index)
+  )
+}
+
+async function main(): Promise<void> {
+  const settings = JSON.parse(process.env.TXKIT_CRASH ?? '{}') as CrashSettings
+  const databases: Record<string, Database> = {}
+  const placeholders: Record<string, string> = {}
+  for (const { name, kind, url } of settings.databases) {
+    if (kind === 'postgres') {
+      const pool = new pg.Pool({ connectionString: url, max: 2 })
+      pool.on('error', () => {})
+      databases[name] = pgDatabase(pool, { name })
+      placeholders[name] = '$1'
+    } else {
+      databases[name] = mysqlDatabase(mysql.createPool({ uri: url, connectionLimit: 2 }), { name })
+      placeholders[name] = '?'
+    }
+  }
+  const decisionLog =
+    settings.decisionLog === undefined ? undefined : databases[settings.decisionLog]
+  const coordinator = createCoordinator({
+    protocol: settings.protocol,
+    prefix: settings.prefix,
+    ...(decisionLog && { decisionLog }),
+    onStep: (event) => {
+      if (matches(settings.killAt, event)) process.kill(process.pid, 'SIGKILL')
+      if (matches(settings.stopAt, event)) {
+        process.stdout.write(`STOPPED ${event.gtrid}\n`)
+        process.kill(process.pid, 'SIGSTOP')
+      }
+    },
+  })
+  const gtrid = await coordinator.transaction(databases, async (branches, tx) => {
+    for (const [name, branch] of Object.entries(branches)) {
+      await branch.query(`INSERT INTO marks (tx) VALUES (${placeholders[name]})`, [settings.marker])
+    }
+    return tx.gtrid
+  })
+  process.stdout.write(`ACK ${gtrid}\n`)
+  process.exit(0)
+}
+
+main().catch((error: unknown) => {
+  process.stdout.write(`ERROR ${String(error)}\n`)
+  process.exit(3)
+})

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import type mysql from 'mysql2/promise'
+import type pg from 'pg'
+import type { CrashPoint, CrashSettings } from '../harness/crash-coordinator.js'
+import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
+import {
+  stopTestServers,
+  type TestServer,
+  testMariadb,
+  testPostgres,
+} from '../harness/test-databases.js'
+import { type CommitProtocolName, type Database, parseXid, recover } from '../src/index.js'
+
+const PREFIX = 'crash'
+const fixture = new Fixture()
+let postgres: TestServer
+let mariadb: TestServer | undefined
+
+before(async () => {
+  postgres = await testPostgres()
+  mariadb = await testMariadb()
+})
+after(async () => {
+  await fixture.close()
+  await stopTestServers()
+})
+
+interface Member {
+  readonly name: string
+  readonly kind: 'postgres' | 'mariadb'
+  readonly url: string
+  readonly db: Database
+  readonly marks: (marker: string) => Promise<boolean>
+  readonly ourPrepared: () => Promise<string[]>
+  readonly allPrepared: () => Promise<string[]>
+}
+
+async function member(name: string, server: TestServer): Promise<Member> {
+  const url = await server.createDatabase()
+  if (server.kind === 'postgres') {
+    const { pool, db } = fixture.pg(url, name)
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+    await pool.query('CREATE TABLE foreign_work (x int)')
+    const allPrepared = () => pgPrepared(pool)
+    return {
+      name,
+      kind: 'postgres',
+      url,
+      db,
+      allPrepared,
+      ourPrepared: async () =>
+        (await allPrepared()).filter((xid) => parseXid(xid, PREFIX).kind !== 'foreign'),
+      marks: async (marker) =>
+        (await pool.query('SELECT 1 FROM marks WHERE tx = $1', [marker])).rowCount === 1,
+    }
+  }
+  const { pool, db } = fixture.mysql(url, name)
+  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+  await pool.query('CREATE TABLE foreign_work (x int) ENGINE=InnoDB')
+  const allPrepared = () => xaRecover(pool)
+  return {
+    name,
+    kind: 'mariadb',
+    url,
+    db,
+    allPrepared,
+    ourPrepared: async () =>
+      (await allPrepared()).filter((xid) => parseXid(xid, PREFIX).kind !== 'foreign'),
+    marks: async (marker) => {
+      const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT 1 FROM marks WHERE tx = ?', [
+        marker,
+      ])
+      return rows.length === 1
+    },
+  }
+}
+
+/** Leaves prepared transactions that are not ours: another prefix, and no prefix at all. */
+async function prepareForeign(members: readonly Member[]): Promise<void> {
+  for (const m of members) {
+    if (m.kind === 'postgres') {
+      const client = new (await import('pg')).default.Client({ connectionString: m.url })
+      await client.connect()
+      for (const gid of [
+        `other:${randomBytes(8).toString('hex')}:2:0`,
+        `no_prefix_${randomBytes(4).toString('hex')}`,
+      ]) {
+        await client.query('BEGIN')
+        await client.query('INSERT INTO foreign_work VALUES (1)')
+        await client.query(`PREPARE TRANSACTION '${gid}'`)
+      }
+      await client.end()
+    } else {
+      const { default: mysql2 } = await import('mysql2/promise')
+      // A MariaDB session holding a prepared XA can run nothing else: one session each.
+      for (const gtrid of [
+        `other:${randomBytes(8).toString('hex')}:2:1`,
+        `plainxa_${randomBytes(4).toString('hex')}`,
+      ]) {
+        const connection = await mysql2.createConnection(m.url)
+        await connection.query(`XA START '${gtrid}'`)
+        await connection.query('INSERT INTO foreign_work VALUES (1)')
+        await connection.query(`XA END '${gtrid}'`)
+        await connection.query(`XA PREPARE '${gtrid}'`)
+        await connection.end()
+      }
+    }
+  }
+}
+
+async function foreignOf(members: readonly Member[]): Promise<string[]> {
+  const all = new Set<string>()
+  for (const m of members)
+    for (const xid of await m.allPrepared())
+      if (parseXid(xid, PREFIX).kind === 'foreign') all.add(xid)
+  return [...all].sort()
+}
+
+async function rollBackForeign(members: readonly Member[]): Promise<void> {
+  for (const m of members) {
+    for (const xid of await m.allPrepared()) {
+      if (parseXid(xid, PREFIX).kind !== 'foreign') continue
+      if (m.kind === 'postgres') {
+        const client = new (await import('pg')).default.Client({ connectionString: m.url })
+        await client.connect()
+        await client.query(`ROLLBACK PREPARED '${xid}'`).catch(() => {})
+        await client.end()
+      } else {
+        const { default: mysql2 } = await import('mysql2/promise')
+        const connection = await mysql2.createConnection(m.url)
+        await connection.query(`XA ROLLBACK '${xid}'`).catch(() => {})
+        await connection.end()
+      }
+    }
+  }
+}
+
+/** Every step at which a coordinator can die, for `count` branches of which `onePhase` is not prepared. */
+function crashPoints(protocol: CommitProtocolName, count: number): Array<CrashPoint | undefined> {
+  const prepared = Array.from({ length: count }, (_, index) => index).filter(
+    (index) => protocol === 'sequential' || index !== 0,
+  )
+  const points: Array<CrashPoint | undefined> = [undefined]
+  for (const index of prepared) {
+    points.push(
+      { step: 'prepare', when: 'before', index },
+      { step: 'prepare', when: 'after', index },
+    )
+  }
+  if (protocol === 'decision') {
+    points.push({ step: 'decision', when: 'before' }, { step: 'decision', when: 'after' })
+  }
+  for (const index of prepared) {
+    points.push({ step: 'commit', when: 'before', index }, { step: 'commit', when: 'after', index })
+  }
+  return points
+}
+
+function describePoint(point: CrashPoint | undefined): string {
+  if (point === undefined) return 'no crash'
+  return `killed ${point.when} ${point.step}${point.index === undefined ? '' : ` of branch ${point.index}`}`
+}
+
+/** Runs recovery until none of our transactions is left prepared (MariaDB needs a moment to see a dead session). */
+async function recoverAll(members: readonly Member[], protocol: CommitProtocolName): Promise<void> {
+  for (let round = 0; round < 6; round++) {
+    const report = await recover({
+      databases: members.map((m) => m.db),
+      ...(protocol === 'decision' && { decisionLog: (members[0] as Member).db }),
+      prefix: PREFIX,
+      protocol,
+      minAge: protocol === 'sequential' ? 100 : 0,
+    })
+    assert.equal(report.counts.failed, 0, JSON.stringify(report.transactions))
+    assert.deepEqual(report.malformed, [])
+    const left = (await Promise.all(members.map((m) => m.ourPrepared()))).flat()
+    if (left.length === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  assert.fail('recovery left prepared transactions of ours')
+}
+
+const topologies: ReadonlyArray<{ name: string; kinds: ReadonlyArray<'postgres' | 'mariadb'> }> = [
+  { name: 'PG+PG', kinds: ['postgres', 'postgres'] },
+  { name: 'PG+MariaDB', kinds: ['postgres', 'mariadb'] },
+  { name: 'PG+PG+MariaDB', kinds: ['postgres', 'postgres', 'mariadb'] },
+]
+
+for (const topology of topologies) {
+  for (const protocol of ['decision', 'sequential'] as const) {
+    describe(`crash matrix: ${topology.name}, ${protocol}`, () => {
+      let members: Member[] = []
+      let foreign: string[] = []
+      const needsMariadb = topology.kinds.includes('mariadb')
+
+      before(async () => {
+        if (needsMariadb && mariadb === undefined) return
+        members = await Promise.all(
+          topology.kinds.map((kind, index) =>
+            member(
+              `${kind === 'postgres' ? 'pg' : 'maria'}${index}`,
+              kind === 'postgres' ? postgres : (mariadb as TestServer),
+            ),
+          ),
+        )
+        if (protocol === 'decision') {
+          await fixture
+            .coordinator({ decisionLog: members[0]?.db as Database, prefix: PREFIX })
+            .createDecisionLog()
+        }
+        await prepareForeign(members)
+        foreign = await foreignOf(members)
+        assert.ok(foreign.length >= 2)
+      })
+
+      after(async () => {
+        if (members.length === 0) return
+        // No foreign prepared transaction was touched by any of the recoveries.
+        assert.deepEqual(await foreignOf(members), foreign)
+        await rollBackForeign(members)
+      })
+
+      for (const point of crashPoints(protocol, topology.kinds.length)) {
+        test(describePoint(point), async (t) => {
+          if (members.length === 0) {
+            t.skip('no MariaDB')
+            return
+          }
+          const marker = `${protocol}-${describePoint(point)}-${Math.random()}`.slice(0, 64)
+          const settings: CrashSettings = {
+            databases: members.map((m) => ({ name: m.name, kind: m.kind, url: m.url })),
+            ...(protocol === 'decision' && { decisionLog: (members[0] as Member).name }),
+            protocol,
+            prefix: PREFIX,
+            marker,
+            ...(point && { killAt: point }),
+          }
+          const run = await runCrashCoordinator(settings)
+          if (point === undefined) assert.ok(run.acknowledged, run.output)
+          else assert.equal(run.signal, 'SIGKILL', run.output)
+          await recoverAll(members, protocol)
+          const present = await Promise.all(members.map((m) => m.marks(marker)))
+          assert.ok(
+            present.every(Boolean) || present.every((p) => !p),
+            `split: marker present in ${present.map((p, i) => `${members[i]?.name}=${p}`).join(', ')}`,
+          )
+          if (run.acknowledged)
+            assert.ok(present.every(Boolean), 'an acknowledged commit is visible everywhere')
+          if (protocol === 'decision' && point?.step === 'decision' && point.when === 'after') {
+            assert.ok(present.every(Boolean), 'a crash after the decision commits')
+          }
+          if (point?.step === 'prepare' && protocol === 'decision') {
+            assert.ok(
+              present.every((p) => !p),
+              'a crash before the decision rolls back',
+            )
+          }
+        })
+      }
+    })
+  }
+}
