@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import type mysql from 'mysql2/promise'
-import type pg from 'pg'
+import mysql from 'mysql2/promise'
+import pg from 'pg'
 import type { CrashPoint, CrashSettings } from '../harness/crash-coordinator.js'
 import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
@@ -82,7 +82,7 @@ async function member(name: string, server: TestServer): Promise<Member> {
 async function prepareForeign(members: readonly Member[]): Promise<void> {
   for (const m of members) {
     if (m.kind === 'postgres') {
-      const client = new (await import('pg')).default.Client({ connectionString: m.url })
+      const client = new pg.Client({ connectionString: m.url })
       await client.connect()
       for (const gid of [
         `other:${randomBytes(8).toString('hex')}:2:0`,
@@ -94,13 +94,12 @@ async function prepareForeign(members: readonly Member[]): Promise<void> {
       }
       await client.end()
     } else {
-      const { default: mysql2 } = await import('mysql2/promise')
       // A MariaDB session holding a prepared XA can run nothing else: one session each.
       for (const gtrid of [
         `other:${randomBytes(8).toString('hex')}:2:1`,
         `plainxa_${randomBytes(4).toString('hex')}`,
       ]) {
-        const connection = await mysql2.createConnection(m.url)
+        const connection = await mysql.createConnection(m.url)
         await connection.query(`XA START '${gtrid}'`)
         await connection.query('INSERT INTO foreign_work VALUES (1)')
         await connection.query(`XA END '${gtrid}'`)
@@ -124,13 +123,12 @@ async function rollBackForeign(members: readonly Member[]): Promise<void> {
     for (const xid of await m.allPrepared()) {
       if (parseXid(xid, PREFIX).kind !== 'foreign') continue
       if (m.kind === 'postgres') {
-        const client = new (await import('pg')).default.Client({ connectionString: m.url })
+        const client = new pg.Client({ connectionString: m.url })
         await client.connect()
         await client.query(`ROLLBACK PREPARED '${xid}'`).catch(() => {})
         await client.end()
       } else {
-        const { default: mysql2 } = await import('mysql2/promise')
-        const connection = await mysql2.createConnection(m.url)
+        const connection = await mysql.createConnection(m.url)
         await connection.query(`XA ROLLBACK '${xid}'`).catch(() => {})
         await connection.end()
       }
