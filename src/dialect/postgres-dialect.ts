@@ -201,6 +201,18 @@ export const postgresDialect: Dialect = {
     )
   },
 
+  async tryLock(connection, key) {
+    const { rows } = await connection.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+      [key],
+    )
+    return rows[0]?.locked === true
+  },
+
+  async unlock(connection, key) {
+    await connection.query('SELECT pg_advisory_unlock(hashtext($1))', [key])
+  },
+
   async now(connection) {
     const { rows } = await connection.query<{ now: string }>(
       'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now',

@@ -98,7 +98,8 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   const first = await scan(databases, settings.prefix)
   let latest = first
   let sequentialStable: Map<string, FoundBranch[]> = new Map()
-  if (settings.protocols.has('sequential')) {
+  const sequentialFound = first.branches.some((branch) => branch.parsed.kind === 'sequential')
+  if (settings.protocols.has('sequential') && sequentialFound) {
     await sleep(settings.minAge, signal)
     latest = await scan(databases, settings.prefix)
     sequentialStable = stableGroups(first.branches, latest.branches)

@@ -1,0 +1,87 @@
+import type { Database } from '../driver/database.js'
+import { validateDatabaseName } from '../driver/database-name.js'
+import { redactUrl, registerSecret } from './redact.js'
+import { UsageError } from './usage-error.js'
+
+/** A database named on the command line, connected through the driver its URL asks for. */
+export interface ConnectedDatabase {
+  readonly database: Database
+  readonly url: string
+  close(): Promise<void>
+}
+
+const ENV_PREFIX = 'TXKIT_DB_'
+
+/**
+ * Reads `NAME=URL`, `NAME=env:VARIABLE`, or a bare `NAME` (then the URL is in `TXKIT_DB_<NAME>`,
+ * upper-cased, with `-` and `.` as `_`), so that passwords can stay off the command line.
+ */
+export function parseDatabaseSpec(spec: string): { name: string; url: string } {
+  const equals = spec.indexOf('=')
+  const name = equals === -1 ? spec : spec.slice(0, equals)
+  try {
+    validateDatabaseName(name)
+  } catch (error) {
+    throw new UsageError(`--db ${redactUrl(spec)}: ${(error as Error).message}`)
+  }
+  let url: string | undefined
+  let source: string
+  if (equals === -1) {
+    source = `${ENV_PREFIX}${name.toUpperCase().replace(/[-.]/g, '_')}`
+    url = process.env[source]
+  } else if (spec.slice(equals + 1).startsWith('env:')) {
+    source = spec.slice(equals + 5)
+    url = process.env[source]
+  } else {
+    source = 'the command line'
+    url = spec.slice(equals + 1)
+  }
+  if (url === undefined || url === '') {
+    throw new UsageError(
+      `--db ${name}: no URL (looked in ${source}). Give NAME=URL, NAME=env:VARIABLE, or set ${ENV_PREFIX}${name.toUpperCase()}.`,
+    )
+  }
+  try {
+    registerSecret(decodeURIComponent(new URL(url).password))
+  } catch {
+    throw new UsageError(
+      `--db ${name}: "${redactUrl(url)}" is not a URL (postgres://user:password@host:5432/db or mysql://…).`,
+    )
+  }
+  return { name, url }
+}
+
+async function loadDriver<Module>(name: string, scheme: string): Promise<Module> {
+  try {
+    return (await import(name)) as Module
+  } catch {
+    throw new UsageError(`${scheme}:// URLs need the "${name}" package: npm install ${name}`)
+  }
+}
+
+/** Opens a small pool for the URL with the driver its scheme names. */
+export async function connect(name: string, url: string): Promise<ConnectedDatabase> {
+  const scheme = new URL(url).protocol.replace(/:$/, '')
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    type Pg = typeof import('pg')
+    const loaded = await loadDriver<Pg & { default?: Pg }>('pg', scheme)
+    const pg = loaded.default ?? loaded
+    const { pgDatabase } = await import('../pg/index.js')
+    const pool = new pg.Pool({ connectionString: url, max: 8 })
+    pool.on('error', () => {})
+    return { database: pgDatabase(pool, { name }), url, close: () => pool.end() }
+  }
+  if (scheme === 'mysql' || scheme === 'mariadb') {
+    type Mysql2 = typeof import('mysql2/promise')
+    const loaded = await loadDriver<Mysql2 & { default?: Mysql2 }>('mysql2/promise', scheme)
+    const mysql = loaded.default ?? loaded
+    const { mysqlDatabase } = await import('../mysql/index.js')
+    const parsed = new URL(url)
+    parsed.protocol = 'mysql:'
+    const pool = mysql.createPool({ uri: parsed.toString(), connectionLimit: 8 })
+    return { database: mysqlDatabase(pool, { name }), url, close: () => pool.end() }
+  }
+  throw new UsageError(
+    `--db ${name}: unsupported scheme "${scheme}://"; use postgres://, postgresql://, mysql:// or mariadb://.`,
+  )
+}
