@@ -21,7 +21,10 @@ export interface CrashPoint {
 
 export interface CrashSettings {
   readonly databases: ReadonlyArray<{ name: string; kind: 'postgres' | 'mariadb'; url: string }>
+  /** The name of the database (among `databases`) holding the decision log. */
   readonly decisionLog?: string
+  /** A decision database that takes no part in the transaction. */
+  readonly decisionLogElsewhere?: { name: string; kind: 'postgres' | 'mariadb'; url: string }
   readonly protocol: 'decision' | 'sequential'
   readonly prefix: string
   readonly marker: string
@@ -42,19 +45,31 @@ async function main(): Promise<void> {
   const settings = JSON.parse(process.env.TXKIT_CRASH ?? '{}') as CrashSettings
   const databases: Record<string, Database> = {}
   const placeholders: Record<string, string> = {}
-  for (const { name, kind, url } of settings.databases) {
+  const open = ({
+    name,
+    kind,
+    url,
+  }: {
+    name: string
+    kind: 'postgres' | 'mariadb'
+    url: string
+  }) => {
     if (kind === 'postgres') {
       const pool = new pg.Pool({ connectionString: url, max: 2 })
       pool.on('error', () => {})
-      databases[name] = pgDatabase(pool, { name })
-      placeholders[name] = '$1'
-    } else {
-      databases[name] = mysqlDatabase(mysql.createPool({ uri: url, connectionLimit: 2 }), { name })
-      placeholders[name] = '?'
+      return pgDatabase(pool, { name })
     }
+    return mysqlDatabase(mysql.createPool({ uri: url, connectionLimit: 2 }), { name })
   }
-  const decisionLog =
-    settings.decisionLog === undefined ? undefined : databases[settings.decisionLog]
+  for (const spec of settings.databases) {
+    databases[spec.name] = open(spec)
+    placeholders[spec.name] = spec.kind === 'postgres' ? '$1' : '?'
+  }
+  const decisionLog = settings.decisionLogElsewhere
+    ? open(settings.decisionLogElsewhere)
+    : settings.decisionLog === undefined
+      ? undefined
+      : databases[settings.decisionLog]
   const coordinator = createCoordinator({
     protocol: settings.protocol,
     prefix: settings.prefix,

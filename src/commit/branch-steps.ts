@@ -91,9 +91,11 @@ export async function commitBranch(context: CommitContext, branch: Branch): Prom
     branch.error = error
     return
   }
-  // After the 'C' decision only recovery, following that same decision, can finish it first.
   const answer = await finishByXid(branch, xid, 'commitPrepared')
-  if (provesFinished(branch, answer)) branch.state = 'committed'
+  // After a 'C' decision only recovery, following that same decision, can finish a branch first.
+  // Under the seed's rule recovery may have rolled it back instead: a "not found" proves nothing.
+  const proof = context.protocol === 'decision' || answer === 'done'
+  if (proof && provesFinished(branch, answer)) branch.state = 'committed'
   if (branch.state === 'committed') {
     await afterStep(context, 'commit', branch)
   } else {

@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js'
+import type { CommitProtocolName } from '../xid/xid.js'
 import type { Branch } from './branch.js'
 import type { DecisionLog } from './decision-log.js'
 import type { ProtocolStep, ProtocolStepEvent, ProtocolStepObserver } from './protocol-step.js'
@@ -6,6 +7,7 @@ import type { ProtocolStep, ProtocolStepEvent, ProtocolStepObserver } from './pr
 /** What a commit protocol works with: one transaction's branches and the coordinator's settings. */
 export interface CommitContext {
   readonly gtrid: string
+  readonly protocol: CommitProtocolName
   /** In branch index order. */
   readonly branches: readonly Branch[]
   /** The branch running on the decision database, which commits in one phase; decision only. */

@@ -155,6 +155,7 @@ export class Coordinator {
       decisionBranch?.dialect.beginWithDecision !== undefined && decisionLog !== undefined
     const context: CommitContext = {
       gtrid,
+      protocol: this.protocol,
       branches: branchList,
       decisionBranch,
       decisionLog,
