@@ -353,24 +353,31 @@ describe('PostgreSQL + PostgreSQL', () => {
 
   test('the decision log elsewhere: the decision is an insert of its own', async () => {
     const { a, b, c } = await threeDatabases()
-    const coordinator = fixture.coordinator({ decisionLog: a.db })
     let rowsAtCommit: unknown[] = []
     const observed = fixture.coordinator({
       decisionLog: a.db,
       onStep: async (event) => {
-        if (event.step === 'commit' && event.when === 'before')
-          rowsAtCommit = await decisionRows(a.pool)
+        if (event.step === 'commit' && event.when === 'before') {
+          rowsAtCommit = (await a.pool.query('SELECT outcome, participants FROM txkit_decision'))
+            .rows
+        }
       },
     })
-    assert.ok(coordinator)
-    const result = await observed.transaction({ b: b.db, c: c.db }, async ({ b, c }) => {
-      await b.query(`INSERT INTO marks VALUES ('t10', 'b')`)
-      await c.query(`INSERT INTO marks VALUES ('t10', 'c')`)
-      return 'ok'
-    })
+    const result = await observed.transaction(
+      { debit: b.db, credit: c.db },
+      async ({ debit, credit }) => {
+        await debit.query(`INSERT INTO marks VALUES ('t10', 'b')`)
+        await credit.query(`INSERT INTO marks VALUES ('t10', 'c')`)
+        return 'ok'
+      },
+    )
     assert.equal(result, 'ok')
     assert.equal(rowsAtCommit.length, 1)
-    assert.equal((rowsAtCommit[0] as { outcome: string }).outcome, 'C')
+    assert.deepEqual(
+      rowsAtCommit[0],
+      { outcome: 'C', participants: '["b","c"]' },
+      'stable names, not the keys',
+    )
     assert.deepEqual(await marks(b.pool), ['t10'])
     assert.deepEqual(await marks(c.pool), ['t10'])
     assert.deepEqual([...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))], [])

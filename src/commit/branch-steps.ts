@@ -115,7 +115,7 @@ type FinishAnswer = 'done' | 'not-found' | 'not-found-elsewhere' | undefined
 
 /**
  * COMMIT PREPARED / ROLLBACK PREPARED by id: on the branch's own session, then on fresh ones while
- * the failure is a lost connection.
+ * the session is lost or another session (a recovery worker) is finishing the same branch.
  */
 async function finishByXid(
   branch: Branch,
@@ -124,7 +124,8 @@ async function finishByXid(
 ): Promise<FinishAnswer> {
   if (!branch.connection.lost) {
     try {
-      return await branch.dialect[action](branch.connection, xid)
+      const outcome = await branch.dialect[action](branch.connection, xid)
+      if (outcome !== 'busy') return outcome
     } catch (error) {
       branch.error = error
       if (!branch.isLost(error)) return undefined
@@ -137,6 +138,7 @@ async function finishByXid(
       connection = await branch.database.acquire()
       const outcome = await branch.dialect[action](connection, xid)
       connection.release(false)
+      if (outcome === 'busy') continue
       if (outcome === 'done') branch.error = undefined
       return outcome === 'done' ? 'done' : 'not-found-elsewhere'
     } catch (error) {

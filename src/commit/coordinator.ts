@@ -159,7 +159,8 @@ export class Coordinator {
       branches: branchList,
       decisionBranch,
       decisionLog,
-      participants: JSON.stringify(groups.map((group) => group.names[0])),
+      // Stable database names, not the caller's keys: recovery matches them to its configuration.
+      participants: JSON.stringify(groups.map((group) => group.database.name)),
       decisionInsertedAtBegin: insertAtBegin,
       deadline: Date.now() + this.#maxTransactionDuration,
       logger: this.#logger,

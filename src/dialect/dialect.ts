@@ -4,8 +4,11 @@ import type { TableName } from './table-name.js'
 /** What a prepare answered. PostgreSQL answers a PREPARE on a failed transaction with ROLLBACK. */
 export type PrepareOutcome = 'prepared' | 'rolled-back'
 
-/** A commit or rollback by transaction id found nothing: finished already, or never prepared. */
-export type FinishOutcome = 'done' | 'not-found'
+/**
+ * What a commit or rollback by transaction id answered: `done`; `not-found` (finished already, or
+ * never prepared); `busy` (another session is finishing it right now).
+ */
+export type FinishOutcome = 'done' | 'not-found' | 'busy'
 
 /** What inserting the commit decision answered. */
 export type DecisionInsertOutcome =

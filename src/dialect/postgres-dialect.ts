@@ -39,6 +39,14 @@ function ownLiteral(text: string): string {
   return `'${text}'`
 }
 
+/** COMMIT / ROLLBACK PREPARED: 42704 is "does not exist", 55000 "is busy" (another session). */
+function finishFailure(error: unknown): FinishOutcome {
+  const code = sqlState(error)
+  if (code === UNDEFINED_OBJECT) return 'not-found'
+  if (code === OBJECT_NOT_IN_PREREQUISITE_STATE) return 'busy'
+  throw error
+}
+
 function sqlState(error: unknown): string | undefined {
   const code = findErrorProperty(error, 'code')
   return typeof code === 'string' ? code : undefined
@@ -77,8 +85,7 @@ export const postgresDialect: Dialect = {
       await connection.query(`COMMIT PREPARED ${gidLiteral(xid)}`)
       return 'done'
     } catch (error) {
-      if (sqlState(error) === UNDEFINED_OBJECT) return 'not-found'
-      throw error
+      return finishFailure(error)
     }
   },
 
@@ -87,8 +94,7 @@ export const postgresDialect: Dialect = {
       await connection.query(`ROLLBACK PREPARED ${gidLiteral(xid)}`)
       return 'done'
     } catch (error) {
-      if (sqlState(error) === UNDEFINED_OBJECT) return 'not-found'
-      throw error
+      return finishFailure(error)
     }
   },
 

@@ -601,10 +601,19 @@ async function finishGroup(
           ? branch.database.dialect.commitPrepared(connection, branch.xid)
           : branch.database.dialect.rollbackPrepared(connection, branch.xid),
       )
+      if (answer === 'busy') {
+        return {
+          ...base,
+          outcome: 'left',
+          left: 'in-use',
+          error: 'another session is finishing it',
+        }
+      }
       if (answer === 'not-found' && branch.database.dialect.preparedBranchMayStayAttached) {
         return {
           ...base,
           outcome: 'left',
+          left: 'attached-to-live-session',
           error: 'still attached to the session that prepared it (or finished concurrently)',
         }
       }
@@ -652,7 +661,7 @@ async function finishGroup(
           ? 'left'
           : done,
     ...(failed && { error: failed.error }),
-    ...(!failed && attached && { left: 'attached-to-live-session' as const }),
+    ...(!failed && attached && { left: branches.find((branch) => branch.left)?.left ?? 'in-use' }),
     warnings,
   }
 }

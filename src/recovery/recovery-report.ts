@@ -8,6 +8,8 @@ export type LeftReason =
   | 'decision-open'
   /** MariaDB / MySQL < 8.0.29: the branch is still attached to the session that prepared it. */
   | 'attached-to-live-session'
+  /** Another session (a coordinator or another worker) was finishing a branch at that moment. */
+  | 'in-use'
   /** Its set of prepared branches changed between the two scans (sequential protocol). */
   | 'unstable'
   /** The branches found match no rule (sequential: neither a prefix nor a suffix; bad counts). */
@@ -26,6 +28,8 @@ export interface RecoveredBranch {
     | 'would-roll-back'
     | 'left'
     | 'failed'
+  /** Why a branch was left, when it was. */
+  readonly left?: LeftReason
   readonly error?: string
 }
 

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { CrashPoint } from '../harness/crash-coordinator.js'
+import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
+import {
+  stopTestServers,
+  type TestServer,
+  testMariadb,
+  testPostgres,
+} from '../harness/test-databases.js'
+import {
+  type Database,
+  isOutcomeUnknownError,
+  isTransactionRolledBackError,
+  parseXid,
+  recover,
+} from '../src/index.js'
+
+const SECONDS = Number(process.env.TXKIT_SOAK_SECONDS ?? 30)
+const ACCOUNTS = 5
+const OPENING = 1000
+const PREFIX = 'soak'
+const fixture = new Fixture()
+let postgres: TestServer
+let mariadb: TestServer | undefined
+
+before(async () => {
+  postgres = await testPostgres()
+  mariadb = await testMariadb()
+})
+after(async () => {
+  await fixture.close()
+  await stopTestServers()
+})
+
+interface Bank {
+  readonly name: string
+  readonly kind: 'postgres' | 'mariadb'
+  readonly url: string
+  readonly db: Database
+  readonly p: (n: number) => string
+  readonly total: () => Promise<number>
+  readonly hasMark: (marker: string) => Promise<boolean>
+  readonly ours: () => Promise<string[]>
+}
+
+async function bank(name: string, server: TestServer): Promise<Bank> {
+  const url = await server.createDatabase()
+  if (server.kind === 'postgres') {
+    const { pool, db } = fixture.pg(url, name)
+    await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+    await pool.query('INSERT INTO accounts SELECT g, $1 FROM generate_series(1, $2) g', [
+      OPENING,
+      ACCOUNTS,
+    ])
+    return {
+      name,
+      kind: 'postgres',
+      url,
+      db,
+      p: (n) => `$${n}`,
+      total: async () =>
+        Number((await pool.query('SELECT sum(balance) AS s FROM accounts')).rows[0]?.s),
+      hasMark: async (m) =>
+        (await pool.query('SELECT 1 FROM marks WHERE tx = $1', [m])).rowCount === 1,
+      ours: async () =>
+        (await pgPrepared(pool)).filter((x) => parseXid(x, PREFIX).kind !== 'foreign'),
+    }
+  }
+  const { pool, db } = fixture.mysql(url, name)
+  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB')
+  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+  for (let id = 1; id <= ACCOUNTS; id++)
+    await pool.query('INSERT INTO accounts VALUES (?, ?)', [id, OPENING])
+  return {
+    name,
+    kind: 'mariadb',
+    url,
+    db,
+    p: () => '?',
+    total: async () =>
+      Number(
+        ((await pool.query('SELECT sum(balance) AS s FROM accounts'))[0] as Array<{ s: string }>)[0]
+          ?.s,
+      ),
+    hasMark: async (m) =>
+      ((await pool.query('SELECT 1 FROM marks WHERE tx = ?', [m]))[0] as unknown[]).length === 1,
+    ours: async () => (await xaRecover(pool)).filter((x) => parseXid(x, PREFIX).kind !== 'foreign'),
+  }
+}
+
+test(`three recovery workers, live writers and crashing coordinators for ${SECONDS}s: nothing split, nothing lost`, async () => {
+  const banks = [await bank('a', postgres), await bank('b', postgres)]
+  if (mariadb) banks.push(await bank('c', mariadb))
+  const [decision] = banks
+  if (decision === undefined) throw new Error('no bank')
+  const coordinator = fixture.coordinator({ prefix: PREFIX, decisionLog: decision.db })
+  await coordinator.createDecisionLog()
+  const before = (await Promise.all(banks.map((b) => b.total()))).reduce((x, y) => x + y, 0)
+  const deadline = Date.now() + SECONDS * 1000
+  const random = (n: number) => Math.floor(Math.random() * n)
+  const stats = { acknowledged: 0, rolledBack: 0, unknown: 0, rounds: 0, crashes: 0 }
+
+  const writer = async () => {
+    while (Date.now() < deadline) {
+      const from = banks[random(banks.length)] as Bank
+      let to = banks[random(banks.length)] as Bank
+      while (to === from) to = banks[random(banks.length)] as Bank
+      const [fromId, toId, amount] = [1 + random(ACCOUNTS), 1 + random(ACCOUNTS), 1 + random(50)]
+      try {
+        await coordinator.transaction({ from: from.db, to: to.db }, async (branches) => {
+          const lock = (b: Bank, branch: typeof branches.from, id: number) =>
+            branch.query(`SELECT balance FROM accounts WHERE id = ${b.p(1)} FOR UPDATE`, [id])
+          if (to.name < from.name) await lock(to, branches.to, toId)
+          await lock(from, branches.from, fromId)
+          if (from.name < to.name) await lock(to, branches.to, toId)
+          await branches.from.query(
+            `UPDATE accounts SET balance = balance - ${from.p(1)} WHERE id = ${from.p(2)}`,
+            [amount, fromId],
+          )
+          await branches.to.query(
+            `UPDATE accounts SET balance = balance + ${to.p(1)} WHERE id = ${to.p(2)}`,
+            [amount, toId],
+          )
+        })
+        stats.acknowledged++
+      } catch (error) {
+        // Recovery may decide 'A' for a live transaction past minAge 0: a clean rollback.
+        if (isTransactionRolledBackError(error)) stats.rolledBack++
+        else if (isOutcomeUnknownError(error)) stats.unknown++
+        else throw error
+      }
+    }
+  }
+
+  const crashes: Array<{ marker: string; acknowledged: boolean }> = []
+  const crasher = async () => {
+    const points: CrashPoint[] = [
+      { step: 'prepare', when: 'after' },
+      { step: 'decision', when: 'before' },
+      { step: 'decision', when: 'after' },
+      { step: 'commit', when: 'before' },
+    ]
+    while (Date.now() < deadline) {
+      const marker = `soak-${crashes.length}`
+      const run = await runCrashCoordinator({
+        databases: banks.map((b) => ({ name: b.name, kind: b.kind, url: b.url })),
+        decisionLog: decision.name,
+        protocol: 'decision',
+        prefix: PREFIX,
+        marker,
+        killAt: points[random(points.length)] as CrashPoint,
+      })
+      crashes.push({ marker, acknowledged: run.acknowledged !== undefined })
+      stats.crashes++
+    }
+  }
+
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      const report = await recover({
+        databases: banks.map((b) => b.db),
+        decisionLog: decision.db,
+        prefix: PREFIX,
+        minAge: 0,
+        lockTimeout: 100,
+      })
+      assert.equal(
+        report.counts.failed,
+        0,
+        JSON.stringify(report.transactions.filter((t) => t.action === 'failed')),
+      )
+      stats.rounds++
+      await new Promise((resolve) => setTimeout(resolve, random(50)))
+    }
+  }
+
+  await Promise.all([
+    writer(),
+    writer(),
+    writer(),
+    writer(),
+    crasher(),
+    worker(),
+    worker(),
+    worker(),
+  ])
+
+  for (let round = 0; round < 10; round++) {
+    await recover({
+      databases: banks.map((b) => b.db),
+      decisionLog: decision.db,
+      prefix: PREFIX,
+      minAge: 0,
+    })
+    if ((await Promise.all(banks.map((b) => b.ours()))).flat().length === 0) break
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  assert.deepEqual(
+    (await Promise.all(banks.map((b) => b.ours()))).flat(),
+    [],
+    'nothing of ours left prepared',
+  )
+  const afterTotal = (await Promise.all(banks.map((b) => b.total()))).reduce((x, y) => x + y, 0)
+  assert.equal(afterTotal, before, 'money conserved')
+  for (const crash of crashes) {
+    const present = await Promise.all(banks.map((b) => b.hasMark(crash.marker)))
+    assert.ok(
+      present.every(Boolean) || present.every((p) => !p),
+      `${crash.marker} split: ${present}`,
+    )
+    if (crash.acknowledged) assert.ok(present.every(Boolean))
+  }
+  assert.ok(stats.acknowledged > 50, `writers made progress: ${JSON.stringify(stats)}`)
+  assert.ok(stats.rounds > 30, `workers ran: ${JSON.stringify(stats)}`)
+  assert.ok(stats.crashes > 5, `coordinators crashed: ${JSON.stringify(stats)}`)
+  process.stdout.write(`# soak: ${JSON.stringify(stats)}\n`)
+})
