@@ -6,6 +6,8 @@ import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { findMariadb, MariadbServer } from '../harness/mariadb-server.js'
 import { PostgresServer } from '../harness/postgres-server.js'
+import { runCli } from '../harness/run-cli.js'
+import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import { createCoordinator, type Database, isTransactionRolledBackError } from '../src/index.js'
 import { mysqlDatabase } from '../src/mysql/index.js'
 import { pgDatabase } from '../src/pg/index.js'
@@ -17,6 +19,8 @@ const CONCURRENCY = 8
 
 interface Bank {
   readonly name: string
+  readonly kind: 'postgres' | 'mariadb'
+  readonly url: string
   readonly db: Database
   readonly placeholder: (n: number) => string
   readonly balances: () => Promise<number[]>
@@ -46,6 +50,8 @@ async function pgBank(server: PostgresServer, name: string): Promise<Bank> {
   }
   return {
     name,
+    kind: 'postgres',
+    url: server.url(name),
     db: pgDatabase(pool, { name }),
     placeholder: (n) => `$${n}`,
     async balances() {
@@ -75,6 +81,8 @@ async function mariaBank(server: MariadbServer, name: string): Promise<Bank> {
   }
   return {
     name,
+    kind: 'mariadb',
+    url: server.url(name),
     db: mysqlDatabase(pool, { name }),
     placeholder: () => '?',
     async balances() {
@@ -105,6 +113,64 @@ async function printBalances(banks: readonly Bank[]): Promise<number> {
     `  ${'total'.padEnd(10)} ${' '.repeat(7 * ACCOUNTS_PER_BANK)}  = ${String(total).padStart(6)}`,
   )
   return total
+}
+
+/**
+ * A coordinator process is killed (SIGKILL) right after its commit decision: one bank is debited,
+ * the other still holds a prepared credit. `txkit status` shows it; `txkit recover` finishes it.
+ */
+async function crashScene(banks: readonly Bank[], expectedTotal: number): Promise<void> {
+  const [from, to] = banks
+  if (from === undefined || to === undefined) return
+  say('\n── A crash ──────────────────────────────────────────────────────────────────────')
+  say(
+    `A coordinator process moves 100 from ${from.name}#1 to ${to.name}#1 and is killed with SIGKILL`,
+  )
+  say('right after its commit decision, before it could commit the prepared branch.')
+  const run = await runCrashCoordinator({
+    databases: [from, to].map((bank) => ({ name: bank.name, kind: bank.kind, url: bank.url })),
+    decisionLog: from.name,
+    protocol: 'decision',
+    prefix: 'demo',
+    marker: 'crash',
+    statements: {
+      [from.name]: [{ sql: `UPDATE accounts SET balance = balance - 100 WHERE id = 1` }],
+      [to.name]: [{ sql: `UPDATE accounts SET balance = balance + 100 WHERE id = 1` }],
+    },
+    killAt: { step: 'decision', when: 'after' },
+  })
+  say(`  coordinator exited with ${run.signal ?? run.code}`)
+  const dbArgs = banks.flatMap((bank) => ['--db', `${bank.name}=${bank.url}`])
+  const cliArgs = [...dbArgs, '--decision-log', from.name, '--prefix', 'demo', '--min-age', '0']
+  say('\n$ txkit status --db … --decision-log bank_eu --prefix demo')
+  const status = await runCli(['status', ...cliArgs])
+  say(indent(status.stdout))
+  const inDoubt = (await Promise.all(banks.map((bank) => bank.balances())))
+    .flat()
+    .reduce((a, b) => a + b, 0)
+  say(`Total money right now: ${inDoubt} (${inDoubt - expectedTotal} while the credit is in doubt)`)
+  say('\n$ txkit recover --db … --decision-log bank_eu --prefix demo')
+  const recovered = await runCli(['recover', ...cliArgs])
+  say(indent(recovered.stdout))
+  say(`  exit code ${recovered.code}`)
+  say('\nBalances after recovery:')
+  const total = await printBalances(banks)
+  const prepared = (await Promise.all(banks.map((bank) => bank.prepared()))).reduce(
+    (a, b) => a + b,
+    0,
+  )
+  say(
+    `\nMoney conserved after the crash: ${total === expectedTotal ? 'yes' : 'NO'}; prepared transactions left: ${prepared}`,
+  )
+  if (total !== expectedTotal || prepared !== 0 || recovered.code !== 0) process.exitCode = 1
+}
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n')
 }
 
 async function main(): Promise<void> {
@@ -209,6 +275,8 @@ async function main(): Promise<void> {
   say(`Prepared transactions left behind: ${prepared}`)
 
   await coordinator.close()
+  await crashScene(banks, totalBefore)
+
   for (const bank of banks) await bank.close()
   await postgres.stop()
   await mariadb?.stop()

@@ -28,6 +28,8 @@ export interface CrashSettings {
   readonly protocol: 'decision' | 'sequential'
   readonly prefix: string
   readonly marker: string
+  /** Statements to run per database instead of the marker insert. */
+  readonly statements?: Record<string, Array<{ sql: string; params?: unknown[] }>>
   readonly killAt?: CrashPoint
   readonly stopAt?: CrashPoint
 }
@@ -84,7 +86,10 @@ async function main(): Promise<void> {
   })
   const gtrid = await coordinator.transaction(databases, async (branches, tx) => {
     for (const [name, branch] of Object.entries(branches)) {
-      await branch.query(`INSERT INTO marks (tx) VALUES (${placeholders[name]})`, [settings.marker])
+      const statements = settings.statements?.[name] ?? [
+        { sql: `INSERT INTO marks (tx) VALUES (${placeholders[name]})`, params: [settings.marker] },
+      ]
+      for (const { sql, params } of statements) await branch.query(sql, params)
     }
     return tx.gtrid
   })
