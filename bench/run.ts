@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit]`: every benchmark, side by side in
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit|recovery]`: every benchmark, side by side in
  * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
  * times, on a shared machine.
  */
 import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { runCommitBench } from './commit-bench.js'
+import { runRecoveryBench } from './recovery-bench.js'
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '0.5' },
     'latency-ms': { type: 'string', default: '1' },
     'heap-transactions': { type: 'string', default: '10000' },
+    'recovery-transactions': { type: 'string', default: '10000' },
     only: { type: 'string' },
   },
 })
@@ -25,5 +27,12 @@ if (values.only === undefined || values.only === 'commit') {
     latencyMs: Number(values['latency-ms']),
     heapTransactions: Number(values['heap-transactions']),
     output: 'bench/results/commit.json',
+  })
+}
+if (values.only === undefined || values.only === 'recovery') {
+  await runRecoveryBench({
+    transactions: Number(values['recovery-transactions']),
+    concurrency: 8,
+    output: 'bench/results/recovery.json',
   })
 }

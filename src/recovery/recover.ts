@@ -69,6 +69,7 @@ interface Scan {
 
 const DEFAULT_MIN_AGE_MS = 15_000
 const GC_BATCH = 1000
+const READ_BATCH = 500
 const GC_MARGIN_MS = 60_000
 
 /**
@@ -111,16 +112,18 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   const decisionGroups = [...groups.values()].filter(
     (group) => group[0]?.parsed.kind === 'decision' && settings.protocols.has('decision'),
   )
-  const rows = decisionLog
-    ? await readRows(
+  // Decision rows are read in batches while the first transactions are already being finished.
+  const rowsOf = decisionLog
+    ? readRowsInBatches(
         decisionLog,
         decisionGroups.map((group) => group[0]?.parsed.gtrid ?? ''),
       )
-    : new Map<string, DecisionRow>()
+    : []
   const work: Array<() => Promise<TransactionRecovery>> = []
-  for (const group of decisionGroups) {
-    work.push(() => recoverDecision(group, rows, settings))
-  }
+  decisionGroups.forEach((group, position) => {
+    const rows = rowsOf[Math.floor(position / READ_BATCH)]
+    if (rows) work.push(async () => recoverDecision(group, await rows, settings))
+  })
   if (settings.protocols.has('sequential')) {
     for (const [gtrid, group] of groups) {
       if (group[0]?.parsed.kind !== 'sequential') continue
@@ -386,21 +389,38 @@ async function readOldRows(decisionLog: DecisionLog, minAge: number): Promise<De
   ).catch(() => [])
 }
 
+/**
+ * Starts reading the decision rows of `gtrids` in batches of {@link READ_BATCH}, a few at a time;
+ * returns one promise per batch, in order.
+ */
+function readRowsInBatches(
+  decisionLog: DecisionLog,
+  gtrids: readonly string[],
+): Array<Promise<Map<string, DecisionRow>>> {
+  const lanes: Array<Promise<unknown>> = [Promise.resolve(), Promise.resolve(), Promise.resolve()]
+  const batches: Array<Promise<Map<string, DecisionRow>>> = []
+  for (let start = 0; start < gtrids.length; start += READ_BATCH) {
+    const lane = batches.length % lanes.length
+    const read = (lanes[lane] as Promise<unknown>).then(() =>
+      readRows(decisionLog, gtrids.slice(start, start + READ_BATCH)),
+    )
+    // A failed batch fails its own transactions only; the lane goes on.
+    lanes[lane] = read.catch(() => undefined)
+    batches.push(read)
+  }
+  return batches
+}
+
 async function readRows(
   decisionLog: DecisionLog,
   gtrids: readonly string[],
 ): Promise<Map<string, DecisionRow>> {
-  const rows = new Map<string, DecisionRow>()
-  for (let start = 0; start < gtrids.length; start += 500) {
-    const batch = gtrids.slice(start, start + 500)
-    const found = await withConnection(decisionLog.database, (connection) =>
-      decisionLog.database.dialect.readDecisions(connection, decisionLog.table, batch),
-    ).catch((error: unknown) => {
-      throw decisionLog.explain(error)
-    })
-    for (const row of found) rows.set(row.gtrid, row)
-  }
-  return rows
+  const rows = await withConnection(decisionLog.database, (connection) =>
+    decisionLog.database.dialect.readDecisions(connection, decisionLog.table, gtrids),
+  ).catch((error: unknown) => {
+    throw decisionLog.explain(error)
+  })
+  return new Map(rows.map((row) => [row.gtrid, row]))
 }
 
 function ageOf(group: readonly FoundBranch[]): number | undefined {
@@ -516,8 +536,15 @@ async function recoverDecision(
       reason = "no decision row: recorded 'A', roll back"
     } else {
       row = (await readRows(decisionLog, [gtrid])).get(gtrid)
-      if (row === undefined)
-        throw new Error(`the decision row of ${gtrid} vanished while being read`)
+      if (row === undefined) {
+        // A decision row is removed only once every branch is finished: it came and went.
+        return leftAlone(
+          group,
+          'decision',
+          'in-use',
+          'another session decided and finished it meanwhile (its decision row came and went)',
+        )
+      }
       reason = `a decision was recorded concurrently ('${row.outcome}')`
     }
   }
