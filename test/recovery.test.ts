@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { findMariadb, MariadbServer } from '../harness/mariadb-server.js'
 import { PostgresServer } from '../harness/postgres-server.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import {
@@ -20,6 +21,7 @@ const fixture = new Fixture()
 let postgres: TestServer
 let mariadb: TestServer | undefined
 const extraServers: PostgresServer[] = []
+const extraMariadb: MariadbServer[] = []
 
 before(async () => {
   postgres = await testPostgres()
@@ -27,7 +29,7 @@ before(async () => {
 })
 after(async () => {
   await fixture.close()
-  for (const server of extraServers) await server.stop()
+  for (const server of [...extraServers, ...extraMariadb]) await server.stop()
   await stopTestServers()
 })
 
@@ -429,5 +431,49 @@ describe('recovery: a database server killed between prepare and commit', () => 
     assert.equal(await hasMark(a.pool, 'server-killed'), true)
     assert.equal(await hasMark(b.pool, 'server-killed'), true)
     assert.deepEqual(await pgPrepared(b.pool), [])
+  })
+  test('MariaDB killed with a prepared branch: InnoDB keeps it, recovery commits it after restart', async (t) => {
+    if (findMariadb() === undefined && process.env.TXKIT_TEST_MYSQL_URL === undefined)
+      return t.skip('no MariaDB')
+    if (process.env.TXKIT_TEST_MYSQL_URL !== undefined)
+      return t.skip('needs a MariaDB the test may kill')
+    const own = await MariadbServer.start()
+    extraMariadb.push(own)
+    const name = `k_${hex(4)}`
+    const admin = await mysql.createConnection(own.url())
+    await admin.query(`CREATE DATABASE ${name}`)
+    await admin.end()
+    const m = fixture.mysql(own.url(name), 'm')
+    await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    const a = await pgMember('a')
+    await decisionTable(a.db)
+    const run = await runCrashCoordinator({
+      databases: [
+        { name: 'a', kind: 'postgres', url: a.url },
+        { name: 'm', kind: 'mariadb', url: own.url(name) },
+      ],
+      decisionLog: 'a',
+      protocol: 'decision',
+      prefix: 'mkill',
+      marker: 'maria-killed',
+      killAt: { step: 'decision', when: 'after' },
+    })
+    assert.equal(run.signal, 'SIGKILL')
+    await own.kill()
+    await own.restart()
+    assert.equal((await xaRecover(m.pool)).length, 1, 'the prepared branch survived the crash')
+    const report = await recover({
+      databases: [a.db, m.db],
+      decisionLog: a.db,
+      prefix: 'mkill',
+      minAge: 0,
+    })
+    assert.equal(report.transactions[0]?.action, 'committed', JSON.stringify(report))
+    const [rows] = await m.pool.query<mysql.RowDataPacket[]>('SELECT tx FROM marks')
+    assert.deepEqual(
+      rows.map((row) => row.tx),
+      ['maria-killed'],
+    )
+    assert.deepEqual(await xaRecover(m.pool), [])
   })
 })
