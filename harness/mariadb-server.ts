@@ -1,11 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
-import { killGroup, trackChild, trackDirectory, untrackDirectory } from './cleanup.js'
+import { trackDirectory } from './cleanup.js'
 import { freePort } from './free-port.js'
-import { waitFor } from './wait-for.js'
+import { ServerProcess } from './server-process.js'
 
 const SEARCH_PATH = [
   ...(process.env.PATH ?? '').split(':'),
@@ -43,13 +43,21 @@ export interface MariadbServerOptions {
 export class MariadbServer {
   readonly port: number
   readonly directory: string
-  readonly #args: string[]
-  #process: ChildProcess | undefined
+  readonly #process: ServerProcess
 
-  private constructor(port: number, directory: string, args: string[]) {
+  private constructor(port: number, directory: string, command: string[]) {
     this.port = port
     this.directory = directory
-    this.#args = args
+    this.#process = new ServerProcess({
+      description: `MariaDB on port ${port}`,
+      directory,
+      command,
+      spawn: { stdio: 'ignore' },
+      logFile: join(directory, 'error.log'),
+      stopSignal: 'SIGTERM',
+      startTimeoutMs: 60_000,
+      ready: () => this.#accepts(),
+    })
   }
 
   static async start(options: MariadbServerOptions = {}): Promise<MariadbServer> {
@@ -91,7 +99,7 @@ export class MariadbServer {
       `--innodb-flush-log-at-trx-commit=${options.durable ? 1 : 2}`,
     ]
     const server = new MariadbServer(port, directory, args)
-    await server.#launch()
+    await server.#process.launch()
     return server
   }
 
@@ -100,60 +108,24 @@ export class MariadbServer {
     return `mysql://root@127.0.0.1:${this.port}/${database}`
   }
 
-  async #launch(): Promise<void> {
-    const [command = '', ...args] = this.#args
-    const child = spawn(command, args, { stdio: 'ignore', detached: true })
-    trackChild(child)
-    this.#process = child
-    await waitFor(`MariaDB on port ${this.port}`, 60_000, async () => {
-      if (child.exitCode !== null) throw new Error(`MariaDB exited at start: ${this.logTail()}`)
-      try {
-        const connection = await mysql.createConnection({
-          host: '127.0.0.1',
-          port: this.port,
-          user: 'root',
-        })
-        await connection.end()
-        return true
-      } catch {
-        return false
-      }
-    })
-  }
-
-  logTail(): string {
+  async #accepts(): Promise<boolean> {
     try {
-      return readFileSync(join(this.directory, 'error.log'), 'utf8').slice(-2000)
+      const connection = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: this.port,
+        user: 'root',
+      })
+      await connection.end()
+      return true
     } catch {
-      return '(no log)'
+      return false
     }
   }
 
+  logTail = (): string => this.#process.logTail()
   /** Kills the server with SIGKILL, as a crash would. */
-  async kill(): Promise<void> {
-    const child = this.#process
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    killGroup(child, 'SIGKILL')
-    await exited
-  }
-
+  kill = (): Promise<void> => this.#process.kill()
   /** Starts the server again on the same data directory and port. */
-  async restart(): Promise<void> {
-    await this.kill()
-    await this.#launch()
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#process
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      const timeout = setTimeout(() => killGroup(child, 'SIGKILL'), 15_000)
-      await exited
-      clearTimeout(timeout)
-    }
-    rmSync(this.directory, { recursive: true, force: true })
-    untrackDirectory(this.directory)
-  }
+  restart = (): Promise<void> => this.#process.restart()
+  stop = (): Promise<void> => this.#process.stop()
 }

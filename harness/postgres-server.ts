@@ -1,19 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, openSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { killGroup, trackChild, trackDirectory, untrackDirectory } from './cleanup.js'
+import { trackDirectory } from './cleanup.js'
 import { freePort } from './free-port.js'
-import { waitFor } from './wait-for.js'
+import { ServerProcess } from './server-process.js'
 
 export interface PostgresServerOptions {
   /** `max_prepared_transactions`; 0 turns two-phase commit off, as PostgreSQL's default does. */
@@ -40,7 +32,9 @@ async function binaries(): Promise<Binaries> {
 }
 
 /** PostgreSQL refuses to run as root: when we are root, run it as the `postgres` user. */
-function serverUser(): { uid: number; gid: number } | undefined {
+type ServerUser = { uid: number; gid: number }
+
+function serverUser(): ServerUser | undefined {
   if (userInfo().uid !== 0) return undefined
   const lookup = () => {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
@@ -62,20 +56,22 @@ function serverUser(): { uid: number; gid: number } | undefined {
 export class PostgresServer {
   readonly port: number
   readonly directory: string
-  readonly #args: string[]
-  readonly #user: { uid: number; gid: number } | undefined
-  #process: ChildProcess | undefined
+  readonly #process: ServerProcess
 
-  private constructor(
-    port: number,
-    directory: string,
-    args: string[],
-    user?: { uid: number; gid: number },
-  ) {
+  private constructor(port: number, directory: string, command: string[], user?: ServerUser) {
     this.port = port
     this.directory = directory
-    this.#args = args
-    this.#user = user
+    const log = join(directory, 'server.log')
+    this.#process = new ServerProcess({
+      description: `PostgreSQL on port ${port}`,
+      directory,
+      command,
+      spawn: { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], ...user },
+      logFile: log,
+      stopSignal: 'SIGINT',
+      startTimeoutMs: 30_000,
+      ready: () => this.#accepts(),
+    })
   }
 
   static async start(options: PostgresServerOptions = {}): Promise<PostgresServer> {
@@ -116,7 +112,7 @@ export class PostgresServer {
       'shared_buffers=64MB',
     ]
     const server = new PostgresServer(port, directory, [postgres, ...args], user)
-    await server.#launch()
+    await server.#process.launch()
     return server
   }
 
@@ -125,67 +121,24 @@ export class PostgresServer {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`
   }
 
-  async #launch(): Promise<void> {
-    const [command = '', ...args] = this.#args
-    const log = openSync(join(this.directory, 'server.log'), 'a')
-    const child = spawn(command, args, {
-      stdio: ['ignore', log, log],
-      detached: true,
-      ...this.#user,
-    })
-    trackChild(child)
-    this.#process = child
-    await waitFor(`PostgreSQL on port ${this.port}`, 30_000, async () => {
-      if (child.exitCode !== null) {
-        throw new Error(`PostgreSQL exited at start: ${this.logTail()}`)
-      }
-      const client = new pg.Client({ connectionString: this.url() })
-      client.on('error', () => {})
-      try {
-        await client.connect()
-        await client.query('SELECT 1')
-        return true
-      } catch {
-        return false
-      } finally {
-        await client.end().catch(() => {})
-      }
-    })
-  }
-
-  logTail(): string {
+  async #accepts(): Promise<boolean> {
+    const client = new pg.Client({ connectionString: this.url() })
+    client.on('error', () => {})
     try {
-      return readFileSync(join(this.directory, 'server.log'), 'utf8').slice(-2000)
+      await client.connect()
+      await client.query('SELECT 1')
+      return true
     } catch {
-      return '(no log)'
+      return false
+    } finally {
+      await client.end().catch(() => {})
     }
   }
 
+  logTail = (): string => this.#process.logTail()
   /** Kills the server with SIGKILL, as a crash would. */
-  async kill(): Promise<void> {
-    const child = this.#process
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    killGroup(child, 'SIGKILL')
-    await exited
-  }
-
+  kill = (): Promise<void> => this.#process.kill()
   /** Starts the server again on the same data directory and port. */
-  async restart(): Promise<void> {
-    await this.kill()
-    await this.#launch()
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#process
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGINT')
-      const timeout = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timeout)
-    }
-    rmSync(this.directory, { recursive: true, force: true })
-    untrackDirectory(this.directory)
-  }
+  restart = (): Promise<void> => this.#process.restart()
+  stop = (): Promise<void> => this.#process.stop()
 }

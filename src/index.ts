@@ -32,6 +32,7 @@ export {
   isPreparedTransactionsDisabledError,
   PreparedTransactionsDisabledError,
 } from './errors/prepared-transactions-disabled-error.js'
+export { TransactionOutcomeError } from './errors/transaction-outcome-error.js'
 export {
   isTransactionRolledBackError,
   TransactionRolledBackError,

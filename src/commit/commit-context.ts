@@ -23,6 +23,15 @@ export interface CommitContext {
   readonly onStep: ProtocolStepObserver | undefined
 }
 
+function event(
+  context: CommitContext,
+  step: ProtocolStep,
+  when: ProtocolStepEvent['when'],
+  branch: Branch | undefined,
+): ProtocolStepEvent {
+  return { step, when, gtrid: context.gtrid, ...(branch && { branch: branch.report() }) }
+}
+
 /**
  * Runs the `before` observer of a step; what it throws fails the step. Synchronous (no promise to
  * await) when nobody observes, which is the hot path.
@@ -33,12 +42,7 @@ export function beforeStep(
   branch?: Branch,
 ): Promise<void> | undefined {
   if (context.onStep === undefined) return undefined
-  return observe(context.onStep, {
-    step,
-    when: 'before',
-    gtrid: context.gtrid,
-    ...(branch && { branch: branch.report() }),
-  })
+  return observe(context.onStep, event(context, step, 'before', branch))
 }
 
 /** Runs the `after` observer of a step; what it throws is logged. */
@@ -48,12 +52,7 @@ export function afterStep(
   branch?: Branch,
 ): Promise<void> | undefined {
   if (context.onStep === undefined) return undefined
-  return observe(context.onStep, {
-    step,
-    when: 'after',
-    gtrid: context.gtrid,
-    ...(branch && { branch: branch.report() }),
-  }).catch((error: unknown) => {
+  return observe(context.onStep, event(context, step, 'after', branch)).catch((error: unknown) => {
     context.logger.warn({ gtrid: context.gtrid, step, error }, 'txkit: step observer threw')
   })
 }

@@ -1,5 +1,4 @@
-import type { BranchReport } from '../commit/branch-report.js'
-import { TxkitError } from './txkit-error.js'
+import { TransactionOutcomeError } from './transaction-outcome-error.js'
 
 /**
  * The commit was cut off at a point where this process cannot know whether the transaction
@@ -7,23 +6,9 @@ import { TxkitError } from './txkit-error.js'
  * Nothing was rolled back: the prepared branches are left for recovery, which finishes them all
  * the same way. Do not retry blindly; check `branches` or let recovery decide.
  */
-export class OutcomeUnknownError extends TxkitError {
+export class OutcomeUnknownError extends TransactionOutcomeError {
   override readonly code = 'TXKIT_OUTCOME_UNKNOWN'
   readonly isOutcomeUnknownError = true
-  /** The global transaction id shared by every branch's XID. */
-  readonly gtrid: string
-  readonly branches: readonly BranchReport[]
-
-  constructor(
-    gtrid: string,
-    branches: readonly BranchReport[],
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.gtrid = gtrid
-    this.branches = branches
-  }
 }
 
 /**

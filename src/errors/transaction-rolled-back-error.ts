@@ -1,26 +1,12 @@
-import type { BranchReport } from '../commit/branch-report.js'
-import { TxkitError } from './txkit-error.js'
+import { TransactionOutcomeError } from './transaction-outcome-error.js'
 
 /**
  * The transaction is definitely rolled back on every database: no commit decision was written and
  * none ever will be. Safe to retry. `cause` is what made it roll back.
  */
-export class TransactionRolledBackError extends TxkitError {
+export class TransactionRolledBackError extends TransactionOutcomeError {
   override readonly code = 'TXKIT_ROLLED_BACK'
   readonly isTransactionRolledBackError = true
-  readonly gtrid: string
-  readonly branches: readonly BranchReport[]
-
-  constructor(
-    gtrid: string,
-    branches: readonly BranchReport[],
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.gtrid = gtrid
-    this.branches = branches
-  }
 }
 
 /**

@@ -1,0 +1,86 @@
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { killGroup, trackChild, untrackDirectory } from './cleanup.js'
+import { waitFor } from './wait-for.js'
+
+export interface ServerProcessOptions {
+  /** For messages: `PostgreSQL on port 5433`. */
+  readonly description: string
+  readonly directory: string
+  readonly command: readonly string[]
+  readonly spawn: SpawnOptions
+  readonly logFile: string
+  /** The signal for a clean, fast shutdown. */
+  readonly stopSignal: NodeJS.Signals
+  readonly startTimeoutMs: number
+  /** Answers true once the server accepts connections. */
+  readonly ready: () => Promise<boolean>
+}
+
+/**
+ * A database server process of the test harness, in a process group of its own so that a kill takes
+ * every worker with it: start, kill (as a crash would), restart on the same data, stop and remove.
+ */
+export class ServerProcess {
+  readonly #options: ServerProcessOptions
+  #child: ChildProcess | undefined
+
+  constructor(options: ServerProcessOptions) {
+    this.#options = options
+  }
+
+  get #running(): boolean {
+    const child = this.#child
+    return child !== undefined && child.exitCode === null && child.signalCode === null
+  }
+
+  async launch(): Promise<void> {
+    const [command = '', ...args] = this.#options.command
+    const child = spawn(command, args, { ...this.#options.spawn, detached: true })
+    trackChild(child)
+    this.#child = child
+    await waitFor(this.#options.description, this.#options.startTimeoutMs, async () => {
+      if (child.exitCode !== null) {
+        throw new Error(`${this.#options.description} exited at start: ${this.logTail()}`)
+      }
+      return this.#options.ready()
+    })
+  }
+
+  logTail(): string {
+    try {
+      return readFileSync(this.#options.logFile, 'utf8').slice(-2000)
+    } catch {
+      return '(no log)'
+    }
+  }
+
+  /** Kills the server and its workers with SIGKILL, as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.#child
+    if (child === undefined || !this.#running) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    killGroup(child, 'SIGKILL')
+    await exited
+  }
+
+  /** Starts the server again on the same data directory and port. */
+  async restart(): Promise<void> {
+    await this.kill()
+    await this.launch()
+  }
+
+  /** Shuts the server down and removes its directory. */
+  async stop(): Promise<void> {
+    const child = this.#child
+    if (child !== undefined && this.#running) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill(this.#options.stopSignal)
+      const timeout = setTimeout(() => killGroup(child, 'SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timeout)
+    }
+    rmSync(this.#options.directory, { recursive: true, force: true })
+    untrackDirectory(this.#options.directory)
+  }
+}
