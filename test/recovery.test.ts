@@ -118,6 +118,38 @@ describe('recovery: isolation and malformed input', () => {
     await b.pool.query(`ROLLBACK PREPARED '${tooMany}'`)
   })
 
+  test('a transaction that cannot be recovered is reported by its id, and the others still are', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    // The decision log is missing: decision transactions fail, each named; sequential ones go on.
+    const stuck = decisionGtrid('iso', Date.now() - 60_000)
+    await preparePg(b.pool, `${stuck}.2.1`, 'stuck')
+    const seed = `iso:${hex(8)}`
+    await preparePg(a.pool, `${seed}:2:0`, 'seed-0')
+    await preparePg(b.pool, `${seed}:2:1`, 'seed-1')
+    const report = await recover({
+      databases: [a.db, b.db],
+      decisionLog: a.db,
+      prefix: 'iso',
+      protocol: 'all',
+      minAge: 100,
+    })
+    const failed = report.transactions.find((t) => t.gtrid === stuck)
+    assert.equal(failed?.action, 'failed')
+    assert.match(
+      failed?.error ?? '',
+      /decision table txkit_decision does not exist.*createDecisionLog/,
+    )
+    assert.deepEqual(
+      failed?.branches.map((branch) => branch.xid),
+      [`${stuck}.2.1`],
+    )
+    assert.equal(report.transactions.find((t) => t.gtrid === seed)?.action, 'committed')
+    assert.equal(await hasMark(a.pool, 'seed-0'), true)
+    assert.deepEqual(await pgPrepared(b.pool), [`${stuck}.2.1`], 'the failed one is left prepared')
+    await b.pool.query(`ROLLBACK PREPARED '${stuck}.2.1'`)
+  })
+
   test("ids written by sqlalchemy-xa-recovery 0.1.0 are recovered by the seed's rule", async () => {
     const a = await pgMember('a')
     const b = await pgMember('b')

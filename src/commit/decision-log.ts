@@ -154,7 +154,11 @@ export class DecisionLog {
     let connection: DriverConnection | undefined
     try {
       connection = await this.database.acquire()
-      await this.database.dialect.deleteCommitDecisions(connection, this.table, gtrids)
+      await this.database.dialect.deleteDecisions(
+        connection,
+        this.table,
+        gtrids.map((gtrid) => ({ gtrid, outcome: 'C', participants: '' })),
+      )
       connection.release(false)
     } catch (error) {
       connection?.release(true)

@@ -96,11 +96,6 @@ export interface Dialect {
     participants: string,
     deadline: number,
   ): Promise<DecisionInsertOutcome>
-  deleteCommitDecisions(
-    connection: DriverConnection,
-    table: TableName,
-    gtrids: readonly string[],
-  ): Promise<void>
 
   /**
    * Whether the list of prepared transactions covers one database (PostgreSQL) or the whole server

@@ -145,14 +145,6 @@ export const mysqlDialect: Dialect = {
     }
   },
 
-  async deleteCommitDecisions(connection, table, gtrids) {
-    if (gtrids.length === 0) return
-    await connection.query(
-      `DELETE FROM ${quoteTableName(table, '`')} WHERE outcome = 'C' AND gtrid IN (${gtrids.map(() => '?').join(', ')})`,
-      gtrids,
-    )
-  },
-
   preparedListScope: 'server',
 
   async listPrepared(connection): Promise<PreparedTransaction[]> {

@@ -137,13 +137,6 @@ export const postgresDialect: Dialect = {
     }
   },
 
-  async deleteCommitDecisions(connection, table, gtrids) {
-    await connection.query(
-      `DELETE FROM ${quoteTableName(table, '"')} WHERE outcome = 'C' AND gtrid = ANY($1::varchar[])`,
-      [gtrids],
-    )
-  },
-
   preparedListScope: 'database',
 
   async listPrepared(connection): Promise<PreparedTransaction[]> {

@@ -119,33 +119,35 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
         decisionGroups.map((group) => group[0]?.parsed.gtrid ?? ''),
       )
     : []
-  const work: Array<() => Promise<TransactionRecovery>> = []
+  const work: Array<{ group: FoundBranch[]; run: () => Promise<TransactionRecovery> }> = []
   decisionGroups.forEach((group, position) => {
     const rows = rowsOf[Math.floor(position / READ_BATCH)]
-    if (rows) work.push(async () => recoverDecision(group, await rows, settings))
+    if (rows) work.push({ group, run: async () => recoverDecision(group, await rows, settings) })
   })
   if (settings.protocols.has('sequential')) {
     for (const [gtrid, group] of groups) {
       if (group[0]?.parsed.kind !== 'sequential') continue
       const stable = sequentialStable.get(gtrid)
-      work.push(async () =>
-        stable === undefined
-          ? leftAlone(
-              group,
-              'sequential',
-              'unstable',
-              'its prepared branches changed between the two scans: a coordinator is still working',
-            )
-          : recoverSequential(stable, settings),
-      )
+      work.push({
+        group,
+        run: async () =>
+          stable === undefined
+            ? leftAlone(
+                group,
+                'sequential',
+                'unstable',
+                'its prepared branches changed between the two scans: a coordinator is still working',
+              )
+            : recoverSequential(stable, settings),
+      })
     }
   }
-  await mapConcurrent(work, settings.concurrency, async (run) => {
+  await mapConcurrent(work, settings.concurrency, async ({ group, run }) => {
     if (signal?.aborted) {
       aborted = true
       return
     }
-    const result = await run().catch((error: unknown) => failedTransaction(error))
+    const result = await run().catch((error: unknown) => failedTransaction(group, error))
     transactions.push(result)
     log(logger, result)
   })
@@ -474,12 +476,17 @@ function leftAlone(
   }
 }
 
-function failedTransaction(error: unknown): TransactionRecovery {
+function failedTransaction(group: readonly FoundBranch[], error: unknown): TransactionRecovery {
   return {
-    gtrid: '',
-    protocol: 'decision',
-    ageMs: undefined,
-    branches: [],
+    gtrid: group[0]?.parsed.gtrid ?? '',
+    protocol: group[0]?.parsed.kind ?? 'decision',
+    ageMs: ageOf(group),
+    branches: group.map((branch) => ({
+      database: branch.database.name,
+      xid: branch.xid,
+      index: branch.parsed.index,
+      outcome: 'failed',
+    })),
     decision: 'none',
     reason: 'recovery of this transaction failed',
     action: 'failed',
