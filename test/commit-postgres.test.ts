@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type pg from 'pg'
+import { CuttingProxy } from '../harness/cutting-proxy.js'
 import { Fixture, pgPrepared } from '../harness/fixture.js'
 import {
   startPostgres,
@@ -15,6 +16,7 @@ import {
   isTransactionRolledBackError,
   isTransactionStateError,
   parseXid,
+  recover,
 } from '../src/index.js'
 
 let server: TestServer
@@ -307,6 +309,53 @@ describe('PostgreSQL + PostgreSQL', () => {
       [c.pool, stillPrepared[1]],
     ] as const) {
       await pool.query(`ROLLBACK PREPARED '${xid}'`)
+    }
+  })
+
+  test('a connection cut after a standalone decision was sent: outcome unknown, recovery follows the row', async () => {
+    const { a, b, c } = await threeDatabases()
+    const url = new URL((a.pool.options as { connectionString: string }).connectionString)
+    const proxy = await CuttingProxy.start(Number(url.port))
+    try {
+      url.port = String(proxy.port)
+      const viaProxy = fixture.pg(url.toString(), 'a')
+      const coordinator = fixture.coordinator({
+        decisionLog: viaProxy.db,
+        onStep: (event) => {
+          if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('txkit_decision')
+        },
+      })
+      let caught: unknown
+      await coordinator
+        .transaction({ b: b.db, c: c.db }, async ({ b, c }) => {
+          await b.query(`INSERT INTO marks VALUES ('t19', 'b')`)
+          await c.query(`INSERT INTO marks VALUES ('t19', 'c')`)
+        })
+        .catch((error: unknown) => {
+          caught = error
+        })
+      assert.equal(proxy.cuts, 1)
+      assert.ok(isOutcomeUnknownError(caught), String(caught))
+      assert.match(caught.message, /lost while recording the decision/)
+      assert.deepEqual(
+        caught.branches.map((branch) => branch.state),
+        ['prepared', 'prepared'],
+      )
+      assert.equal((await pgPrepared(b.pool)).length + (await pgPrepared(c.pool)).length, 2)
+      // Whatever the server did with the cut INSERT (it usually commits it), recovery follows the row.
+      const gtrid = caught.gtrid
+      const decided = (await decisionRows(a.pool)).find((row) => row.gtrid === gtrid)
+      const report = await recover({ databases: [a.db, b.db, c.db], decisionLog: a.db, minAge: 0 })
+      assert.equal(
+        report.transactions[0]?.action,
+        decided?.outcome === 'C' ? 'committed' : 'rolled-back',
+      )
+      const expected = decided?.outcome === 'C' ? ['t19'] : []
+      assert.deepEqual(await marks(b.pool), expected)
+      assert.deepEqual(await marks(c.pool), expected)
+      assert.deepEqual([...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))], [])
+    } finally {
+      await proxy.stop()
     }
   })
 
