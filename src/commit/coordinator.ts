@@ -241,7 +241,18 @@ export class Coordinator {
     return result
   }
 
-  /** Deletes the decision rows of finished transactions still queued. Call before exiting. */
+  /**
+   * Deletes the decision rows of finished transactions still queued (they are deleted in batches,
+   * off the commit path). Call before exiting; rows left behind are removed by recovery later.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => {
+   *   await coordinator.close()
+   *   await pool.end()
+   * })
+   * ```
+   */
   async close(): Promise<void> {
     await this.decisionLog?.flush()
   }
