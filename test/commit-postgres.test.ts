@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type pg from 'pg'
+import pg from 'pg'
 import { CuttingProxy } from '../harness/cutting-proxy.js'
 import { Fixture, pgPrepared } from '../harness/fixture.js'
 import {
@@ -18,6 +18,7 @@ import {
   parseXid,
   recover,
 } from '../src/index.js'
+import { pgDatabase } from '../src/pg/index.js'
 
 let server: TestServer
 const fixture = new Fixture()
@@ -529,6 +530,41 @@ describe('PostgreSQL + PostgreSQL', () => {
           error.message,
         ),
     )
+  })
+})
+
+describe('pool checkout', () => {
+  test('concurrent transactions over pools of one connection never deadlock on checkout', async () => {
+    const { a, b } = await threeDatabases()
+    const small = [a, b].map(({ pool }, index) => {
+      const one = new pg.Pool({
+        connectionString: (pool.options as { connectionString: string }).connectionString,
+        max: 1,
+      })
+      one.on('error', () => {})
+      return { one, db: pgDatabase(one, { name: index === 0 ? 'a' : 'b' }) }
+    })
+    const [x, y] = small as [(typeof small)[number], (typeof small)[number]]
+    const coordinator = fixture.coordinator({ decisionLog: x.db })
+    try {
+      // Opposite key orders: checkouts requested one pool at a time would form a cycle.
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          coordinator.transaction(
+            i % 2 ? { x: x.db, y: y.db } : { y: y.db, x: x.db },
+            async (branches) => {
+              await branches.x.query('INSERT INTO marks VALUES ($1, $2)', [`p${i}`, 'x'])
+              await branches.y.query('INSERT INTO marks VALUES ($1, $2)', [`p${i}`, 'y'])
+            },
+          ),
+        ),
+      )
+      assert.equal((await marks(a.pool)).length, 30)
+      assert.equal((await marks(b.pool)).length, 30)
+    } finally {
+      await coordinator.close()
+      await Promise.all(small.map(({ one }) => one.end()))
+    }
   })
 })
 
