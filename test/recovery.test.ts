@@ -236,6 +236,33 @@ describe('recovery: isolation and malformed input', () => {
     await b.pool.query(`ROLLBACK PREPARED '${young}.2.1'`)
   })
 
+  test('an aborted signal stops recovery between transactions and says so', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    await decisionTable(a.db)
+    const gtrid = decisionGtrid('sig', Date.now() - 60_000)
+    await preparePg(b.pool, `${gtrid}.2.1`, 'signal')
+    const controller = new AbortController()
+    controller.abort()
+    const report = await recover({
+      databases: [a.db, b.db],
+      decisionLog: a.db,
+      prefix: 'sig',
+      minAge: 0,
+      signal: controller.signal,
+    })
+    assert.equal(report.aborted, true)
+    assert.deepEqual(report.transactions, [])
+    assert.deepEqual(await pgPrepared(b.pool), [`${gtrid}.2.1`], 'nothing was done')
+    const resumed = await recover({
+      databases: [a.db, b.db],
+      decisionLog: a.db,
+      prefix: 'sig',
+      minAge: 0,
+    })
+    assert.equal(resumed.transactions[0]?.action, 'rolled-back')
+  })
+
   test('decision rows: finished commits are collected, aborts only past the deadline', async () => {
     const a = await pgMember('a')
     await decisionTable(a.db)
