@@ -11,6 +11,7 @@ import {
 } from '../harness/test-databases.js'
 import {
   type Coordinator,
+  type Database,
   isOutcomeUnknownError,
   isTransactionRolledBackError,
   parseXid,
@@ -340,8 +341,8 @@ describe('PostgreSQL + MariaDB', () => {
  */
 async function deadlockPair(
   coordinator: Coordinator,
-  p: { db: Parameters<Coordinator['begin']>[0][string] },
-  m: { db: Parameters<Coordinator['begin']>[0][string] },
+  p: { db: Database },
+  m: { db: Database },
   swallow: boolean,
 ): Promise<PromiseSettledResult<void>[]> {
   let firstLocked: () => void = () => {}

@@ -9,12 +9,10 @@ export interface CommitContext {
   readonly gtrid: string
   readonly protocol: CommitProtocolName
   /** In branch index order. */
-  readonly branches: readonly Branch[]
+  readonly branches: Branch[]
   /** The branch running on the decision database, which commits in one phase; decision only. */
-  readonly decisionBranch: Branch | undefined
+  decisionBranch: Branch | undefined
   readonly decisionLog: DecisionLog | undefined
-  /** The database names by branch index, as JSON: the decision row's `participants`. */
-  readonly participants: string
   /** The 'C' row already rides in the decision branch (inserted with its BEGIN). */
   readonly decisionInsertedAtBegin: boolean
   /** After this instant (ms since the epoch, by the decision database's clock) no commit. */
@@ -59,4 +57,14 @@ export function afterStep(
 
 async function observe(observer: ProtocolStepObserver, event: ProtocolStepEvent): Promise<void> {
   await observer(event)
+}
+
+/**
+ * The decision row's `participants`: the branches' stable database names, at their branch index
+ * (`null` where a join failed and left its index unused).
+ */
+export function participantsOf(context: CommitContext): string {
+  const names: Array<string | null> = []
+  for (const branch of context.branches) names[branch.index] = branch.database.name
+  return JSON.stringify(Array.from(names, (name) => name ?? null))
 }

@@ -1,5 +1,4 @@
 import type { Database } from '../driver/database.js'
-import type { DriverConnection } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import { errorMessage } from '../util/error-message.js'
@@ -112,7 +111,8 @@ export class Coordinator {
 
   /**
    * Opens one branch per distinct database (each on a dedicated connection) and returns the
-   * transaction, for callers that commit or roll back themselves.
+   * transaction, for callers that commit or roll back themselves. Without databases, the
+   * transaction is open: databases join it later with `tx.join(name, database)` (decision protocol).
    *
    * @throws ConfigurationError on an empty or invalid set of databases.
    * @throws TransactionRolledBackError when a connection or a BEGIN fails (nothing was written).
@@ -125,86 +125,113 @@ export class Coordinator {
    * ```
    */
   async begin<Databases extends Record<string, AnyDatabase>>(
-    databases: Databases,
+    databases?: Databases,
   ): Promise<DistributedTransaction<BranchesOf<Databases>>> {
-    const groups = groupByIdentity(databases)
+    const open = databases === undefined
+    if (open && this.protocol !== 'decision') {
+      throw new ConfigurationError(
+        'Only the decision protocol takes databases after begin: pass every database to begin() for "sequential".',
+      )
+    }
+    const groups = open ? [] : groupByIdentity(databases)
     const gtrid = newGtrid(this.protocol, this.prefix, Date.now())
-    const decisionIdentity =
-      this.protocol === 'decision' ? this.decisionLog?.database.identity : undefined
-    const opened = await Promise.allSettled(
-      groups.map(async (group, index) => {
-        const oneP = group.database.identity === decisionIdentity
-        const xid = oneP ? null : branchXid(gtrid, groups.length, index)
-        const connection = await group.database.acquire()
-        return { group, index, xid, connection }
-      }),
-    )
-    const connections = opened.flatMap((result) =>
-      result.status === 'fulfilled' ? [result.value] : [],
-    )
-    let transaction: DistributedTransaction<BranchesOf<Databases>> | undefined
-    const branchList = connections.map(
-      ({ group, index, xid, connection }) =>
-        new Branch(group.names, index, xid, group.database, connection, () =>
-          transaction?.assertActive(),
-        ),
-    )
-    const decisionBranch = branchList.find((branch) => branch.xid === null)
     const decisionLog = this.decisionLog
-    const insertAtBegin =
-      decisionBranch?.dialect.beginWithDecision !== undefined && decisionLog !== undefined
+    // A PostgreSQL decision database writes the 'C' row with its BEGIN when every participant is
+    // known; an open transaction writes it at commit time, under the deadline.
+    const participants = JSON.stringify(groups.map((group) => group.database.name))
+    const decisionDatabase = groups.find(
+      (group) => group.database.identity === this.#decisionIdentity,
+    )?.database
     const context: CommitContext = {
       gtrid,
       protocol: this.protocol,
-      branches: branchList,
-      decisionBranch,
+      branches: [],
+      decisionBranch: undefined,
       decisionLog,
-      // Stable database names, not the caller's keys: recovery matches them to its configuration.
-      participants: JSON.stringify(groups.map((group) => group.database.name)),
-      decisionInsertedAtBegin: insertAtBegin,
+      decisionInsertedAtBegin:
+        decisionDatabase?.dialect.beginWithDecision !== undefined && decisionLog !== undefined,
       deadline: Date.now() + this.#maxTransactionDuration,
       logger: this.#logger,
       onStep: this.#onStep,
     }
-    const failedAcquire = opened.find((result) => result.status === 'rejected')
-    const begun = await Promise.allSettled(
-      branchList.map(async (branch) => {
-        if (branch !== decisionBranch || !insertAtBegin || decisionLog === undefined) {
-          return branch.dialect.begin(branch.connection, branch.xid)
-        }
-        try {
-          await branch.dialect.beginWithDecision?.(
-            branch.connection,
-            decisionLog.table,
-            gtrid,
-            context.participants,
-          )
-        } catch (error) {
-          throw decisionLog.explain(error)
-        }
-      }),
+    let transaction: DistributedTransaction<BranchesOf<Databases>> | undefined
+    const assertActive = () => transaction?.assertActive()
+    const count = open ? 0 : groups.length
+    const opened = await Promise.allSettled(
+      groups.map((group, index) =>
+        this.#openBranch(context, group, index, count, assertActive, participants),
+      ),
     )
-    const failure = failedAcquire ?? begun.find((result) => result.status === 'rejected')
+    const failure = opened.find((result) => result.status === 'rejected')
     if (failure !== undefined) {
       const reason = (failure as PromiseRejectedResult).reason
-      await abandon(branchList, begun)
+      await Promise.all(context.branches.map(abandon))
       throw new TransactionRolledBackError(
         gtrid,
-        branchList.map((branch) => branch.report()),
+        context.branches.map((branch) => branch.report()),
         `Transaction ${gtrid} could not begin: ${errorMessage(reason)}`,
         { cause: reason },
       )
     }
     const handles: Record<string, BranchHandle> = {}
-    for (const branch of branchList) {
+    for (const branch of context.branches) {
       for (const name of branch.names) handles[name] = branch.handle
     }
     transaction = new DistributedTransaction(
       this.protocol,
       context,
       handles as BranchesOf<Databases>,
+      open
+        ? (group: DatabaseGroup, index: number) =>
+            this.#openBranch(context, group, index, 0, assertActive, '[]')
+        : undefined,
     )
     return transaction
+  }
+
+  get #decisionIdentity(): string | undefined {
+    return this.protocol === 'decision' ? this.decisionLog?.database.identity : undefined
+  }
+
+  /**
+   * Checks out a connection and opens one branch on it (BEGIN / XA START, and on the decision
+   * database of a closed transaction the 'C' row). The branch joins `context` once begun; a branch
+   * that fails to begin is given back and the error thrown.
+   */
+  async #openBranch(
+    context: CommitContext,
+    group: DatabaseGroup,
+    index: number,
+    count: number,
+    assertActive: () => void,
+    participants: string,
+  ): Promise<Branch> {
+    const decision = group.database.identity === this.#decisionIdentity
+    const xid = decision ? null : branchXid(context.gtrid, count, index)
+    const connection = await group.database.acquire()
+    const branch = new Branch(group.names, index, xid, group.database, connection, assertActive)
+    const decisionLog = context.decisionLog
+    try {
+      if (decision && context.decisionInsertedAtBegin && decisionLog !== undefined) {
+        await branch.dialect
+          .beginWithDecision?.(connection, decisionLog.table, context.gtrid, participants)
+          .catch((error: unknown) => {
+            throw decisionLog.explain(error)
+          })
+      } else {
+        await branch.dialect.begin(connection, xid)
+      }
+    } catch (error) {
+      branch.sessionDirty = true
+      branch.state = 'rolled-back'
+      branch.release()
+      throw error
+    }
+    // Kept in index order: the sequential protocol prepares and commits in it, reports list it.
+    context.branches.push(branch)
+    context.branches.sort((a, b) => a.index - b.index)
+    if (decision) context.decisionBranch = branch
+    return branch
   }
 
   /**
@@ -258,7 +285,7 @@ export class Coordinator {
   }
 }
 
-interface DatabaseGroup {
+export interface DatabaseGroup {
   readonly database: AnyDatabase
   readonly names: string[]
 }
@@ -298,27 +325,15 @@ function groupByIdentity(databases: Record<string, AnyDatabase>): DatabaseGroup[
   return [...groups.values()]
 }
 
-/** Undoes a partial begin: rolls back what began, releases every connection. */
-async function abandon(
-  branches: readonly Branch[],
-  begun: readonly PromiseSettledResult<void>[],
-): Promise<void> {
-  await Promise.all(
-    branches.map(async (branch, position) => {
-      const connection: DriverConnection = branch.connection
-      if (begun[position]?.status === 'fulfilled') {
-        try {
-          await branch.dialect.rollbackActive(connection, branch.xid)
-        } catch {
-          branch.sessionDirty = true
-        }
-      } else {
-        branch.sessionDirty = true
-      }
-      branch.state = 'rolled-back'
-      branch.release()
-    }),
-  )
+/** Undoes a branch of a begin that failed elsewhere: rolls it back and gives its connection back. */
+async function abandon(branch: Branch): Promise<void> {
+  try {
+    await branch.dialect.rollbackActive(branch.connection, branch.xid)
+  } catch {
+    branch.sessionDirty = true
+  }
+  branch.state = 'rolled-back'
+  branch.release()
 }
 
 /**

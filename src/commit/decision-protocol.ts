@@ -2,7 +2,7 @@ import type { DecisionInsertOutcome } from '../dialect/dialect.js'
 import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
 import type { Branch } from './branch.js'
 import { commitBranch, prepareBranch } from './branch-steps.js'
-import { afterStep, beforeStep, type CommitContext } from './commit-context.js'
+import { afterStep, beforeStep, type CommitContext, participantsOf } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
 import { DecisionInsertFailure, type DecisionLog } from './decision-log.js'
 
@@ -22,7 +22,7 @@ const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, string> =
 export async function commitWithDecision(context: CommitContext): Promise<CommitResult> {
   const decisionLog = context.decisionLog
   if (decisionLog === undefined) throw new TypeError('the decision protocol needs a decision log')
-  const participants = context.participants
+  const participants = participantsOf(context)
   const decisionBranch = context.decisionBranch
 
   const phaseOne = await Promise.allSettled([
@@ -87,7 +87,7 @@ async function decideInBranch(context: CommitContext, branch: Branch): Promise<v
   }
   let outcome: string
   try {
-    outcome = await branch.dialect.commitOnePhase(branch.connection)
+    outcome = await branch.dialect.commitOnePhase(branch.connection, branch.xid)
   } catch (error) {
     branch.error = error
     if (branch.isLost(error)) {

@@ -1,10 +1,14 @@
+import type { Database } from '../driver/database.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import { rollBackEverything } from './abort.js'
 import type { Branch, BranchHandle } from './branch.js'
 import type { CommitContext } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
+import type { DatabaseGroup } from './coordinator.js'
 import { commitWithDecision } from './decision-protocol.js'
+import { commitInOnePhase } from './one-phase-commit.js'
 import { commitSequentially } from './sequential-protocol.js'
 
 /**
@@ -17,6 +21,9 @@ export type TransactionStatus =
   | 'committed'
   | 'rolled-back'
   | 'outcome-unknown'
+
+/** Opens one more branch of an open transaction at `index`. */
+type OpenBranch = (group: DatabaseGroup, index: number) => Promise<Branch>
 
 const PROTOCOLS: Record<CommitProtocolName, (context: CommitContext) => Promise<CommitResult>> = {
   decision: commitWithDecision,
@@ -37,13 +44,66 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
   readonly branches: Branches
   #status: TransactionStatus = 'active'
   readonly #context: CommitContext
+  readonly #openBranch: OpenBranch | undefined
+  readonly #joining = new Map<string, Promise<Branch>>()
+  #nextIndex: number
 
   /** @internal Use `coordinator.begin`. */
-  constructor(protocol: CommitProtocolName, context: CommitContext, branches: Branches) {
+  constructor(
+    protocol: CommitProtocolName,
+    context: CommitContext,
+    branches: Branches,
+    openBranch?: OpenBranch,
+  ) {
     this.gtrid = context.gtrid
     this.protocol = protocol
     this.branches = branches
     this.#context = context
+    this.#openBranch = openBranch
+    this.#nextIndex = context.branches.length
+  }
+
+  /**
+   * Adds a database to a transaction begun without databases (`coordinator.begin()`), opening its
+   * branch on a dedicated connection; the same database joined again (under any name) returns the
+   * same branch. The handle also appears in `branches` under `name`.
+   *
+   * @throws TransactionStateError when the transaction is not active or was begun with its databases.
+   * @example
+   * ```ts
+   * await using tx = await coordinator.begin()
+   * const orders = await tx.join('orders', ordersDb)
+   * await orders.query('insert into orders (id) values ($1)', [id])
+   * await tx.commit()
+   * ```
+   */
+  async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
+    this.assertActive()
+    if (this.#openBranch === undefined) {
+      throw new TransactionStateError(
+        `Transaction ${this.gtrid} was begun with its databases; join() needs one begun with coordinator.begin().`,
+      )
+    }
+    if (
+      database === null ||
+      typeof database !== 'object' ||
+      typeof database.acquire !== 'function'
+    ) {
+      throw new ConfigurationError(
+        `"${name}" is not a txkit database: wrap the pool with pgDatabase(...) or mysqlDatabase(...).`,
+      )
+    }
+    let joining = this.#joining.get(database.identity)
+    if (joining === undefined) {
+      joining = this.#openBranch({ database, names: [name] }, this.#nextIndex++)
+      this.#joining.set(database.identity, joining)
+      // A failed join can be retried; the index it took stays unused.
+      joining.catch(() => this.#joining.delete(database.identity))
+    }
+    const branch = await joining
+    if (!branch.names.includes(name)) branch.names.push(name)
+    ;(this.branches as Record<string, BranchHandle>)[name] = branch.handle
+    return branch.handle as BranchHandle<Raw>
   }
 
   get status(): TransactionStatus {
@@ -81,7 +141,9 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     }
     this.#status = 'committing'
     try {
-      const result = await PROTOCOLS[this.protocol](this.#context)
+      const protocol =
+        this.#context.branches.length <= 1 ? commitInOnePhase : PROTOCOLS[this.protocol]
+      const result = await protocol(this.#context)
       this.#status = 'committed'
       return result
     } catch (error) {

@@ -72,8 +72,14 @@ export interface Dialect {
     participants: string,
   ): Promise<void>
   prepare(connection: DriverConnection, xid: string): Promise<PrepareOutcome>
-  /** COMMIT of a branch opened with a null xid. */
-  commitOnePhase(connection: DriverConnection): Promise<PrepareOutcome | 'committed'>
+  /**
+   * Commits a branch that was never prepared, in one phase: the decision database's branch, or the
+   * only branch of a transaction (then opened with `xid`, which MySQL needs for XA COMMIT ONE PHASE).
+   */
+  commitOnePhase(
+    connection: DriverConnection,
+    xid: string | null,
+  ): Promise<PrepareOutcome | 'committed'>
   commitPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   rollbackPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   /** Rolls back a branch that is not prepared; throws when the session cannot be trusted after. */

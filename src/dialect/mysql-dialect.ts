@@ -95,8 +95,13 @@ export const mysqlDialect: Dialect = {
     return 'prepared'
   },
 
-  async commitOnePhase(connection) {
-    await connection.query('COMMIT')
+  async commitOnePhase(connection, xid) {
+    if (xid === null) {
+      await connection.query('COMMIT')
+    } else {
+      await connection.query(`XA END ${xaXid(xid)}`)
+      await connection.query(`XA COMMIT ${xaXid(xid)} ONE PHASE`)
+    }
     return 'committed'
   },
 

@@ -438,7 +438,8 @@ function names(row: DecisionRow | undefined): string[] {
   if (row === undefined) return []
   try {
     const parsed: unknown = JSON.parse(row.participants)
-    return Array.isArray(parsed) ? parsed.map(String) : []
+    // Positions matter (they are branch indexes): an unused index stays as an empty name.
+    return Array.isArray(parsed) ? parsed.map((name) => (typeof name === 'string' ? name : '')) : []
   } catch {
     return []
   }
@@ -446,7 +447,7 @@ function names(row: DecisionRow | undefined): string[] {
 
 function branchName(branch: FoundBranch, participants: readonly string[]): string {
   if (branch.database.dialect.preparedListScope === 'server') {
-    return participants[branch.parsed.index] ?? branch.database.name
+    return participants[branch.parsed.index] || branch.database.name
   }
   return branch.database.name
 }
@@ -611,7 +612,7 @@ async function finishGroup(
   const participants = names(row)
   const warnings: string[] = []
   const configured = new Set(settings.databases.map((database) => database.name))
-  const missing = participants.filter((name) => !configured.has(name))
+  const missing = participants.filter((name) => name !== '' && !configured.has(name))
   if (missing.length > 0) {
     warnings.push(
       `participant(s) ${missing.map((name) => `"${name}"`).join(', ')} are not configured: their branches wait for a recovery that knows them`,
@@ -716,7 +717,8 @@ async function collectGarbage(
 ): Promise<number> {
   if (!scanComplete || oldRows.length === 0) return 0
   const configured = new Set(settings.databases.map((database) => database.name))
-  const allConfigured = (row: DecisionRow) => names(row).every((name) => configured.has(name))
+  const allConfigured = (row: DecisionRow) =>
+    names(row).every((name) => name === '' || configured.has(name))
   try {
     return await withConnection(decisionLog.database, async (connection) => {
       const now = await decisionLog.database.dialect.now(connection)
