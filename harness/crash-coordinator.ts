@@ -30,6 +30,8 @@ export interface CrashSettings {
   readonly marker: string
   /** Statements to run per database instead of the marker insert. */
   readonly statements?: Record<string, Array<{ sql: string; params?: unknown[] }>>
+  /** Begin without databases and join each one before using it (the transaction manager's way). */
+  readonly open?: boolean
   readonly killAt?: CrashPoint
   readonly stopAt?: CrashPoint
 }
@@ -84,15 +86,27 @@ async function main(): Promise<void> {
       }
     },
   })
-  const gtrid = await coordinator.transaction(databases, async (branches, tx) => {
-    for (const [name, branch] of Object.entries(branches)) {
-      const statements = settings.statements?.[name] ?? [
-        { sql: `INSERT INTO marks (tx) VALUES (${placeholders[name]})`, params: [settings.marker] },
-      ]
-      for (const { sql, params } of statements) await branch.query(sql, params)
+  const statementsOf = (name: string) =>
+    settings.statements?.[name] ?? [
+      { sql: `INSERT INTO marks (tx) VALUES (${placeholders[name]})`, params: [settings.marker] },
+    ]
+  let gtrid: string
+  if (settings.open) {
+    const tx = await coordinator.begin()
+    for (const [name, database] of Object.entries(databases)) {
+      const branch = await tx.join(name, database)
+      for (const { sql, params } of statementsOf(name)) await branch.query(sql, params)
     }
-    return tx.gtrid
-  })
+    await tx.commit()
+    gtrid = tx.gtrid
+  } else {
+    gtrid = await coordinator.transaction(databases, async (branches, tx) => {
+      for (const [name, branch] of Object.entries(branches)) {
+        for (const { sql, params } of statementsOf(name)) await branch.query(sql, params)
+      }
+      return tx.gtrid
+    })
+  }
   process.stdout.write(`ACK ${gtrid}\n`)
   process.exit(0)
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, openSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -13,6 +13,8 @@ export interface PostgresServerOptions {
   /** Keep fsync on (benchmarks). Tests run faster without. */
   readonly durable?: boolean
   readonly maxConnections?: number
+  /** Log every statement to the server log (`log_statement = all`), for assertions on the server. */
+  readonly logStatements?: boolean
 }
 
 interface Binaries {
@@ -110,6 +112,8 @@ export class PostgresServer {
       `full_page_writes=${options.durable ? 'on' : 'off'}`,
       '-c',
       'shared_buffers=64MB',
+      '-c',
+      `log_statement=${options.logStatements ? 'all' : 'none'}`,
     ]
     const server = new PostgresServer(port, directory, [postgres, ...args], user)
     await server.#process.launch()
@@ -136,6 +140,8 @@ export class PostgresServer {
   }
 
   logTail = (): string => this.#process.logTail()
+  /** The whole server log. */
+  log = (): string => readFileSync(join(this.directory, 'server.log'), 'utf8')
   /** Kills the server with SIGKILL, as a crash would. */
   kill = (): Promise<void> => this.#process.kill()
   /** Starts the server again on the same data directory and port. */

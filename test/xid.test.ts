@@ -32,6 +32,17 @@ describe('transaction ids', () => {
     })
   })
 
+  test('an open decision transaction (count 0) is ours; a sequential one with count 0 is not', () => {
+    const gtrid = newGtrid('decision', 'abc', Date.now())
+    const parsed = parseXid(branchXid(gtrid, 0, 7), 'abc')
+    assert.equal(parsed.kind, 'decision')
+    assert.deepEqual(
+      [(parsed as { count: number }).count, (parsed as { index: number }).index],
+      [0, 7],
+    )
+    assert.equal(parseXid('abc:4f9c2a1b0e3d7788:0:0', 'abc').kind, 'malformed')
+  })
+
   test('the two protocols never read each other as the same kind', () => {
     const decision = branchXid(newGtrid('decision', 'abc', Date.now()), 2, 0)
     const sequential = branchXid(newGtrid('sequential', 'abc', Date.now()), 2, 0)

@@ -148,8 +148,11 @@ export class Coordinator {
       branches: [],
       decisionBranch: undefined,
       decisionLog,
+      // One branch commits in one phase and needs no decision at all.
       decisionInsertedAtBegin:
-        decisionDatabase?.dialect.beginWithDecision !== undefined && decisionLog !== undefined,
+        groups.length > 1 &&
+        decisionDatabase?.dialect.beginWithDecision !== undefined &&
+        decisionLog !== undefined,
       deadline: Date.now() + this.#maxTransactionDuration,
       logger: this.#logger,
       onStep: this.#onStep,

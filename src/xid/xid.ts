@@ -9,6 +9,10 @@ export interface OurXid {
   readonly prefix: string
   /** The global part shared by every branch (prefix included), the decision log's key. */
   readonly gtrid: string
+  /**
+   * How many branches the transaction has; 0 for a `decision` transaction whose databases joined
+   * after it began (its decision row lists them).
+   */
   readonly count: number
   readonly index: number
   /** When the coordinator began it (its own clock, ms since the epoch); decision protocol only. */
@@ -36,7 +40,7 @@ export type ParsedXid = OurXid | MalformedXid | ForeignXid
 export const MAX_BRANCHES = 999
 
 const DECISION_XID =
-  /^([a-z]{1,8})\.([0-9a-z]{9})([0-9a-f]{16})\.([1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
+  /^([a-z]{1,8})\.([0-9a-z]{9})([0-9a-f]{16})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
 const SEQUENTIAL_XID = /^([a-z]{1,8}):([0-9a-f]{16}):([1-9][0-9]{0,2}):(0|[1-9][0-9]{0,2})$/
 
 // One system call fills many ids' worth of randomness.
@@ -133,7 +137,9 @@ export function parseXid(xid: string, prefix: string): ParsedXid {
 }
 
 function checked(xid: OurXid): OurXid | MalformedXid {
-  if (xid.index >= xid.count) {
+  // A decision id of an open transaction (databases joined after begin) has the count 0.
+  const open = xid.kind === 'decision' && xid.count === 0
+  if (!open && xid.index >= xid.count) {
     return {
       kind: 'malformed',
       prefix: xid.prefix,
