@@ -42,6 +42,19 @@ export {
   TransactionStateError,
 } from './errors/transaction-state-error.js'
 export { isTxkitError, TxkitError } from './errors/txkit-error.js'
+export {
+  type AfterAbortHook,
+  type AfterCommitHook,
+  type BeforeCommitHook,
+  type CommitOutcome,
+  type ManagedStatus,
+  ManagedTransaction,
+} from './manager/managed-transaction.js'
+export {
+  createTransactionManager,
+  TransactionManager,
+  type TransactionManagerOptions,
+} from './manager/transaction-manager.js'
 export { type RecoverOptions, recover } from './recovery/recover.js'
 export type {
   LeftReason,

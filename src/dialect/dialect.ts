@@ -140,6 +140,8 @@ export interface Dialect {
    */
   tryLock(connection: DriverConnection, key: string): Promise<boolean>
   unlock(connection: DriverConnection, key: string): Promise<void>
+  /** Sends a notification outside any transaction (PostgreSQL NOTIFY); absent where none exists. */
+  notify?(connection: DriverConnection, channel: string, payload: string): Promise<void>
   /** The database's clock, ms since the epoch. */
   now(connection: DriverConnection): Promise<number>
 

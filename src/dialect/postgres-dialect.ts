@@ -200,6 +200,11 @@ export const postgresDialect: Dialect = {
     )
   },
 
+  async notify(connection, channel, payload) {
+    // pg_notify takes the channel as a value: no identifier to quote, nothing to inject.
+    await connection.query('SELECT pg_notify($1, $2)', [channel, payload])
+  },
+
   async tryLock(connection, key) {
     const { rows } = await connection.query<{ locked: boolean }>(
       'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',

@@ -1,0 +1,253 @@
+import type { BranchHandle } from '../commit/branch.js'
+import type { CommitResult } from '../commit/commit-result.js'
+import type { Coordinator } from '../commit/coordinator.js'
+import type { DistributedTransaction } from '../commit/distributed-transaction.js'
+import type { Database } from '../driver/database.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
+import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { errorMessage } from '../util/error-message.js'
+import type { Logger } from '../util/logger.js'
+
+/** How a commit ended, as after-commit hooks are told: never a guess. */
+export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
+
+/** Where a managed transaction stands. */
+export type ManagedStatus = 'active' | 'committing' | 'committed' | 'aborted' | 'unknown'
+
+export type BeforeCommitHook = (transaction: ManagedTransaction) => void | Promise<void>
+export type AfterCommitHook = (
+  outcome: CommitOutcome,
+  transaction: ManagedTransaction,
+) => void | Promise<void>
+export type AfterAbortHook = (transaction: ManagedTransaction) => void | Promise<void>
+
+interface Notification {
+  readonly database: Database
+  readonly channel: string
+  readonly payload: string
+}
+
+/**
+ * A transaction of a {@link TransactionManager}: databases join it when first used, hooks run
+ * around its end, notifications go out once it is committed. Several databases commit through the
+ * same two-phase engine as `coordinator.transaction`; one commits in one phase.
+ */
+export class ManagedTransaction {
+  readonly #coordinator: Coordinator
+  readonly #logger: Logger
+  #engine: Promise<DistributedTransaction> | undefined
+  #status: ManagedStatus = 'active'
+  #doomed = false
+  readonly #beforeCommit: BeforeCommitHook[] = []
+  readonly #afterCommit: AfterCommitHook[] = []
+  readonly #afterAbort: AfterAbortHook[] = []
+  readonly #notifications: Notification[] = []
+
+  /** @internal Use `manager.begin()` or `manager.run()`. */
+  constructor(coordinator: Coordinator, logger: Logger) {
+    this.#coordinator = coordinator
+    this.#logger = logger
+  }
+
+  get status(): ManagedStatus {
+    return this.#status
+  }
+
+  /** The global transaction id, once a database has joined. */
+  get gtrid(): string | undefined {
+    return this.#gtrid
+  }
+  #gtrid: string | undefined
+
+  get isDoomed(): boolean {
+    return this.#doomed
+  }
+
+  #assertActive(action: string): void {
+    if (this.#status !== 'active') {
+      throw new TransactionStateError(`Cannot ${action}: the transaction is ${this.#status}.`)
+    }
+  }
+
+  /** Hooks and notifications may still be added by before-commit hooks, until the commit proper. */
+  #assertOpen(action: string): void {
+    if (this.#status !== 'active' && !(this.#status === 'committing' && !this.#sealed)) {
+      throw new TransactionStateError(`Cannot ${action}: the transaction is ${this.#status}.`)
+    }
+  }
+  #sealed = false
+
+  /**
+   * Joins a database: opens its branch on a dedicated connection the first time, returns the same
+   * branch after (under any name).
+   *
+   * @example
+   * ```ts
+   * await manager.run(async (tx) => {
+   *   const orders = await tx.join('orders', ordersDb)
+   *   await orders.query('insert into orders (id) values ($1)', [id])
+   * })
+   * ```
+   */
+  async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
+    this.#assertOpen(`join "${name}"`)
+    this.#engine ??= this.#coordinator.begin().then((engine) => {
+      this.#gtrid = engine.gtrid
+      return engine
+    })
+    return (await this.#engine).join(name, database)
+  }
+
+  /**
+   * Runs before the commit, in registration order; may join databases and add hooks (they run too).
+   * A throw aborts the transaction and is what `commit()` rejects with.
+   */
+  beforeCommit(hook: BeforeCommitHook): void {
+    this.#assertOpen('add a before-commit hook')
+    this.#beforeCommit.push(hook)
+  }
+
+  /**
+   * Runs once the commit's outcome is known: `committed`, `aborted`, or `unknown` (the two-phase
+   * commit's outcome could not be learned here; recovery settles it). A throw is logged; the other
+   * hooks still run and the commit's result does not change.
+   */
+  afterCommit(hook: AfterCommitHook): void {
+    this.#assertOpen('add an after-commit hook')
+    this.#afterCommit.push(hook)
+  }
+
+  /** Runs whenever the transaction ends rolled back (abort, a throw in `run`, a failed commit). */
+  afterAbort(hook: AfterAbortHook): void {
+    this.#assertOpen('add an after-abort hook')
+    this.#afterAbort.push(hook)
+  }
+
+  /**
+   * Sends a PostgreSQL notification once the transaction is committed, never if it is not. (A
+   * prepared transaction cannot NOTIFY, so txkit sends it after the commit, outside it.)
+   *
+   * @throws ConfigurationError for a database without notifications (MySQL/MariaDB).
+   */
+  notify(database: Database, channel: string, payload = ''): void {
+    this.#assertOpen('queue a notification')
+    if (database.dialect.notify === undefined) {
+      throw new ConfigurationError(
+        `Database "${database.name}" (${database.dialect.displayName}) has no NOTIFY; notify through a PostgreSQL database.`,
+      )
+    }
+    if (typeof channel !== 'string' || channel.length === 0 || channel.length > 63) {
+      throw new ConfigurationError('A notification channel is a name of 1 to 63 characters.')
+    }
+    this.#notifications.push({ database, channel, payload: String(payload) })
+  }
+
+  /** From now on the transaction can only abort; `commit()` refuses, `run()` aborts it. */
+  doom(): void {
+    this.#assertActive('doom the transaction')
+    this.#doomed = true
+  }
+
+  /**
+   * Runs the before-commit hooks, commits every joined database (two-phase when there are
+   * several), then sends the notifications and runs the after-commit hooks.
+   *
+   * @throws TransactionStateError when doomed or already finished.
+   * @throws TransactionRolledBackError / OutcomeUnknownError as `DistributedTransaction.commit`.
+   */
+  async commit(): Promise<CommitResult | undefined> {
+    this.#assertActive('commit')
+    if (this.#doomed) {
+      throw new TransactionStateError('The transaction is doomed: it can only be aborted.')
+    }
+    this.#status = 'committing'
+    try {
+      for (let index = 0; index < this.#beforeCommit.length; index++) {
+        await this.#beforeCommit[index]?.(this)
+      }
+    } catch (error) {
+      await this.#rollBack()
+      await this.#runAfterCommit('aborted')
+      await this.#runAfterAbort()
+      throw error
+    }
+    this.#sealed = true
+    let result: CommitResult | undefined
+    try {
+      result = this.#engine === undefined ? undefined : await (await this.#engine).commit()
+    } catch (error) {
+      if (isOutcomeUnknownError(error)) {
+        this.#status = 'unknown'
+        await this.#runAfterCommit('unknown')
+      } else {
+        this.#status = 'aborted'
+        await this.#runAfterCommit('aborted')
+        await this.#runAfterAbort()
+      }
+      throw error
+    }
+    this.#status = 'committed'
+    await this.#sendNotifications()
+    await this.#runAfterCommit('committed')
+    return result
+  }
+
+  /** Rolls back every joined database and runs the after-abort hooks. A no-op once aborted. */
+  async abort(): Promise<void> {
+    if (this.#status === 'aborted') return
+    this.#assertActive('abort')
+    await this.#rollBack()
+    await this.#runAfterAbort()
+  }
+
+  async #rollBack(): Promise<void> {
+    this.#status = 'aborted'
+    const engine = await this.#engine?.catch(() => undefined)
+    if (engine?.status === 'active') await engine.rollback()
+  }
+
+  async #sendNotifications(): Promise<void> {
+    for (const { database, channel, payload } of this.#notifications) {
+      try {
+        const connection = await database.acquire()
+        try {
+          await database.dialect.notify?.(connection, channel, payload)
+          connection.release(false)
+        } catch (error) {
+          connection.release(true)
+          throw error
+        }
+      } catch (error) {
+        this.#logger.error(
+          { gtrid: this.#gtrid, database: database.name, channel, error: errorMessage(error) },
+          'txkit: a notification could not be sent after the commit',
+        )
+      }
+    }
+  }
+
+  async #runAfterCommit(outcome: CommitOutcome): Promise<void> {
+    for (const hook of this.#afterCommit) {
+      await this.#safely('after-commit', () => hook(outcome, this))
+    }
+  }
+
+  async #runAfterAbort(): Promise<void> {
+    for (const hook of this.#afterAbort) {
+      await this.#safely('after-abort', () => hook(this))
+    }
+  }
+
+  /** A hook that throws is logged and never changes the outcome or stops the other hooks. */
+  async #safely(kind: string, run: () => void | Promise<void>): Promise<void> {
+    try {
+      await run()
+    } catch (error) {
+      this.#logger.error(
+        { gtrid: this.#gtrid, hook: kind, error: errorMessage(error) },
+        `txkit: an ${kind} hook threw; the transaction's outcome is unchanged`,
+      )
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { BranchHandle } from '../commit/branch.js'
+import type { CommitResult } from '../commit/commit-result.js'
+import { Coordinator, type CoordinatorOptions } from '../commit/coordinator.js'
+import type { Database } from '../driver/database.js'
+import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { silentLogger } from '../util/logger.js'
+import { ManagedTransaction } from './managed-transaction.js'
+
+export interface TransactionManagerOptions extends CoordinatorOptions {
+  /**
+   * When true, using the current transaction where none was begun (`manager.get()`,
+   * `manager.join()` …) is an error. When false (the default, as in Zope), it begins one for the
+   * calling async context.
+   */
+  readonly explicit?: boolean
+}
+
+/**
+ * The current transaction, carried through async calls by AsyncLocalStorage, the Node counterpart
+ * of Zope's thread-local transaction manager. Code deep in a call stack joins it without being
+ * handed anything; concurrent async flows each see their own.
+ */
+export class TransactionManager {
+  readonly coordinator: Coordinator
+  readonly explicit: boolean
+  readonly #storage = new AsyncLocalStorage<ManagedTransaction>()
+  readonly #options: TransactionManagerOptions
+
+  constructor(options: TransactionManagerOptions) {
+    this.coordinator = new Coordinator(options)
+    this.explicit = options.explicit === true
+    this.#options = options
+  }
+
+  #create(): ManagedTransaction {
+    return new ManagedTransaction(this.coordinator, this.#options.logger ?? silentLogger)
+  }
+
+  /**
+   * Runs `work` in a new transaction that is current for every call it makes: commits when it
+   * returns (aborts instead when doomed), aborts when it throws and rethrows.
+   *
+   * @example
+   * ```ts
+   * await manager.run(async () => {
+   *   await placeOrder(order)        // joins `orders` through manager.join(...)
+   *   await recordPayment(order)     // joins `ledger`: both commit together
+   * })
+   * ```
+   */
+  async run<Result>(work: (transaction: ManagedTransaction) => Promise<Result>): Promise<Result> {
+    const transaction = this.#create()
+    return this.#storage.run(transaction, async () => {
+      let result: Result
+      try {
+        result = await work(transaction)
+      } catch (error) {
+        if (transaction.status === 'active') await transaction.abort()
+        throw error
+      }
+      if (transaction.status === 'active') {
+        if (transaction.isDoomed) await transaction.abort()
+        else await transaction.commit()
+      }
+      return result
+    })
+  }
+
+  /**
+   * Begins a transaction and makes it current for the calling async context from here on (for code
+   * that cannot wrap its work in `run`).
+   *
+   * @example
+   * ```ts
+   * const tx = manager.begin()
+   * await manager.join('orders', ordersDb).then((orders) => orders.query('delete from carts'))
+   * await manager.commit()
+   * ```
+   */
+  begin(): ManagedTransaction {
+    const current = this.current()
+    if (current !== undefined && (current.status === 'active' || current.status === 'committing')) {
+      throw new TransactionStateError(
+        'A transaction is already current here: commit or abort it before beginning another.',
+      )
+    }
+    const transaction = this.#create()
+    this.#storage.enterWith(transaction)
+    return transaction
+  }
+
+  /** The current transaction, or undefined. */
+  current(): ManagedTransaction | undefined {
+    return this.#storage.getStore()
+  }
+
+  /**
+   * The current transaction. Where none is: in explicit mode a TransactionStateError, otherwise a
+   * new one, begun for the calling async context.
+   */
+  get(): ManagedTransaction {
+    const current = this.current()
+    // While committing, before-commit hooks still work in the transaction.
+    if (current !== undefined && (current.status === 'active' || current.status === 'committing')) {
+      return current
+    }
+    if (this.explicit) {
+      throw new TransactionStateError(
+        'No transaction is current: begin one with manager.begin() or manager.run(work) (explicit mode).',
+      )
+    }
+    return this.begin()
+  }
+
+  /**
+   * Joins `database` to the current transaction (see {@link ManagedTransaction.join}).
+   *
+   * @example
+   * ```ts
+   * async function placeOrder(order: Order) {
+   *   const orders = await manager.join('orders', ordersDb)
+   *   await orders.query('insert into orders (id, total) values ($1, $2)', [order.id, order.total])
+   * }
+   * ```
+   */
+  async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
+    return this.get().join(name, database)
+  }
+
+  /** Commits the current transaction. */
+  async commit(): Promise<CommitResult | undefined> {
+    return this.get().commit()
+  }
+
+  /** Aborts the current transaction. */
+  async abort(): Promise<void> {
+    const current = this.current()
+    if (current === undefined) {
+      throw new TransactionStateError('No transaction is current: there is nothing to abort.')
+    }
+    return current.abort()
+  }
+
+  /** Deletes queued decision rows of finished transactions; call before exiting. */
+  close(): Promise<void> {
+    return this.coordinator.close()
+  }
+}
+
+/**
+ * Creates a transaction manager: an ambient current transaction over the two-phase engine.
+ *
+ * @example
+ * ```ts
+ * import { createTransactionManager } from 'txkit'
+ *
+ * const manager = createTransactionManager({ decisionLog: ordersDb, prefix: 'shop' })
+ * await manager.run(async (tx) => {
+ *   const orders = await tx.join('orders', ordersDb)
+ *   await orders.query('insert into orders (id) values ($1)', [42])
+ *   tx.afterCommit((outcome) => outcome === 'committed' && enqueueEmail(42))
+ * })
+ * ```
+ */
+export function createTransactionManager(options: TransactionManagerOptions): TransactionManager {
+  return new TransactionManager(options)
+}

@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type mysql from 'mysql2/promise'
+import pg from 'pg'
+import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import type { PostgresServer } from '../harness/postgres-server.js'
+import {
+  startPostgres,
+  stopTestServers,
+  type TestServer,
+  testMariadb,
+} from '../harness/test-databases.js'
+import {
+  type CommitOutcome,
+  createTransactionManager,
+  type Database,
+  isConfigurationError,
+  isOutcomeUnknownError,
+  isTransactionStateError,
+  type Logger,
+  type TransactionManager,
+  type TransactionManagerOptions,
+} from '../src/index.js'
+
+const fixture = new Fixture()
+let postgres: TestServer
+let mariadb: TestServer | undefined
+const managers: TransactionManager[] = []
+
+before(async () => {
+  postgres = await startPostgres({ logStatements: true })
+  mariadb = await testMariadb()
+})
+after(async () => {
+  for (const manager of managers) await manager.close()
+  await fixture.close()
+  await stopTestServers()
+})
+
+async function pgMember(name: string) {
+  const url = await postgres.createDatabase()
+  const { pool, db } = fixture.pg(url, name)
+  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+  return { name, url, pool, db }
+}
+
+async function marks(pool: pg.Pool): Promise<string[]> {
+  return (await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')).rows.map(
+    (r) => r.tx,
+  )
+}
+
+async function manager(options: TransactionManagerOptions): Promise<TransactionManager> {
+  const created = createTransactionManager(options)
+  managers.push(created)
+  await created.coordinator.createDecisionLog()
+  return created
+}
+
+/** A logger that keeps what it is told, to assert on. */
+function recordingLogger(): Logger & { errors: string[] } {
+  const errors: string[] = []
+  return { errors, warn: () => {}, error: (_fields, message) => errors.push(message) }
+}
+
+describe('transaction manager', () => {
+  test('code deep in the call stack joins the ambient transaction: PG, PG and MariaDB commit together', async (t) => {
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const m = fixture.mysql(await mariadb.createDatabase(), 'm')
+    await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    const txm = await manager({ decisionLog: a.db })
+    // Three layers that know nothing of each other, only the manager.
+    const writeOrder = async (id: string) =>
+      (await txm.join('orders', a.db)).query('INSERT INTO marks VALUES ($1)', [id])
+    const writeLedger = async (id: string) =>
+      (await txm.join('ledger', b.db)).query('INSERT INTO marks VALUES ($1)', [id])
+    const writeAudit = async (id: string) =>
+      (await txm.join('audit', m.db)).query('INSERT INTO marks VALUES (?)', [id])
+    const placeOrder = async (id: string) => {
+      await writeOrder(id)
+      await Promise.all([
+        writeLedger(id),
+        (async () => {
+          await new Promise((resolve) => setImmediate(resolve))
+          await writeAudit(id)
+        })(),
+      ])
+    }
+    const seen: string[] = []
+    await txm.run(async (tx) => {
+      await placeOrder('order-1')
+      tx.beforeCommit(async () => {
+        seen.push('before')
+        // A before-commit hook may still add work and join.
+        await (await txm.join('ledger', b.db)).query('INSERT INTO marks VALUES ($1)', ['from-hook'])
+      })
+      tx.afterCommit((outcome) => {
+        seen.push(`after:${outcome}`)
+      })
+    })
+    assert.deepEqual(seen, ['before', 'after:committed'])
+    assert.deepEqual(await marks(a.pool), ['order-1'])
+    assert.deepEqual(await marks(b.pool), ['from-hook', 'order-1'])
+    const [rows] = await m.pool.query<mysql.RowDataPacket[]>('SELECT tx FROM marks')
+    assert.deepEqual(
+      rows.map((r) => r.tx),
+      ['order-1'],
+    )
+    assert.deepEqual(
+      [...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool)), ...(await xaRecover(m.pool))],
+      [],
+    )
+  })
+
+  test('two concurrent runs never see each other: one commits, the other aborts', async () => {
+    const a = await pgMember('a')
+    const txm = await manager({ decisionLog: a.db })
+    let firstTx: unknown
+    let secondTx: unknown
+    let release: () => void = () => {}
+    const bothInside = new Promise<void>((resolve) => (release = resolve))
+    let inside = 0
+    const enter = async () => {
+      if (++inside === 2) release()
+      await bothInside
+    }
+    const results = await Promise.allSettled([
+      txm.run(async (tx) => {
+        firstTx = tx
+        await (await txm.join('a', a.db)).query(`INSERT INTO marks VALUES ('first')`)
+        await enter()
+        assert.equal(txm.current(), tx)
+      }),
+      txm.run(async (tx) => {
+        secondTx = tx
+        await (await txm.join('a', a.db)).query(`INSERT INTO marks VALUES ('second')`)
+        await enter()
+        assert.equal(txm.current(), tx)
+        throw new Error('second fails')
+      }),
+    ])
+    assert.notEqual(firstTx, secondTx)
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected'],
+    )
+    assert.deepEqual(await marks(a.pool), ['first'])
+    assert.equal(txm.current(), undefined, 'nothing leaks out of run()')
+  })
+
+  test('one resource commits in one phase: no PREPARE reaches the server', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const txm = await manager({ decisionLog: a.db })
+    const gtrid = await txm.run(async (tx) => {
+      await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('alone')`)
+      return tx.gtrid
+    })
+    assert.ok(gtrid)
+    assert.deepEqual(await marks(b.pool), ['alone'])
+    const log = (postgres.owned as PostgresServer).log()
+    assert.match(log, /INSERT INTO marks VALUES \('alone'\)/, 'the server log records statements')
+    assert.doesNotMatch(log, new RegExp(`PREPARE TRANSACTION '${gtrid.replace('.', '\\.')}`))
+  })
+
+  test('a before-commit hook that throws aborts everything; hooks are told so', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const txm = await manager({ decisionLog: a.db })
+    const seen: string[] = []
+    const failure = new Error('validation failed')
+    await assert.rejects(
+      txm.run(async (tx) => {
+        await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('x')`)
+        await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('x')`)
+        tx.beforeCommit(() => {
+          throw failure
+        })
+        tx.afterCommit((outcome) => {
+          seen.push(`after-commit:${outcome}`)
+        })
+        tx.afterAbort(() => {
+          seen.push('after-abort')
+        })
+      }),
+      (error) => error === failure,
+    )
+    assert.deepEqual(seen, ['after-commit:aborted', 'after-abort'])
+    assert.deepEqual(await marks(a.pool), [])
+    assert.deepEqual(await marks(b.pool), [])
+  })
+
+  test('a throwing after-commit hook is logged, the others run, the result stands, the manager goes on', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const logger = recordingLogger()
+    const txm = await manager({ decisionLog: a.db, logger })
+    const outcomes: CommitOutcome[] = []
+    const value = await txm.run(async (tx) => {
+      await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('kept')`)
+      await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('kept')`)
+      tx.afterCommit(() => {
+        throw new Error('email queue down')
+      })
+      tx.afterCommit((outcome) => {
+        outcomes.push(outcome)
+      })
+      return 'done'
+    })
+    assert.equal(value, 'done')
+    assert.deepEqual(outcomes, ['committed'])
+    assert.equal(logger.errors.length, 1)
+    assert.match(logger.errors[0] ?? '', /after-commit hook threw/)
+    assert.deepEqual(await marks(b.pool), ['kept'])
+    await txm.run(async (tx) => {
+      await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('next')`)
+    })
+    assert.deepEqual(await marks(b.pool), ['kept', 'next'])
+  })
+
+  test('an outcome that cannot be known is told to after-commit hooks as unknown', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const txm = await manager({
+      decisionLog: a.db,
+      onStep: async (event) => {
+        if (event.step === 'decision' && event.when === 'before') {
+          await a.pool.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,
+          )
+        }
+      },
+    })
+    const outcomes: CommitOutcome[] = []
+    await assert.rejects(
+      txm.run(async (tx) => {
+        await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('u')`)
+        await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('u')`)
+        tx.afterCommit((outcome) => {
+          outcomes.push(outcome)
+        })
+      }),
+      isOutcomeUnknownError,
+    )
+    assert.deepEqual(outcomes, ['unknown'])
+    for (const xid of await pgPrepared(b.pool)) await b.pool.query(`ROLLBACK PREPARED '${xid}'`)
+  })
+
+  test('NOTIFY reaches a listener only after the commit, and never after an abort', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const txm = await manager({ decisionLog: a.db })
+    const listener = new pg.Client({ connectionString: a.url })
+    await listener.connect()
+    const received: string[] = []
+    listener.on('notification', (message) => received.push(message.payload ?? ''))
+    await listener.query('LISTEN "order events"')
+    try {
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 150))
+      let beforeCommit: string[] = []
+      await txm.run(async (tx) => {
+        await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('n1')`)
+        await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('n1')`)
+        tx.notify(a.db, 'order events', 'order n1 placed')
+        tx.beforeCommit(async () => {
+          await settle()
+          beforeCommit = [...received]
+        })
+      })
+      await settle()
+      assert.deepEqual(beforeCommit, [], 'nothing before the commit')
+      assert.deepEqual(received, ['order n1 placed'])
+      await txm
+        .run(async (tx) => {
+          await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('n2')`)
+          tx.notify(a.db, 'order events', 'order n2 placed')
+          throw new Error('abort')
+        })
+        .catch(() => {})
+      await settle()
+      assert.deepEqual(received, ['order n1 placed'], 'nothing after an abort')
+      const my = mariadb ? fixture.mysql(await mariadb.createDatabase(), 'my') : undefined
+      if (my) {
+        await txm.run(async (tx) => {
+          assert.throws(
+            () => tx.notify(my.db as Database, 'x'),
+            (e: unknown) => isConfigurationError(e) && /has no NOTIFY/.test(e.message),
+          )
+        })
+      }
+    } finally {
+      await listener.end()
+    }
+  })
+
+  test('a doomed transaction can only abort', async () => {
+    const a = await pgMember('a')
+    const txm = await manager({ decisionLog: a.db })
+    const seen: string[] = []
+    const value = await txm.run(async (tx) => {
+      await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('doomed')`)
+      tx.doom()
+      tx.afterAbort(() => {
+        seen.push('aborted')
+      })
+      await assert.rejects(
+        tx.commit(),
+        (e: unknown) => isTransactionStateError(e) && /doomed/.test(e.message),
+      )
+      return 'returned'
+    })
+    assert.equal(value, 'returned', 'run() aborts a doomed transaction without an error')
+    assert.deepEqual(seen, ['aborted'])
+    assert.deepEqual(await marks(a.pool), [])
+  })
+
+  test('explicit mode: no transaction was begun is an error; implicit mode begins one', async () => {
+    const a = await pgMember('a')
+    const explicit = await manager({ decisionLog: a.db, explicit: true })
+    assert.throws(
+      () => explicit.get(),
+      (e: unknown) => isTransactionStateError(e) && /explicit mode/.test(e.message),
+    )
+    await assert.rejects(explicit.join('a', a.db), isTransactionStateError)
+    const implicit = await manager({ decisionLog: a.db })
+    await (async () => {
+      await (await implicit.join('a', a.db)).query(`INSERT INTO marks VALUES ('implicit')`)
+      assert.ok(implicit.current())
+      await implicit.commit()
+    })()
+    assert.deepEqual(await marks(a.pool), ['implicit'])
+    await (async () => {
+      const tx = explicit.begin()
+      assert.equal(explicit.get(), tx)
+      await (await explicit.join('a', a.db)).query(`INSERT INTO marks VALUES ('explicit')`)
+      await explicit.abort()
+    })()
+    assert.deepEqual(await marks(a.pool), ['implicit'])
+  })
+})
