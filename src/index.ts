@@ -10,6 +10,7 @@ export {
 export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './commit/decision-log.js'
 export {
   DistributedTransaction,
+  type TransactionSavepoint,
   type TransactionStatus,
 } from './commit/distributed-transaction.js'
 export type {
@@ -50,6 +51,13 @@ export {
   type ManagedStatus,
   ManagedTransaction,
 } from './manager/managed-transaction.js'
+export type {
+  RecordedWrite,
+  RecordHook,
+  RecordHookInfo,
+  RecordHooks,
+  RecordKind,
+} from './manager/record-hooks.js'
 export {
   createTransactionManager,
   TransactionManager,

@@ -22,6 +22,15 @@ export type TransactionStatus =
   | 'rolled-back'
   | 'outcome-unknown'
 
+/** A savepoint across every branch of a transaction. */
+export interface TransactionSavepoint {
+  readonly name: string
+  /** Undoes what every branch did since the savepoint; the savepoint stays. */
+  rollback(): Promise<void>
+  /** Forgets the savepoint (and any set after it); the work stays. */
+  release(): Promise<void>
+}
+
 /** Opens one more branch of an open transaction at `index`. */
 type OpenBranch = (group: DatabaseGroup, index: number) => Promise<Branch>
 
@@ -47,6 +56,9 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
   readonly #openBranch: OpenBranch | undefined
   readonly #joining = new Map<string, Promise<Branch>>()
   #nextIndex: number
+  /** Savepoints in force, oldest first; branches that join later get them at their join point. */
+  readonly #savepoints: string[] = []
+  #savepointCount = 0
 
   /** @internal Use `coordinator.begin`. */
   constructor(
@@ -95,7 +107,15 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     }
     let joining = this.#joining.get(database.identity)
     if (joining === undefined) {
-      joining = this.#openBranch({ database, names: [name] }, this.#nextIndex++)
+      // Savepoints in force reach the new branch at its join point, before anyone uses it.
+      joining = this.#openBranch({ database, names: [name] }, this.#nextIndex++).then(
+        async (branch) => {
+          for (const savepoint of [...this.#savepoints]) {
+            await branch.dialect.savepoint(branch.connection, savepoint, 'create')
+          }
+          return branch
+        },
+      )
       this.#joining.set(database.identity, joining)
       // A failed join can be retried; the index it took stays unused.
       joining.catch(() => this.#joining.delete(database.identity))
@@ -180,6 +200,54 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
       this.#status = 'rolled-back'
       this.#release()
     }
+  }
+
+  /**
+   * Sets a savepoint on every branch. `rollback()` undoes what every branch did since (a branch
+   * that joined later is rolled back to where it joined), and leaves the savepoint in place;
+   * `release()` forgets it. A statement that failed inside a PostgreSQL branch is undone too.
+   *
+   * @example
+   * ```ts
+   * const savepoint = await tx.savepoint()
+   * try {
+   *   await tx.branches.orders.query('insert into orders (id) values ($1)', [id])
+   * } catch {
+   *   await savepoint.rollback() // the transaction goes on without that insert
+   * }
+   * ```
+   */
+  async savepoint(): Promise<TransactionSavepoint> {
+    this.assertActive()
+    const name = `txkit_sp_${++this.#savepointCount}`
+    await Promise.all(
+      this.#context.branches.map((branch) =>
+        branch.dialect.savepoint(branch.connection, name, 'create'),
+      ),
+    )
+    this.#savepoints.push(name)
+    return {
+      name,
+      rollback: () => this.#toSavepoint(name, 'rollback'),
+      release: () => this.#toSavepoint(name, 'release'),
+    }
+  }
+
+  async #toSavepoint(name: string, action: 'rollback' | 'release'): Promise<void> {
+    this.assertActive()
+    const position = this.#savepoints.indexOf(name)
+    if (position === -1) {
+      throw new TransactionStateError(
+        `Savepoint ${name} no longer exists: it was released, or an earlier savepoint was rolled back or released.`,
+      )
+    }
+    await Promise.all(
+      this.#context.branches.map((branch) =>
+        branch.dialect.savepoint(branch.connection, name, action),
+      ),
+    )
+    // Later savepoints are gone either way; a released one is gone itself.
+    this.#savepoints.length = action === 'rollback' ? position + 1 : position
   }
 
   /** Rolls back if neither committed nor rolled back; otherwise does nothing. */

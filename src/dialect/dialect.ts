@@ -19,6 +19,22 @@ export type DecisionInsertOutcome =
   /** The database's clock is past the transaction's deadline; recovery may be aborting it. */
   | 'deadline-passed'
 
+/** What to do with a savepoint. */
+export type SavepointAction = 'create' | 'rollback' | 'release'
+
+const SAVEPOINT_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** The SQL of a savepoint action; both dialects share the standard syntax. */
+export function savepointSql(name: string, action: SavepointAction): string {
+  if (!SAVEPOINT_NAME.test(name))
+    throw new TypeError(`Unexpected savepoint name ${JSON.stringify(name)}`)
+  return action === 'create'
+    ? `SAVEPOINT ${name}`
+    : action === 'rollback'
+      ? `ROLLBACK TO SAVEPOINT ${name}`
+      : `RELEASE SAVEPOINT ${name}`
+}
+
 /** A prepared transaction found on a database. */
 export interface PreparedTransaction {
   /** The id as txkit writes it; ids of another shape are rendered so that they never parse as ours. */
@@ -82,6 +98,8 @@ export interface Dialect {
   ): Promise<PrepareOutcome | 'committed'>
   commitPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   rollbackPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
+  /** SAVEPOINT / ROLLBACK TO SAVEPOINT / RELEASE SAVEPOINT inside an open branch. */
+  savepoint(connection: DriverConnection, name: string, action: SavepointAction): Promise<void>
   /** Rolls back a branch that is not prepared; throws when the session cannot be trusted after. */
   rollbackActive(connection: DriverConnection, xid: string | null): Promise<void>
 

@@ -1,11 +1,12 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import type {
-  AbortInsertOutcome,
-  DecisionInsertOutcome,
-  DecisionRow,
-  Dialect,
-  FinishOutcome,
-  PreparedTransaction,
+import {
+  type AbortInsertOutcome,
+  type DecisionInsertOutcome,
+  type DecisionRow,
+  type Dialect,
+  type FinishOutcome,
+  type PreparedTransaction,
+  savepointSql,
 } from './dialect.js'
 import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
 import { quoteTableName, type TableName } from './table-name.js'
@@ -107,6 +108,10 @@ export const mysqlDialect: Dialect = {
 
   commitPrepared: (connection, xid) => finishPrepared(connection, 'COMMIT', xid),
   rollbackPrepared: (connection, xid) => finishPrepared(connection, 'ROLLBACK', xid),
+
+  async savepoint(connection, name, action) {
+    await connection.query(savepointSql(name, action))
+  },
 
   async rollbackActive(connection, xid) {
     if (xid === null) {

@@ -1,12 +1,13 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import type {
-  AbortInsertOutcome,
-  DecisionInsertOutcome,
-  DecisionRow,
-  Dialect,
-  FinishOutcome,
-  PreparedTransaction,
-  PrepareOutcome,
+import {
+  type AbortInsertOutcome,
+  type DecisionInsertOutcome,
+  type DecisionRow,
+  type Dialect,
+  type FinishOutcome,
+  type PreparedTransaction,
+  type PrepareOutcome,
+  savepointSql,
 } from './dialect.js'
 import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
 import { quoteTableName, type TableName } from './table-name.js'
@@ -96,6 +97,10 @@ export const postgresDialect: Dialect = {
     } catch (error) {
       return finishFailure(error)
     }
+  },
+
+  async savepoint(connection, name, action) {
+    await connection.query(savepointSql(name, action))
   },
 
   async rollbackActive(connection) {

@@ -1,13 +1,22 @@
 import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
 import type { Coordinator } from '../commit/coordinator.js'
-import type { DistributedTransaction } from '../commit/distributed-transaction.js'
+import type {
+  DistributedTransaction,
+  TransactionSavepoint,
+} from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
+import {
+  type RecordedWrite,
+  type RecordHooks,
+  type RecordKind,
+  recordHook,
+} from './record-hooks.js'
 
 /** How a commit ended, as after-commit hooks are told: never a guess. */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
@@ -43,11 +52,26 @@ export class ManagedTransaction {
   readonly #afterCommit: AfterCommitHook[] = []
   readonly #afterAbort: AfterAbortHook[] = []
   readonly #notifications: Notification[] = []
+  readonly #records: RecordedWrite[] = []
+  readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
 
   /** @internal Use `manager.begin()` or `manager.run()`. */
-  constructor(coordinator: Coordinator, logger: Logger) {
+  constructor(
+    coordinator: Coordinator,
+    logger: Logger,
+    recordHooks: ReadonlyMap<string, readonly RecordHooks[]>,
+  ) {
     this.#coordinator = coordinator
     this.#logger = logger
+    this.#recordHooks = recordHooks
+  }
+
+  #ensureEngine(): Promise<DistributedTransaction> {
+    this.#engine ??= this.#coordinator.begin().then((engine) => {
+      this.#gtrid = engine.gtrid
+      return engine
+    })
+    return this.#engine
   }
 
   get status(): ManagedStatus {
@@ -92,11 +116,7 @@ export class ManagedTransaction {
    */
   async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
     this.#assertOpen(`join "${name}"`)
-    this.#engine ??= this.#coordinator.begin().then((engine) => {
-      this.#gtrid = engine.gtrid
-      return engine
-    })
-    return (await this.#engine).join(name, database)
+    return (await this.#ensureEngine()).join(name, database)
   }
 
   /**
@@ -143,6 +163,50 @@ export class ManagedTransaction {
     this.#notifications.push({ database, channel, payload: String(payload) })
   }
 
+  /**
+   * Tells the transaction about a write, for the record hooks registered with
+   * `manager.onRecord(table, hooks)`.
+   *
+   * @example
+   * ```ts
+   * await orders.query('insert into accounts (id, owner) values ($1, $2)', [7, 'ada'])
+   * tx.recordWrite('insert', 'accounts', { id: 7, owner: 'ada' })
+   * ```
+   */
+  recordWrite(kind: RecordKind, table: string, record: unknown): void {
+    this.#assertOpen('record a write')
+    if (kind !== 'insert' && kind !== 'update' && kind !== 'delete') {
+      throw new ConfigurationError(
+        `A write is an insert, an update or a delete, not ${JSON.stringify(kind)}.`,
+      )
+    }
+    this.#records.push({ kind, table, record })
+  }
+
+  /**
+   * Sets a savepoint across every joined database (and those that join later, from their join
+   * point). Rolling back to it also forgets the writes recorded since: they get no record hooks.
+   *
+   * @example
+   * ```ts
+   * const savepoint = await tx.savepoint()
+   * await importBatch(rows).catch(() => savepoint.rollback())
+   * ```
+   */
+  async savepoint(): Promise<TransactionSavepoint> {
+    this.#assertActive('set a savepoint')
+    const inner = await (await this.#ensureEngine()).savepoint()
+    const mark = this.#records.length
+    return {
+      name: inner.name,
+      rollback: async () => {
+        await inner.rollback()
+        this.#records.length = Math.min(this.#records.length, mark)
+      },
+      release: () => inner.release(),
+    }
+  }
+
   /** From now on the transaction can only abort; `commit()` refuses, `run()` aborts it. */
   doom(): void {
     this.#assertActive('doom the transaction')
@@ -166,8 +230,10 @@ export class ManagedTransaction {
       for (let index = 0; index < this.#beforeCommit.length; index++) {
         await this.#beforeCommit[index]?.(this)
       }
+      await this.#runBeforeRecordHooks()
     } catch (error) {
       await this.#rollBack()
+      await this.#runRecordHooks('failed', 'aborted')
       await this.#runAfterCommit('aborted')
       await this.#runAfterAbort()
       throw error
@@ -179,9 +245,11 @@ export class ManagedTransaction {
     } catch (error) {
       if (isOutcomeUnknownError(error)) {
         this.#status = 'unknown'
+        await this.#runRecordHooks('failed', 'unknown')
         await this.#runAfterCommit('unknown')
       } else {
         this.#status = 'aborted'
+        await this.#runRecordHooks('failed', 'aborted')
         await this.#runAfterCommit('aborted')
         await this.#runAfterAbort()
       }
@@ -189,6 +257,7 @@ export class ManagedTransaction {
     }
     this.#status = 'committed'
     await this.#sendNotifications()
+    await this.#runRecordHooks('after')
     await this.#runAfterCommit('committed')
     return result
   }
@@ -198,6 +267,7 @@ export class ManagedTransaction {
     if (this.#status === 'aborted') return
     this.#assertActive('abort')
     await this.#rollBack()
+    await this.#runRecordHooks('failed', 'aborted')
     await this.#runAfterAbort()
   }
 
@@ -223,6 +293,40 @@ export class ManagedTransaction {
           { gtrid: this.#gtrid, database: database.name, channel, error: errorMessage(error) },
           'txkit: a notification could not be sent after the commit',
         )
+      }
+    }
+  }
+
+  /** Every before-hook runs; the first that threw is rethrown afterwards, aborting the commit. */
+  async #runBeforeRecordHooks(): Promise<void> {
+    let failure: { error: unknown } | undefined
+    for (const write of this.#records) {
+      for (const hooks of this.#recordHooks.get(write.table) ?? []) {
+        try {
+          await recordHook(
+            hooks,
+            'before',
+            write.kind,
+          )?.(write.record, {
+            table: write.table,
+            kind: write.kind,
+          })
+        } catch (error) {
+          failure ??= { error }
+        }
+      }
+    }
+    if (failure) throw failure.error
+  }
+
+  /** Exactly one of these per recorded write: the after-hook, or the failed-hook with why. */
+  async #runRecordHooks(phase: 'after' | 'failed', outcome?: 'aborted' | 'unknown'): Promise<void> {
+    for (const write of this.#records) {
+      for (const hooks of this.#recordHooks.get(write.table) ?? []) {
+        const hook = recordHook(hooks, phase, write.kind)
+        if (hook === undefined) continue
+        const info = { table: write.table, kind: write.kind, ...(outcome && { outcome }) }
+        await this.#safely(`${phase}-${write.kind}`, () => hook(write.record, info))
       }
     }
   }

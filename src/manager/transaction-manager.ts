@@ -6,6 +6,7 @@ import type { Database } from '../driver/database.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import { silentLogger } from '../util/logger.js'
 import { ManagedTransaction } from './managed-transaction.js'
+import type { RecordHooks } from './record-hooks.js'
 
 export interface TransactionManagerOptions extends CoordinatorOptions {
   /**
@@ -26,6 +27,7 @@ export class TransactionManager {
   readonly explicit: boolean
   readonly #storage = new AsyncLocalStorage<ManagedTransaction>()
   readonly #options: TransactionManagerOptions
+  readonly #recordHooks = new Map<string, RecordHooks[]>()
 
   constructor(options: TransactionManagerOptions) {
     this.coordinator = new Coordinator(options)
@@ -34,7 +36,11 @@ export class TransactionManager {
   }
 
   #create(): ManagedTransaction {
-    return new ManagedTransaction(this.coordinator, this.#options.logger ?? silentLogger)
+    return new ManagedTransaction(
+      this.coordinator,
+      this.#options.logger ?? silentLogger,
+      this.#recordHooks,
+    )
   }
 
   /**
@@ -140,6 +146,24 @@ export class TransactionManager {
       throw new TransactionStateError('No transaction is current: there is nothing to abort.')
     }
     return current.abort()
+  }
+
+  /**
+   * Registers record hooks for a table (or record type): they run for the writes transactions
+   * report with `tx.recordWrite(kind, table, record)`.
+   *
+   * @example
+   * ```ts
+   * manager.onRecord('accounts', {
+   *   afterInsert: (account) => search.index(account),
+   *   failedInsert: (account, { outcome }) => log.warn({ account, outcome }, 'account not created'),
+   * })
+   * ```
+   */
+  onRecord(table: string, hooks: RecordHooks): void {
+    const registered = this.#recordHooks.get(table)
+    if (registered) registered.push(hooks)
+    else this.#recordHooks.set(table, [hooks])
   }
 
   /** Deletes queued decision rows of finished transactions; call before exiting. */
