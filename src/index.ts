@@ -58,8 +58,10 @@ export type {
   RecordHooks,
   RecordKind,
 } from './manager/record-hooks.js'
+export { isRetryableTransactionError } from './manager/retryable-error.js'
 export {
   createTransactionManager,
+  type RetryOptions,
   TransactionManager,
   type TransactionManagerOptions,
 } from './manager/transaction-manager.js'

@@ -3,10 +3,38 @@ import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
 import { Coordinator, type CoordinatorOptions } from '../commit/coordinator.js'
 import type { Database } from '../driver/database.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import { silentLogger } from '../util/logger.js'
 import { ManagedTransaction } from './managed-transaction.js'
 import type { RecordHooks } from './record-hooks.js'
+import { isRetryableTransactionError } from './retryable-error.js'
+
+export interface RetryOptions {
+  /** Runs in all, the first included (default 3). */
+  readonly attempts?: number
+  /** Backoff before the second run, ms (default 25); doubles each time, capped by `maxDelay`. */
+  readonly initialDelay?: number
+  /** Longest backoff, ms (default 1000). */
+  readonly maxDelay?: number
+  /** Also retry errors this accepts (never an outcome-unknown commit). */
+  readonly shouldRetry?: (error: unknown) => boolean
+  /** Stops retrying (the last error is thrown) and cuts a backoff short. */
+  readonly signal?: AbortSignal
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
 
 export interface TransactionManagerOptions extends CoordinatorOptions {
   /**
@@ -71,6 +99,44 @@ export class TransactionManager {
       }
       return result
     })
+  }
+
+  /**
+   * Runs `work` in a transaction like {@link run}, and reruns the whole transaction when it fails
+   * with a retryable error (a serialization failure or a deadlock, or what `shouldRetry` accepts),
+   * after a capped exponential backoff with full jitter. Never after an outcome-unknown commit.
+   *
+   * @example
+   * ```ts
+   * const balance = await manager.retry(async (tx) => {
+   *   const db = await tx.join('accounts', accounts)
+   *   await db.query('set transaction isolation level serializable')
+   *   return transfer(db, from, to, amount)
+   * }, { attempts: 5 })
+   * ```
+   */
+  async retry<Result>(
+    work: (transaction: ManagedTransaction) => Promise<Result>,
+    options: RetryOptions = {},
+  ): Promise<Result> {
+    const attempts = options.attempts ?? 3
+    if (!Number.isInteger(attempts) || attempts < 1) {
+      throw new ConfigurationError(`attempts must be a whole number ≥ 1, not ${String(attempts)}.`)
+    }
+    const initialDelay = options.initialDelay ?? 25
+    const maxDelay = options.maxDelay ?? 1000
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run(work)
+      } catch (error) {
+        const retryable =
+          !isOutcomeUnknownError(error) &&
+          (isRetryableTransactionError(error) || options.shouldRetry?.(error) === true)
+        if (!retryable || attempt >= attempts || options.signal?.aborted) throw error
+        const ceiling = Math.min(maxDelay, initialDelay * 2 ** (attempt - 1))
+        await sleep(Math.random() * ceiling, options.signal)
+      }
+    }
   }
 
   /**

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Fixture } from '../harness/fixture.js'
+import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
+import {
+  createTransactionManager,
+  isConfigurationError,
+  isRetryableTransactionError,
+  OutcomeUnknownError,
+  type TransactionManager,
+} from '../src/index.js'
+
+const fixture = new Fixture()
+let postgres: TestServer
+const managers: TransactionManager[] = []
+
+before(async () => {
+  postgres = await testPostgres()
+})
+after(async () => {
+  for (const manager of managers) await manager.close()
+  await fixture.close()
+  await stopTestServers()
+})
+
+async function pgMember(name: string) {
+  const url = await postgres.createDatabase()
+  const { pool, db } = fixture.pg(url, name)
+  await pool.query('CREATE TABLE counters (n int)')
+  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+  return { name, url, pool, db }
+}
+
+describe('retrying a whole transaction', () => {
+  test('a serialization failure between two SERIALIZABLE transactions succeeds on the second attempt', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const txm = createTransactionManager({ decisionLog: a.db })
+    managers.push(txm)
+    await txm.coordinator.createDecisionLog()
+    const attempts = [0, 0]
+    let arrived = 0
+    let release: () => void = () => {}
+    const bothRead = new Promise<void>((resolve) => (release = resolve))
+    const worker = (id: number) =>
+      txm.retry(
+        async (tx) => {
+          attempts[id] = (attempts[id] ?? 0) + 1
+          const counters = await tx.join('a', a.db)
+          await counters.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE')
+          const [{ total } = { total: 0 }] = await counters.query<{ total: number }>(
+            'SELECT coalesce(sum(n), 0)::int AS total FROM counters',
+          )
+          if (attempts[id] === 1 && ++arrived === 2) release()
+          if (attempts[id] === 1) await bothRead
+          await counters.query('INSERT INTO counters VALUES ($1)', [total + 1])
+          await (await tx.join('b', b.db)).query('INSERT INTO marks VALUES ($1)', [
+            `w${id}-${attempts[id]}`,
+          ])
+        },
+        { attempts: 4, initialDelay: 10 },
+      )
+    await Promise.all([worker(0), worker(1)])
+    assert.deepEqual(
+      [...attempts].sort(),
+      [1, 2],
+      'one committed at once, the other on its second attempt',
+    )
+    const rows = await a.pool.query<{ n: number }>('SELECT n FROM counters ORDER BY n')
+    assert.deepEqual(
+      rows.rows.map((r) => r.n),
+      [1, 2],
+      'serializable: no write skew survived',
+    )
+    const marks = await b.pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
+    assert.equal(marks.rowCount, 2, 'the failed attempt left nothing in the other database')
+  })
+
+  test('other errors, and an outcome-unknown commit, are never retried', async () => {
+    const a = await pgMember('a')
+    const txm = createTransactionManager({ decisionLog: a.db })
+    managers.push(txm)
+    let runs = 0
+    await assert.rejects(
+      txm.retry(
+        async () => {
+          runs++
+          throw new Error('not transient')
+        },
+        { attempts: 5 },
+      ),
+      /not transient/,
+    )
+    assert.equal(runs, 1)
+    runs = 0
+    const unknown = new OutcomeUnknownError('g', [], 'unknown', {
+      cause: Object.assign(new Error('x'), { code: '40001' }),
+    })
+    assert.equal(isRetryableTransactionError(unknown), false)
+    await assert.rejects(
+      txm.retry(
+        async () => {
+          runs++
+          throw unknown
+        },
+        { attempts: 5, shouldRetry: () => true },
+      ),
+      (e) => e === unknown,
+    )
+    assert.equal(runs, 1)
+    await assert.rejects(
+      txm.retry(async () => 1, { attempts: 0 }),
+      isConfigurationError,
+    )
+    assert.equal(
+      isRetryableTransactionError(Object.assign(new Error('deadlock'), { errno: 1213 })),
+      true,
+    )
+    assert.equal(
+      isRetryableTransactionError(new Error('wrapped', { cause: { code: '40P01' } })),
+      true,
+    )
+  })
+})
