@@ -296,6 +296,58 @@ describe('transaction manager', () => {
     }
   })
 
+  test('a connection string joined twice is one connection, closed after commit and after abort', async () => {
+    const a = await pgMember('a')
+    const b = await pgMember('b')
+    const txm = await manager({ decisionLog: a.db })
+    const app = `txkit_url_${Math.random().toString(36).slice(2, 8)}`
+    const url = new URL(b.url)
+    url.searchParams.set('application_name', app)
+    const connections = async () =>
+      Number(
+        (
+          await a.pool.query(
+            'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1',
+            [app],
+          )
+        ).rows[0]?.n,
+      )
+    for (const end of ['commit', 'abort'] as const) {
+      await txm
+        .run(async (tx) => {
+          const first = await tx.connect(url.toString())
+          const second = await tx.connect(url.toString())
+          assert.equal(first, second)
+          assert.deepEqual(
+            first.names,
+            [b.url.split('/').pop()],
+            'named after the database in the URL',
+          )
+          const [p1] = await first.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+          const [p2] = await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+          assert.equal(p1?.pid, p2?.pid)
+          assert.equal(await connections(), 1)
+          await first.query('INSERT INTO marks VALUES ($1)', [end])
+          await (await tx.join('a', a.db)).query('INSERT INTO marks VALUES ($1)', [end])
+          if (end === 'abort') throw new Error('abort')
+        })
+        .catch((error: Error) => assert.equal(error.message, 'abort'))
+      assert.equal(await connections(), 0, `closed after ${end}`)
+    }
+    assert.deepEqual(await marks(b.pool), ['commit'])
+    await txm.run(async (tx) => {
+      await assert.rejects(
+        tx.connect('not a url'),
+        (e: unknown) =>
+          isConfigurationError(e) && /names no database|not a connection URL/.test(e.message),
+      )
+      await assert.rejects(
+        tx.connect('ftp://u:SECRET@h/db'),
+        (e: unknown) => isConfigurationError(e) && !e.message.includes('SECRET'),
+      )
+    })
+  })
+
   test('a doomed transaction can only abort', async () => {
     const a = await pgMember('a')
     const txm = await manager({ decisionLog: a.db })

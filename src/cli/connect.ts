@@ -1,6 +1,9 @@
 import type { Database } from '../driver/database.js'
+import { databaseFromUrl } from '../driver/database-from-url.js'
 import { validateDatabaseName } from '../driver/database-name.js'
-import { redactUrl, registerSecret } from './redact.js'
+import { isConfigurationError } from '../errors/configuration-error.js'
+import { redactUrl } from '../util/redact-url.js'
+import { registerSecret } from './redact.js'
 import { UsageError } from './usage-error.js'
 
 /** A database named on the command line, connected through the driver its URL asks for. */
@@ -51,37 +54,13 @@ export function parseDatabaseSpec(spec: string): { name: string; url: string } {
   return { name, url }
 }
 
-async function loadDriver<Module>(name: string, scheme: string): Promise<Module> {
-  try {
-    return (await import(name)) as Module
-  } catch {
-    throw new UsageError(`${scheme}:// URLs need the "${name}" package: npm install ${name}`)
-  }
-}
-
 /** Opens a small pool for the URL with the driver its scheme names. */
 export async function connect(name: string, url: string): Promise<ConnectedDatabase> {
-  const scheme = new URL(url).protocol.replace(/:$/, '')
-  if (scheme === 'postgres' || scheme === 'postgresql') {
-    type Pg = typeof import('pg')
-    const loaded = await loadDriver<Pg & { default?: Pg }>('pg', scheme)
-    const pg = loaded.default ?? loaded
-    const { pgDatabase } = await import('../pg/index.js')
-    const pool = new pg.Pool({ connectionString: url, max: 8 })
-    pool.on('error', () => {})
-    return { database: pgDatabase(pool, { name }), url, close: () => pool.end() }
+  try {
+    const { database, close } = await databaseFromUrl(name, url)
+    return { database, url, close }
+  } catch (error) {
+    if (isConfigurationError(error)) throw new UsageError(`--db ${name}: ${error.message}`)
+    throw error
   }
-  if (scheme === 'mysql' || scheme === 'mariadb') {
-    type Mysql2 = typeof import('mysql2/promise')
-    const loaded = await loadDriver<Mysql2 & { default?: Mysql2 }>('mysql2/promise', scheme)
-    const mysql = loaded.default ?? loaded
-    const { mysqlDatabase } = await import('../mysql/index.js')
-    const parsed = new URL(url)
-    parsed.protocol = 'mysql:'
-    const pool = mysql.createPool({ uri: parsed.toString(), connectionLimit: 8 })
-    return { database: mysqlDatabase(pool, { name }), url, close: () => pool.end() }
-  }
-  throw new UsageError(
-    `--db ${name}: unsupported scheme "${scheme}://"; use postgres://, postgresql://, mysql:// or mariadb://.`,
-  )
 }

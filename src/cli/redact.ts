@@ -11,17 +11,6 @@ export function registerSecret(secret: string): void {
   }
 }
 
-/** A URL with its password replaced by `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return redact(url)
-  }
-}
-
 /** `text` with every registered secret, and any `user:password@` in a URL, replaced by `***`. */
 export function redact(text: string): string {
   let result = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@')

@@ -6,6 +6,8 @@ import type {
   TransactionSavepoint,
 } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
+import { databaseFromUrl, type UrlDatabase } from '../driver/database-from-url.js'
+import { validateDatabaseName } from '../driver/database-name.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
@@ -53,6 +55,8 @@ export class ManagedTransaction {
   readonly #afterAbort: AfterAbortHook[] = []
   readonly #notifications: Notification[] = []
   readonly #records: RecordedWrite[] = []
+  /** Pools opened for connection strings, by string: one connection each, closed at the end. */
+  readonly #urlDatabases = new Map<string, Promise<UrlDatabase>>()
   readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
 
   /** @internal Use `manager.begin()` or `manager.run()`. */
@@ -117,6 +121,31 @@ export class ManagedTransaction {
   async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
     this.#assertOpen(`join "${name}"`)
     return (await this.#ensureEngine()).join(name, database)
+  }
+
+  /**
+   * Joins the database at a connection string: the first call opens a connection for it, the same
+   * string returns the same branch and connection, and the connection is closed when the
+   * transaction ends. `name` is its stable name (default: the database name in the URL).
+   *
+   * @example
+   * ```ts
+   * await manager.run(async (tx) => {
+   *   const audit = await tx.connect(process.env.AUDIT_URL ?? '', 'audit')
+   *   await audit.query('insert into audit_log (event) values ($1)', ['order placed'])
+   * })
+   * ```
+   */
+  async connect(url: string, name?: string): Promise<BranchHandle> {
+    this.#assertOpen('join a connection string')
+    let opening = this.#urlDatabases.get(url)
+    if (opening === undefined) {
+      const stableName = validateDatabaseName(name ?? databaseNameOf(url))
+      opening = databaseFromUrl(stableName, url, { max: 1 })
+      this.#urlDatabases.set(url, opening)
+    }
+    const { database } = await opening
+    return this.join(database.name, database)
   }
 
   /**
@@ -227,6 +256,14 @@ export class ManagedTransaction {
     }
     this.#status = 'committing'
     try {
+      return await this.#commit()
+    } finally {
+      await this.#closeUrlDatabases()
+    }
+  }
+
+  async #commit(): Promise<CommitResult | undefined> {
+    try {
       for (let index = 0; index < this.#beforeCommit.length; index++) {
         await this.#beforeCommit[index]?.(this)
       }
@@ -267,6 +304,7 @@ export class ManagedTransaction {
     if (this.#status === 'aborted') return
     this.#assertActive('abort')
     await this.#rollBack()
+    await this.#closeUrlDatabases()
     await this.#runRecordHooks('failed', 'aborted')
     await this.#runAfterAbort()
   }
@@ -275,6 +313,19 @@ export class ManagedTransaction {
     this.#status = 'aborted'
     const engine = await this.#engine?.catch(() => undefined)
     if (engine?.status === 'active') await engine.rollback()
+  }
+
+  async #closeUrlDatabases(): Promise<void> {
+    const opened = [...this.#urlDatabases.values()]
+    this.#urlDatabases.clear()
+    await Promise.all(
+      opened.map((opening) =>
+        opening.then(
+          ({ close }) => close(),
+          () => undefined,
+        ),
+      ),
+    )
   }
 
   async #sendNotifications(): Promise<void> {
@@ -354,4 +405,17 @@ export class ManagedTransaction {
       )
     }
   }
+}
+
+/** The database name in a connection URL's path, for a default stable name. */
+function databaseNameOf(url: string): string {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
+    if (name !== '') return name
+  } catch {
+    // reported below
+  }
+  throw new ConfigurationError(
+    'This connection string names no database: pass a stable name, tx.connect(url, "orders").',
+  )
 }
