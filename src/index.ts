@@ -58,6 +58,7 @@ export type {
   RecordHooks,
   RecordKind,
 } from './manager/record-hooks.js'
+export type { ResourceSavepoint, TransactionResource } from './manager/resource-database.js'
 export { isRetryableTransactionError } from './manager/retryable-error.js'
 export {
   createTransactionManager,

@@ -19,6 +19,7 @@ import {
   type RecordKind,
   recordHook,
 } from './record-hooks.js'
+import { resourceDatabase, type TransactionResource } from './resource-database.js'
 
 /** How a commit ended, as after-commit hooks are told: never a guess. */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
@@ -55,6 +56,8 @@ export class ManagedTransaction {
   readonly #afterAbort: AfterAbortHook[] = []
   readonly #notifications: Notification[] = []
   readonly #records: RecordedWrite[] = []
+  readonly #resources = new Map<string, Promise<BranchHandle>>()
+  readonly #joinedResources: TransactionResource[] = []
   /** Pools opened for connection strings, by string: one connection each, closed at the end. */
   readonly #urlDatabases = new Map<string, Promise<UrlDatabase>>()
   readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
@@ -146,6 +149,35 @@ export class ManagedTransaction {
     }
     const { database } = await opening
     return this.join(database.name, database)
+  }
+
+  /**
+   * Joins a user-written resource (see {@link TransactionResource}); the same `sortKey` joins once.
+   * Alone it commits in one phase; with others it is prepared, then committed after the decision.
+   *
+   * @example
+   * ```ts
+   * await manager.run(async (tx) => {
+   *   await tx.joinResource(outbox)              // prepare writes the messages to a spool file
+   *   await (await tx.join('orders', orders)).query('insert into orders (id) values ($1)', [id])
+   * })
+   * ```
+   */
+  async joinResource(resource: TransactionResource): Promise<void> {
+    this.#assertOpen('join a resource')
+    let joining = this.#resources.get(resource?.sortKey)
+    if (joining === undefined) {
+      const database = resourceDatabase(resource)
+      joining = this.join(database.name, database)
+      this.#resources.set(resource.sortKey, joining)
+      this.#joinedResources.push(resource)
+    }
+    await joining
+  }
+
+  /** The user-written resources that joined, for retry decisions. */
+  get resources(): readonly TransactionResource[] {
+    return this.#joinedResources
   }
 
   /**

@@ -18,7 +18,7 @@ export interface RetryOptions {
   readonly initialDelay?: number
   /** Longest backoff, ms (default 1000). */
   readonly maxDelay?: number
-  /** Also retry errors this accepts (never an outcome-unknown commit). */
+  /** Also retry errors this (or a joined resource's `shouldRetry`) accepts; never outcome-unknown. */
   readonly shouldRetry?: (error: unknown) => boolean
   /** Stops retrying (the last error is thrown) and cuts a backoff short. */
   readonly signal?: AbortSignal
@@ -126,12 +126,20 @@ export class TransactionManager {
     const initialDelay = options.initialDelay ?? 25
     const maxDelay = options.maxDelay ?? 1000
     for (let attempt = 1; ; attempt++) {
+      let transaction: ManagedTransaction | undefined
       try {
-        return await this.run(work)
+        return await this.run((current) => {
+          transaction = current
+          return work(current)
+        })
       } catch (error) {
         const retryable =
           !isOutcomeUnknownError(error) &&
-          (isRetryableTransactionError(error) || options.shouldRetry?.(error) === true)
+          (isRetryableTransactionError(error) ||
+            options.shouldRetry?.(error) === true ||
+            (transaction?.resources ?? []).some(
+              (resource) => resource.shouldRetry?.(error) === true,
+            ))
         if (!retryable || attempt >= attempts || options.signal?.aborted) throw error
         const ceiling = Math.min(maxDelay, initialDelay * 2 ** (attempt - 1))
         await sleep(Math.random() * ceiling, options.signal)
