@@ -63,6 +63,7 @@ export { isRetryableTransactionError } from './manager/retryable-error.js'
 export {
   createTransactionManager,
   type RetryOptions,
+  type TransactionAttempt,
   TransactionManager,
   type TransactionManagerOptions,
 } from './manager/transaction-manager.js'

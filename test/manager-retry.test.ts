@@ -76,6 +76,40 @@ describe('retrying a whole transaction', () => {
     assert.equal(marks.rowCount, 2, 'the failed attempt left nothing in the other database')
   })
 
+  test('attempts(n): the loop ends at the first success, after a retryable failure', async () => {
+    const a = await pgMember('a')
+    const txm = createTransactionManager({ decisionLog: a.db })
+    managers.push(txm)
+    const seen: number[] = []
+    for await (const attempt of txm.attempts(3, { initialDelay: 1 })) {
+      seen.push(attempt.number)
+      await attempt.run(async (tx) => {
+        await (await tx.join('a', a.db)).query('INSERT INTO marks VALUES ($1)', [
+          `try-${attempt.number}`,
+        ])
+        if (attempt.number === 1)
+          throw Object.assign(new Error('deadlock detected'), { code: '40P01' })
+      })
+    }
+    assert.deepEqual(seen, [1, 2])
+    const rows = await a.pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
+    assert.deepEqual(
+      rows.rows.map((r) => r.tx),
+      ['try-2'],
+      'the failed attempt was rolled back',
+    )
+    const last: number[] = []
+    await assert.rejects(async () => {
+      for await (const attempt of txm.attempts(2, { initialDelay: 1 })) {
+        last.push(attempt.number)
+        await attempt.run(async () => {
+          throw Object.assign(new Error('still failing'), { code: '40001' })
+        })
+      }
+    }, /still failing/)
+    assert.deepEqual(last, [1, 2], 'the last attempt rethrows')
+  })
+
   test('other errors, and an outcome-unknown commit, are never retried', async () => {
     const a = await pgMember('a')
     const txm = createTransactionManager({ decisionLog: a.db })

@@ -11,6 +11,19 @@ import { ManagedTransaction } from './managed-transaction.js'
 import type { RecordHooks } from './record-hooks.js'
 import { isRetryableTransactionError } from './retryable-error.js'
 
+/** One run of a transaction in {@link TransactionManager.attempts}. */
+export interface TransactionAttempt {
+  /** 1 for the first run. */
+  readonly number: number
+  /**
+   * Runs the transaction. Resolves `{ done: true, value }` on success, `{ done: false }` after a
+   * retryable failure (the loop goes on); rejects with any other failure or the last attempt's.
+   */
+  run<Result>(
+    work: (transaction: ManagedTransaction) => Promise<Result>,
+  ): Promise<{ done: true; value: Result } | { done: false }>
+}
+
 export interface RetryOptions {
   /** Runs in all, the first included (default 3). */
   readonly attempts?: number
@@ -119,31 +132,66 @@ export class TransactionManager {
     work: (transaction: ManagedTransaction) => Promise<Result>,
     options: RetryOptions = {},
   ): Promise<Result> {
-    const attempts = options.attempts ?? 3
-    if (!Number.isInteger(attempts) || attempts < 1) {
-      throw new ConfigurationError(`attempts must be a whole number ≥ 1, not ${String(attempts)}.`)
+    for await (const attempt of this.attempts(options.attempts ?? 3, options)) {
+      const outcome = await attempt.run(work)
+      if (outcome.done) return outcome.value
+    }
+    throw new TypeError('unreachable: the last attempt rethrows')
+  }
+
+  /**
+   * Zope's `attempts()`: yields up to `count` attempts; each runs the whole transaction. The loop
+   * ends when one succeeds; after a retryable failure (see {@link retry}) it backs off and yields
+   * the next; any other failure, or the last attempt's, is thrown.
+   *
+   * @example
+   * ```ts
+   * for await (const attempt of manager.attempts(3)) {
+   *   await attempt.run(async (tx) => {
+   *     const db = await tx.join('accounts', accounts)
+   *     await db.query('update accounts set balance = balance - 10 where id = 1')
+   *   })
+   * }
+   * ```
+   */
+  async *attempts(
+    count: number,
+    options: Omit<RetryOptions, 'attempts'> = {},
+  ): AsyncGenerator<TransactionAttempt, void, undefined> {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new ConfigurationError(`attempts must be a whole number ≥ 1, not ${String(count)}.`)
     }
     const initialDelay = options.initialDelay ?? 25
     const maxDelay = options.maxDelay ?? 1000
-    for (let attempt = 1; ; attempt++) {
-      let transaction: ManagedTransaction | undefined
-      try {
-        return await this.run((current) => {
-          transaction = current
-          return work(current)
-        })
-      } catch (error) {
-        const retryable =
-          !isOutcomeUnknownError(error) &&
-          (isRetryableTransactionError(error) ||
-            options.shouldRetry?.(error) === true ||
-            (transaction?.resources ?? []).some(
-              (resource) => resource.shouldRetry?.(error) === true,
-            ))
-        if (!retryable || attempt >= attempts || options.signal?.aborted) throw error
-        const ceiling = Math.min(maxDelay, initialDelay * 2 ** (attempt - 1))
-        await sleep(Math.random() * ceiling, options.signal)
+    for (let number = 1; ; number++) {
+      let retrying = false
+      yield {
+        number,
+        run: async <Result>(work: (transaction: ManagedTransaction) => Promise<Result>) => {
+          let transaction: ManagedTransaction | undefined
+          try {
+            const value = await this.run((current) => {
+              transaction = current
+              return work(current)
+            })
+            return { done: true as const, value }
+          } catch (error) {
+            const retryable =
+              !isOutcomeUnknownError(error) &&
+              (isRetryableTransactionError(error) ||
+                options.shouldRetry?.(error) === true ||
+                (transaction?.resources ?? []).some(
+                  (resource) => resource.shouldRetry?.(error) === true,
+                ))
+            if (!retryable || number >= count || options.signal?.aborted) throw error
+            retrying = true
+            return { done: false as const }
+          }
+        },
       }
+      if (!retrying) return
+      const ceiling = Math.min(maxDelay, initialDelay * 2 ** (number - 1))
+      await sleep(Math.random() * ceiling, options.signal)
     }
   }
 
