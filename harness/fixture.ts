@@ -4,10 +4,14 @@ import {
   type Coordinator,
   type CoordinatorOptions,
   createCoordinator,
+  createTransactionManager,
   type Database,
+  type TransactionManager,
+  type TransactionManagerOptions,
 } from '../src/index.js'
 import { type MysqlDatabase, mysqlDatabase } from '../src/mysql/index.js'
 import { pgDatabase } from '../src/pg/index.js'
+import type { TestServer } from './test-databases.js'
 
 type PgDatabase = Database<pg.PoolClient>
 type MariaDatabase = MysqlDatabase<mysql.PoolConnection>
@@ -29,6 +33,22 @@ export class Fixture {
     return { pool, db: mysqlDatabase(pool, { name }) }
   }
 
+  /** A fresh PostgreSQL database on `server` with a `marks (tx)` table, as txkit database `name`. */
+  async markedPg(server: TestServer, name: string) {
+    const url = await server.createDatabase()
+    const { pool, db } = this.pg(url, name)
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+    return { name, url, pool, db }
+  }
+
+  /** A transaction manager whose decision table exists, closed with the fixture. */
+  async manager(options: TransactionManagerOptions): Promise<TransactionManager> {
+    const manager = createTransactionManager(options)
+    this.#closers.unshift(() => manager.close())
+    await manager.coordinator.createDecisionLog()
+    return manager
+  }
+
   coordinator(options: CoordinatorOptions): Coordinator {
     const coordinator = createCoordinator(options)
     this.#closers.unshift(() => coordinator.close())
@@ -38,6 +58,12 @@ export class Fixture {
   async close(): Promise<void> {
     for (const close of this.#closers.splice(0)) await close().catch(() => {})
   }
+}
+
+/** The `marks` of a PostgreSQL database, sorted. */
+export async function pgMarks(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
+  return rows.map((row) => row.tx)
 }
 
 /** Global ids of our prepared transactions in this PostgreSQL database. */

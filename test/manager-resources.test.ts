@@ -1,44 +1,30 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type pg from 'pg'
-import { Fixture, pgPrepared } from '../harness/fixture.js'
+import { Fixture, pgMarks, pgPrepared } from '../harness/fixture.js'
 import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
 import {
   type CommitOutcome,
-  createTransactionManager,
   type Database,
   isConfigurationError,
   isTransactionRolledBackError,
   parseXid,
-  type TransactionManager,
   type TransactionResource,
 } from '../src/index.js'
 
 const fixture = new Fixture()
 let postgres: TestServer
-const managers: TransactionManager[] = []
 
 before(async () => {
   postgres = await testPostgres()
 })
 after(async () => {
-  for (const manager of managers) await manager.close()
   await fixture.close()
   await stopTestServers()
 })
 
-async function pgMember(name: string) {
-  const url = await postgres.createDatabase()
-  const { pool, db } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
-  return { name, url, pool, db }
-}
+const pgMember = (name: string) => fixture.markedPg(postgres, name)
 
-async function marks(pool: pg.Pool): Promise<string[]> {
-  return (await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')).rows.map(
-    (r) => r.tx,
-  )
-}
+const marks = pgMarks
 
 /** A resource that logs every call it gets, and can be told to refuse its prepare. */
 function loggingResource(
@@ -78,12 +64,7 @@ function loggingResource(
   return { resource, calls }
 }
 
-async function manager(decision: { db: Database }) {
-  const created = createTransactionManager({ decisionLog: decision.db })
-  managers.push(created)
-  await created.coordinator.createDecisionLog()
-  return created
-}
+const manager = (decision: { db: Database }) => fixture.manager({ decisionLog: decision.db })
 
 describe('user-written resources', () => {
   test('with databases it is prepared, then committed after the decision', async () => {

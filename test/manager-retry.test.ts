@@ -3,41 +3,33 @@ import { after, before, describe, test } from 'node:test'
 import { Fixture } from '../harness/fixture.js'
 import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
 import {
-  createTransactionManager,
   isConfigurationError,
   isRetryableTransactionError,
   OutcomeUnknownError,
-  type TransactionManager,
 } from '../src/index.js'
 
 const fixture = new Fixture()
 let postgres: TestServer
-const managers: TransactionManager[] = []
 
 before(async () => {
   postgres = await testPostgres()
 })
 after(async () => {
-  for (const manager of managers) await manager.close()
   await fixture.close()
   await stopTestServers()
 })
 
 async function pgMember(name: string) {
-  const url = await postgres.createDatabase()
-  const { pool, db } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE counters (n int)')
-  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
-  return { name, url, pool, db }
+  const member = await fixture.markedPg(postgres, name)
+  await member.pool.query('CREATE TABLE counters (n int)')
+  return member
 }
 
 describe('retrying a whole transaction', () => {
   test('a serialization failure between two SERIALIZABLE transactions succeeds on the second attempt', async () => {
     const a = await pgMember('a')
     const b = await pgMember('b')
-    const txm = createTransactionManager({ decisionLog: a.db })
-    managers.push(txm)
-    await txm.coordinator.createDecisionLog()
+    const txm = await fixture.manager({ decisionLog: a.db })
     const attempts = [0, 0]
     let arrived = 0
     let release: () => void = () => {}
@@ -78,8 +70,7 @@ describe('retrying a whole transaction', () => {
 
   test('attempts(n): the loop ends at the first success, after a retryable failure', async () => {
     const a = await pgMember('a')
-    const txm = createTransactionManager({ decisionLog: a.db })
-    managers.push(txm)
+    const txm = await fixture.manager({ decisionLog: a.db })
     const seen: number[] = []
     for await (const attempt of txm.attempts(3, { initialDelay: 1 })) {
       seen.push(attempt.number)
@@ -112,8 +103,7 @@ describe('retrying a whole transaction', () => {
 
   test('other errors, and an outcome-unknown commit, are never retried', async () => {
     const a = await pgMember('a')
-    const txm = createTransactionManager({ decisionLog: a.db })
-    managers.push(txm)
+    const txm = await fixture.manager({ decisionLog: a.db })
     let runs = 0
     await assert.rejects(
       txm.retry(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type mysql from 'mysql2/promise'
 import pg from 'pg'
-import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { Fixture, pgMarks, pgPrepared, xaRecover } from '../harness/fixture.js'
 import type { PostgresServer } from '../harness/postgres-server.js'
 import {
   startPostgres,
@@ -12,50 +12,32 @@ import {
 } from '../harness/test-databases.js'
 import {
   type CommitOutcome,
-  createTransactionManager,
   type Database,
   isConfigurationError,
   isOutcomeUnknownError,
   isTransactionStateError,
   type Logger,
-  type TransactionManager,
   type TransactionManagerOptions,
 } from '../src/index.js'
 
 const fixture = new Fixture()
 let postgres: TestServer
 let mariadb: TestServer | undefined
-const managers: TransactionManager[] = []
 
 before(async () => {
   postgres = await startPostgres({ logStatements: true })
   mariadb = await testMariadb()
 })
 after(async () => {
-  for (const manager of managers) await manager.close()
   await fixture.close()
   await stopTestServers()
 })
 
-async function pgMember(name: string) {
-  const url = await postgres.createDatabase()
-  const { pool, db } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
-  return { name, url, pool, db }
-}
+const pgMember = (name: string) => fixture.markedPg(postgres, name)
 
-async function marks(pool: pg.Pool): Promise<string[]> {
-  return (await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')).rows.map(
-    (r) => r.tx,
-  )
-}
+const marks = pgMarks
 
-async function manager(options: TransactionManagerOptions): Promise<TransactionManager> {
-  const created = createTransactionManager(options)
-  managers.push(created)
-  await created.coordinator.createDecisionLog()
-  return created
-}
+const manager = (options: TransactionManagerOptions) => fixture.manager(options)
 
 /** A logger that keeps what it is told, to assert on. */
 function recordingLogger(): Logger & { errors: string[] } {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type mysql from 'mysql2/promise'
-import type pg from 'pg'
-import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { Fixture, pgMarks, pgPrepared, xaRecover } from '../harness/fixture.js'
 import type { PostgresServer } from '../harness/postgres-server.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import {
@@ -33,18 +32,9 @@ after(async () => {
   await stopTestServers()
 })
 
-async function pgMember(name: string) {
-  const url = await postgres.createDatabase()
-  const { pool, db } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
-  return { name, url, pool, db }
-}
+const pgMember = (name: string) => fixture.markedPg(postgres, name)
 
-async function marks(pool: pg.Pool): Promise<string[]> {
-  return (await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')).rows.map(
-    (r) => r.tx,
-  )
-}
+const marks = pgMarks
 
 function serverLog(): string {
   return (postgres.owned as PostgresServer).log()
