@@ -36,3 +36,38 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 }
+
+/** A long-running `txkit` command, with what it wrote to stderr so far. */
+export interface RunningCli {
+  readonly child: ChildProcess
+  /** Everything written to stderr so far. */
+  stderr(): string
+  /** Waits (up to 10 s) until stderr matches `pattern`; returns the match, or null on timeout. */
+  until(pattern: RegExp): Promise<RegExpExecArray | null>
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>
+}
+
+/** Starts a long-running command (such as `watch`) and collects its stderr. */
+export function runningCli(args: readonly string[]): RunningCli {
+  const child = startCli(args)
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {
+    child,
+    stderr: () => stderr,
+    async until(pattern) {
+      for (let i = 0; i < 200 && !pattern.test(stderr); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      return pattern.exec(stderr)
+    },
+    async stop() {
+      child.kill('SIGTERM')
+      return exited
+    },
+  }
+}

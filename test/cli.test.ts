@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
-import { runCli, startCli } from '../harness/run-cli.js'
+import { runCli, runningCli } from '../harness/run-cli.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
 
@@ -167,91 +167,54 @@ describe('txkit command line', () => {
     assert.match(missing.stderr, /no URL \(looked in TXKIT_DB_NOTHERE\)/)
   })
 
+  const watchArgs = (interval: string) => [
+    'watch',
+    '--db',
+    `a=${urls.a}`,
+    '--db',
+    `b=${urls.b}`,
+    '--decision-log',
+    'a',
+    '--prefix',
+    'cli',
+    '--min-age',
+    '0',
+    '--interval',
+    interval,
+  ]
+
   test('watch recovers every interval, serves metrics, and stops on SIGTERM', async () => {
-    const child = startCli([
-      'watch',
-      '--db',
-      `a=${urls.a}`,
-      '--db',
-      `b=${urls.b}`,
-      '--decision-log',
-      'a',
-      '--prefix',
-      'cli',
-      '--min-age',
-      '0',
-      '--interval',
-      '200ms',
-      '--metrics-port',
-      '0',
-    ])
-    let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    )
-    const waitFor = async (pattern: RegExp) => {
-      for (let i = 0; i < 100 && !pattern.test(stderr); i++)
-        await new Promise((r) => setTimeout(r, 100))
-      assert.match(stderr, pattern)
-    }
-    await waitFor(/"port":(\d+)/)
-    const port = Number(/"port":(\d+)/.exec(stderr)?.[1])
+    const watch = runningCli([...watchArgs('200ms'), '--metrics-port', '0'])
+    const port = Number((await watch.until(/"port":(\d+)/))?.[1])
+    assert.ok(port > 0, watch.stderr())
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text(), 'ok\n')
 
     await inDoubt('cli-2')
     for (let i = 0; i < 50 && !(await hasMark(urls.b, 'cli-2')); i++)
       await new Promise((r) => setTimeout(r, 100))
     assert.equal(await hasMark(urls.b, 'cli-2'), true, 'the worker committed it')
-    await waitFor(/"committed":1/)
+    assert.ok(await watch.until(/"committed":1/), watch.stderr())
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     assert.match(metrics, /^txkit_recovery_decisions_total\{action="committed"\} 1$/m)
     assert.match(metrics, /^txkit_prepared_transactions\{database="a"\} \d+$/m)
     assert.match(metrics, /^txkit_recovery_rounds_total [1-9]\d*$/m)
     assert.match(metrics, /^# TYPE txkit_recovery_failures_total counter$/m)
 
-    child.kill('SIGTERM')
-    assert.equal(await exited, 0)
-    assert.match(stderr, /txkit watch: stopped/)
-    assertNoSecret(stderr, metrics)
+    assert.equal(await watch.stop(), 0)
+    assert.match(watch.stderr(), /txkit watch: stopped/)
+    assertNoSecret(watch.stderr(), metrics)
   })
 
   test('a watch round is skipped while another worker holds the recovery lock', async () => {
     const holder = await (pools[0] as pg.Pool).connect()
     await holder.query(`SELECT pg_advisory_lock(hashtext('txkit-recover:cli'))`)
-    const child = startCli([
-      'watch',
-      '--db',
-      `a=${urls.a}`,
-      '--db',
-      `b=${urls.b}`,
-      '--decision-log',
-      'a',
-      '--prefix',
-      'cli',
-      '--min-age',
-      '0',
-      '--interval',
-      '100ms',
-    ])
-    let output = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    const until = async (pattern: RegExp) => {
-      for (let i = 0; i < 100 && !pattern.test(output); i++)
-        await new Promise((r) => setTimeout(r, 50))
-      assert.match(output, pattern)
-    }
-    await until(/another worker holds the recovery lock/)
-    assert.doesNotMatch(output, /round done/)
+    const watch = runningCli(watchArgs('100ms'))
+    assert.ok(await watch.until(/another worker holds the recovery lock/), watch.stderr())
+    assert.doesNotMatch(watch.stderr(), /round done/)
     await holder.query(`SELECT pg_advisory_unlock(hashtext('txkit-recover:cli'))`)
     holder.release()
-    await until(/round done/)
-    child.kill('SIGTERM')
-    await new Promise((resolve) => child.on('exit', resolve))
-    assertNoSecret(output)
+    assert.ok(await watch.until(/round done/), watch.stderr())
+    await watch.stop()
+    assertNoSecret(watch.stderr())
   })
 })

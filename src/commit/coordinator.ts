@@ -1,9 +1,11 @@
+import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
+import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
-import { DEFAULT_PREFIX, describeValue, validatePrefix } from '../xid/deployment-prefix.js'
+import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
 import { branchXid, type CommitProtocolName, MAX_BRANCHES, newGtrid } from '../xid/xid.js'
 import { Branch, type BranchHandle } from './branch.js'
 import type { CommitContext } from './commit-context.js'
@@ -301,15 +303,7 @@ function groupByIdentity(databases: Record<string, AnyDatabase>): DatabaseGroup[
   }
   const groups = new Map<string, DatabaseGroup>()
   for (const [name, database] of Object.entries(databases)) {
-    if (
-      database === null ||
-      typeof database !== 'object' ||
-      typeof database.acquire !== 'function'
-    ) {
-      throw new ConfigurationError(
-        `"${name}" is not a txkit database: wrap the pool with pgDatabase(...) or mysqlDatabase(...).`,
-      )
-    }
+    assertDatabase(database, name)
     const group = groups.get(database.identity)
     if (group === undefined) {
       groups.set(database.identity, { database, names: [name] })

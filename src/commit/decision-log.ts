@@ -1,8 +1,9 @@
 import type { DecisionInsertOutcome } from '../dialect/dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
+import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { ConfigurationError } from '../errors/configuration-error.js'
+import { withConnection } from '../driver/with-connection.js'
 import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
@@ -44,11 +45,7 @@ export class DecisionLog {
   #flushing: Promise<void> = Promise.resolve()
 
   constructor(options: DecisionLogOptions, logger: Logger) {
-    if (options?.database === undefined || typeof options.database.acquire !== 'function') {
-      throw new ConfigurationError(
-        'decisionLog.database must be a txkit database (pgDatabase(...) or mysqlDatabase(...)).',
-      )
-    }
+    assertDatabase(options?.database, 'decisionLog.database')
     this.database = options.database
     this.tableText = options.table ?? DEFAULT_DECISION_TABLE
     this.table = parseTableName(this.tableText)
@@ -151,17 +148,15 @@ export class DecisionLog {
 
   async #delete(gtrids: string[]): Promise<void> {
     if (gtrids.length === 0) return
-    let connection: DriverConnection | undefined
     try {
-      connection = await this.database.acquire()
-      await this.database.dialect.deleteDecisions(
-        connection,
-        this.table,
-        gtrids.map((gtrid) => ({ gtrid, outcome: 'C', participants: '' })),
+      await withConnection(this.database, (connection) =>
+        this.database.dialect.deleteDecisions(
+          connection,
+          this.table,
+          gtrids.map((gtrid) => ({ gtrid, outcome: 'C', participants: '' })),
+        ),
       )
-      connection.release(false)
     } catch (error) {
-      connection?.release(true)
       this.#logger.warn(
         { count: gtrids.length, error: errorMessage(error) },
         'txkit: could not delete finished decision rows; recovery removes them later',

@@ -1,5 +1,5 @@
+import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
-import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import { rollBackEverything } from './abort.js'
@@ -96,15 +96,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         `Transaction ${this.gtrid} was begun with its databases; join() needs one begun with coordinator.begin().`,
       )
     }
-    if (
-      database === null ||
-      typeof database !== 'object' ||
-      typeof database.acquire !== 'function'
-    ) {
-      throw new ConfigurationError(
-        `"${name}" is not a txkit database: wrap the pool with pgDatabase(...) or mysqlDatabase(...).`,
-      )
-    }
+    assertDatabase(database, name)
     let joining = this.#joining.get(database.identity)
     if (joining === undefined) {
       // Savepoints in force reach the new branch at its join point, before anyone uses it.

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { describeValue } from '../xid/deployment-prefix.js'
+import { describeValue } from '../util/describe-value.js'
 
 /** A table name, optionally schema-qualified, checked to be a plain SQL identifier. */
 export interface TableName {

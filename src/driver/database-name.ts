@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { describeValue } from '../xid/deployment-prefix.js'
+import { describeValue } from '../util/describe-value.js'
 
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/
 

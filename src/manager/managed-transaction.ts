@@ -8,6 +8,7 @@ import type {
 import type { Database } from '../driver/database.js'
 import { databaseFromUrl, type UrlDatabase } from '../driver/database-from-url.js'
 import { validateDatabaseName } from '../driver/database-name.js'
+import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
@@ -363,14 +364,9 @@ export class ManagedTransaction {
   async #sendNotifications(): Promise<void> {
     for (const { database, channel, payload } of this.#notifications) {
       try {
-        const connection = await database.acquire()
-        try {
-          await database.dialect.notify?.(connection, channel, payload)
-          connection.release(false)
-        } catch (error) {
-          connection.release(true)
-          throw error
-        }
+        await withConnection(database, async (connection) =>
+          database.dialect.notify?.(connection, channel, payload),
+        )
       } catch (error) {
         this.#logger.error(
           { gtrid: this.#gtrid, database: database.name, channel, error: errorMessage(error) },

@@ -7,6 +7,7 @@ import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import { silentLogger } from '../util/logger.js'
+import { sleep } from '../util/sleep.js'
 import { ManagedTransaction } from './managed-transaction.js'
 import type { RecordHooks } from './record-hooks.js'
 import { isRetryableTransactionError } from './retryable-error.js'
@@ -35,18 +36,6 @@ export interface RetryOptions {
   readonly shouldRetry?: (error: unknown) => boolean
   /** Stops retrying (the last error is thrown) and cuts a backoff short. */
   readonly signal?: AbortSignal
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }
 
 export interface TransactionManagerOptions extends CoordinatorOptions {

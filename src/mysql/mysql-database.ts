@@ -7,6 +7,7 @@ import {
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 
 /** The part of a mysql2/promise `PoolConnection` txkit uses. */
@@ -166,13 +167,8 @@ function toPromisePool<Connection extends MysqlConnectionLike>(
 }
 
 async function detectFlavour(database: Database): Promise<MysqlFlavour> {
-  const connection = await database.acquire()
-  try {
-    const { rows } = await connection.query<{ version: string }>('SELECT VERSION() AS version')
-    connection.release(false)
-    return /mariadb/i.test(rows[0]?.version ?? '') ? 'mariadb' : 'mysql'
-  } catch (error) {
-    connection.release(true)
-    throw error
-  }
+  const { rows } = await withConnection(database, (connection) =>
+    connection.query<{ version: string }>('SELECT VERSION() AS version'),
+  )
+  return /mariadb/i.test(rows[0]?.version ?? '') ? 'mariadb' : 'mysql'
 }

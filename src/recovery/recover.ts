@@ -1,13 +1,16 @@
 import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
 import type { DecisionRow, PreparedTransaction } from '../dialect/dialect.js'
+import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
-import type { DriverConnection } from '../driver/driver-connection.js'
+import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
 import { mapConcurrent } from '../util/map-concurrent.js'
-import { DEFAULT_PREFIX, describeValue, validatePrefix } from '../xid/deployment-prefix.js'
+import { sleep } from '../util/sleep.js'
+import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
 import { type CommitProtocolName, type OurXid, parseXid } from '../xid/xid.js'
 import type {
   LeftReason,
@@ -204,16 +207,8 @@ function checkOptions(options: RecoverOptions): Settings {
     )
   }
   const names = new Set<string>()
-  for (const database of databases) {
-    if (
-      database === null ||
-      typeof database !== 'object' ||
-      typeof database.acquire !== 'function'
-    ) {
-      throw new ConfigurationError(
-        'Every entry of databases must be a txkit database (pgDatabase / mysqlDatabase).',
-      )
-    }
+  for (const [position, database] of databases.entries()) {
+    assertDatabase(database, `databases[${position}]`)
     validateDatabaseName(database.name)
     if (names.has(database.name)) {
       throw new ConfigurationError(
@@ -270,22 +265,6 @@ function checkOptions(options: RecoverOptions): Settings {
       'maxTransactionDuration',
       1,
     ),
-  }
-}
-
-/** Runs `work` on a fresh connection of `database`; closes it instead of reusing it on failure. */
-async function withConnection<Result>(
-  database: Database,
-  work: (connection: DriverConnection) => Promise<Result>,
-): Promise<Result> {
-  const connection = await database.acquire()
-  try {
-    const result = await work(connection)
-    connection.release(false)
-    return result
-  } catch (error) {
-    connection.release(true)
-    throw error
   }
 }
 
@@ -761,17 +740,4 @@ function log(logger: Logger, transaction: TransactionRecovery): void {
   if (transaction.action === 'failed') logger.error(fields, 'txkit recover: transaction failed')
   else if (transaction.action === 'left') logger.info?.(fields, 'txkit recover: transaction left')
   else logger.info?.(fields, `txkit recover: transaction ${transaction.action}`)
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { describeValue } from '../util/describe-value.js'
 
 /** The prefix txkit writes into transaction ids when none is configured. */
 export const DEFAULT_PREFIX = 'txkit'
@@ -25,13 +26,4 @@ export function validatePrefix(prefix: unknown): string {
     `Invalid deployment prefix ${describeValue(prefix)}: use 1 to 8 lowercase letters a-z, such as "billing". ` +
       'It is written into every transaction id, and recovery only touches transactions with its prefix.',
   )
-}
-
-/** Renders untrusted input for an error message: quoted, escaped and shortened. */
-export function describeValue(value: unknown): string {
-  if (typeof value !== 'string') {
-    return value === null ? 'null' : typeof value
-  }
-  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
-  return JSON.stringify(shown)
 }
