@@ -19,6 +19,14 @@ export type {
   ProtocolStepObserver,
 } from './commit/protocol-step.js'
 export type { Dialect } from './dialect/dialect.js'
+export type {
+  LockDialect,
+  LockGrant,
+  LockMode,
+  LockRequest,
+  LockScope,
+  LockWait,
+} from './dialect/lock-dialect.js'
 export { mysqlDialect } from './dialect/mysql-dialect.js'
 export { postgresDialect } from './dialect/postgres-dialect.js'
 export type { Database } from './driver/database.js'
@@ -28,6 +36,11 @@ export {
   DecisionLogMissingError,
   isDecisionLogMissingError,
 } from './errors/decision-log-missing-error.js'
+export { isLockLostError, LockLostError } from './errors/lock-lost-error.js'
+export { isLockReentryError, LockReentryError } from './errors/lock-reentry-error.js'
+export { isLockStateError, LockStateError } from './errors/lock-state-error.js'
+export { isLockTimeoutError, LockTimeoutError } from './errors/lock-timeout-error.js'
+export { isLockWaitAbortedError, LockWaitAbortedError } from './errors/lock-wait-aborted-error.js'
 export { isOutcomeUnknownError, OutcomeUnknownError } from './errors/outcome-unknown-error.js'
 export {
   isPreparedTransactionsDisabledError,
@@ -43,6 +56,18 @@ export {
   TransactionStateError,
 } from './errors/transaction-state-error.js'
 export { isTxkitError, TxkitError } from './errors/txkit-error.js'
+export { createLock, DatabaseLock, type LockStatus } from './lock/database-lock.js'
+export {
+  type LockIdentifier,
+  type LockKey,
+  type LockKeyMapping,
+  type LockKeySpace,
+  type LongKeyPolicy,
+  lockIdentifier,
+} from './lock/lock-key.js'
+export type { AcquireOptions, LockOptions } from './lock/lock-options.js'
+export type { LockSource } from './lock/lock-source.js'
+export { type WithLockOptions, withLock } from './lock/with-lock.js'
 export {
   type AfterAbortHook,
   type AfterCommitHook,

@@ -1,4 +1,5 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
+import type { LockDialect } from './lock-dialect.js'
 import type { TableName } from './table-name.js'
 
 /** What a prepare answered. PostgreSQL answers a PREPARE on a failed transaction with ROLLBACK. */
@@ -72,6 +73,8 @@ export interface Dialect {
    * from another session then proves nothing.
    */
   readonly preparedBranchMayStayAttached: boolean
+  /** The database's locks (advisory locks, named locks); absent where it has none. */
+  readonly locks?: LockDialect
 
   /** Opens a branch. `xid` is null for a branch that will commit in one phase. */
   begin(connection: DriverConnection, xid: string | null): Promise<void>

@@ -23,3 +23,15 @@ export const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
   'EHOSTUNREACH',
   'ENOTCONN',
 ])
+
+/** The SQLSTATE of a PostgreSQL error (driver errors carry it as `.code`), through `.cause`. */
+export function sqlState(error: unknown): string | undefined {
+  const code = findErrorProperty(error, 'code')
+  return typeof code === 'string' ? code : undefined
+}
+
+/** The server error number of a MySQL/MariaDB error (`.errno`), through `.cause`. */
+export function errno(error: unknown): number | undefined {
+  const value = findErrorProperty(error, 'errno')
+  return typeof value === 'number' ? value : undefined
+}

@@ -8,7 +8,8 @@ import {
   type PreparedTransaction,
   savepointSql,
 } from './dialect.js'
-import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
+import { errno, findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
+import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { quoteTableName, type TableName } from './table-name.js'
 
 const ER_XAER_NOTA = 1397
@@ -59,11 +60,6 @@ function xidOfRecoverRow(row: XaRecoverRow): string {
   return `xa:${row.formatID}:${data.toString('hex')}`
 }
 
-function errno(error: unknown): number | undefined {
-  const value = findErrorProperty(error, 'errno')
-  return typeof value === 'number' ? value : undefined
-}
-
 async function finishPrepared(
   connection: DriverConnection,
   verb: 'COMMIT' | 'ROLLBACK',
@@ -84,6 +80,7 @@ async function finishPrepared(
  */
 export const mysqlDialect: Dialect = {
   displayName: 'MySQL/MariaDB',
+  locks: mysqlLockDialect,
   preparedBranchMayStayAttached: true,
 
   async begin(connection, xid) {

@@ -9,7 +9,8 @@ import {
   type PrepareOutcome,
   savepointSql,
 } from './dialect.js'
-import { findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
+import { SOCKET_ERROR_CODES, sqlState } from './error-code.js'
+import { postgresLockDialect } from './postgres-lock-dialect.js'
 import { quoteTableName, type TableName } from './table-name.js'
 
 const UNDEFINED_OBJECT = '42704'
@@ -48,14 +49,10 @@ function finishFailure(error: unknown): FinishOutcome {
   throw error
 }
 
-function sqlState(error: unknown): string | undefined {
-  const code = findErrorProperty(error, 'code')
-  return typeof code === 'string' ? code : undefined
-}
-
 /** PostgreSQL: PREPARE TRANSACTION / COMMIT PREPARED, SQLSTATE error codes. */
 export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
+  locks: postgresLockDialect,
   preparedBranchMayStayAttached: false,
 
   async begin(connection) {

@@ -19,14 +19,14 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
  * parseTableName('ops.txkit_decision') // { schema: 'ops', name: 'txkit_decision' }
  * ```
  */
-export function parseTableName(text: unknown): TableName {
+export function parseTableName(text: unknown, what = 'decision log table'): TableName {
   const parts = typeof text === 'string' ? text.split('.') : []
   if (parts.length >= 1 && parts.length <= 2 && parts.every((part) => IDENTIFIER.test(part))) {
     const [first = '', second] = parts
     return second === undefined ? { name: first } : { schema: first, name: second }
   }
   throw new ConfigurationError(
-    `Invalid decision log table name ${describeValue(text)}: use "table" or "schema.table" made of letters, digits and underscores.`,
+    `Invalid ${what} name ${describeValue(text)}: use "table" or "schema.table" made of letters, digits and underscores.`,
   )
 }
 

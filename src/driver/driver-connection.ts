@@ -8,6 +8,8 @@ export interface QueryResult<Row = Record<string, unknown>> {
    * PREPARE TRANSACTION on a failed transaction answers `ROLLBACK`).
    */
   readonly command?: string
+  /** The AUTO_INCREMENT value an INSERT generated, where the protocol reports it (MySQL). */
+  readonly insertId?: number | bigint
 }
 
 /**
@@ -33,4 +35,14 @@ export interface DriverConnection<Raw = unknown> {
   readonly lost: boolean
   /** The driver's own connection object (a `pg.PoolClient`, a mysql2 `PoolConnection`). */
   readonly raw: Raw
+  /**
+   * Interrupts the statement this session is running, from outside it (PostgreSQL's cancel
+   * request, MySQL's `KILL QUERY`); the session stays usable. Locks need it to give up a wait.
+   */
+  cancel?(): Promise<void>
+  /**
+   * Calls `listener` once, when the driver reports the session gone; returns a function that stops
+   * listening. Locks need it to report a lock lost with its session.
+   */
+  onLost?(listener: () => void): () => void
 }

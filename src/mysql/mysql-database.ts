@@ -7,6 +7,7 @@ import {
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { LostListeners } from '../driver/lost-listeners.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 
@@ -15,6 +16,8 @@ export interface MysqlConnectionLike {
   query(sql: string, values?: unknown): Promise<[unknown, unknown]>
   release(): void
   destroy(): void
+  /** The server's id of this session, for `KILL QUERY`. */
+  readonly threadId?: number | null
   /** The callback-style connection under the promise wrapper; emits `error` and `end`. */
   readonly connection?: {
     on(event: 'error' | 'end', listener: (error?: Error) => void): unknown
@@ -58,20 +61,38 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
   implements DriverConnection<Connection>
 {
   readonly raw: Connection
-  #lost = false
+  readonly #pool: MysqlPoolLike
+  readonly #lost = new LostListeners()
   readonly #onGone = (): void => {
-    this.#lost = true
+    this.#lost.markLost()
   }
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, pool: MysqlPoolLike) {
     this.raw = connection
+    this.#pool = pool
     // mysql2 emits 'error' for a fatal error with no command in flight; unheard, it would crash.
     connection.connection?.on('error', this.#onGone)
     connection.connection?.on('end', this.#onGone)
   }
 
   get lost(): boolean {
-    return this.#lost
+    return this.#lost.lost
+  }
+
+  onLost(listener: () => void): () => void {
+    return this.#lost.add(listener)
+  }
+
+  /** MySQL has no out-of-band cancel: another session of the pool sends `KILL QUERY`. */
+  async cancel(): Promise<void> {
+    const threadId = this.raw.threadId
+    if (typeof threadId !== 'number') throw new Error('This MySQL session has no thread id.')
+    const killer = await this.#pool.getConnection()
+    try {
+      await killer.query(`KILL QUERY ${Math.trunc(threadId)}`)
+    } finally {
+      killer.release()
+    }
   }
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
@@ -80,12 +101,10 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
       if (Array.isArray(result)) {
         return { rows: result as Row[], affectedRows: 0 }
       }
-      const affectedRows = (result as { affectedRows?: number } | undefined)?.affectedRows ?? 0
-      return { rows: [], affectedRows }
+      const header = result as { affectedRows?: number; insertId?: number } | undefined
+      return { rows: [], affectedRows: header?.affectedRows ?? 0, insertId: header?.insertId ?? 0 }
     } catch (error) {
-      if ((error as { fatal?: unknown }).fatal === true) {
-        this.#lost = true
-      }
+      if ((error as { fatal?: unknown }).fatal === true) this.#lost.markLost()
       throw error
     }
   }
@@ -93,7 +112,7 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
   release(destroy: boolean): void {
     this.raw.connection?.removeListener('error', this.#onGone)
     this.raw.connection?.removeListener('end', this.#onGone)
-    if (destroy || this.#lost) {
+    if (destroy || this.#lost.lost) {
       this.raw.destroy()
     } else {
       this.raw.release()
@@ -137,7 +156,7 @@ export function mysqlDatabase<Connection extends MysqlConnectionLike>(
     identity: poolIdentity(promisePool),
     dialect: mysqlDialect,
     async acquire() {
-      return new MysqlConnection(await promisePool.getConnection())
+      return new MysqlConnection(await promisePool.getConnection(), promisePool)
     },
     flavour() {
       flavour ??= detectFlavour(database).catch((error: unknown) => {

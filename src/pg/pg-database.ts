@@ -8,10 +8,12 @@ import {
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { LostListeners } from '../driver/lost-listeners.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { type PgCancelTarget, sendPgCancel } from './pg-cancel.js'
 
 /** The part of a node-postgres `PoolClient` txkit uses. */
-export interface PgClientLike {
+export interface PgClientLike extends PgCancelTarget {
   query(
     text: string,
     values?: unknown[],
@@ -37,9 +39,9 @@ const CLIENT_SIDE_LOSS = /Connection terminated|not queryable|Connection ended/
 
 class PgConnection<Client extends PgClientLike> implements DriverConnection<Client> {
   readonly raw: Client
-  #lost = false
+  readonly #lost = new LostListeners()
   readonly #onGone = (): void => {
-    this.#lost = true
+    this.#lost.markLost()
   }
 
   constructor(client: Client) {
@@ -58,21 +60,27 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
         command: result.command,
       }
     } catch (error) {
-      if (this.#lost || isClientSideLoss(error)) {
-        this.#lost = true
-      }
+      if (isClientSideLoss(error)) this.#lost.markLost()
       throw error
     }
   }
 
   get lost(): boolean {
-    return this.#lost
+    return this.#lost.lost
+  }
+
+  onLost(listener: () => void): () => void {
+    return this.#lost.add(listener)
+  }
+
+  cancel(): Promise<void> {
+    return sendPgCancel(this.raw)
   }
 
   release(destroy: boolean): void {
     this.raw.removeListener('error', this.#onGone)
     this.raw.removeListener('end', this.#onGone)
-    this.raw.release(destroy || this.#lost)
+    this.raw.release(destroy || this.#lost.lost)
   }
 }
 

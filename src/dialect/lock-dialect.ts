@@ -1,0 +1,84 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+import type { LockIdentifier, LockKeySpace } from '../lock/lock-key.js'
+import type { TableName } from './table-name.js'
+
+/**
+ * How a lock is held. PostgreSQL and MySQL/MariaDB know `exclusive` (and PostgreSQL `shared`); SQL
+ * Server adds `update`; Oracle's six DBMS_LOCK modes are `null` (NL), `sub-shared` (SS),
+ * `sub-exclusive` (SX), `shared` (S), `shared-sub-exclusive` (SSX) and `exclusive` (X).
+ */
+export type LockMode =
+  | 'exclusive'
+  | 'shared'
+  | 'update'
+  | 'null'
+  | 'sub-shared'
+  | 'sub-exclusive'
+  | 'shared-sub-exclusive'
+
+/** `session`: held until released or the session ends. `transaction`: until the transaction ends. */
+export type LockScope = 'session' | 'transaction'
+
+/** One lock to take or give back. */
+export interface LockRequest {
+  readonly id: LockIdentifier
+  readonly mode: LockMode
+  readonly scope: LockScope
+}
+
+/**
+ * How long to wait for a lock: not at all (`0`), up to a number of milliseconds, or without end
+ * (`null`). Waits happen on the server, never by polling.
+ */
+export type LockWait = number | null
+
+/** What an acquisition answered. A fencing token comes with it when one was asked for. */
+export interface LockGrant {
+  readonly acquired: boolean
+  readonly fencingToken?: bigint
+}
+
+/** Everything that differs between databases for locks: SQL, identifiers, what is supported. */
+export interface LockDialect {
+  /** For messages: `PostgreSQL`, `MySQL/MariaDB`, `SQL Server`, `Oracle`. */
+  readonly displayName: string
+  readonly keySpace: LockKeySpace
+  readonly modes: readonly LockMode[]
+  readonly scopes: readonly LockScope[]
+  /**
+   * `native`: the database ends a transaction-scoped lock with the transaction. `released-after-end`:
+   * it has none, so txkit takes a session lock and releases it right after COMMIT or ROLLBACK.
+   */
+  readonly transactionScope: 'native' | 'released-after-end'
+  /** Whether a wait bound is honoured to the millisecond (Oracle rounds up to whole seconds). */
+  readonly waitResolutionMs: number
+  /**
+   * Takes the lock, waiting as `wait` says. A timeout answers `{ acquired: false }`; a cancelled
+   * wait throws the driver's error. `fencing` names the counter to draw a token from once held.
+   * `inTransaction` says the session is inside a transaction the lock must not disturb.
+   */
+  acquire(
+    connection: DriverConnection,
+    request: LockRequest,
+    wait: LockWait,
+    fencing: TableName | undefined,
+    inTransaction: boolean,
+  ): Promise<LockGrant>
+  /** Gives a session lock back; false when the server says this session did not hold it. */
+  release(connection: DriverConnection, request: LockRequest): Promise<boolean>
+  /** Creates the counter fencing tokens come from; absent where txkit has no fencing tokens. */
+  createFencing?(connection: DriverConnection, fencing: TableName): Promise<void>
+  /** The error says the fencing counter does not exist yet. */
+  isMissingFencing(error: unknown): boolean
+  /** The error is a wait that was cancelled from outside (what `DriverConnection.cancel` causes). */
+  isCancelled(error: unknown): boolean
+  /** Statements opening, committing and rolling back the transaction of a transaction-scoped lock. */
+  readonly transaction: {
+    readonly begin: string
+    readonly commit: string
+    readonly rollback: string
+  }
+}
+
+/** The default name of the fencing counter (a sequence or a table, depending on the database). */
+export const DEFAULT_FENCING_TABLE = 'txkit_lock_fence'

@@ -1,0 +1,439 @@
+import { EventEmitter } from 'node:events'
+import type { LockDialect, LockGrant, LockRequest, LockWait } from '../dialect/lock-dialect.js'
+import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { LockLostError } from '../errors/lock-lost-error.js'
+import { LockReentryError } from '../errors/lock-reentry-error.js'
+import { LockStateError } from '../errors/lock-state-error.js'
+import { LockTimeoutError } from '../errors/lock-timeout-error.js'
+import { LockWaitAbortedError } from '../errors/lock-wait-aborted-error.js'
+import { heldInContext } from './held-locks.js'
+import { type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
+import {
+  type AcquireOptions,
+  checkOptionNames,
+  LOCK_OPTIONS,
+  type LockOptions,
+  type ResolvedLockOptions,
+  resolveLockOptions,
+  resolveWait,
+} from './lock-options.js'
+import { type LockSource, toLockSource } from './lock-source.js'
+
+/** Where a lock stands. `lost`: its session ended while it was held. */
+export type LockStatus = 'unlocked' | 'acquiring' | 'locked' | 'releasing' | 'lost'
+
+interface LockEvents {
+  /** The session holding the lock ended: the server released it. */
+  lost: [error: LockLostError]
+}
+
+const ACQUIRE_OPTIONS = new Set(['timeout', 'signal'])
+
+/**
+ * A lock on a database, held through a session of its own: `acquire` checks a session out of the
+ * source and `release` gives it back, so a lock can never be released through a session that did
+ * not take it. Create one with {@link createLock}; prefer {@link withLock} where a callback fits.
+ *
+ * Re-entrancy is refused on every database: acquiring a lock this object (or an enclosing
+ * `withLock`) already holds throws `LockReentryError`.
+ */
+export class DatabaseLock extends EventEmitter<LockEvents> {
+  /** The key as given. */
+  readonly key: LockKey
+  /** What the database locks: an integer (PostgreSQL, Oracle) or a name (MySQL, SQL Server). */
+  readonly identifier: LockIdentifier
+  readonly mode: ResolvedLockOptions['mode']
+  readonly #source: LockSource
+  readonly #request: LockRequest
+  readonly #fencing: ResolvedLockOptions['fencing']
+  #status: LockStatus = 'unlocked'
+  #connection: DriverConnection | undefined
+  #stopWatching: (() => void) | undefined
+  #holding = new AbortController()
+  #fencingToken: bigint | undefined
+
+  /** @internal Use {@link createLock} or {@link withLock}. */
+  constructor(
+    source: LockSource,
+    key: LockKey,
+    options: ResolvedLockOptions,
+    keyOptions: LockOptions,
+  ) {
+    super()
+    this.#source = source
+    this.key = key
+    this.identifier = lockIdentifier(key, source.lockDialect.keySpace, keyOptions)
+    this.mode = options.mode
+    this.#request = { id: this.identifier, mode: options.mode, scope: options.scope }
+    this.#fencing = options.fencing
+    this.#holding.abort(new LockStateError('The lock is not held.'))
+  }
+
+  get #dialect(): LockDialect {
+    return this.#source.lockDialect
+  }
+
+  /** @internal The name nested `withLock` calls are checked against. */
+  get contextName(): string {
+    return `${this.#source.identity}\u0000${this.identifier}`
+  }
+
+  get status(): LockStatus {
+    return this.#status
+  }
+
+  /** True while the lock is held (false once released or lost). */
+  get locked(): boolean {
+    return this.#status === 'locked'
+  }
+
+  /**
+   * Aborted when the lock stops being held: lost (reason: `LockLostError`) or released. Pass it to
+   * the work the lock protects, so that the work stops when the protection does.
+   */
+  get signal(): AbortSignal {
+    return this.#holding.signal
+  }
+
+  /** The fencing token of the current holding, when the lock was created with `fencing`. */
+  get fencingToken(): bigint | undefined {
+    return this.#fencingToken
+  }
+
+  /**
+   * Waits for the lock on the server (no polling) and holds it. Resolves to the lock itself.
+   *
+   * @throws LockTimeoutError not granted within `timeout` ms.
+   * @throws LockWaitAbortedError `signal` fired; the wait was cancelled on the server.
+   * @throws LockReentryError this holder has it already.
+   * @example
+   * ```ts
+   * const lock = createLock(pool, 'nightly-report')
+   * await lock.acquire({ timeout: 5_000 })
+   * try { await buildReport() } finally { await lock.release() }
+   * ```
+   */
+  async acquire(options: AcquireOptions = {}): Promise<this> {
+    checkOptionNames(options, ACQUIRE_OPTIONS, 'acquire()')
+    const wait = resolveWait(options.timeout)
+    const grant = await this.#take(wait, options.signal)
+    if (!grant) {
+      throw new LockTimeoutError(
+        `Lock ${describeKey(this.key)} was not granted within ${wait} ms: another session holds it.`,
+        describeKey(this.key),
+        wait ?? 0,
+      )
+    }
+    return this
+  }
+
+  /**
+   * Takes the lock if it is free, without waiting; true when taken.
+   *
+   * @example
+   * ```ts
+   * await using lock = createLock(pool, `export:${id}`)
+   * if (!(await lock.tryAcquire())) return reply(409, 'export already running')
+   * await runExport(id)
+   * ```
+   */
+  async tryAcquire(): Promise<boolean> {
+    return this.#take(0, undefined)
+  }
+
+  /** @internal Takes the lock with `scope: 'transaction'`: the caller ends the transaction. */
+  async takeInTransaction(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
+    return this.#take(wait, signal)
+  }
+
+  async #take(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.#status === 'locked') {
+      throw new LockReentryError(
+        `Lock ${describeKey(this.key)} is already held by this lock object: txkit never stacks a lock on itself.`,
+        describeKey(this.key),
+      )
+    }
+    if (this.#status === 'acquiring' || this.#status === 'releasing') {
+      throw new LockStateError(
+        `Lock ${describeKey(this.key)} is ${this.#status}; wait for it first.`,
+      )
+    }
+    if (heldInContext(this.contextName)) {
+      throw new LockReentryError(
+        `Lock ${describeKey(this.key)} is already held by an enclosing withLock: taking it again would wait on itself forever.`,
+        describeKey(this.key),
+      )
+    }
+    if (signal?.aborted) throw this.#aborted(signal)
+    this.#status = 'acquiring'
+    let connection: DriverConnection | undefined
+    try {
+      connection = await this.#source.acquire()
+      if (signal !== undefined && connection.cancel === undefined && wait !== 0) {
+        throw new ConfigurationError(
+          `This ${this.#dialect.displayName} driver adapter cannot cancel a statement: an AbortSignal cannot stop the wait. Use a timeout.`,
+        )
+      }
+      const inTransaction = this.#request.scope === 'transaction'
+      if (inTransaction) await connection.query(this.#dialect.transaction.begin)
+      const grant = await this.#grant(connection, wait, signal, inTransaction)
+      if (!grant.acquired) {
+        if (inTransaction) await connection.query(this.#dialect.transaction.rollback)
+        this.#status = 'unlocked'
+        connection.release(false)
+        return false
+      }
+      this.#hold(connection, grant)
+      return true
+    } catch (error) {
+      this.#status = 'unlocked'
+      connection?.release(true)
+      throw error
+    }
+  }
+
+  /** Runs the dialect's acquire, cancelling it on the server when `signal` fires. */
+  async #grant(
+    connection: DriverConnection,
+    wait: LockWait,
+    signal: AbortSignal | undefined,
+    inTransaction: boolean,
+  ): Promise<LockGrant> {
+    let cancelling: Promise<void> | undefined
+    const onAbort = (): void => {
+      cancelling = connection.cancel?.().catch(() => undefined)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const grant = await this.#grantCreatingFencing(connection, wait, inTransaction)
+      if (signal?.aborted) {
+        // The abort lost the race with the grant: give the lock back, then report the abort.
+        await cancelling
+        if (grant.acquired) await this.#undo(connection, inTransaction)
+        throw this.#aborted(signal)
+      }
+      return grant
+    } catch (error) {
+      if (signal?.aborted && (this.#dialect.isCancelled(error) || isAbortError(error, signal))) {
+        await cancelling
+        await this.#undo(connection, inTransaction)
+        throw this.#aborted(signal)
+      }
+      throw error
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async #grantCreatingFencing(
+    connection: DriverConnection,
+    wait: LockWait,
+    inTransaction: boolean,
+  ): Promise<LockGrant> {
+    const fencing = this.#fencing
+    try {
+      return await this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
+    } catch (error) {
+      if (fencing === undefined || !this.#dialect.isMissingFencing(error)) throw error
+      const creator = await this.#source.acquire()
+      try {
+        await this.#dialect.createFencing?.(creator, fencing)
+        creator.release(false)
+      } catch (creationError) {
+        creator.release(true)
+        throw new ConfigurationError(
+          `The fencing counter "${fencing.name}" does not exist and could not be created: create it (see the README) or grant the right to.`,
+          { cause: creationError },
+        )
+      }
+      return this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
+    }
+  }
+
+  /**
+   * After a cancelled wait, makes sure nothing is held: a session lock granted just before the
+   * cancel arrived is released (a release of a lock not held only answers false), and a
+   * transaction is rolled back. A late cancel may hit this statement too: it is then sent again.
+   */
+  async #undo(connection: DriverConnection, inTransaction: boolean): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (inTransaction) {
+          await connection.query(this.#dialect.transaction.rollback)
+          if (this.#dialect.transactionScope === 'native') return
+        }
+        await this.#dialect.release(connection, this.#request)
+        return
+      } catch (error) {
+        if (!this.#dialect.isCancelled(error)) throw error
+      }
+    }
+  }
+
+  #hold(connection: DriverConnection, grant: LockGrant): void {
+    this.#connection = connection
+    this.#fencingToken = grant.fencingToken
+    this.#holding = new AbortController()
+    this.#status = 'locked'
+    this.#stopWatching = connection.onLost?.(() => this.#lose())
+  }
+
+  #lose(): void {
+    if (this.#status !== 'locked' && this.#status !== 'releasing') return
+    this.#status = 'lost'
+    const error = new LockLostError(
+      `Lock ${describeKey(this.key)} was lost: its ${this.#dialect.displayName} session ended, so the server released it.`,
+      describeKey(this.key),
+    )
+    this.#holding.abort(error)
+    this.emit('lost', error)
+  }
+
+  /**
+   * Runs a statement on the lock's own session (in its transaction, for `scope: 'transaction'`).
+   * Placeholders are the driver's (`$1` for pg, `?` for mysql2).
+   *
+   * @example
+   * ```ts
+   * await withLock(pool, 'counter', (lock) => lock.query('update counters set n = n + 1'))
+   * ```
+   */
+  async query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<Row>> {
+    const connection = this.#connection
+    if (this.#status !== 'locked' || connection === undefined) throw this.#notHeld('query through')
+    return connection.query<Row>(sql, params)
+  }
+
+  /**
+   * Gives the lock back and its session to the pool.
+   *
+   * @throws LockLostError the session ended while the lock was held: it was not held until now.
+   * @throws LockStateError the lock is not held.
+   */
+  async release(): Promise<void> {
+    await this.#end(async (connection) => {
+      if (this.#request.scope === 'transaction') {
+        throw new LockStateError(
+          'A transaction-scoped lock ends with its transaction (withLock or tx.lock), not with release().',
+        )
+      }
+      return this.#dialect.release(connection, this.#request)
+    })
+  }
+
+  /** @internal Ends a transaction-scoped lock's transaction: COMMIT, or ROLLBACK when `commit` is false. */
+  async endTransaction(commit: boolean): Promise<void> {
+    await this.#end(async (connection) => {
+      const statements = this.#dialect.transaction
+      await connection.query(commit ? statements.commit : statements.rollback)
+      if (this.#dialect.transactionScope === 'native') return true
+      return this.#dialect.release(connection, this.#request)
+    })
+  }
+
+  async #end(finish: (connection: DriverConnection) => Promise<boolean>): Promise<void> {
+    const connection = this.#connection
+    if (this.#status === 'lost') {
+      this.#forget(connection, true)
+      this.#status = 'unlocked'
+      throw this.#holding.signal.reason as LockLostError
+    }
+    if (this.#status !== 'locked' || connection === undefined) throw this.#notHeld('release')
+    this.#status = 'releasing'
+    let held: boolean
+    try {
+      held = await finish(connection)
+    } catch (error) {
+      if (error instanceof LockStateError) {
+        this.#status = 'locked'
+        throw error
+      }
+      // Closing the session is a release too: the server drops its locks with it.
+      const lost = connection.lost || (this.#status as LockStatus) === 'lost'
+      this.#forget(connection, true)
+      if (lost) throw this.#lostError('its session ended before the release', error)
+      throw error
+    }
+    if (!held) {
+      this.#forget(connection, true)
+      throw this.#lostError('the server says this session did not hold it')
+    }
+    this.#forget(connection, false)
+  }
+
+  #forget(connection: DriverConnection | undefined, destroy: boolean): void {
+    this.#stopWatching?.()
+    this.#stopWatching = undefined
+    this.#connection = undefined
+    this.#fencingToken = undefined
+    if (!this.#holding.signal.aborted) {
+      this.#holding.abort(new LockStateError('The lock was released.'))
+    }
+    this.#status = 'unlocked'
+    connection?.release(destroy)
+  }
+
+  #lostError(why: string, cause?: unknown): LockLostError {
+    return new LockLostError(
+      `Lock ${describeKey(this.key)} was lost: ${why}.`,
+      describeKey(this.key),
+      cause === undefined ? undefined : { cause },
+    )
+  }
+
+  #notHeld(action: string): LockStateError {
+    return new LockStateError(
+      `Cannot ${action} lock ${describeKey(this.key)}: it is ${this.#status === 'unlocked' ? 'not held' : this.#status}.`,
+    )
+  }
+
+  #aborted(signal: AbortSignal): LockWaitAbortedError {
+    return new LockWaitAbortedError(
+      `The wait for lock ${describeKey(this.key)} was aborted; nothing is held.`,
+      describeKey(this.key),
+      { cause: signal.reason },
+    )
+  }
+
+  /** Releases the lock if held (for `await using`); a lost lock throws `LockLostError`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#status === 'locked' || this.#status === 'lost') await this.release()
+  }
+}
+
+function isAbortError(error: unknown, signal: AbortSignal): boolean {
+  return error === signal.reason
+}
+
+/** The key for messages: strings quoted and shortened, integers as they are. */
+export function describeKey(key: LockKey): string {
+  if (typeof key !== 'string') return String(key)
+  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key)
+}
+
+/**
+ * A lock on `key` in the database behind `source` (a node-postgres Pool, a mysql2 pool, a txkit
+ * handle, `mssqlLockSource(pool)` or `oracleLockSource(pool)`). Nothing is taken until `acquire`.
+ *
+ * @throws ConfigurationError for a bad key, an unknown option, or a mode, scope or fencing the
+ *   database cannot honour.
+ * @example
+ * ```ts
+ * import pg from 'pg'
+ * import { createLock } from 'txkit'
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+ * await using lock = await createLock(pool, 'billing:42').acquire({ timeout: 5_000 })
+ * await chargeCustomer(42, { signal: lock.signal })
+ * ```
+ */
+export function createLock(source: object, key: LockKey, options: LockOptions = {}): DatabaseLock {
+  const lockSource = toLockSource(source)
+  checkOptionNames(options ?? {}, LOCK_OPTIONS, 'createLock()')
+  const resolved = resolveLockOptions(options ?? {}, 'session', lockSource.lockDialect)
+  return new DatabaseLock(lockSource, key, resolved, options ?? {})
+}

@@ -1,0 +1,116 @@
+import type { LockDialect, LockMode, LockScope } from '../dialect/lock-dialect.js'
+import { DEFAULT_FENCING_TABLE } from '../dialect/lock-dialect.js'
+import { parseTableName, type TableName } from '../dialect/table-name.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { describeValue } from '../util/describe-value.js'
+import type { LockKeyMapping, LongKeyPolicy } from './lock-key.js'
+
+/** How a lock is taken. Options a database cannot honour are refused, never ignored. */
+export interface LockOptions {
+  /** Default `exclusive`. PostgreSQL adds `shared`; SQL Server `shared`, `update`; Oracle all six. */
+  readonly mode?: LockMode
+  /** How keys become lock identifiers (default `txkit`; see `lockIdentifier`). */
+  readonly keyMapping?: LockKeyMapping
+  /** Named locks only: refuse (`error`, default) or hash (`hash`) keys longer than the database takes. */
+  readonly longKeys?: LongKeyPolicy
+  /**
+   * Draw a fencing token with every acquisition: a number larger than any earlier holder's, to pass
+   * along with writes elsewhere so they can refuse a stale holder. `true` uses the counter
+   * `txkit_lock_fence` (a sequence on PostgreSQL, an AUTO_INCREMENT table on MySQL/MariaDB, created
+   * on first use); a string names another. PostgreSQL draws it in the locking statement itself;
+   * MySQL/MariaDB need one more statement, a durable write.
+   */
+  readonly fencing?: boolean | string
+}
+
+/** How long `acquire` may wait and what can cut the wait short. */
+export interface AcquireOptions {
+  /**
+   * Milliseconds to wait on the server (fractions honoured where the database can; Oracle rounds up
+   * to whole seconds). `0` tries once. Omitted or `Infinity`: wait until granted.
+   */
+  readonly timeout?: number
+  /** Aborting it cancels the waiting statement on the server; the acquire rejects. */
+  readonly signal?: AbortSignal
+}
+
+export interface ResolvedLockOptions {
+  readonly mode: LockMode
+  readonly scope: LockScope
+  readonly fencing: TableName | undefined
+}
+
+const LOCK_OPTION_NAMES = new Set(['mode', 'keyMapping', 'longKeys', 'fencing'])
+const HINTS: Readonly<Record<string, string>> = {
+  shared: "mode: 'shared'",
+  xact: "scope: 'transaction' (withLock or tx.lock)",
+  timeout: 'acquire({ timeout })',
+  signal: 'acquire({ signal })',
+  scope: "withLock(…, { scope: 'transaction' }) or tx.lock(…)",
+}
+
+/** Checks option names, so that a misspelt or misplaced option is an error rather than ignored. */
+export function checkOptionNames(
+  options: object,
+  allowed: ReadonlySet<string>,
+  where: string,
+): void {
+  for (const name of Object.keys(options)) {
+    if (allowed.has(name)) continue
+    const hint = HINTS[name]
+    throw new ConfigurationError(
+      `Unknown option ${describeValue(name)} for ${where}${hint ? `: use ${hint}` : ''}.`,
+    )
+  }
+}
+
+export const LOCK_OPTIONS: ReadonlySet<string> = LOCK_OPTION_NAMES
+
+/** Checks options against what the database supports. */
+export function resolveLockOptions(
+  options: LockOptions,
+  scope: LockScope,
+  dialect: LockDialect,
+): ResolvedLockOptions {
+  const mode = options.mode ?? 'exclusive'
+  if (!dialect.modes.includes(mode)) {
+    throw new ConfigurationError(
+      `${dialect.displayName} locks have no mode ${describeValue(mode)}; its modes: ${dialect.modes.join(', ')}.${
+        mode === 'shared' && dialect.modes.length === 1
+          ? ' (GET_LOCK is exclusive only: txkit will not hand out an exclusive lock for a shared one.)'
+          : ''
+      }`,
+    )
+  }
+  if (!dialect.scopes.includes(scope)) {
+    throw new ConfigurationError(
+      `${dialect.displayName} locks cannot have scope ${describeValue(scope)}; its scopes: ${dialect.scopes.join(', ')}.`,
+    )
+  }
+  if (options.fencing === undefined || options.fencing === false) {
+    return { mode, scope, fencing: undefined }
+  }
+  if (dialect.createFencing === undefined) {
+    throw new ConfigurationError(
+      `Fencing tokens are not available on ${dialect.displayName} in txkit (PostgreSQL, MySQL and MariaDB have them).`,
+    )
+  }
+  if (options.fencing !== true && typeof options.fencing !== 'string') {
+    throw new ConfigurationError(
+      `fencing is true or the name of a counter table, not ${describeValue(options.fencing)}.`,
+    )
+  }
+  const name = options.fencing === true ? DEFAULT_FENCING_TABLE : options.fencing
+  return { mode, scope, fencing: parseTableName(name, 'fencing counter') }
+}
+
+/** Milliseconds to wait, `null` for no limit. */
+export function resolveWait(timeout: unknown): number | null {
+  if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return null
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+    throw new ConfigurationError(
+      `A lock timeout is a number of milliseconds ≥ 0 (0 tries once; omit it to wait without limit), not ${describeValue(timeout)}.`,
+    )
+  }
+  return timeout
+}
