@@ -4,6 +4,7 @@ import { quoteTableName } from './table-name.js'
 
 const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317
+const FOREVER_SECONDS = 1e9
 
 /** GET_LOCK answered NULL: MariaDB's answer when `KILL QUERY` interrupts the wait. */
 class LockWaitInterrupted extends Error {
@@ -26,7 +27,8 @@ export const mysqlLockDialect: LockDialect = {
   transaction: { begin: 'START TRANSACTION', commit: 'COMMIT', rollback: 'ROLLBACK' },
 
   async acquire(connection, request, wait, fencing) {
-    const seconds = wait === null ? -1 : wait / 1000
+    // MariaDB refuses a negative timeout (MySQL's "forever"): a billion seconds is forever enough.
+    const seconds = wait === null ? FOREVER_SECONDS : wait / 1000
     const { rows } = await connection.query<{ acquired: number | string | null }>(
       'SELECT GET_LOCK(?, ?) AS acquired',
       [request.id, seconds],

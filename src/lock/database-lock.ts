@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { LockDialect, LockGrant, LockRequest, LockWait } from '../dialect/lock-dialect.js'
+import type { TableName } from '../dialect/table-name.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { LockLostError } from '../errors/lock-lost-error.js'
@@ -7,6 +8,7 @@ import { LockReentryError } from '../errors/lock-reentry-error.js'
 import { LockStateError } from '../errors/lock-state-error.js'
 import { LockTimeoutError } from '../errors/lock-timeout-error.js'
 import { LockWaitAbortedError } from '../errors/lock-wait-aborted-error.js'
+import { sleep } from '../util/sleep.js'
 import { heldInContext } from './held-locks.js'
 import { type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
 import {
@@ -29,6 +31,7 @@ interface LockEvents {
 }
 
 const ACQUIRE_OPTIONS = new Set(['timeout', 'signal'])
+const CANCEL_RETRY_MS = 250
 
 /**
  * A lock on a database, held through a session of its own: `acquire` checks a session out of the
@@ -175,6 +178,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
           `This ${this.#dialect.displayName} driver adapter cannot cancel a statement: an AbortSignal cannot stop the wait. Use a timeout.`,
         )
       }
+      if (signal?.aborted) throw this.#aborted(signal)
       const inTransaction = this.#request.scope === 'transaction'
       if (inTransaction) await connection.query(this.#dialect.transaction.begin)
       const grant = await this.#grant(connection, wait, signal, inTransaction)
@@ -200,13 +204,25 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     signal: AbortSignal | undefined,
     inTransaction: boolean,
   ): Promise<LockGrant> {
+    const settled = new AbortController()
     let cancelling: Promise<void> | undefined
+    // A cancel that reaches the server before the statement starts is ignored: send it again
+    // until the statement answers.
+    const cancelUntilSettled = async (): Promise<void> => {
+      while (!settled.signal.aborted) {
+        await connection.cancel?.().catch(() => undefined)
+        await sleep(CANCEL_RETRY_MS, settled.signal)
+      }
+    }
     const onAbort = (): void => {
-      cancelling = connection.cancel?.().catch(() => undefined)
+      cancelling ??= cancelUntilSettled()
     }
     signal?.addEventListener('abort', onAbort, { once: true })
+    if (signal?.aborted) onAbort()
     try {
-      const grant = await this.#grantCreatingFencing(connection, wait, inTransaction)
+      const grant = await this.#grantCreatingFencing(connection, wait, inTransaction).finally(() =>
+        settled.abort(),
+      )
       if (signal?.aborted) {
         // The abort lost the race with the grant: give the lock back, then report the abort.
         await cancelling
@@ -236,18 +252,31 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       return await this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
     } catch (error) {
       if (fencing === undefined || !this.#dialect.isMissingFencing(error)) throw error
-      const creator = await this.#source.acquire()
+      // Concurrent first users may race to create it: whoever wins, the retry below finds it.
+      const creation = await this.#createFencing(fencing).then(
+        () => undefined,
+        (creationError: unknown) => creationError,
+      )
       try {
-        await this.#dialect.createFencing?.(creator, fencing)
-        creator.release(false)
-      } catch (creationError) {
-        creator.release(true)
+        return await this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
+      } catch (retryError) {
+        if (!this.#dialect.isMissingFencing(retryError)) throw retryError
         throw new ConfigurationError(
           `The fencing counter "${fencing.name}" does not exist and could not be created: create it (see the README) or grant the right to.`,
-          { cause: creationError },
+          { cause: creation ?? retryError },
         )
       }
-      return this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
+    }
+  }
+
+  async #createFencing(fencing: TableName): Promise<void> {
+    const creator = await this.#source.acquire()
+    try {
+      await this.#dialect.createFencing?.(creator, fencing)
+      creator.release(false)
+    } catch (error) {
+      creator.release(true)
+      throw error
     }
   }
 

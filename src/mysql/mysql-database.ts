@@ -83,16 +83,32 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
     return this.#lost.add(listener)
   }
 
-  /** MySQL has no out-of-band cancel: another session of the pool sends `KILL QUERY`. */
+  /**
+   * MySQL has no out-of-band cancel: another session sends `KILL QUERY`. It is opened beside the
+   * pool, with the pool's settings, because every pooled session may be waiting on a lock.
+   */
   async cancel(): Promise<void> {
     const threadId = this.raw.threadId
     if (typeof threadId !== 'number') throw new Error('This MySQL session has no thread id.')
-    const killer = await this.#pool.getConnection()
-    try {
-      await killer.query(`KILL QUERY ${Math.trunc(threadId)}`)
-    } finally {
-      killer.release()
+    const statement = `KILL QUERY ${Math.trunc(threadId)}`
+    const side = sideConnection(this.raw.connection)
+    if (side === undefined) {
+      const killer = await this.#pool.getConnection()
+      try {
+        await killer.query(statement)
+      } finally {
+        killer.release()
+      }
+      return
     }
+    await new Promise<void>((resolve, reject) => {
+      side.once('error', reject)
+      side.query(statement, (error) => {
+        side.destroy()
+        if (error) reject(error)
+        else resolve()
+      })
+    })
   }
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
@@ -117,6 +133,37 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
     } else {
       this.raw.release()
     }
+  }
+}
+
+/** The callback connection mysql2 keeps under a promise connection, as far as a cancel needs it. */
+interface CallbackConnection {
+  readonly config?: unknown
+  once(event: 'error', listener: (error: Error) => void): unknown
+  query(sql: string, callback: (error: Error | null) => void): unknown
+  destroy(): void
+}
+
+/**
+ * A new session with the settings of `connection`, made with mysql2's own Connection class (the
+ * base class of its PoolConnection); undefined when mysql2's shape is not the one expected.
+ */
+function sideConnection(connection: unknown): CallbackConnection | undefined {
+  const config = (connection as { config?: unknown } | undefined)?.config
+  const poolConnectionClass = (connection as object | undefined)?.constructor
+  if (config === undefined || poolConnectionClass === undefined) return undefined
+  const ConnectionClass = Object.getPrototypeOf(poolConnectionClass) as
+    | (new (options: {
+        config: unknown
+      }) => CallbackConnection)
+    | undefined
+  if (typeof ConnectionClass !== 'function' || ConnectionClass === Function.prototype) {
+    return undefined
+  }
+  try {
+    return new ConnectionClass({ config })
+  } catch {
+    return undefined
   }
 }
 
