@@ -75,6 +75,7 @@ export {
   type CommitOutcome,
   type ManagedStatus,
   ManagedTransaction,
+  type TransactionLockOptions,
 } from './manager/managed-transaction.js'
 export type {
   RecordedWrite,

@@ -1,5 +1,6 @@
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import { rollBackEverything } from './abort.js'
@@ -240,6 +241,17 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     )
     // Later savepoints are gone either way; a released one is gone itself.
     this.#savepoints.length = action === 'rollback' ? position + 1 : position
+  }
+
+  /** @internal The session a branch handle of this transaction runs on (transaction locks use it). */
+  sessionOf(handle: BranchHandle): DriverConnection {
+    const branch = (this.#context.branches as readonly Branch[]).find(
+      (candidate) => candidate.handle === handle,
+    )
+    if (branch === undefined) {
+      throw new TransactionStateError(`That branch is not part of transaction ${this.gtrid}.`)
+    }
+    return branch.connection
   }
 
   /** Rolls back if neither committed nor rolled back; otherwise does nothing. */

@@ -56,12 +56,16 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   #holding = new AbortController()
   #fencingToken: bigint | undefined
 
-  /** @internal Use {@link createLock} or {@link withLock}. */
+  /** Whether the lock joins a transaction someone else opened and ends (the transaction manager). */
+  readonly #joinsTransaction: boolean
+
+  /** @internal Use {@link createLock}, {@link withLock} or `tx.lock`. */
   constructor(
     source: LockSource,
     key: LockKey,
     options: ResolvedLockOptions,
     keyOptions: LockOptions,
+    joinsTransaction = false,
   ) {
     super()
     this.#source = source
@@ -70,6 +74,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.mode = options.mode
     this.#request = { id: this.identifier, mode: options.mode, scope: options.scope }
     this.#fencing = options.fencing
+    this.#joinsTransaction = joinsTransaction
     this.#holding.abort(new LockStateError('The lock is not held.'))
   }
 
@@ -180,10 +185,11 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       }
       if (signal?.aborted) throw this.#aborted(signal)
       const inTransaction = this.#request.scope === 'transaction'
-      if (inTransaction) await connection.query(this.#dialect.transaction.begin)
+      const opensTransaction = inTransaction && !this.#joinsTransaction
+      if (opensTransaction) await connection.query(this.#dialect.transaction.begin)
       const grant = await this.#grant(connection, wait, signal, inTransaction)
       if (!grant.acquired) {
-        if (inTransaction) await connection.query(this.#dialect.transaction.rollback)
+        if (opensTransaction) await connection.query(this.#dialect.transaction.rollback)
         this.#status = 'unlocked'
         connection.release(false)
         return false
@@ -286,6 +292,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
    * transaction is rolled back. A late cancel may hit this statement too: it is then sent again.
    */
   async #undo(connection: DriverConnection, inTransaction: boolean): Promise<void> {
+    if (this.#joinsTransaction) return
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         if (inTransaction) {
@@ -362,6 +369,11 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       if (this.#dialect.transactionScope === 'native') return true
       return this.#dialect.release(connection, this.#request)
     })
+  }
+
+  /** @internal The transaction this lock joined has ended, and the lock with it. */
+  transactionEnded(): void {
+    if (this.#status === 'locked') this.#forget(undefined, false)
   }
 
   async #end(finish: (connection: DriverConnection) => Promise<boolean>): Promise<void> {

@@ -8,10 +8,23 @@ import type {
 import type { Database } from '../driver/database.js'
 import { databaseFromUrl, type UrlDatabase } from '../driver/database-from-url.js'
 import { validateDatabaseName } from '../driver/database-name.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { LockReentryError } from '../errors/lock-reentry-error.js'
+import { LockTimeoutError } from '../errors/lock-timeout-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { DatabaseLock, describeKey } from '../lock/database-lock.js'
+import type { LockKey } from '../lock/lock-key.js'
+import {
+  type AcquireOptions,
+  checkOptionNames,
+  type LockOptions,
+  resolveLockOptions,
+  resolveWait,
+} from '../lock/lock-options.js'
+import { toLockSource } from '../lock/lock-source.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import {
@@ -21,6 +34,31 @@ import {
   recordHook,
 } from './record-hooks.js'
 import { resourceDatabase, type TransactionResource } from './resource-database.js'
+
+/** Options of `tx.lock`: the lock's own, and how long to wait. */
+export interface TransactionLockOptions extends LockOptions, AcquireOptions {}
+
+const TRANSACTION_LOCK_OPTIONS = new Set([
+  'mode',
+  'keyMapping',
+  'longKeys',
+  'fencing',
+  'timeout',
+  'signal',
+])
+
+/** The branch's session, lent to a lock: the transaction, not the lock, gives it back. */
+function borrowed(session: DriverConnection): DriverConnection {
+  return {
+    query: (sql, params) => session.query(sql, params),
+    release: () => undefined,
+    get lost() {
+      return session.lost
+    },
+    raw: session.raw,
+    ...(session.cancel && { cancel: () => session.cancel?.() ?? Promise.resolve() }),
+  }
+}
 
 /** How a commit ended, as after-commit hooks are told: never a guess. */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
@@ -62,6 +100,9 @@ export class ManagedTransaction {
   /** Pools opened for connection strings, by string: one connection each, closed at the end. */
   readonly #urlDatabases = new Map<string, Promise<UrlDatabase>>()
   readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
+  /** Locks taken in this transaction, by the name re-entry is checked against. */
+  readonly #locks = new Set<string>()
+  readonly #lockEnds: Array<() => Promise<void>> = []
 
   /** @internal Use `manager.begin()` or `manager.run()`. */
   constructor(
@@ -174,6 +215,78 @@ export class ManagedTransaction {
       this.#joinedResources.push(resource)
     }
     await joining
+  }
+
+  /**
+   * Takes a lock that ends with this transaction. On PostgreSQL it is a transaction-scoped advisory
+   * lock in the database's branch (joined if needed): released by COMMIT or ROLLBACK, and held by a
+   * prepared branch until it is committed. MySQL/MariaDB have no transaction-scoped lock: txkit
+   * takes a session lock on a connection of its own and releases it once the outcome is known.
+   * A bounded or abortable wait runs in a savepoint, so a timeout leaves the transaction usable.
+   *
+   * @throws LockTimeoutError / LockWaitAbortedError as `DatabaseLock.acquire`.
+   * @throws LockReentryError the transaction holds this lock already.
+   * @example
+   * ```ts
+   * await manager.run(async (tx) => {
+   *   await tx.lock(orders, `customer:${customerId}`, { timeout: 2_000 })
+   *   await (await tx.join('orders', orders)).query('update customers set credit = credit - $1 where id = $2', [amount, customerId])
+   * })
+   * ```
+   */
+  async lock(
+    database: Database,
+    key: LockKey,
+    options: TransactionLockOptions = {},
+  ): Promise<DatabaseLock> {
+    this.#assertActive('take a lock')
+    checkOptionNames(options ?? {}, TRANSACTION_LOCK_OPTIONS, 'tx.lock()')
+    const source = toLockSource(database)
+    const dialect = source.lockDialect
+    const native = dialect.transactionScope === 'native'
+    const resolved = resolveLockOptions(options, native ? 'transaction' : 'session', dialect)
+    const wait = resolveWait(options.timeout)
+    let lock: DatabaseLock
+    if (native) {
+      const branch = await this.join(database.name, database)
+      const session = (await this.#ensureEngine()).sessionOf(branch)
+      lock = new DatabaseLock(
+        { identity: source.identity, lockDialect: dialect, acquire: async () => borrowed(session) },
+        key,
+        resolved,
+        options,
+        true,
+      )
+    } else {
+      lock = new DatabaseLock(source, key, resolved, options)
+    }
+    if (this.#locks.has(lock.contextName)) {
+      throw new LockReentryError(
+        `This transaction holds lock ${describeKey(key)} already: txkit never stacks a lock on itself.`,
+        describeKey(key),
+      )
+    }
+    this.#locks.add(lock.contextName)
+    let taken = false
+    try {
+      taken = await lock.takeInTransaction(wait, options.signal)
+    } finally {
+      if (!taken) this.#locks.delete(lock.contextName)
+    }
+    if (!taken) {
+      throw new LockTimeoutError(
+        `Lock ${describeKey(key)} was not granted within ${wait} ms: another session holds it.`,
+        describeKey(key),
+        wait ?? 0,
+      )
+    }
+    const end = native
+      ? async () => lock.transactionEnded()
+      : async () => {
+          if (lock.locked || lock.status === 'lost') await lock.release()
+        }
+    this.#lockEnds.push(end)
+    return lock
   }
 
   /** The user-written resources that joined, for retry decisions. */
@@ -410,13 +523,22 @@ export class ManagedTransaction {
     }
   }
 
+  /** Locks end with the transaction: before any after-hook, once the outcome is known. */
+  async #endLocks(): Promise<void> {
+    for (const end of this.#lockEnds.splice(0)) {
+      await this.#safely('lock release', end)
+    }
+  }
+
   async #runAfterCommit(outcome: CommitOutcome): Promise<void> {
+    await this.#endLocks()
     for (const hook of this.#afterCommit) {
       await this.#safely('after-commit', () => hook(outcome, this))
     }
   }
 
   async #runAfterAbort(): Promise<void> {
+    await this.#endLocks()
     for (const hook of this.#afterAbort) {
       await this.#safely('after-abort', () => hook(this))
     }
