@@ -1,7 +1,7 @@
 /** Reads `.code` from an error, or from any error in its `.cause` chain. */
 export function findErrorProperty(
   error: unknown,
-  property: 'code' | 'errno',
+  property: 'code' | 'errno' | 'number',
 ): string | number | undefined {
   let current: unknown = error
   for (let depth = 0; depth < 8 && current !== null && typeof current === 'object'; depth++) {

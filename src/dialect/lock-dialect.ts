@@ -72,7 +72,10 @@ export interface LockDialect {
   isMissingFencing(error: unknown): boolean
   /** The error is a wait that was cancelled from outside (what `DriverConnection.cancel` causes). */
   isCancelled(error: unknown): boolean
-  /** Statements opening, committing and rolling back the transaction of a transaction-scoped lock. */
+  /**
+   * Statements opening, committing and rolling back the transaction of a transaction-scoped lock
+   * (`begin` is empty where transactions begin by themselves, as on Oracle).
+   */
   readonly transaction: {
     readonly begin: string
     readonly commit: string

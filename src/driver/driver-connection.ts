@@ -1,3 +1,9 @@
+/**
+ * A parameter asking the driver for an OUT bind holding a number, for PL/SQL blocks (Oracle); the
+ * value comes back as the column `result` of the only row.
+ */
+export const OUT_NUMBER: unique symbol = Symbol.for('txkit.driver.out-number')
+
 /** What txkit needs back from a statement. */
 export interface QueryResult<Row = Record<string, unknown>> {
   readonly rows: Row[]

@@ -186,7 +186,9 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       if (signal?.aborted) throw this.#aborted(signal)
       const inTransaction = this.#request.scope === 'transaction'
       const opensTransaction = inTransaction && !this.#joinsTransaction
-      if (opensTransaction) await connection.query(this.#dialect.transaction.begin)
+      if (opensTransaction && this.#dialect.transaction.begin !== '') {
+        await connection.query(this.#dialect.transaction.begin)
+      }
       const grant = await this.#grant(connection, wait, signal, inTransaction)
       if (!grant.acquired) {
         if (opensTransaction) await connection.query(this.#dialect.transaction.rollback)

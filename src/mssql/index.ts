@@ -1,0 +1,7 @@
+export { mssqlLockDialect } from '../dialect/mssql-lock-dialect.js'
+export {
+  type MssqlPoolLike,
+  type MssqlRequestLike,
+  type MssqlTransactionLike,
+  mssqlLockSource,
+} from './mssql-lock-source.js'
