@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit|recovery]`: every benchmark, side by side in
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit|recovery|locks]`: every benchmark, side by side in
  * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
  * times, on a shared machine.
  */
 import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { runCommitBench } from './commit-bench.js'
+import { runLockBench } from './lock-bench.js'
 import { runRecoveryBench } from './recovery-bench.js'
 
 const { values } = parseArgs({
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '1' },
     'heap-transactions': { type: 'string', default: '10000' },
     'recovery-transactions': { type: 'string', default: '10000' },
+    contenders: { type: 'string', default: '8' },
     only: { type: 'string' },
   },
 })
@@ -34,5 +36,13 @@ if (values.only === undefined || values.only === 'recovery') {
     transactions: Number(values['recovery-transactions']),
     concurrency: 8,
     output: 'bench/results/recovery.json',
+  })
+}
+if (values.only === undefined || values.only === 'locks') {
+  await runLockBench({
+    seconds: Number(values.seconds),
+    warmup: Number(values.warmup),
+    contenders: Number(values.contenders),
+    output: 'bench/results/locks.json',
   })
 }

@@ -60,6 +60,10 @@ export const postgresLockDialect: LockDialect = {
     }
     const take = `${lockFunction(request, 'wait')}($1::bigint)`
     if (wait === null && !inTransaction) {
+      if (fencing === undefined) {
+        await connection.query(`SELECT ${take}`, [id])
+        return { acquired: true }
+      }
       const { rows } = await connection.query<{ acquired: boolean; token?: string }>(
         `SELECT true AS acquired${token} FROM (SELECT ${take}) AS held`,
         [id],

@@ -31,6 +31,12 @@ interface LockEvents {
 }
 
 const ACQUIRE_OPTIONS = new Set(['timeout', 'signal'])
+// Shared abort reasons: an Error per acquisition would cost its stack trace on the hot path.
+const NOT_HELD = new LockStateError('The lock is not held.')
+const RELEASED = new LockStateError('The lock was released.')
+const SETTLED = new Error('The wait answered.')
+const RELEASED_CONTROLLER = new AbortController()
+RELEASED_CONTROLLER.abort(RELEASED)
 const CANCEL_RETRY_MS = 250
 
 /**
@@ -53,7 +59,8 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   #status: LockStatus = 'unlocked'
   #connection: DriverConnection | undefined
   #stopWatching: (() => void) | undefined
-  #holding = new AbortController()
+  #holding: AbortController | undefined
+  #lostError: LockLostError | undefined
   #fencingToken: bigint | undefined
 
   /** Whether the lock joins a transaction someone else opened and ends (the transaction manager). */
@@ -75,7 +82,6 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.#request = { id: this.identifier, mode: options.mode, scope: options.scope }
     this.#fencing = options.fencing
     this.#joinsTransaction = joinsTransaction
-    this.#holding.abort(new LockStateError('The lock is not held.'))
   }
 
   get #dialect(): LockDialect {
@@ -101,6 +107,11 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
    * the work the lock protects, so that the work stops when the protection does.
    */
   get signal(): AbortSignal {
+    // Made on first use: most holders never ask, and a controller per acquisition costs.
+    if (this.#holding === undefined) {
+      this.#holding = new AbortController()
+      if (this.#status !== 'locked') this.#holding.abort(this.#lostError ?? NOT_HELD)
+    }
     return this.#holding.signal
   }
 
@@ -212,6 +223,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     signal: AbortSignal | undefined,
     inTransaction: boolean,
   ): Promise<LockGrant> {
+    if (signal === undefined) return this.#grantCreatingFencing(connection, wait, inTransaction)
     const settled = new AbortController()
     let cancelling: Promise<void> | undefined
     // A cancel that reaches the server before the statement starts is ignored: send it again
@@ -225,13 +237,13 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     const onAbort = (): void => {
       cancelling ??= cancelUntilSettled()
     }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    if (signal?.aborted) onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    if (signal.aborted) onAbort()
     try {
       const grant = await this.#grantCreatingFencing(connection, wait, inTransaction).finally(() =>
         settled.abort(),
       )
-      if (signal?.aborted) {
+      if (signal.aborted) {
         // The abort lost the race with the grant: give the lock back, then report the abort.
         await cancelling
         if (grant.acquired) await this.#undo(connection, inTransaction)
@@ -239,14 +251,14 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       }
       return grant
     } catch (error) {
-      if (signal?.aborted && (this.#dialect.isCancelled(error) || isAbortError(error, signal))) {
+      if (signal.aborted && (this.#dialect.isCancelled(error) || isAbortError(error, signal))) {
         await cancelling
         await this.#undo(connection, inTransaction)
         throw this.#aborted(signal)
       }
       throw error
     } finally {
-      signal?.removeEventListener('abort', onAbort)
+      signal.removeEventListener('abort', onAbort)
     }
   }
 
@@ -312,7 +324,8 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   #hold(connection: DriverConnection, grant: LockGrant): void {
     this.#connection = connection
     this.#fencingToken = grant.fencingToken
-    this.#holding = new AbortController()
+    this.#holding = undefined
+    this.#lostError = undefined
     this.#status = 'locked'
     this.#stopWatching = connection.onLost?.(() => this.#lose())
   }
@@ -324,7 +337,8 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       `Lock ${describeKey(this.key)} was lost: its ${this.#dialect.displayName} session ended, so the server released it.`,
       describeKey(this.key),
     )
-    this.#holding.abort(error)
+    this.#lostError = error
+    this.#holding?.abort(error)
     this.emit('lost', error)
   }
 
@@ -383,7 +397,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     if (this.#status === 'lost') {
       this.#forget(connection, true)
       this.#status = 'unlocked'
-      throw this.#holding.signal.reason as LockLostError
+      throw this.#lostError ?? this.#lostBecause('its session ended')
     }
     if (this.#status !== 'locked' || connection === undefined) throw this.#notHeld('release')
     this.#status = 'releasing'
@@ -398,12 +412,12 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       // Closing the session is a release too: the server drops its locks with it.
       const lost = connection.lost || (this.#status as LockStatus) === 'lost'
       this.#forget(connection, true)
-      if (lost) throw this.#lostError('its session ended before the release', error)
+      if (lost) throw this.#lostBecause('its session ended before the release', error)
       throw error
     }
     if (!held) {
       this.#forget(connection, true)
-      throw this.#lostError('the server says this session did not hold it')
+      throw this.#lostBecause('the server says this session did not hold it')
     }
     this.#forget(connection, false)
   }
@@ -413,14 +427,15 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.#stopWatching = undefined
     this.#connection = undefined
     this.#fencingToken = undefined
-    if (!this.#holding.signal.aborted) {
-      this.#holding.abort(new LockStateError('The lock was released.'))
+    if (this.#holding?.signal.aborted === false) this.#holding.abort(RELEASED)
+    else if (this.#holding === undefined && this.#lostError === undefined) {
+      this.#holding = RELEASED_CONTROLLER
     }
     this.#status = 'unlocked'
     connection?.release(destroy)
   }
 
-  #lostError(why: string, cause?: unknown): LockLostError {
+  #lostBecause(why: string, cause?: unknown): LockLostError {
     return new LockLostError(
       `Lock ${describeKey(this.key)} was lost: ${why}.`,
       describeKey(this.key),

@@ -157,6 +157,16 @@ function utf8(text: string): Buffer {
   return Buffer.from(text, 'utf8')
 }
 
+// Keys repeat (a job name, an account id): hashing each once is cheaper than once per lock.
+const digests = new Map<string, Buffer>()
+const DIGEST_CACHE_SIZE = 1024
+
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest()
+  let digest = digests.get(text)
+  if (digest === undefined) {
+    digest = createHash('sha256').update(text, 'utf8').digest()
+    if (digests.size >= DIGEST_CACHE_SIZE) digests.clear()
+    digests.set(text, digest)
+  }
+  return digest
 }
