@@ -295,7 +295,12 @@ describe('database locks', () => {
       await assert.rejects(
         withLock(pool, key, async (lock) => {
           await target.kill(pool, await target.sessionId(lock))
-          await new Promise((resolve) => lock.signal.addEventListener('abort', resolve))
+          const signal = lock.signal
+          if (!signal.aborted) {
+            await new Promise((resolve) =>
+              signal.addEventListener('abort', resolve, { once: true }),
+            )
+          }
           return 'done'
         }),
         (e: unknown) => isLockLostError(e),

@@ -365,6 +365,11 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
    *
    * @throws LockLostError the session ended while the lock was held: it was not held until now.
    * @throws LockStateError the lock is not held.
+   * @example
+   * ```ts
+   * const lock = await createLock(pool, 'rebuild-index').acquire()
+   * try { await rebuildIndex() } finally { await lock.release() }
+   * ```
    */
   async release(): Promise<void> {
     await this.#end(async (connection) => {

@@ -63,7 +63,7 @@ export interface LockKeyOptions {
  * @throws ConfigurationError for an empty, too long, non-integer or out-of-range key.
  * @example
  * ```ts
- * lockIdentifier('billing:42', { kind: 'int64' }) // 5213893233391426181n (same everywhere)
+ * lockIdentifier('billing:42', { kind: 'int64' }) // 2956065053790652508n, on every machine
  * ```
  */
 export function lockIdentifier(
