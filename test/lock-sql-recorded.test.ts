@@ -137,7 +137,7 @@ describe('SQL Server locks (recorded SQL)', () => {
       sent.map(({ sql }) => sql),
       ['BEGIN TRANSACTION', GETAPPLOCK, 'UPDATE t SET x = 1', 'COMMIT TRANSACTION'],
     )
-    assert.equal((sent[1]?.params as Record<string, unknown>).p2, 'Transaction')
+    assert.equal(((sent[1] as Sent).params as Record<string, unknown>).p2, 'Transaction')
   })
 
   test('names up to 255 characters; longer ones refused or hashed; no fencing', () => {
@@ -189,14 +189,14 @@ describe('Oracle locks (recorded SQL)', () => {
         await createLock(oracleLockSource(pool, ORACLE_CONSTANTS), 7, { mode }).tryAcquire(),
         true,
       )
-      assert.deepEqual((sent[0]?.params as unknown[]).slice(1), [7, number, 0])
+      assert.deepEqual(((sent[0] as Sent).params as unknown[]).slice(1), [7, number, 0])
     }
     const { pool, sent } = fakeOracle([0])
     await withLock(oracleLockSource(pool, ORACLE_CONSTANTS), 7, async () => 'work', {
       scope: 'transaction',
     })
     assert.match(sent[0]?.sql ?? '', /release_on_commit => TRUE/)
-    assert.deepEqual((sent[0]?.params as unknown[]).slice(1), [7, 6, 32767])
+    assert.deepEqual(((sent[0] as Sent).params as unknown[]).slice(1), [7, 6, 32767])
     assert.equal(sent[1]?.sql, 'COMMIT')
   })
 

@@ -241,7 +241,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     if (signal.aborted) onAbort()
     try {
       const grant = await this.#grantCreatingFencing(connection, wait, inTransaction).finally(() =>
-        settled.abort(),
+        settled.abort(SETTLED),
       )
       if (signal.aborted) {
         // The abort lost the race with the grant: give the lock back, then report the abort.
