@@ -31,6 +31,10 @@ export { mysqlDialect } from './dialect/mysql-dialect.js'
 export { postgresDialect } from './dialect/postgres-dialect.js'
 export type { Database } from './driver/database.js'
 export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
+export {
+  CommitOutcomeUnknownError,
+  isCommitOutcomeUnknownError,
+} from './errors/commit-outcome-unknown-error.js'
 export { ConfigurationError, isConfigurationError } from './errors/configuration-error.js'
 export {
   DecisionLogMissingError,
@@ -46,6 +50,11 @@ export {
   isPreparedTransactionsDisabledError,
   PreparedTransactionsDisabledError,
 } from './errors/prepared-transactions-disabled-error.js'
+export {
+  isRetryTransactionError,
+  RetryTransactionError,
+} from './errors/retry-transaction-error.js'
+export { isRunAbortedError, RunAbortedError } from './errors/run-aborted-error.js'
 export { TransactionOutcomeError } from './errors/transaction-outcome-error.js'
 export {
   isTransactionRolledBackError,
@@ -102,6 +111,20 @@ export type {
   ScannedDatabase,
   TransactionRecovery,
 } from './recovery/recovery-report.js'
+export {
+  createRunner,
+  type OperationContext,
+  Runner,
+  type RunnerOptions,
+  type RunOptions,
+  type SessionOf,
+} from './runner/runner.js'
+export type { OperationSettings, RunnerDialect } from './runner/runner-dialect.js'
+export {
+  classifyError,
+  type ErrorClassification,
+  isTransientError,
+} from './runner/transient-error.js'
 export type { Logger } from './util/logger.js'
 export { DEFAULT_PREFIX, validatePrefix } from './xid/deployment-prefix.js'
 export {

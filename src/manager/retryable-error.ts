@@ -1,14 +1,15 @@
+import { isCommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
-
-// PostgreSQL serialization_failure, deadlock_detected; MySQL/MariaDB ER_LOCK_DEADLOCK (the whole
-// transaction was rolled back). Rerunning the whole transaction is the documented remedy for each.
-const RETRYABLE_SQLSTATES = new Set(['40001', '40P01'])
-const RETRYABLE_ERRNOS = new Set([1213])
+import { isRetryTransactionError } from '../errors/retry-transaction-error.js'
+import { isRunAbortedError } from '../errors/run-aborted-error.js'
+import { isTransientError } from '../runner/transient-error.js'
 
 /**
- * Whether rerunning the whole transaction may succeed: a serialization failure or a deadlock,
- * found anywhere in the error's `cause` chain (a rolled-back commit carries the database's error as
- * its cause). Never for an outcome-unknown commit: it may have committed.
+ * Whether rerunning the whole transaction may succeed: the runner asked for it
+ * (`RetryTransactionError`), or the failure is transient by `isTransientError` (a serialization
+ * failure, a deadlock, a lock or statement timeout, a lost connection), found anywhere in the
+ * error's chain (a rolled-back commit carries the database's error as its cause). Never for a
+ * commit whose outcome is unknown: it may have committed.
  *
  * @example
  * ```ts
@@ -16,14 +17,12 @@ const RETRYABLE_ERRNOS = new Set([1213])
  * ```
  */
 export function isRetryableTransactionError(error: unknown): boolean {
-  if (isOutcomeUnknownError(error)) return false
-  let current: unknown = error
-  for (let depth = 0; depth < 8 && current !== null && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code
-    const errno = (current as { errno?: unknown }).errno
-    if (typeof code === 'string' && RETRYABLE_SQLSTATES.has(code)) return true
-    if (typeof errno === 'number' && RETRYABLE_ERRNOS.has(errno)) return true
-    current = (current as { cause?: unknown }).cause
+  if (
+    isOutcomeUnknownError(error) ||
+    isCommitOutcomeUnknownError(error) ||
+    isRunAbortedError(error)
+  ) {
+    return false
   }
-  return false
+  return isRetryTransactionError(error) || isTransientError(error)
 }

@@ -6,6 +6,7 @@ import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { backoffDelay } from '../util/backoff.js'
 import { silentLogger } from '../util/logger.js'
 import { sleep } from '../util/sleep.js'
 import { ManagedTransaction } from './managed-transaction.js'
@@ -179,8 +180,7 @@ export class TransactionManager {
         },
       }
       if (!retrying) return
-      const ceiling = Math.min(maxDelay, initialDelay * 2 ** (number - 1))
-      await sleep(Math.random() * ceiling, options.signal)
+      await sleep(backoffDelay(number, initialDelay, maxDelay), options.signal)
     }
   }
 

@@ -61,13 +61,14 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
   implements DriverConnection<Connection>
 {
   readonly raw: Connection
-  readonly #pool: MysqlPoolLike
+  /** Undefined for a connection the caller lent (the runner's target): never released here. */
+  readonly #pool: MysqlPoolLike | undefined
   readonly #lost = new LostListeners()
   readonly #onGone = (): void => {
     this.#lost.markLost()
   }
 
-  constructor(connection: Connection, pool: MysqlPoolLike) {
+  constructor(connection: Connection, pool: MysqlPoolLike | undefined) {
     this.raw = connection
     this.#pool = pool
     // mysql2 emits 'error' for a fatal error with no command in flight; unheard, it would crash.
@@ -93,6 +94,7 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
     const statement = `KILL QUERY ${Math.trunc(threadId)}`
     const side = sideConnection(this.raw.connection)
     if (side === undefined) {
+      if (this.#pool === undefined) throw new Error('No session to send KILL QUERY from.')
       const killer = await this.#pool.getConnection()
       try {
         await killer.query(statement)
@@ -128,6 +130,7 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
   release(destroy: boolean): void {
     this.raw.connection?.removeListener('error', this.#onGone)
     this.raw.connection?.removeListener('end', this.#onGone)
+    if (this.#pool === undefined) return
     if (destroy || this.#lost.lost) {
       this.raw.destroy()
     } else {
@@ -165,6 +168,16 @@ function sideConnection(connection: unknown): CallbackConnection | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * A txkit session over a mysql2 connection the caller holds (and keeps: `release` leaves it alone),
+ * for work that must run on that very connection.
+ */
+export function mysqlSession<Connection extends MysqlConnectionLike>(
+  connection: Connection,
+): DriverConnection<Connection> {
+  return new MysqlConnection(connection, undefined)
 }
 
 function poolIdentity(pool: MysqlPoolLike): string {

@@ -44,8 +44,12 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     this.#lost.markLost()
   }
 
-  constructor(client: Client) {
+  /** False for a client the caller lent (the runner's target): it is never released here. */
+  readonly #owned: boolean
+
+  constructor(client: Client, owned = true) {
     this.raw = client
+    this.#owned = owned
     // A checked-out pg client with no 'error' listener crashes the process when its backend dies.
     client.on('error', this.#onGone)
     client.on('end', this.#onGone)
@@ -53,7 +57,9 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     try {
-      const result = await this.raw.query(sql, params === undefined ? undefined : [...params])
+      const answer = await this.raw.query(sql, params === undefined ? undefined : [...params])
+      // Several statements in one simple-protocol message answer one result each: keep the last.
+      const result = Array.isArray(answer) ? (answer.at(-1) as typeof answer) : answer
       return {
         rows: result.rows as Row[],
         affectedRows: result.rowCount ?? 0,
@@ -80,8 +86,16 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
   release(destroy: boolean): void {
     this.raw.removeListener('error', this.#onGone)
     this.raw.removeListener('end', this.#onGone)
-    this.raw.release(destroy || this.#lost.lost)
+    if (this.#owned) this.raw.release(destroy || this.#lost.lost)
   }
+}
+
+/**
+ * A txkit session over a node-postgres client the caller holds (and keeps: `release` leaves it
+ * alone), for work that must run on that very client.
+ */
+export function pgSession<Client extends PgClientLike>(client: Client): DriverConnection<Client> {
+  return new PgConnection(client, false)
 }
 
 function isClientSideLoss(error: unknown): boolean {

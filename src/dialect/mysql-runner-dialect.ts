@@ -1,0 +1,113 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+import type { MysqlFlavour } from '../mysql/mysql-database.js'
+import {
+  changesSettings,
+  type OperationSettings,
+  type RunnerDialect,
+} from '../runner/runner-dialect.js'
+
+interface Change {
+  readonly variable: string
+  readonly value: string
+}
+
+/**
+ * The session variables for `settings`. `innodb_lock_wait_timeout` takes whole seconds: a bound
+ * is rounded up, never down to 0 (which would mean "do not wait"). MariaDB's `max_statement_time`
+ * takes fractions of a second; MySQL's `max_execution_time` milliseconds, for SELECT only.
+ */
+function changes(settings: OperationSettings, flavour: MysqlFlavour): Change[] {
+  const result: Change[] = []
+  if (settings.lockTimeout !== undefined) {
+    const seconds = Math.max(1, Math.ceil(settings.lockTimeout / 1000))
+    result.push({ variable: 'innodb_lock_wait_timeout', value: String(seconds) })
+  }
+  if (settings.statementTimeout !== undefined) {
+    result.push(
+      flavour === 'mariadb'
+        ? {
+            variable: 'max_statement_time',
+            value: String(Math.max(0.001, settings.statementTimeout / 1000)),
+          }
+        : {
+            variable: 'max_execution_time',
+            value: String(Math.max(1, Math.ceil(settings.statementTimeout))),
+          },
+    )
+  }
+  return result
+}
+
+/**
+ * Sets the variables, keeping the old values in user variables named after `tag` (one per nesting
+ * level), in one statement; returns the statement that puts them back.
+ */
+async function apply(
+  connection: DriverConnection,
+  list: readonly Change[],
+  tag: string,
+): Promise<string | undefined> {
+  if (list.length === 0) return undefined
+  const saves = list.map(({ variable }) => `@${tag}_${variable} = @@SESSION.${variable}`)
+  const sets = list.map(({ variable, value }) => `SESSION ${variable} = ${value}`)
+  await connection.query(`SET ${[...saves, ...sets].join(', ')}`)
+  return `SET ${list.map(({ variable }) => `SESSION ${variable} = @${tag}_${variable}`).join(', ')}`
+}
+
+/**
+ * MySQL 8 and MariaDB. Session variables outlive transactions, so whatever the runner changes it
+ * saves and puts back itself. mysql2 sends one statement per round trip. A part of a transaction
+ * cannot be made read-only here: `readOnly` is honoured only where the runner opens the transaction
+ * (`START TRANSACTION READ ONLY`), and refused inside one.
+ */
+export function mysqlRunnerDialect(flavour: MysqlFlavour): RunnerDialect {
+  return {
+    name: flavour === 'mariadb' ? 'MariaDB' : 'MySQL',
+
+    refuse(settings, insideTransaction) {
+      if (settings.readOnly && insideTransaction) {
+        return `${flavour === 'mariadb' ? 'MariaDB' : 'MySQL'} cannot make part of a transaction read-only: run the operation on a pool (the runner then opens a READ ONLY transaction), or drop readOnly.`
+      }
+      return undefined
+    },
+
+    async begin(connection, settings) {
+      const restore = await apply(connection, changes(settings, flavour), 'txkit_run')
+      await connection.query(
+        settings.readOnly ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION',
+      )
+      return async () => {
+        if (restore !== undefined) await connection.query(restore)
+      }
+    },
+
+    async commit(connection) {
+      await connection.query('COMMIT')
+    },
+
+    async rollback(connection) {
+      await connection.query('ROLLBACK')
+    },
+
+    async enter(connection, name, settings) {
+      await connection.query(`SAVEPOINT ${name}`)
+      const restore = changesSettings(settings)
+        ? await apply(connection, changes(settings, flavour), name)
+        : undefined
+      const putBack = async () => {
+        if (restore !== undefined) await connection.query(restore)
+      }
+      return {
+        async release() {
+          await putBack()
+          await connection.query(`RELEASE SAVEPOINT ${name}`)
+        },
+        async rollback() {
+          await connection.query(`ROLLBACK TO SAVEPOINT ${name}`)
+          await putBack()
+          await connection.query(`RELEASE SAVEPOINT ${name}`)
+        },
+      }
+    },
+  }
+}

@@ -1,0 +1,48 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+
+/** What one operation runs under. Timeouts in milliseconds; undefined leaves the setting alone. */
+export interface OperationSettings {
+  readonly lockTimeout: number | undefined
+  readonly statementTimeout: number | undefined
+  readonly readOnly: boolean
+}
+
+/** How to leave a savepoint: keep its work, or undo it. Both put the settings back. */
+export interface SavepointExit {
+  release(): Promise<void>
+  rollback(): Promise<void>
+}
+
+/**
+ * What differs between databases for the runner: opening its own transaction, savepoints inside
+ * the caller's, and per-operation settings that must never outlive the operation.
+ */
+export interface RunnerDialect {
+  /** For log records and messages: `PostgreSQL`, `MySQL`, `MariaDB`, `SQLite`. */
+  readonly name: string
+  /** A ConfigurationError message when `settings` cannot be honoured here; undefined when they can. */
+  refuse(settings: OperationSettings, insideTransaction: boolean): string | undefined
+  /**
+   * Opens the runner's own transaction with `settings` in force. Resolves to what undoes the
+   * settings that outlive a transaction (to run after COMMIT or ROLLBACK).
+   */
+  begin(connection: DriverConnection, settings: OperationSettings): Promise<() => Promise<void>>
+  commit(connection: DriverConnection): Promise<void>
+  rollback(connection: DriverConnection): Promise<void>
+  /** Sets savepoint `name` in the caller's transaction and puts `settings` in force inside it. */
+  enter(
+    connection: DriverConnection,
+    name: string,
+    settings: OperationSettings,
+  ): Promise<SavepointExit>
+}
+
+/** Milliseconds as a PostgreSQL duration: whole milliseconds, rounded up, never 0 (0 = no limit). */
+export function pgMilliseconds(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}ms`
+}
+
+/** Whether any setting asks for a change. */
+export function changesSettings(settings: OperationSettings): boolean {
+  return settings.lockTimeout !== undefined || settings.statementTimeout !== undefined
+}
