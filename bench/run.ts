@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit|recovery|locks]`: every benchmark, side by side in
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit|recovery|locks|runner]`: every benchmark, side by side in
  * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
  * times, on a shared machine.
  */
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { runCommitBench } from './commit-bench.js'
 import { runLockBench } from './lock-bench.js'
 import { runRecoveryBench } from './recovery-bench.js'
+import { runRunnerBench } from './runner-bench.js'
 
 const { values } = parseArgs({
   options: {
@@ -45,4 +46,7 @@ if (values.only === undefined || values.only === 'locks') {
     contenders: Number(values.contenders),
     output: 'bench/results/locks.json',
   })
+}
+if (values.only === undefined || values.only === 'runner') {
+  await runRunnerBench({ seconds: Number(values.seconds), output: 'bench/results/runner.json' })
 }

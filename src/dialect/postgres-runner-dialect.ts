@@ -69,11 +69,10 @@ export const postgresRunnerDialect: RunnerDialect = {
     )
     const previous = rows[0] ?? {}
     if (settings.readOnly) return exits(connection, name, undefined)
-    return exits(
-      connection,
-      name,
-      changes.map(([setting]) => `SET LOCAL ${setting} = ${literal(previous[setting] ?? '0')}`),
+    const restores = changes.map(
+      ([setting]) => `set_config('${setting}', ${literal(previous[setting] ?? '0')}, true)`,
     )
+    return exits(connection, name, [`SELECT ${restores.join(', ')}`])
   },
 }
 

@@ -72,8 +72,11 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
     this.raw = connection
     this.#pool = pool
     // mysql2 emits 'error' for a fatal error with no command in flight; unheard, it would crash.
-    connection.connection?.on('error', this.#onGone)
-    connection.connection?.on('end', this.#onGone)
+    // A lent connection is its owner's to watch.
+    if (pool !== undefined) {
+      connection.connection?.on('error', this.#onGone)
+      connection.connection?.on('end', this.#onGone)
+    }
   }
 
   get lost(): boolean {
@@ -128,9 +131,9 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
   }
 
   release(destroy: boolean): void {
+    if (this.#pool === undefined) return
     this.raw.connection?.removeListener('error', this.#onGone)
     this.raw.connection?.removeListener('end', this.#onGone)
-    if (this.#pool === undefined) return
     if (destroy || this.#lost.lost) {
       this.raw.destroy()
     } else {

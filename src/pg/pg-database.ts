@@ -51,8 +51,11 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     this.raw = client
     this.#owned = owned
     // A checked-out pg client with no 'error' listener crashes the process when its backend dies.
-    client.on('error', this.#onGone)
-    client.on('end', this.#onGone)
+    // A lent client is its owner's to watch.
+    if (owned) {
+      client.on('error', this.#onGone)
+      client.on('end', this.#onGone)
+    }
   }
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
@@ -84,9 +87,10 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
   }
 
   release(destroy: boolean): void {
+    if (!this.#owned) return
     this.raw.removeListener('error', this.#onGone)
     this.raw.removeListener('end', this.#onGone)
-    if (this.#owned) this.raw.release(destroy || this.#lost.lost)
+    this.raw.release(destroy || this.#lost.lost)
   }
 }
 

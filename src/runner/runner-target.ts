@@ -121,8 +121,8 @@ export function resolveTarget(target: unknown): ResolvedTarget {
   const known = targets.get(target)
   if (known !== undefined) return known
   const resolved = resolveDriverTarget(target)
-  // Pools and handles are resolved once; a lent connection gets a fresh session each run.
-  if (resolved.kind === 'pool') targets.set(target, resolved)
+  targets.set(target, resolved)
+  if (resolved.kind === 'transaction') resolved.session.catch(() => targets.delete(target))
   return resolved
 }
 
