@@ -274,6 +274,34 @@ describe('runner: PostgreSQL', () => {
     assert.equal(calls, 1)
   })
 
+  test('a killed session: standalone retries on a fresh one; inside a transaction it asks for a rerun', async () => {
+    const pool = await pgPool()
+    const runner = createRunner({ initialDelay: 1 })
+    const attempts: number[] = []
+    await runner.run(pool, async (client, { attempt }) => {
+      attempts.push(attempt)
+      await client.query('INSERT INTO marks VALUES ($1)', [`attempt-${attempt}`])
+      if (attempt === 1) await client.query('SELECT pg_terminate_backend(pg_backend_pid())')
+    })
+    assert.deepEqual(attempts, [1, 2])
+    assert.deepEqual(await pgMarks(pool), ['attempt-2'], 'the killed attempt left nothing')
+    const client = await pool.connect()
+    client.on('error', () => {})
+    try {
+      await client.query('BEGIN')
+      await client.query("INSERT INTO marks VALUES ('outer')")
+      await assert.rejects(
+        runner.run(client, (session) =>
+          session.query('SELECT pg_terminate_backend(pg_backend_pid())'),
+        ),
+        (e: unknown) => isRetryTransactionError(e),
+      )
+    } finally {
+      client.release(true)
+    }
+    assert.deepEqual(await pgMarks(pool), ['attempt-2'])
+  })
+
   test('a COMMIT cut off mid-flight is never retried: it did commit', async () => {
     const url = new URL(await postgres.createDatabase())
     const direct = fixture.pg(url.toString(), 'direct').pool
