@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
-import { stopTestServers, testMariadb, testPostgres } from '../harness/test-databases.js'
+import {
+  startPostgres,
+  stopTestServers,
+  testMariadb,
+  testPostgres,
+} from '../harness/test-databases.js'
 import { waitFor } from '../harness/wait-for.js'
 import {
   createLock,
@@ -433,6 +438,24 @@ describe('database locks', () => {
       await again.release()
     },
   )
+
+  test('PostgreSQL: a server crash and restart is reported as a lost lock; the lock is free after', async () => {
+    const server = await startPostgres({})
+    const target = pgTarget(await server.createDatabase())
+    const pool = target.pool()
+    const lock = await createLock(pool, 'crash').acquire()
+    let lost = false
+    lock.on('lost', () => {
+      lost = true
+    })
+    await (server.owned as { restart(): Promise<void> }).restart()
+    await waitFor('the lost event', 10_000, async () => lost)
+    assert.equal(lock.locked, false)
+    await assert.rejects(lock.release(), (e: unknown) => isLockLostError(e))
+    const after = createLock(pool, 'crash')
+    assert.equal(await after.tryAcquire(), true)
+    await after.release()
+  })
 
   test('PostgreSQL: shared locks coexist and exclude an exclusive one', async () => {
     const target = targets[0] as Target
