@@ -38,6 +38,7 @@ export class CuttingProxy {
         })
       }
       client.on('data', (chunk) => {
+        if (proxy?.partitioned) return
         const trigger = proxy?.trigger
         upstream.write(chunk)
         if (trigger !== undefined && chunk.includes(trigger) && proxy) {
@@ -48,7 +49,7 @@ export class CuttingProxy {
           upstream.end()
         }
       })
-      upstream.on('data', (chunk) => client.writable && client.write(chunk))
+      upstream.on('data', (chunk) => !proxy?.partitioned && client.writable && client.write(chunk))
       client.on('end', () => upstream.end())
       upstream.on('end', () => client.end())
     })
@@ -58,6 +59,12 @@ export class CuttingProxy {
     proxy = new CuttingProxy(server, address.port, sockets)
     return proxy
   }
+
+  /**
+   * While true, bytes are dropped both ways and no connection is closed: a network partition, where
+   * neither side hears from the other and neither is told.
+   */
+  partitioned = false
 
   get trigger(): string | undefined {
     return this.#trigger

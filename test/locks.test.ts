@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
+import { CuttingProxy } from '../harness/cutting-proxy.js'
 import {
   startPostgres,
   stopTestServers,
@@ -455,6 +456,41 @@ describe('database locks', () => {
     const after = createLock(pool, 'crash')
     assert.equal(await after.tryAcquire(), true)
     await after.release()
+  })
+
+  test('PostgreSQL: a heartbeat reports a lock lost in a network partition, where nothing closes', async () => {
+    const url = new URL(await (await testPostgres()).createDatabase())
+    const direct = pgTarget(url.toString()).pool()
+    const proxy = await CuttingProxy.start(Number(url.port))
+    try {
+      url.hostname = '127.0.0.1'
+      url.port = String(proxy.port)
+      const viaProxy = pgTarget(url.toString()).pool()
+      const watched = await createLock(viaProxy, 'partition', { heartbeat: 200 }).acquire()
+      const unwatched = await createLock(viaProxy, 'partition-2').acquire()
+      const lost: string[] = []
+      watched.on('lost', (error) => lost.push(error.message))
+      await sleep(500)
+      assert.deepEqual(lost, [], 'heartbeats answered while the network was up')
+      proxy.partitioned = true
+      const started = performance.now()
+      await waitFor('the heartbeat to notice', 5000, async () => lost.length === 1)
+      assert.ok(performance.now() - started < 1500, 'noticed within a few periods')
+      assert.match(lost[0] ?? '', /did not answer a heartbeat/)
+      assert.ok(watched.signal.aborted)
+      await assert.rejects(watched.release(), (e: unknown) => isLockLostError(e))
+      // Without a heartbeat nothing is noticed: the other lock still claims to be held.
+      assert.equal(unwatched.locked, true)
+      proxy.partitioned = false
+      await unwatched.release()
+      assert.throws(
+        () => createLock(viaProxy, 'x', { heartbeat: 5 }),
+        (e: unknown) =>
+          isConfigurationError(e) && /heartbeat is a number of milliseconds ≥ 10/.test(e.message),
+      )
+    } finally {
+      await proxy.stop()
+    }
   })
 
   test('PostgreSQL: shared locks coexist and exclude an exclusive one', async () => {

@@ -50,6 +50,8 @@ export interface LockDialect {
    * it has none, so txkit takes a session lock and releases it right after COMMIT or ROLLBACK.
    */
   readonly transactionScope: 'native' | 'released-after-end'
+  /** The cheapest statement that proves the session answers (heartbeats). */
+  readonly ping: string
   /** Whether a wait bound is honoured to the millisecond (Oracle rounds up to whole seconds). */
   readonly waitResolutionMs: number
   /**

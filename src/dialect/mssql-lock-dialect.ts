@@ -40,6 +40,7 @@ export const mssqlLockDialect: LockDialect = {
   modes: ['exclusive', 'shared', 'update'],
   scopes: ['session', 'transaction'],
   transactionScope: 'native',
+  ping: 'SELECT 1',
   waitResolutionMs: 1,
   transaction: {
     begin: 'BEGIN TRANSACTION',

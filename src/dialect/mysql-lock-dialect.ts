@@ -23,6 +23,7 @@ export const mysqlLockDialect: LockDialect = {
   modes: ['exclusive'],
   scopes: ['session', 'transaction'],
   transactionScope: 'released-after-end',
+  ping: 'SELECT 1',
   waitResolutionMs: 1,
   transaction: { begin: 'START TRANSACTION', commit: 'COMMIT', rollback: 'ROLLBACK' },
 

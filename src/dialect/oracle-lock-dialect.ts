@@ -34,6 +34,7 @@ export const oracleLockDialect: LockDialect = {
   modes: ['exclusive', 'shared', 'sub-shared', 'sub-exclusive', 'shared-sub-exclusive', 'null'],
   scopes: ['session', 'transaction'],
   transactionScope: 'native',
+  ping: 'SELECT 1 FROM DUAL',
   waitResolutionMs: 1000,
   transaction: { begin: '', commit: 'COMMIT', rollback: 'ROLLBACK' },
 

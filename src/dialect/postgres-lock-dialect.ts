@@ -42,6 +42,7 @@ export const postgresLockDialect: LockDialect = {
   modes: ['exclusive', 'shared'],
   scopes: ['session', 'transaction'],
   transactionScope: 'native',
+  ping: 'SELECT 1',
   waitResolutionMs: 1,
   transaction: { begin: 'BEGIN', commit: 'COMMIT', rollback: 'ROLLBACK' },
 

@@ -8,6 +8,7 @@ import { LockReentryError } from '../errors/lock-reentry-error.js'
 import { LockStateError } from '../errors/lock-state-error.js'
 import { LockTimeoutError } from '../errors/lock-timeout-error.js'
 import { LockWaitAbortedError } from '../errors/lock-wait-aborted-error.js'
+import { errorMessage } from '../util/error-message.js'
 import { sleep } from '../util/sleep.js'
 import { heldInContext } from './held-locks.js'
 import { type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
@@ -61,6 +62,11 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   #stopWatching: (() => void) | undefined
   #holding: AbortController | undefined
   #lostError: LockLostError | undefined
+  readonly #heartbeatMs: number | undefined
+  #heartbeat: NodeJS.Timeout | undefined
+  #pinging = false
+  /** Statements the holder runs through `query`: they prove the session alive, no ping meanwhile. */
+  #queries = 0
   #fencingToken: bigint | undefined
 
   /** Whether the lock joins a transaction someone else opened and ends (the transaction manager). */
@@ -82,6 +88,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.#request = { id: this.identifier, mode: options.mode, scope: options.scope }
     this.#fencing = options.fencing
     this.#joinsTransaction = joinsTransaction
+    this.#heartbeatMs = options.heartbeat
   }
 
   get #dialect(): LockDialect {
@@ -328,13 +335,57 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.#lostError = undefined
     this.#status = 'locked'
     this.#stopWatching = connection.onLost?.(() => this.#lose())
+    const every = this.#heartbeatMs
+    if (every !== undefined) {
+      this.#heartbeat = setInterval(() => void this.#ping(connection, every), every)
+      this.#heartbeat.unref()
+    }
   }
 
-  #lose(): void {
+  /**
+   * A heartbeat: the session must answer a trivial statement within one period. One that does not
+   * (a network partition, a stalled server) is closed and the lock reported lost: the holder stops
+   * before the server, or another holder, can prove it still owns anything.
+   */
+  async #ping(connection: DriverConnection, within: number): Promise<void> {
+    if (this.#status !== 'locked' || this.#pinging || this.#queries > 0) return
+    this.#pinging = true
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        connection.query(this.#dialect.ping),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer to a heartbeat within ${within} ms`)),
+            within,
+          )
+        }),
+      ])
+    } catch (error) {
+      if (this.#status === 'locked' && this.#connection === connection) {
+        this.#lose(`its session did not answer a heartbeat (${errorMessage(error)})`)
+        this.#stopHeartbeat()
+        this.#stopWatching?.()
+        this.#stopWatching = undefined
+        this.#connection = undefined
+        connection.release(true)
+      }
+    } finally {
+      clearTimeout(timer)
+      this.#pinging = false
+    }
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat)
+    this.#heartbeat = undefined
+  }
+
+  #lose(why?: string): void {
     if (this.#status !== 'locked' && this.#status !== 'releasing') return
     this.#status = 'lost'
     const error = new LockLostError(
-      `Lock ${describeKey(this.key)} was lost: its ${this.#dialect.displayName} session ended, so the server released it.`,
+      `Lock ${describeKey(this.key)} was lost: ${why ?? `its ${this.#dialect.displayName} session ended, so the server released it`}.`,
       describeKey(this.key),
     )
     this.#lostError = error
@@ -357,7 +408,12 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   ): Promise<QueryResult<Row>> {
     const connection = this.#connection
     if (this.#status !== 'locked' || connection === undefined) throw this.#notHeld('query through')
-    return connection.query<Row>(sql, params)
+    this.#queries++
+    try {
+      return await connection.query<Row>(sql, params)
+    } finally {
+      this.#queries--
+    }
   }
 
   /**
@@ -428,6 +484,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   }
 
   #forget(connection: DriverConnection | undefined, destroy: boolean): void {
+    this.#stopHeartbeat()
     this.#stopWatching?.()
     this.#stopWatching = undefined
     this.#connection = undefined

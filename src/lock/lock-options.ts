@@ -21,6 +21,13 @@ export interface LockOptions {
    * MySQL/MariaDB need one more statement, a durable write.
    */
   readonly fencing?: boolean | string
+  /**
+   * Milliseconds between heartbeats while the lock is held: the session must answer a trivial
+   * statement within one period, or it is closed and the lock reported lost. Without it a lock
+   * learns of a dead session only when the driver does (a closed socket: at once; a silent network
+   * partition: only when TCP gives up). Statements run through `lock.query` count as heartbeats.
+   */
+  readonly heartbeat?: number
 }
 
 /** How long `acquire` may wait and what can cut the wait short. */
@@ -38,9 +45,10 @@ export interface ResolvedLockOptions {
   readonly mode: LockMode
   readonly scope: LockScope
   readonly fencing: TableName | undefined
+  readonly heartbeat?: number
 }
 
-const LOCK_OPTION_NAMES = new Set(['mode', 'keyMapping', 'longKeys', 'fencing'])
+const LOCK_OPTION_NAMES = new Set(['mode', 'keyMapping', 'longKeys', 'fencing', 'heartbeat'])
 const HINTS: Readonly<Record<string, string>> = {
   shared: "mode: 'shared'",
   xact: "scope: 'transaction' (withLock or tx.lock)",
@@ -87,8 +95,18 @@ export function resolveLockOptions(
       `${dialect.displayName} locks cannot have scope ${describeValue(scope)}; its scopes: ${dialect.scopes.join(', ')}.`,
     )
   }
+  const heartbeat = options.heartbeat
+  if (
+    heartbeat !== undefined &&
+    (typeof heartbeat !== 'number' || !Number.isFinite(heartbeat) || heartbeat < 10)
+  ) {
+    throw new ConfigurationError(
+      `heartbeat is a number of milliseconds ≥ 10, not ${describeValue(heartbeat)}.`,
+    )
+  }
+  const beat = heartbeat === undefined ? {} : { heartbeat }
   if (options.fencing === undefined || options.fencing === false) {
-    return { mode, scope, fencing: undefined }
+    return { mode, scope, fencing: undefined, ...beat }
   }
   if (dialect.createFencing === undefined) {
     throw new ConfigurationError(
@@ -101,7 +119,7 @@ export function resolveLockOptions(
     )
   }
   const name = options.fencing === true ? DEFAULT_FENCING_TABLE : options.fencing
-  return { mode, scope, fencing: parseTableName(name, 'fencing counter') }
+  return { mode, scope, fencing: parseTableName(name, 'fencing counter'), ...beat }
 }
 
 /** Milliseconds to wait, `null` for no limit. */

@@ -27,6 +27,7 @@ const WITH_LOCK_OPTIONS = new Set([
   'keyMapping',
   'longKeys',
   'fencing',
+  'heartbeat',
   'timeout',
   'signal',
   'scope',
