@@ -4,6 +4,7 @@ import pg from 'pg'
 import { runCli, runningCli } from '../harness/run-cli.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
+import { createLock } from '../src/index.js'
 
 // Trust authentication accepts any password: the sentinel travels everywhere a real one would.
 const SENTINEL = 'S3ntinel-pa55word'
@@ -206,13 +207,12 @@ describe('txkit command line', () => {
   })
 
   test('a watch round is skipped while another worker holds the recovery lock', async () => {
-    const holder = await (pools[0] as pg.Pool).connect()
-    await holder.query(`SELECT pg_advisory_lock(hashtext('txkit-recover:cli'))`)
+    // Another worker: the same lock, taken through txkit.
+    const holder = await createLock(pools[0] as pg.Pool, 'txkit-recover:cli').acquire()
     const watch = runningCli(watchArgs('100ms'))
     assert.ok(await watch.until(/another worker holds the recovery lock/), watch.stderr())
     assert.doesNotMatch(watch.stderr(), /round done/)
-    await holder.query(`SELECT pg_advisory_unlock(hashtext('txkit-recover:cli'))`)
-    holder.release()
+    await holder.release()
     assert.ok(await watch.until(/round done/), watch.stderr())
     await watch.stop()
     assertNoSecret(watch.stderr())

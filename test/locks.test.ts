@@ -460,7 +460,6 @@ describe('database locks', () => {
 
   test('PostgreSQL: a heartbeat reports a lock lost in a network partition, where nothing closes', async () => {
     const url = new URL(await (await testPostgres()).createDatabase())
-    const direct = pgTarget(url.toString()).pool()
     const proxy = await CuttingProxy.start(Number(url.port))
     try {
       url.hostname = '127.0.0.1'

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { DecisionLog } from '../commit/decision-log.js'
 import type { Database } from '../driver/database.js'
+import { createLock } from '../lock/database-lock.js'
 import { type RecoverOptions, recover } from '../recovery/recover.js'
 import type { RecoveryReport } from '../recovery/recovery-report.js'
 import { errorMessage } from '../util/error-message.js'
@@ -232,17 +233,12 @@ async function watch(values: Values, connected: readonly ConnectedDatabase[]): P
     (typeof options.decisionLog === 'object' && 'acquire' in options.decisionLog
       ? options.decisionLog
       : options.decisionLog?.database) ?? connected[0]?.database
-  const lockKey = `txkit-recover:${options.prefix ?? 'txkit'}`
+  // One worker per round: the others find the lock taken and skip it.
+  const roundLock =
+    lockDatabase && createLock(lockDatabase, `txkit-recover:${options.prefix ?? 'txkit'}`)
   while (!stop.signal.aborted) {
-    const connection = lockDatabase
-      ? await lockDatabase.acquire().catch(() => undefined)
-      : undefined
-    const locked =
-      connection && lockDatabase
-        ? await lockDatabase.dialect.tryLock(connection, lockKey).catch(() => false)
-        : false
-    if (!locked || connection === undefined) {
-      connection?.release(true)
+    const locked = roundLock ? await roundLock.tryAcquire().catch(() => false) : false
+    if (!locked || roundLock === undefined) {
       stderrLogger.info?.(
         {},
         'txkit watch: another worker holds the recovery lock (or the lock database is unreachable); skipping this round',
@@ -259,8 +255,7 @@ async function watch(values: Values, connected: readonly ConnectedDatabase[]): P
       } catch (error) {
         stderrLogger.error({ error: errorMessage(error) }, 'txkit watch: round failed')
       } finally {
-        await lockDatabase?.dialect.unlock(connection, lockKey).catch(() => undefined)
-        connection.release(false)
+        await roundLock.release().catch(() => undefined)
       }
     }
     await new Promise<void>((resolve) => {

@@ -155,12 +155,6 @@ export interface Dialect {
     table: TableName,
     rows: readonly DecisionRow[],
   ): Promise<void>
-  /**
-   * Takes a session-level lock named `key` if free, without waiting (PostgreSQL advisory lock,
-   * MySQL GET_LOCK): how `txkit watch` processes avoid working the same round twice.
-   */
-  tryLock(connection: DriverConnection, key: string): Promise<boolean>
-  unlock(connection: DriverConnection, key: string): Promise<void>
   /** Sends a notification outside any transaction (PostgreSQL NOTIFY); absent where none exists. */
   notify?(connection: DriverConnection, channel: string, payload: string): Promise<void>
   /** The database's clock, ms since the epoch. */

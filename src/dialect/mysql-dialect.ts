@@ -214,18 +214,6 @@ export const mysqlDialect: Dialect = {
     )
   },
 
-  async tryLock(connection, key) {
-    const { rows } = await connection.query<{ locked: number | null }>(
-      'SELECT GET_LOCK(?, 0) AS locked',
-      [key.slice(0, 64)],
-    )
-    return Number(rows[0]?.locked) === 1
-  },
-
-  async unlock(connection, key) {
-    await connection.query('SELECT RELEASE_LOCK(?)', [key.slice(0, 64)])
-  },
-
   async now(connection) {
     const { rows } = await connection.query<{ now: string }>(
       'SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now',

@@ -207,18 +207,6 @@ export const postgresDialect: Dialect = {
     await connection.query('SELECT pg_notify($1, $2)', [channel, payload])
   },
 
-  async tryLock(connection, key) {
-    const { rows } = await connection.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-      [key],
-    )
-    return rows[0]?.locked === true
-  },
-
-  async unlock(connection, key) {
-    await connection.query('SELECT pg_advisory_unlock(hashtext($1))', [key])
-  },
-
   async now(connection) {
     const { rows } = await connection.query<{ now: string }>(
       'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now',

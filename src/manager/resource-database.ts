@@ -124,8 +124,6 @@ const resourceDialect: Dialect = {
   readOldDecisions: unused,
   insertAbortDecision: unused,
   deleteDecisions: unused,
-  tryLock: unused,
-  unlock: unused,
   now: unused,
 }
 
