@@ -433,6 +433,15 @@ describe('runner: MariaDB', () => {
           isConfigurationError(e) && /cannot make part of a transaction read-only/.test(e.message),
       )
       await runner.run(inside, async () => 'bounded', { lockTimeout: 1500, statementTimeout: 300 })
+      const [variables] = await inside.query(
+        'SELECT @@SESSION.innodb_lock_wait_timeout AS lw, @@SESSION.max_statement_time AS st',
+      )
+      const row = (variables as Array<Record<string, unknown>>)[0]
+      assert.deepEqual(
+        [Number(row?.lw), Number(row?.st)],
+        [50, 0],
+        'put back inside the transaction',
+      )
       await inside.query('ROLLBACK')
     } finally {
       inside.release()
@@ -451,6 +460,30 @@ describe('runner: MariaDB', () => {
 })
 
 describe('runner: SQLite', () => {
+  test('inside a transaction: a failed attempt is rolled back to its savepoint, the outer work stays', async () => {
+    const database = new Sqlite(':memory:')
+    try {
+      database.exec('CREATE TABLE marks (tx text PRIMARY KEY)')
+      database.exec('BEGIN')
+      database.prepare("INSERT INTO marks VALUES ('outer')").run()
+      await createRunner({ initialDelay: 1 }).run(database, (db, { attempt }) => {
+        db.prepare('INSERT INTO marks VALUES (?)').run(`attempt-${attempt}`)
+        if (attempt === 1)
+          throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+      })
+      database.exec('COMMIT')
+      assert.deepEqual(
+        database
+          .prepare('SELECT tx FROM marks ORDER BY tx')
+          .all()
+          .map((row) => (row as { tx: string }).tx),
+        ['attempt-2', 'outer'],
+      )
+    } finally {
+      database.close()
+    }
+  })
+
   test('"database is locked" is retried until the other writer commits', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'txkit-sqlite-')), 'app.db')
     const writer = new Sqlite(file)
