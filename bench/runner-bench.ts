@@ -99,31 +99,19 @@ async function compare(
   }
 }
 
-function countedPg(client: pg.PoolClient): pg.PoolClient & Counted {
+/** Counts the statements sent through `session.query` (it keeps its own type for the runner). */
+function counted<Session extends { query: (...args: never[]) => unknown }>(
+  session: Session,
+): Session & Counted {
   const statements = { count: 0 }
-  const query = client.query.bind(client) as (sql: string, params?: unknown[]) => Promise<unknown>
-  return Object.assign(client, {
+  const query = session.query.bind(session) as (sql: string, params?: unknown[]) => Promise<unknown>
+  return Object.assign(session, {
     statements,
     query: (sql: string, params?: unknown[]) => {
       statements.count++
       return query(sql, params)
     },
-  }) as unknown as pg.PoolClient & Counted
-}
-
-function countedMysql(connection: mysql.PoolConnection): mysql.PoolConnection & Counted {
-  const statements = { count: 0 }
-  const query = connection.query.bind(connection) as (
-    sql: string,
-    params?: unknown[],
-  ) => Promise<unknown>
-  return Object.assign(connection, {
-    statements,
-    query: (sql: string, params?: unknown[]) => {
-      statements.count++
-      return query(sql, params)
-    },
-  }) as unknown as mysql.PoolConnection & Counted
+  }) as unknown as Session & Counted
 }
 
 /**
@@ -142,7 +130,7 @@ export async function runRunnerBench(options: RunnerBenchOptions): Promise<void>
     await pgPool.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)')
     await pgPool.query('INSERT INTO items VALUES (1, 0)')
     await pgPool.query('CREATE TABLE log (id int PRIMARY KEY)')
-    const pgClient = countedPg(await pgPool.connect())
+    const pgClient = counted(await pgPool.connect())
     const onPg = await compare(pgClient, 'BEGIN', (n) => `$${n}`, options.seconds)
     pgClient.release()
     let onMariadb: Comparison | undefined
@@ -151,7 +139,7 @@ export async function runRunnerBench(options: RunnerBenchOptions): Promise<void>
       await mysqlPool.query('CREATE TABLE bench.items (id int PRIMARY KEY, v int NOT NULL)')
       await mysqlPool.query('INSERT INTO bench.items VALUES (1, 0)')
       await mysqlPool.query('CREATE TABLE bench.log (id int PRIMARY KEY)')
-      const connection = countedMysql(await mysqlPool.getConnection())
+      const connection = counted(await mysqlPool.getConnection())
       await connection.query('USE bench')
       onMariadb = await compare(connection, 'START TRANSACTION', () => '?', options.seconds)
       connection.release()

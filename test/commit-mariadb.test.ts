@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type mysql from 'mysql2/promise'
 import type pg from 'pg'
-import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
-import {
-  stopTestServers,
-  type TestServer,
-  testMariadb,
-  testPostgres,
-} from '../harness/test-databases.js'
+import { serversForFile } from '../harness/file-servers.js'
+import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import type { TestServer } from '../harness/test-databases.js'
 import {
   type Coordinator,
   type Database,
@@ -17,18 +13,8 @@ import {
   parseXid,
 } from '../src/index.js'
 
-let postgres: TestServer
-let mariadb: TestServer | undefined
-const fixture = new Fixture()
-
-before(async () => {
-  postgres = await testPostgres()
-  mariadb = await testMariadb()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
+const servers = serversForFile()
+const { fixture } = servers
 
 async function pgMarks(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
@@ -42,7 +28,7 @@ async function myMarks(pool: mysql.Pool): Promise<string[]> {
 
 /** PostgreSQL `p` and MariaDB `m1`, `m2` (two databases on one server), each with `marks`. */
 async function setUp(server: TestServer) {
-  const p = fixture.pg(await postgres.createDatabase(), 'p')
+  const p = fixture.pg(await servers.postgres.createDatabase(), 'p')
   const m1 = fixture.mysql(await server.createDatabase(), 'm1')
   const m2 = fixture.mysql(await server.createDatabase(), 'm2')
   await p.pool.query('CREATE TABLE marks (tx text PRIMARY KEY, note text)')
@@ -59,11 +45,11 @@ async function nothingLeft(p: { pool: pg.Pool }, m: { pool: mysql.Pool }): Promi
 
 function withMariadb(name: string, body: (server: TestServer) => Promise<void>): void {
   test(name, async (t) => {
-    if (mariadb === undefined) {
+    if (servers.mariadb === undefined) {
       t.skip('no MariaDB: see the warning above')
       return
     }
-    await body(mariadb)
+    await body(servers.mariadb)
   })
 }
 

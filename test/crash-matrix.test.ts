@@ -4,29 +4,17 @@ import { after, before, describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import type { CrashPoint, CrashSettings } from '../harness/crash-coordinator.js'
-import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
-import {
-  stopTestServers,
-  type TestServer,
-  testMariadb,
-  testPostgres,
-} from '../harness/test-databases.js'
+import type { TestServer } from '../harness/test-databases.js'
 import { type CommitProtocolName, type Database, parseXid, recover } from '../src/index.js'
 
 const PREFIX = 'crash'
-const fixture = new Fixture()
-let postgres: TestServer
-let mariadb: TestServer | undefined
 
-before(async () => {
-  postgres = await testPostgres()
-  mariadb = await testMariadb()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
+import { serversForFile } from '../harness/file-servers.js'
+
+const servers = serversForFile()
+const { fixture } = servers
 
 interface Member {
   readonly name: string
@@ -195,12 +183,12 @@ for (const topology of topologies) {
       const needsMariadb = topology.kinds.includes('mariadb')
 
       before(async () => {
-        if (needsMariadb && mariadb === undefined) return
+        if (needsMariadb && servers.mariadb === undefined) return
         members = await Promise.all(
           topology.kinds.map((kind, index) =>
             member(
               `${kind === 'postgres' ? 'pg' : 'maria'}${index}`,
-              kind === 'postgres' ? postgres : (mariadb as TestServer),
+              kind === 'postgres' ? servers.postgres : (servers.mariadb as TestServer),
             ),
           ),
         )

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type mysql from 'mysql2/promise'
 import type pg from 'pg'
-import { Fixture, pgMarks } from '../harness/fixture.js'
-import {
-  stopTestServers,
-  type TestServer,
-  testMariadb,
-  testPostgres,
-} from '../harness/test-databases.js'
+import { serversForFile } from '../harness/file-servers.js'
+import { pgMarks } from '../harness/fixture.js'
 import {
   isLockReentryError,
   isLockTimeoutError,
@@ -17,18 +12,8 @@ import {
 } from '../src/index.js'
 import { sleep } from '../src/util/sleep.js'
 
-const fixture = new Fixture()
-let postgres: TestServer
-let mariadb: TestServer | undefined
-
-before(async () => {
-  postgres = await testPostgres()
-  mariadb = await testMariadb()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
+const servers = serversForFile()
+const { fixture } = servers
 
 async function pgHeld(pool: pg.Pool, key: string): Promise<boolean> {
   const { rows } = await pool.query<{ n: number }>(
@@ -44,16 +29,16 @@ async function mariadbHeld(pool: mysql.Pool, key: string): Promise<boolean> {
 }
 
 async function twoPgDatabases() {
-  const a = await fixture.markedPg(postgres, 'a')
-  const b = await fixture.markedPg(postgres, 'b')
+  const a = await fixture.markedPg(servers.postgres, 'a')
+  const b = await fixture.markedPg(servers.postgres, 'b')
   const manager = await fixture.manager({ decisionLog: a.db })
   return { a, b, manager }
 }
 
 describe('transaction locks (tx.lock)', () => {
   test('PostgreSQL: held by the transaction (and its prepared branch), released by COMMIT or ROLLBACK', async () => {
-    const a = await fixture.markedPg(postgres, 'a')
-    const b = await fixture.markedPg(postgres, 'b')
+    const a = await fixture.markedPg(servers.postgres, 'a')
+    const b = await fixture.markedPg(servers.postgres, 'b')
     let heldWhilePrepared: boolean | undefined
     const manager = await fixture.manager({
       decisionLog: a.db,
@@ -134,9 +119,9 @@ describe('transaction locks (tx.lock)', () => {
   })
 
   test('MariaDB: released right after COMMIT or ROLLBACK (no transaction-scoped lock there)', async (t) => {
-    if (mariadb === undefined) return t.skip('no MariaDB')
+    if (servers.mariadb === undefined) return t.skip('no MariaDB')
     const { a, manager } = await twoPgDatabases()
-    const m = fixture.mysql(await mariadb.createDatabase(), 'm')
+    const m = fixture.mysql(await servers.mariadb.createDatabase(), 'm')
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
     let heldAfterCommit: boolean | undefined
     await manager.run(async (tx) => {
@@ -168,8 +153,8 @@ describe('transaction locks (tx.lock)', () => {
         await assert.rejects(tx.lock(a.db, 'twice'), (e: unknown) => isLockReentryError(e))
       },
     ]
-    if (mariadb !== undefined) {
-      const m = fixture.mysql(await mariadb.createDatabase(), 'm')
+    if (servers.mariadb !== undefined) {
+      const m = fixture.mysql(await servers.mariadb.createDatabase(), 'm')
       databases.push(async (tx) => {
         await tx.lock(m.db, 'twice')
         await assert.rejects(tx.lock(m.db, 'twice'), (e: unknown) => isLockReentryError(e))

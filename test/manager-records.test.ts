@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type mysql from 'mysql2/promise'
-import { Fixture, pgMarks, pgPrepared } from '../harness/fixture.js'
-import {
-  stopTestServers,
-  type TestServer,
-  testMariadb,
-  testPostgres,
-} from '../harness/test-databases.js'
+import { serversForFile } from '../harness/file-servers.js'
+import { pgMarks, pgPrepared } from '../harness/fixture.js'
 import {
   isOutcomeUnknownError,
   isTransactionStateError,
@@ -16,20 +11,10 @@ import {
   type TransactionManagerOptions,
 } from '../src/index.js'
 
-const fixture = new Fixture()
-let postgres: TestServer
-let mariadb: TestServer | undefined
+const servers = serversForFile()
+const { fixture } = servers
 
-before(async () => {
-  postgres = await testPostgres()
-  mariadb = await testMariadb()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
-
-const pgMember = (name: string) => fixture.markedPg(postgres, name)
+const pgMember = (name: string) => fixture.markedPg(servers.postgres, name)
 
 const marks = pgMarks
 
@@ -57,11 +42,11 @@ function recordingHooks(calls: string[]): RecordHooks {
 
 describe('savepoints across every joined database', () => {
   test('rollback undoes every database, a database joined later back to its join point', async (t) => {
-    if (mariadb === undefined) return t.skip('no MariaDB')
+    if (servers.mariadb === undefined) return t.skip('no MariaDB')
     const a = await pgMember('a')
     const b = await pgMember('b')
     const c = await pgMember('c')
-    const m = fixture.mysql(await mariadb.createDatabase(), 'm')
+    const m = fixture.mysql(await servers.mariadb.createDatabase(), 'm')
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
     const txm = await manager({ decisionLog: a.db })
     await txm.run(async (tx) => {

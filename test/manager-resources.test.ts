@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import { Fixture, pgMarks, pgPrepared } from '../harness/fixture.js'
-import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
+import { describe, test } from 'node:test'
+import { serversForFile } from '../harness/file-servers.js'
+import { pgMarks, pgPrepared } from '../harness/fixture.js'
 import {
   type CommitOutcome,
   type Database,
@@ -11,18 +11,10 @@ import {
   type TransactionResource,
 } from '../src/index.js'
 
-const fixture = new Fixture()
-let postgres: TestServer
+const servers = serversForFile({ mariadb: false })
+const { fixture } = servers
 
-before(async () => {
-  postgres = await testPostgres()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
-
-const pgMember = (name: string) => fixture.markedPg(postgres, name)
+const pgMember = (name: string) => fixture.markedPg(servers.postgres, name)
 
 const marks = pgMarks
 

@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
-import { Fixture } from '../harness/fixture.js'
-import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
+import { describe, test } from 'node:test'
+import { serversForFile } from '../harness/file-servers.js'
 import {
   isConfigurationError,
   isRetryableTransactionError,
   OutcomeUnknownError,
 } from '../src/index.js'
 
-const fixture = new Fixture()
-let postgres: TestServer
-
-before(async () => {
-  postgres = await testPostgres()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
+const servers = serversForFile({ mariadb: false })
+const { fixture } = servers
 
 async function pgMember(name: string) {
-  const member = await fixture.markedPg(postgres, name)
+  const member = await fixture.markedPg(servers.postgres, name)
   await member.pool.query('CREATE TABLE counters (n int)')
   return member
 }

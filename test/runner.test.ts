@@ -2,18 +2,13 @@ import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import Sqlite from 'better-sqlite3'
 import type mysql from 'mysql2/promise'
 import type pg from 'pg'
 import { CuttingProxy } from '../harness/cutting-proxy.js'
-import { Fixture } from '../harness/fixture.js'
-import {
-  stopTestServers,
-  type TestServer,
-  testMariadb,
-  testPostgres,
-} from '../harness/test-databases.js'
+import { serversForFile } from '../harness/file-servers.js'
+import type { TestServer } from '../harness/test-databases.js'
 import {
   createRunner,
   isCommitOutcomeUnknownError,
@@ -24,18 +19,8 @@ import {
 } from '../src/index.js'
 import { sleep } from '../src/util/sleep.js'
 
-const fixture = new Fixture()
-let postgres: TestServer
-let mariadb: TestServer | undefined
-
-before(async () => {
-  postgres = await testPostgres()
-  mariadb = await testMariadb()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
+const servers = serversForFile()
+const { fixture } = servers
 
 interface LogRecord {
   readonly level: 'info' | 'warn' | 'error'
@@ -51,7 +36,7 @@ function recordingLogger(): Logger & { records: LogRecord[] } {
 }
 
 async function pgPool(): Promise<pg.Pool> {
-  const { pool } = fixture.pg(await postgres.createDatabase(), 'runner')
+  const { pool } = fixture.pg(await servers.postgres.createDatabase(), 'runner')
   await pool.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)')
   await pool.query('INSERT INTO items VALUES (1, 0), (2, 0)')
   await pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
@@ -135,7 +120,7 @@ describe('runner: PostgreSQL', () => {
   })
 
   test('a 250 ms lock timeout is honoured (not 0, not the default), and settings come back', async () => {
-    const pool = fixture.pg(await postgres.createDatabase(), 'one').pool
+    const pool = fixture.pg(await servers.postgres.createDatabase(), 'one').pool
     await pool.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)')
     await pool.query('INSERT INTO items VALUES (1, 0)')
     const holder = await pool.connect()
@@ -172,7 +157,7 @@ describe('runner: PostgreSQL', () => {
   })
 
   test('a statement timeout cancels pg_sleep; the pooled session keeps no setting', async () => {
-    const single = fixture.pg(await postgres.createDatabase(), 'single')
+    const single = fixture.pg(await servers.postgres.createDatabase(), 'single')
     const runner = createRunner({ maxRetries: 0 })
     const started = performance.now()
     await assert.rejects(
@@ -303,7 +288,7 @@ describe('runner: PostgreSQL', () => {
   })
 
   test('a COMMIT cut off mid-flight is never retried: it did commit', async () => {
-    const url = new URL(await postgres.createDatabase())
+    const url = new URL(await servers.postgres.createDatabase())
     const direct = fixture.pg(url.toString(), 'direct').pool
     await direct.query('CREATE TABLE marks (tx text PRIMARY KEY)')
     const proxy = await CuttingProxy.start(Number(url.port))
@@ -331,8 +316,8 @@ describe('runner: PostgreSQL', () => {
 
 describe('runner: MariaDB', () => {
   test('a deadlock undid the whole transaction: RetryTransactionError, nothing partial, manager.retry reruns it', async (t) => {
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const { pool } = await mariaPool(mariadb)
+    if (servers.mariadb === undefined) return t.skip('no MariaDB')
+    const { pool } = await mariaPool(servers.mariadb)
     const runner = createRunner({ initialDelay: 1 })
     const a = await pool.getConnection()
     const b = await pool.getConnection()
@@ -366,9 +351,9 @@ describe('runner: MariaDB', () => {
   })
 
   test('manager.retry understands RetryTransactionError and reruns the whole transaction', async (t) => {
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const { pool, db } = await mariaPool(mariadb)
-    const decision = await fixture.markedPg(postgres, 'decisions')
+    if (servers.mariadb === undefined) return t.skip('no MariaDB')
+    const { pool, db } = await mariaPool(servers.mariadb)
+    const decision = await fixture.markedPg(servers.postgres, 'decisions')
     const manager = await fixture.manager({ decisionLog: decision.db })
     const runner = createRunner()
     let transactions = 0
@@ -389,8 +374,8 @@ describe('runner: MariaDB', () => {
   })
 
   test('lock wait and statement timeouts, read-only, and settings put back on the pooled session', async (t) => {
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const { pool } = await mariaPool(mariadb)
+    if (servers.mariadb === undefined) return t.skip('no MariaDB')
+    const { pool } = await mariaPool(servers.mariadb)
     const runner = createRunner({ maxRetries: 0 })
     const holder = await pool.getConnection()
     await holder.query('START TRANSACTION')
@@ -459,6 +444,13 @@ describe('runner: MariaDB', () => {
   })
 })
 
+function sqliteMarks(database: Sqlite.Database): string[] {
+  return database
+    .prepare('SELECT tx FROM marks ORDER BY tx')
+    .all()
+    .map((row) => (row as { tx: string }).tx)
+}
+
 describe('runner: SQLite', () => {
   test('inside a transaction: a failed attempt is rolled back to its savepoint, the outer work stays', async () => {
     const database = new Sqlite(':memory:')
@@ -472,13 +464,7 @@ describe('runner: SQLite', () => {
           throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
       })
       database.exec('COMMIT')
-      assert.deepEqual(
-        database
-          .prepare('SELECT tx FROM marks ORDER BY tx')
-          .all()
-          .map((row) => (row as { tx: string }).tx),
-        ['attempt-2', 'outer'],
-      )
+      assert.deepEqual(sqliteMarks(database), ['attempt-2', 'outer'])
     } finally {
       database.close()
     }
@@ -503,13 +489,7 @@ describe('runner: SQLite', () => {
       const retries = logger.records.filter((record) => record.level === 'warn')
       assert.ok(retries.length >= 1, 'at least one SQLITE_BUSY was retried')
       assert.equal(retries[0]?.fields.code, 'SQLITE_BUSY')
-      assert.deepEqual(
-        other
-          .prepare('SELECT tx FROM marks ORDER BY tx')
-          .all()
-          .map((row) => (row as { tx: string }).tx),
-        ['first', 'second'],
-      )
+      assert.deepEqual(sqliteMarks(other), ['first', 'second'])
       assert.equal(other.pragma('busy_timeout', { simple: true }), 5000, 'busy timeout put back')
       await assert.rejects(
         runner.run(other, () => 1, { statementTimeout: 100 }),

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import type { CrashPoint } from '../harness/crash-coordinator.js'
-import { Fixture, pgPrepared, xaRecover } from '../harness/fixture.js'
+import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
-import {
-  stopTestServers,
-  type TestServer,
-  testMariadb,
-  testPostgres,
-} from '../harness/test-databases.js'
+import type { TestServer } from '../harness/test-databases.js'
 import {
   type Database,
   isOutcomeUnknownError,
@@ -21,18 +16,11 @@ const SECONDS = Number(process.env.TXKIT_SOAK_SECONDS ?? 30)
 const ACCOUNTS = 5
 const OPENING = 1000
 const PREFIX = 'soak'
-const fixture = new Fixture()
-let postgres: TestServer
-let mariadb: TestServer | undefined
 
-before(async () => {
-  postgres = await testPostgres()
-  mariadb = await testMariadb()
-})
-after(async () => {
-  await fixture.close()
-  await stopTestServers()
-})
+import { serversForFile } from '../harness/file-servers.js'
+
+const servers = serversForFile()
+const { fixture } = servers
 
 interface Bank {
   readonly name: string
@@ -92,8 +80,8 @@ async function bank(name: string, server: TestServer): Promise<Bank> {
 }
 
 test(`three recovery workers, live writers and crashing coordinators for ${SECONDS}s: nothing split, nothing lost`, async () => {
-  const banks = [await bank('a', postgres), await bank('b', postgres)]
-  if (mariadb) banks.push(await bank('c', mariadb))
+  const banks = [await bank('a', servers.postgres), await bank('b', servers.postgres)]
+  if (servers.mariadb) banks.push(await bank('c', servers.mariadb))
   const [decision] = banks
   if (decision === undefined) throw new Error('no bank')
   const coordinator = fixture.coordinator({ prefix: PREFIX, decisionLog: decision.db })

@@ -1,9 +1,9 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
 import type { MysqlFlavour } from '../mysql/mysql-database.js'
 import {
-  changesSettings,
   type OperationSettings,
   type RunnerDialect,
+  savepointExit,
 } from '../runner/runner-dialect.js'
 
 interface Change {
@@ -40,18 +40,21 @@ function changes(settings: OperationSettings, flavour: MysqlFlavour): Change[] {
 
 /**
  * Sets the variables, keeping the old values in user variables named after `tag` (one per nesting
- * level), in one statement; returns the statement that puts them back.
+ * level), in one statement; returns what puts them back.
  */
 async function apply(
   connection: DriverConnection,
   list: readonly Change[],
   tag: string,
-): Promise<string | undefined> {
-  if (list.length === 0) return undefined
+): Promise<() => Promise<void>> {
+  if (list.length === 0) return async () => undefined
   const saves = list.map(({ variable }) => `@${tag}_${variable} = @@SESSION.${variable}`)
   const sets = list.map(({ variable, value }) => `SESSION ${variable} = ${value}`)
   await connection.query(`SET ${[...saves, ...sets].join(', ')}`)
-  return `SET ${list.map(({ variable }) => `SESSION ${variable} = @${tag}_${variable}`).join(', ')}`
+  const restore = `SET ${list.map(({ variable }) => `SESSION ${variable} = @${tag}_${variable}`).join(', ')}`
+  return async () => {
+    await connection.query(restore)
+  }
 }
 
 /**
@@ -76,9 +79,7 @@ export function mysqlRunnerDialect(flavour: MysqlFlavour): RunnerDialect {
       await connection.query(
         settings.readOnly ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION',
       )
-      return async () => {
-        if (restore !== undefined) await connection.query(restore)
-      }
+      return restore
     },
 
     async commit(connection) {
@@ -91,23 +92,11 @@ export function mysqlRunnerDialect(flavour: MysqlFlavour): RunnerDialect {
 
     async enter(connection, name, settings) {
       await connection.query(`SAVEPOINT ${name}`)
-      const restore = changesSettings(settings)
-        ? await apply(connection, changes(settings, flavour), name)
-        : undefined
-      const putBack = async () => {
-        if (restore !== undefined) await connection.query(restore)
-      }
-      return {
-        async release() {
-          await putBack()
-          await connection.query(`RELEASE SAVEPOINT ${name}`)
-        },
-        async rollback() {
-          await connection.query(`ROLLBACK TO SAVEPOINT ${name}`)
-          await putBack()
-          await connection.query(`RELEASE SAVEPOINT ${name}`)
-        },
-      }
+      return savepointExit(
+        connection,
+        name,
+        await apply(connection, changes(settings, flavour), name),
+      )
     },
   }
 }

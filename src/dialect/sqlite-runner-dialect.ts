@@ -1,5 +1,9 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import type { OperationSettings, RunnerDialect } from '../runner/runner-dialect.js'
+import {
+  type OperationSettings,
+  type RunnerDialect,
+  savepointExit,
+} from '../runner/runner-dialect.js'
 
 /** Sets `busy_timeout` and `query_only` as `settings` ask; returns what puts them back. */
 async function apply(
@@ -59,17 +63,6 @@ export const sqliteRunnerDialect: RunnerDialect = {
 
   async enter(connection, name, settings) {
     await connection.query(`SAVEPOINT ${name}`)
-    const restore = await apply(connection, settings)
-    return {
-      async release() {
-        await restore()
-        await connection.query(`RELEASE SAVEPOINT ${name}`)
-      },
-      async rollback() {
-        await connection.query(`ROLLBACK TO SAVEPOINT ${name}`)
-        await restore()
-        await connection.query(`RELEASE SAVEPOINT ${name}`)
-      },
-    }
+    return savepointExit(connection, name, await apply(connection, settings))
   },
 }

@@ -11,7 +11,7 @@ import type { DriverConnection } from './driver-connection.js'
  * ```
  */
 export async function withConnection<Result>(
-  database: Database,
+  database: Pick<Database, 'acquire'>,
   work: (connection: DriverConnection) => Promise<Result>,
 ): Promise<Result> {
   const connection = await database.acquire()

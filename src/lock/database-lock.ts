@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { LockDialect, LockGrant, LockRequest, LockWait } from '../dialect/lock-dialect.js'
 import type { TableName } from '../dialect/table-name.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { LockLostError } from '../errors/lock-lost-error.js'
 import { LockReentryError } from '../errors/lock-reentry-error.js'
@@ -13,8 +14,9 @@ import { sleep } from '../util/sleep.js'
 import { heldInContext } from './held-locks.js'
 import { type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
 import {
+  ACQUIRE_OPTIONS,
   type AcquireOptions,
-  checkOptionNames,
+  checkLockOptionNames,
   LOCK_OPTIONS,
   type LockOptions,
   type ResolvedLockOptions,
@@ -31,7 +33,6 @@ interface LockEvents {
   lost: [error: LockLostError]
 }
 
-const ACQUIRE_OPTIONS = new Set(['timeout', 'signal'])
 // Shared abort reasons: an Error per acquisition would cost its stack trace on the hot path.
 const NOT_HELD = new LockStateError('The lock is not held.')
 const RELEASED = new LockStateError('The lock was released.')
@@ -141,16 +142,8 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
    * ```
    */
   async acquire(options: AcquireOptions = {}): Promise<this> {
-    checkOptionNames(options, ACQUIRE_OPTIONS, 'acquire()')
-    const wait = resolveWait(options.timeout)
-    const grant = await this.#take(wait, options.signal)
-    if (!grant) {
-      throw new LockTimeoutError(
-        `Lock ${describeKey(this.key)} was not granted within ${wait} ms: another session holds it.`,
-        describeKey(this.key),
-        wait ?? 0,
-      )
-    }
+    checkLockOptionNames(options, ACQUIRE_OPTIONS, 'acquire()')
+    await this.take(resolveWait(options.timeout), options.signal)
     return this
   }
 
@@ -168,9 +161,19 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     return this.#take(0, undefined)
   }
 
-  /** @internal Takes the lock with `scope: 'transaction'`: the caller ends the transaction. */
-  async takeInTransaction(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
-    return this.#take(wait, signal)
+  /**
+   * @internal Takes the lock, waiting as `wait` says, in its scope (a transaction-scoped lock's
+   * transaction is ended by the caller).
+   * @throws LockTimeoutError not granted in time.
+   */
+  async take(wait: LockWait, signal: AbortSignal | undefined): Promise<void> {
+    if (!(await this.#take(wait, signal))) {
+      throw new LockTimeoutError(
+        `Lock ${describeKey(this.key)} was not granted within ${wait} ms: another session holds it.`,
+        describeKey(this.key),
+        wait ?? 0,
+      )
+    }
   }
 
   async #take(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
@@ -258,7 +261,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       }
       return grant
     } catch (error) {
-      if (signal.aborted && (this.#dialect.isCancelled(error) || isAbortError(error, signal))) {
+      if (signal.aborted && this.#dialect.isCancelled(error)) {
         await cancelling
         await this.#undo(connection, inTransaction)
         throw this.#aborted(signal)
@@ -296,15 +299,10 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     }
   }
 
-  async #createFencing(fencing: TableName): Promise<void> {
-    const creator = await this.#source.acquire()
-    try {
-      await this.#dialect.createFencing?.(creator, fencing)
-      creator.release(false)
-    } catch (error) {
-      creator.release(true)
-      throw error
-    }
+  #createFencing(fencing: TableName): Promise<void> {
+    return withConnection(this.#source, async (creator) =>
+      this.#dialect.createFencing?.(creator, fencing),
+    )
   }
 
   /**
@@ -525,10 +523,6 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   }
 }
 
-function isAbortError(error: unknown, signal: AbortSignal): boolean {
-  return error === signal.reason
-}
-
 /** The key for messages: strings quoted and shortened, integers as they are. */
 export function describeKey(key: LockKey): string {
   if (typeof key !== 'string') return String(key)
@@ -553,7 +547,7 @@ export function describeKey(key: LockKey): string {
  */
 export function createLock(source: object, key: LockKey, options: LockOptions = {}): DatabaseLock {
   const lockSource = toLockSource(source)
-  checkOptionNames(options ?? {}, LOCK_OPTIONS, 'createLock()')
+  checkLockOptionNames(options ?? {}, LOCK_OPTIONS, 'createLock()')
   const resolved = resolveLockOptions(options ?? {}, 'session', lockSource.lockDialect)
   return new DatabaseLock(lockSource, key, resolved, options ?? {})
 }

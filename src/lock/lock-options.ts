@@ -2,6 +2,7 @@ import type { LockDialect, LockMode, LockScope } from '../dialect/lock-dialect.j
 import { DEFAULT_FENCING_TABLE } from '../dialect/lock-dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import type { LockKeyMapping, LongKeyPolicy } from './lock-key.js'
 
@@ -48,7 +49,17 @@ export interface ResolvedLockOptions {
   readonly heartbeat?: number
 }
 
-const LOCK_OPTION_NAMES = new Set(['mode', 'keyMapping', 'longKeys', 'fencing', 'heartbeat'])
+/** The options of a lock itself; where it is taken adds how to wait (and `withLock` a scope). */
+export const LOCK_OPTIONS: ReadonlySet<string> = new Set([
+  'mode',
+  'keyMapping',
+  'longKeys',
+  'fencing',
+  'heartbeat',
+])
+export const ACQUIRE_OPTIONS: ReadonlySet<string> = new Set(['timeout', 'signal'])
+
+/** Where sqlalchemy-dlock's options, or options in the wrong call, belong in txkit. */
 const HINTS: Readonly<Record<string, string>> = {
   shared: "mode: 'shared'",
   xact: "scope: 'transaction' (withLock or tx.lock)",
@@ -57,22 +68,14 @@ const HINTS: Readonly<Record<string, string>> = {
   scope: "withLock(…, { scope: 'transaction' }) or tx.lock(…)",
 }
 
-/** Checks option names, so that a misspelt or misplaced option is an error rather than ignored. */
-export function checkOptionNames(
+/** Refuses unknown lock option names, pointing misplaced ones to where they belong. */
+export function checkLockOptionNames(
   options: object,
   allowed: ReadonlySet<string>,
   where: string,
 ): void {
-  for (const name of Object.keys(options)) {
-    if (allowed.has(name)) continue
-    const hint = HINTS[name]
-    throw new ConfigurationError(
-      `Unknown option ${describeValue(name)} for ${where}${hint ? `: use ${hint}` : ''}.`,
-    )
-  }
+  checkOptionNames(options, allowed, where, HINTS)
 }
-
-export const LOCK_OPTIONS: ReadonlySet<string> = LOCK_OPTION_NAMES
 
 /** Checks options against what the database supports. */
 export function resolveLockOptions(

@@ -1,9 +1,8 @@
 import type { Dialect } from '../dialect/dialect.js'
 import type { LockDialect } from '../dialect/lock-dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { databaseOfPool } from '../driver/pool-database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { mysqlDatabase } from '../mysql/mysql-database.js'
-import { pgDatabase } from '../pg/pg-database.js'
 
 /**
  * Where locks are taken: sessions of one database and the SQL its locks need. txkit database
@@ -58,13 +57,8 @@ function resolve(value: object): LockSource {
       }
     }
   }
-  // A node-postgres Pool has connect() and query(); a mysql2 pool has getConnection().
-  if (typeof shape.connect === 'function' && typeof shape.query === 'function') {
-    return resolve(pgDatabase(value as Parameters<typeof pgDatabase>[0], { name: 'locks' }))
-  }
-  if (typeof shape.getConnection === 'function' && ('pool' in shape || 'promise' in shape)) {
-    return resolve(mysqlDatabase(value as Parameters<typeof mysqlDatabase>[0], { name: 'locks' }))
-  }
+  const database = databaseOfPool(value)
+  if (database !== undefined) return resolve(database)
   throw notASource(value)
 }
 

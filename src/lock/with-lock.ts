@@ -1,11 +1,12 @@
 import type { LockScope } from '../dialect/lock-dialect.js'
-import { LockTimeoutError } from '../errors/lock-timeout-error.js'
-import { DatabaseLock, describeKey } from './database-lock.js'
+import { DatabaseLock } from './database-lock.js'
 import { runHolding } from './held-locks.js'
 import type { LockKey } from './lock-key.js'
 import {
+  ACQUIRE_OPTIONS,
   type AcquireOptions,
-  checkOptionNames,
+  checkLockOptionNames,
+  LOCK_OPTIONS,
   type LockOptions,
   resolveLockOptions,
   resolveWait,
@@ -22,14 +23,9 @@ export interface WithLockOptions extends LockOptions, AcquireOptions {
   readonly scope?: LockScope
 }
 
-const WITH_LOCK_OPTIONS = new Set([
-  'mode',
-  'keyMapping',
-  'longKeys',
-  'fencing',
-  'heartbeat',
-  'timeout',
-  'signal',
+const WITH_LOCK_OPTIONS: ReadonlySet<string> = new Set([
+  ...LOCK_OPTIONS,
+  ...ACQUIRE_OPTIONS,
   'scope',
 ])
 
@@ -56,25 +52,11 @@ export async function withLock<Result>(
   options: WithLockOptions = {},
 ): Promise<Result> {
   const lockSource = toLockSource(source)
-  checkOptionNames(options ?? {}, WITH_LOCK_OPTIONS, 'withLock()')
+  checkLockOptionNames(options ?? {}, WITH_LOCK_OPTIONS, 'withLock()')
   const scope = options.scope ?? 'session'
   const resolved = resolveLockOptions(options, scope, lockSource.lockDialect)
   const lock = new DatabaseLock(lockSource, key, resolved, options)
-  if (scope === 'session') {
-    await lock.acquire({
-      ...(options.timeout !== undefined && { timeout: options.timeout }),
-      ...(options.signal !== undefined && { signal: options.signal }),
-    })
-  } else {
-    const wait = resolveWait(options.timeout)
-    if (!(await lock.takeInTransaction(wait, options.signal))) {
-      throw new LockTimeoutError(
-        `Lock ${describeKey(key)} was not granted within ${wait} ms: another session holds it.`,
-        describeKey(key),
-        wait ?? 0,
-      )
-    }
-  }
+  await lock.take(resolveWait(options.timeout), options.signal)
   let result: Result
   try {
     result = await runHolding(lock.contextName, () => work(lock))

@@ -12,14 +12,15 @@ import type { DriverConnection } from '../driver/driver-connection.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { LockReentryError } from '../errors/lock-reentry-error.js'
-import { LockTimeoutError } from '../errors/lock-timeout-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import { DatabaseLock, describeKey } from '../lock/database-lock.js'
 import type { LockKey } from '../lock/lock-key.js'
 import {
+  ACQUIRE_OPTIONS,
   type AcquireOptions,
-  checkOptionNames,
+  checkLockOptionNames,
+  LOCK_OPTIONS,
   type LockOptions,
   resolveLockOptions,
   resolveWait,
@@ -38,14 +39,7 @@ import { resourceDatabase, type TransactionResource } from './resource-database.
 /** Options of `tx.lock`: the lock's own, and how long to wait. */
 export interface TransactionLockOptions extends LockOptions, AcquireOptions {}
 
-const TRANSACTION_LOCK_OPTIONS = new Set([
-  'mode',
-  'keyMapping',
-  'longKeys',
-  'fencing',
-  'timeout',
-  'signal',
-])
+const TRANSACTION_LOCK_OPTIONS: ReadonlySet<string> = new Set([...LOCK_OPTIONS, ...ACQUIRE_OPTIONS])
 
 /** The branch's session, lent to a lock: the transaction, not the lock, gives it back. */
 function borrowed(session: DriverConnection): DriverConnection {
@@ -240,7 +234,7 @@ export class ManagedTransaction {
     options: TransactionLockOptions = {},
   ): Promise<DatabaseLock> {
     this.#assertActive('take a lock')
-    checkOptionNames(options ?? {}, TRANSACTION_LOCK_OPTIONS, 'tx.lock()')
+    checkLockOptionNames(options ?? {}, TRANSACTION_LOCK_OPTIONS, 'tx.lock()')
     const source = toLockSource(database)
     const dialect = source.lockDialect
     const native = dialect.transactionScope === 'native'
@@ -267,18 +261,11 @@ export class ManagedTransaction {
       )
     }
     this.#locks.add(lock.contextName)
-    let taken = false
     try {
-      taken = await lock.takeInTransaction(wait, options.signal)
-    } finally {
-      if (!taken) this.#locks.delete(lock.contextName)
-    }
-    if (!taken) {
-      throw new LockTimeoutError(
-        `Lock ${describeKey(key)} was not granted within ${wait} ms: another session holds it.`,
-        describeKey(key),
-        wait ?? 0,
-      )
+      await lock.take(wait, options.signal)
+    } catch (error) {
+      this.#locks.delete(lock.contextName)
+      throw error
     }
     const end = native
       ? async () => lock.transactionEnded()

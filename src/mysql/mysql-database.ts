@@ -248,9 +248,12 @@ function toPromisePool<Connection extends MysqlConnectionLike>(
   )
 }
 
-async function detectFlavour(database: Database): Promise<MysqlFlavour> {
-  const { rows } = await withConnection(database, (connection) =>
-    connection.query<{ version: string }>('SELECT VERSION() AS version'),
-  )
+function detectFlavour(database: Database): Promise<MysqlFlavour> {
+  return withConnection(database, queryFlavour)
+}
+
+/** Asks a session's server whether it is MySQL or MariaDB. */
+export async function queryFlavour(connection: DriverConnection): Promise<MysqlFlavour> {
+  const { rows } = await connection.query<{ version: string }>('SELECT VERSION() AS version')
   return /mariadb/i.test(rows[0]?.version ?? '') ? 'mariadb' : 'mysql'
 }

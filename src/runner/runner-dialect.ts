@@ -42,7 +42,24 @@ export function pgMilliseconds(ms: number): string {
   return `${Math.max(1, Math.ceil(ms))}ms`
 }
 
-/** Whether any setting asks for a change. */
-export function changesSettings(settings: OperationSettings): boolean {
-  return settings.lockTimeout !== undefined || settings.statementTimeout !== undefined
+/**
+ * Leaving savepoint `name` one statement at a time: `putBack` restores the settings, after the
+ * rollback when the work is undone (which, on these databases, does not undo settings).
+ */
+export function savepointExit(
+  connection: DriverConnection,
+  name: string,
+  putBack: () => Promise<void>,
+): SavepointExit {
+  return {
+    async release() {
+      await putBack()
+      await connection.query(`RELEASE SAVEPOINT ${name}`)
+    },
+    async rollback() {
+      await connection.query(`ROLLBACK TO SAVEPOINT ${name}`)
+      await putBack()
+      await connection.query(`RELEASE SAVEPOINT ${name}`)
+    },
+  }
 }

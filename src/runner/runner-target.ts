@@ -5,14 +5,15 @@ import { postgresRunnerDialect } from '../dialect/postgres-runner-dialect.js'
 import { sqliteRunnerDialect } from '../dialect/sqlite-runner-dialect.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { databaseOfPool } from '../driver/pool-database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import {
   type MysqlConnectionLike,
   type MysqlFlavour,
-  mysqlDatabase,
   mysqlSession,
+  queryFlavour,
 } from '../mysql/mysql-database.js'
-import { type PgClientLike, pgDatabase, pgSession } from '../pg/pg-database.js'
+import { type PgClientLike, pgSession } from '../pg/pg-database.js'
 import { isSqliteDatabase, sqliteSession } from '../sqlite/sqlite-session.js'
 import type { RunnerDialect } from './runner-dialect.js'
 
@@ -39,9 +40,7 @@ const flavours = new WeakMap<object, Promise<MysqlFlavour>>()
 function flavourOf(key: object, connection: DriverConnection): Promise<MysqlFlavour> {
   let known = flavours.get(key)
   if (known === undefined) {
-    known = connection
-      .query<{ version: string }>('SELECT VERSION() AS version')
-      .then(({ rows }) => (/mariadb/i.test(rows[0]?.version ?? '') ? 'mariadb' : 'mysql'))
+    known = queryFlavour(connection)
     known.catch(() => flavours.delete(key))
     flavours.set(key, known)
   }
@@ -140,23 +139,14 @@ function resolveDriverTarget(target: object): ResolvedTarget {
   if (typeof shape.acquire === 'function' && shape.dialect !== undefined) {
     return fromDatabase(target as Database)
   }
-  if (typeof shape.getConnection === 'function') {
-    return fromDatabase(
-      mysqlDatabase(target as Parameters<typeof mysqlDatabase>[0], { name: 'runner' }),
-    )
-  }
+  const pool = databaseOfPool(target)
+  if (pool !== undefined) return fromDatabase(pool)
   // A mysql2 connection has a threadId (and a connect() too, so it is told apart first).
   if (typeof shape.query === 'function' && 'threadId' in shape) {
     const connection = mysqlSession(target as unknown as MysqlConnectionLike)
     return inTransaction(connection, flavourOf(target, connection).then(mysqlRunnerDialect), target)
   }
   if (typeof shape.connect === 'function' && typeof shape.query === 'function') {
-    // A node-postgres Pool has totalCount; a Client has its connection parameters.
-    if ('totalCount' in shape) {
-      return fromDatabase(
-        pgDatabase(target as Parameters<typeof pgDatabase>[0], { name: 'runner' }),
-      )
-    }
     const connection = pgSession(target as unknown as PgClientLike)
     return inTransaction(connection, Promise.resolve(postgresRunnerDialect), target)
   }

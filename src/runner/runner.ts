@@ -3,6 +3,7 @@ import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
 import { RunAbortedError } from '../errors/run-aborted-error.js'
 import { backoffDelay } from '../util/backoff.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
@@ -95,7 +96,7 @@ export class Runner {
 
   /** @internal Use {@link createRunner}. */
   constructor(options: RunnerOptions) {
-    checkNames(options, RUNNER_OPTIONS, 'createRunner()')
+    checkOptionNames(options, RUNNER_OPTIONS, 'createRunner()')
     this.#maxRetries = wholeNumber(options.maxRetries ?? 5, 'maxRetries')
     this.#initialDelay = duration(options.initialDelay ?? 100, 'initialDelay')
     this.#maxDelay = duration(options.maxDelay ?? 1000, 'maxDelay')
@@ -138,7 +139,7 @@ export class Runner {
     operation: (session: SessionOf<Target>, context: OperationContext) => Promise<Result> | Result,
     options: RunOptions = {},
   ): Promise<Result> {
-    checkNames(options ?? {}, RUN_OPTIONS, 'runner.run()')
+    checkOptionNames(options ?? {}, RUN_OPTIONS, 'runner.run()')
     const name = options.name ?? 'operation'
     if (typeof name !== 'string' || name.length === 0) {
       throw new ConfigurationError(`name is a non-empty string, not ${describeValue(name)}.`)
@@ -207,13 +208,10 @@ export class Runner {
     operation: (session: RunnerSession) => Promise<Result> | Result,
   ): Promise<Result> {
     if (target.kind === 'transaction') {
+      // The caller's session: theirs to keep, never released here.
       const session = await target.session
       noted.database = session.dialect.name
-      try {
-        return await inSavepoint(session, settings, operation)
-      } finally {
-        session.connection.release(false)
-      }
+      return inSavepoint(session, settings, operation)
     }
     const session = await target.open()
     noted.database = session.dialect.name
@@ -330,16 +328,6 @@ function aborted(name: string, signal: AbortSignal, lastError: unknown): RunAbor
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10
-}
-
-function checkNames(options: object, allowed: ReadonlySet<string>, where: string): void {
-  for (const key of Object.keys(options)) {
-    if (!allowed.has(key)) {
-      throw new ConfigurationError(
-        `Unknown option ${describeValue(key)} for ${where}; known: ${[...allowed].join(', ')}.`,
-      )
-    }
-  }
 }
 
 function wholeNumber(value: unknown, name: string): number {
