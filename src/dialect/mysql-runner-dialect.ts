@@ -1,9 +1,10 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
 import type { MysqlFlavour } from '../mysql/mysql-database.js'
 import {
+  enterSavepoint,
   type OperationSettings,
+  plainTransactionEnd,
   type RunnerDialect,
-  savepointExit,
 } from '../runner/runner-dialect.js'
 
 interface Change {
@@ -82,20 +83,11 @@ export function mysqlRunnerDialect(flavour: MysqlFlavour): RunnerDialect {
       return restore
     },
 
-    async commit(connection) {
-      await connection.query('COMMIT')
-    },
+    ...plainTransactionEnd,
 
-    async rollback(connection) {
-      await connection.query('ROLLBACK')
-    },
-
-    async enter(connection, name, settings) {
-      await connection.query(`SAVEPOINT ${name}`)
-      return savepointExit(
-        connection,
-        name,
-        await apply(connection, changes(settings, flavour), name),
+    enter(connection, name, settings) {
+      return enterSavepoint(connection, name, () =>
+        apply(connection, changes(settings, flavour), name),
       )
     },
   }

@@ -2,6 +2,7 @@ import type { DriverConnection } from '../driver/driver-connection.js'
 import {
   type OperationSettings,
   pgMilliseconds,
+  plainTransactionEnd,
   type RunnerDialect,
   type SavepointExit,
 } from '../runner/runner-dialect.js'
@@ -46,13 +47,7 @@ export const postgresRunnerDialect: RunnerDialect = {
     return async () => undefined
   },
 
-  async commit(connection) {
-    await connection.query('COMMIT')
-  },
-
-  async rollback(connection) {
-    await connection.query('ROLLBACK')
-  },
+  ...plainTransactionEnd,
 
   async enter(connection, name, settings) {
     const changes = wanted(settings)

@@ -1,8 +1,9 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
 import {
+  enterSavepoint,
   type OperationSettings,
+  plainTransactionEnd,
   type RunnerDialect,
-  savepointExit,
 } from '../runner/runner-dialect.js'
 
 /** Sets `busy_timeout` and `query_only` as `settings` ask; returns what puts them back. */
@@ -53,16 +54,9 @@ export const sqliteRunnerDialect: RunnerDialect = {
     return restore
   },
 
-  async commit(connection) {
-    await connection.query('COMMIT')
-  },
+  ...plainTransactionEnd,
 
-  async rollback(connection) {
-    await connection.query('ROLLBACK')
-  },
-
-  async enter(connection, name, settings) {
-    await connection.query(`SAVEPOINT ${name}`)
-    return savepointExit(connection, name, await apply(connection, settings))
+  enter(connection, name, settings) {
+    return enterSavepoint(connection, name, () => apply(connection, settings))
   },
 }

@@ -42,11 +42,34 @@ export function pgMilliseconds(ms: number): string {
   return `${Math.max(1, Math.ceil(ms))}ms`
 }
 
+/** COMMIT and ROLLBACK: every database the runner knows spells them alike. */
+export const plainTransactionEnd: Pick<RunnerDialect, 'commit' | 'rollback'> = {
+  async commit(connection) {
+    await connection.query('COMMIT')
+  },
+  async rollback(connection) {
+    await connection.query('ROLLBACK')
+  },
+}
+
+/**
+ * Sets savepoint `name`, then the settings (`apply` answers what puts them back), for databases
+ * that send one statement at a time.
+ */
+export async function enterSavepoint(
+  connection: DriverConnection,
+  name: string,
+  apply: () => Promise<() => Promise<void>>,
+): Promise<SavepointExit> {
+  await connection.query(`SAVEPOINT ${name}`)
+  return savepointExit(connection, name, await apply())
+}
+
 /**
  * Leaving savepoint `name` one statement at a time: `putBack` restores the settings, after the
  * rollback when the work is undone (which, on these databases, does not undo settings).
  */
-export function savepointExit(
+function savepointExit(
   connection: DriverConnection,
   name: string,
   putBack: () => Promise<void>,
