@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
@@ -68,6 +68,9 @@ export class MariadbServer {
     const directory = mkdtempSync(join(tmpdir(), 'txkit-mdb-'))
     trackDirectory(directory)
     const data = join(directory, 'data')
+    // Its own temporary directory: servers of concurrent test runs never share /tmp's temp tables.
+    const temporary = join(directory, 'tmp')
+    mkdirSync(temporary)
     const user = userInfo().username
     execFileSync(
       programs.installer,
@@ -78,13 +81,14 @@ export class MariadbServer {
         '--auth-root-authentication-method=normal',
         '--skip-test-db',
       ],
-      { stdio: 'pipe' },
+      { stdio: 'pipe', env: { ...process.env, TMPDIR: temporary } },
     )
     const port = await freePort()
     const args = [
       programs.server,
       '--no-defaults',
       `--datadir=${data}`,
+      `--tmpdir=${temporary}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--socket=${join(directory, 'mysqld.sock')}`,
