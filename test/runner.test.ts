@@ -241,20 +241,28 @@ describe('runner: PostgreSQL', () => {
     setTimeout(() => controller.abort(new Error('shutdown')), 150)
     const started = performance.now()
     calls = 0
-    await assert.rejects(
-      runner.run(
-        pool,
-        () => {
-          calls++
-          throw Object.assign(new Error('could not serialize access'), { code: '40001' })
-        },
-        { signal: controller.signal },
-      ),
-      (e: unknown) =>
-        isRunAbortedError(e) &&
-        (e.cause as Error).message === 'shutdown' &&
-        (e.lastError as { code?: string }).code === '40001',
-    )
+    // Full jitter may draw a delay near 0, which would let a second attempt start before the
+    // abort: draw near the ceiling, so the abort surely lands in a ~5 s backoff.
+    const random = Math.random
+    Math.random = () => 0.99
+    try {
+      await assert.rejects(
+        runner.run(
+          pool,
+          () => {
+            calls++
+            throw Object.assign(new Error('could not serialize access'), { code: '40001' })
+          },
+          { signal: controller.signal },
+        ),
+        (e: unknown) =>
+          isRunAbortedError(e) &&
+          (e.cause as Error).message === 'shutdown' &&
+          (e.lastError as { code?: string }).code === '40001',
+      )
+    } finally {
+      Math.random = random
+    }
     assert.ok(elapsedSince(started) < 1500, 'the backoff was cut short')
     assert.equal(calls, 1)
   })
