@@ -11,6 +11,7 @@ import {
 } from '../src/index.js'
 import { type MysqlDatabase, mysqlDatabase } from '../src/mysql/index.js'
 import { pgDatabase } from '../src/pg/index.js'
+import { CuttingProxy } from './cutting-proxy.js'
 import type { TestServer } from './test-databases.js'
 
 type PgDatabase = Database<pg.PoolClient>
@@ -31,6 +32,18 @@ export class Fixture {
     const pool = mysql.createPool({ uri: url, connectionLimit: 20 })
     this.#closers.push(() => pool.end())
     return { pool, db: mysqlDatabase(pool, { name }) }
+  }
+
+  /**
+   * The PostgreSQL database at `url` reached through a {@link CuttingProxy} (stopped with the
+   * fixture), as txkit database `name`: `proxy.cutAfter('COMMIT')` loses the next COMMIT's answer.
+   */
+  async pgThroughProxy(url: string, name: string) {
+    const target = new URL(url)
+    const proxy = await CuttingProxy.start(Number(target.port))
+    this.#closers.push(() => proxy.stop())
+    target.port = String(proxy.port)
+    return { ...this.pg(target.toString(), name), proxy }
   }
 
   /** A fresh PostgreSQL database on `server` with a `marks (tx)` table, as txkit database `name`. */

@@ -117,11 +117,15 @@ describe('PostgreSQL + PostgreSQL', () => {
       assert.equal((parsed as { gtrid: string }).gtrid, result.gtrid)
     }
     assert.deepEqual(
-      result.branches.map((branch) => [branch.names[0], branch.state, branch.xid === null]),
+      result.branches.map((branch) => [
+        branch.names[0],
+        branch.state,
+        decision?.prepared?.includes(branch.xid ?? '') ?? false,
+      ]),
       [
-        ['a', 'committed', true],
-        ['b', 'committed', false],
-        ['c', 'committed', false],
+        ['a', 'committed', false],
+        ['b', 'committed', true],
+        ['c', 'committed', true],
       ],
     )
     assert.deepEqual(result.pending, [])
@@ -262,17 +266,24 @@ describe('PostgreSQL + PostgreSQL', () => {
     assert.deepEqual(await decisionRows(a.pool), [])
   })
 
-  test('a connection lost during the decision: outcome unknown, prepared branches left alone', async () => {
+  test('the decision session known dead before its COMMIT: rolled back everywhere, never "unknown"', async () => {
     const { a, b, c } = await threeDatabases()
+    // The clients a's pool hands out, so the test can wait until the branch's client has seen its
+    // session end before the decision is taken.
+    const clients: pg.PoolClient[] = []
+    a.pool.on('acquire', (client) => clients.push(client))
     const coordinator = fixture.coordinator({
       decisionLog: a.db,
       onStep: async (event) => {
         if (event.step === 'decision' && event.when === 'before') {
-          // Kill the decision database's branch session just before its COMMIT.
+          const ended = Promise.all(
+            clients.map((client) => new Promise((resolve) => client.once('end', resolve))),
+          )
           await a.pool.query(
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,
           )
+          await ended
         }
       },
     })
@@ -286,30 +297,86 @@ describe('PostgreSQL + PostgreSQL', () => {
       .catch((error: unknown) => {
         caught = error
       })
-    assert.ok(isOutcomeUnknownError(caught), String(caught))
-    assert.match(caught.message, /connection to the decision database "a" was lost/)
+    assert.ok(isTransactionRolledBackError(caught), String(caught))
+    assert.match(
+      caught.message,
+      /session of the decision database "a" was gone before its COMMIT was sent/,
+    )
+    assert.doesNotMatch(caught.message, /stay prepared/)
     assert.deepEqual(
       caught.branches.map((branch) => [branch.names[0], branch.state]),
       [
-        ['a', 'unknown'],
-        ['b', 'prepared'],
-        ['c', 'prepared'],
+        ['a', 'rolled-back'],
+        ['b', 'rolled-back'],
+        ['c', 'rolled-back'],
       ],
     )
-    const stillPrepared = [...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))]
+    for (const { pool } of [a, b, c]) {
+      assert.deepEqual(await marks(pool), [])
+      assert.deepEqual(await pgPrepared(pool), [])
+    }
     assert.deepEqual(
-      stillPrepared,
-      caught.branches.slice(1).map((branch) => branch.xid),
-      'nothing was rolled back',
+      await decisionRows(a.pool),
+      [],
+      "the uncommitted 'C' row died with its session",
     )
-    for (const { pool } of [a, b, c]) assert.deepEqual(await marks(pool), [])
-    // This is recovery's job (next issue); here: no decision row, so abort.
-    assert.deepEqual(await decisionRows(a.pool), [])
-    for (const [pool, xid] of [
-      [b.pool, stillPrepared[0]],
-      [c.pool, stillPrepared[1]],
-    ] as const) {
-      await pool.query(`ROLLBACK PREPARED '${xid}'`)
+  })
+
+  test('a connection cut while the decision COMMIT is in flight: outcome unknown, prepared branches left alone', async () => {
+    const { a, b, c } = await threeDatabases()
+    const url = new URL((a.pool.options as { connectionString: string }).connectionString)
+    const proxy = await CuttingProxy.start(Number(url.port))
+    try {
+      url.port = String(proxy.port)
+      const viaProxy = fixture.pg(url.toString(), 'a')
+      const coordinator = fixture.coordinator({
+        decisionLog: viaProxy.db,
+        onStep: (event) => {
+          if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('COMMIT')
+        },
+      })
+      let caught: unknown
+      await coordinator
+        .transaction({ a: viaProxy.db, b: b.db, c: c.db }, async ({ a, b, c }) => {
+          await a.query(`INSERT INTO marks VALUES ('t9', 'a')`)
+          await b.query(`INSERT INTO marks VALUES ('t9', 'b')`)
+          await c.query(`INSERT INTO marks VALUES ('t9', 'c')`)
+        })
+        .catch((error: unknown) => {
+          caught = error
+        })
+      assert.equal(proxy.cuts, 1)
+      assert.ok(isOutcomeUnknownError(caught), String(caught))
+      assert.match(
+        caught.message,
+        /connection to the decision database "a" was lost during its COMMIT/,
+      )
+      assert.match(caught.message, /branch\(es\) "b", "c" stay prepared/)
+      assert.match(caught.message, /branch\(es\) "a" were cut off before their step was confirmed/)
+      assert.deepEqual(
+        caught.branches.map((branch) => [branch.names[0], branch.state]),
+        [
+          ['a', 'unknown'],
+          ['b', 'prepared'],
+          ['c', 'prepared'],
+        ],
+      )
+      const stillPrepared = [...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))]
+      assert.deepEqual(
+        stillPrepared,
+        caught.branches.slice(1).map((branch) => branch.xid),
+        'nothing was rolled back',
+      )
+      // The COMMIT reached the server: recovery follows the 'C' row it committed, all one way.
+      const committed = (await marks(a.pool)).includes('t9')
+      const report = await recover({ databases: [a.db, b.db, c.db], decisionLog: a.db, minAge: 0 })
+      assert.equal(report.transactions[0]?.action, committed ? 'committed' : 'rolled-back')
+      for (const { pool } of [a, b, c]) {
+        assert.deepEqual(await marks(pool), committed ? ['t9'] : [])
+        assert.deepEqual(await pgPrepared(pool), [])
+      }
+    } finally {
+      await proxy.stop()
     }
   })
 
@@ -622,17 +689,17 @@ describe('controlled form', () => {
 
   test('catching outcome-unknown inside the scope never rolls the prepared branches back', async () => {
     const { a, b, c } = await threeDatabases()
+    const viaProxy = await fixture.pgThroughProxy(
+      (a.pool.options as { connectionString: string }).connectionString,
+      'a',
+    )
     const coordinator = fixture.coordinator({
-      decisionLog: a.db,
-      onStep: async (event) => {
-        if (event.step === 'decision' && event.when === 'before') {
-          await a.pool.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,
-          )
-        }
+      decisionLog: viaProxy.db,
+      onStep: (event) => {
+        if (event.step === 'decision' && event.when === 'before') viaProxy.proxy.cutAfter('COMMIT')
       },
     })
+    a.db = viaProxy.db
     let status = ''
     // Callback form: the user commits inside and swallows the error.
     await coordinator.transaction({ a: a.db, b: b.db, c: c.db }, async (branches, tx) => {

@@ -203,17 +203,14 @@ describe('transaction manager', () => {
   })
 
   test('an outcome that cannot be known is told to after-commit hooks as unknown', async () => {
-    const a = await pgMember('a')
+    const member = await pgMember('a')
+    const a = await fixture.pgThroughProxy(member.url, 'a')
     const b = await pgMember('b')
     const txm = await manager({
       decisionLog: a.db,
-      onStep: async (event) => {
-        if (event.step === 'decision' && event.when === 'before') {
-          await a.pool.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,
-          )
-        }
+      onStep: (event) => {
+        // The decision's COMMIT reaches the server, its answer never comes back.
+        if (event.step === 'decision' && event.when === 'before') a.proxy.cutAfter('COMMIT')
       },
     })
     const outcomes: CommitOutcome[] = []

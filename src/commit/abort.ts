@@ -1,6 +1,8 @@
+import { BranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { OutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import { errorMessage } from '../util/error-message.js'
+import type { Branch } from './branch.js'
 import { rollbackBranch } from './branch-steps.js'
 import type { CommitContext } from './commit-context.js'
 
@@ -18,27 +20,48 @@ export async function rollBackEverything(
   }
 }
 
-function branchList(context: CommitContext, states: readonly string[]): string {
-  return context.branches
-    .filter((branch) => states.includes(branch.state))
-    .map((branch) => `"${branch.names[0]}"`)
-    .join(', ')
+function branchesIn(context: CommitContext, states: readonly string[]): Branch[] {
+  return context.branches.filter((branch) => states.includes(branch.state))
 }
 
-/** The error for a transaction that is definitely rolled back everywhere. */
+function listOf(branches: readonly Branch[]): string {
+  return branches.map((branch) => `"${branch.names[0]}"`).join(', ')
+}
+
+/**
+ * The error for a transaction txkit rolled back: `TransactionRolledBackError` when nothing is
+ * committed anywhere, and `BranchTransactionEndedError` when a branch turned out to be outside its
+ * transaction, whose work may be committed whatever txkit did: never "rolled back" then.
+ */
 export function rolledBack(
   context: CommitContext,
   reason: string,
   cause: unknown,
-): TransactionRolledBackError {
-  const unreachable = branchList(context, ['prepared', 'unknown'])
+): TransactionRolledBackError | BranchTransactionEndedError {
+  const reports = context.branches.map((branch) => branch.report())
+  const ended = branchesIn(context, ['ended-elsewhere'])
+  if (ended.length > 0) {
+    const databases = ended.map((branch) => branch.database.name)
+    return new BranchTransactionEndedError(
+      context.gtrid,
+      reports,
+      databases,
+      `Transaction ${context.gtrid} is not atomic: the branch of database(s) ${databases.map((name) => `"${name}"`).join(', ')} ` +
+        'was found outside its transaction, ended by a COMMIT or ROLLBACK that txkit did not send (its connection ' +
+        'was reached another way than through the branch handle). Its work may already be committed; ' +
+        'txkit cannot undo it. No commit decision was written and every other branch was rolled back. ' +
+        `Check ${databases.length > 1 ? 'those databases' : 'that database'} by hand. (${reason}: ${errorMessage(cause)})`,
+      { cause },
+    )
+  }
+  const unreachable = listOf(branchesIn(context, ['prepared', 'unknown']))
   const leftover =
     unreachable === ''
       ? ''
       : ` Branch(es) ${unreachable} could not be reached to confirm the rollback; recovery rolls them back.`
   return new TransactionRolledBackError(
     context.gtrid,
-    context.branches.map((branch) => branch.report()),
+    reports,
     `Transaction ${context.gtrid} was rolled back: ${reason}: ${errorMessage(cause)}.${leftover}`,
     { cause },
   )
@@ -50,12 +73,19 @@ export function outcomeUnknown(
   reason: string,
   cause: unknown,
 ): OutcomeUnknownError {
-  const prepared = branchList(context, ['prepared', 'unknown'])
+  const prepared = branchesIn(context, ['prepared'])
+  const cutOff = branchesIn(context, ['unknown'])
+  const parts = [
+    prepared.length > 0 ? `branch(es) ${listOf(prepared)} stay prepared` : '',
+    cutOff.length > 0
+      ? `branch(es) ${listOf(cutOff)} were cut off before their step was confirmed`
+      : '',
+  ].filter((part) => part !== '')
   return new OutcomeUnknownError(
     context.gtrid,
     context.branches.map((branch) => branch.report()),
     `The outcome of transaction ${context.gtrid} is unknown: ${reason}: ${errorMessage(cause)}. ` +
-      `Nothing was rolled back; branch(es) ${prepared || '(none)'} stay prepared until recovery finishes them all the same way.`,
+      `Nothing was rolled back${parts.length > 0 ? `; ${parts.join(', and ')}` : ''}. Recovery finishes every branch the same way, following the decision record.`,
     { cause },
   )
 }

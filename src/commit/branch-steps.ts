@@ -1,3 +1,4 @@
+import { BranchOutsideTransaction, UnconfirmedAnswer } from '../dialect/dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { PreparedTransactionsDisabledError } from '../errors/prepared-transactions-disabled-error.js'
 import type { Branch } from './branch.js'
@@ -26,7 +27,18 @@ export async function prepareBranch(context: CommitContext, branch: Branch): Pro
     }
     branch.state = 'prepared'
   } catch (error) {
-    if (branch.state === 'active' && branch.isLost(error)) branch.state = 'unknown'
+    if (error instanceof BranchOutsideTransaction) {
+      branch.state = 'ended-elsewhere'
+      branch.sessionDirty = true
+    } else if (error instanceof UnconfirmedAnswer) {
+      branch.state = 'unknown'
+    } else if (branch.state === 'active' && branch.isLost(error)) {
+      branch.state = 'unknown'
+    } else if (branch.state === 'active' && branch.connection.transactionStatus?.() === 'idle') {
+      // The server ended the transaction in answer to txkit's own PREPARE (PostgreSQL does on a
+      // refused PREPARE TRANSACTION): its work is rolled back.
+      branch.state = 'rolled-back'
+    }
     branch.error = await explainPrepareFailure(branch, error)
     throw branch.error
   }
@@ -34,7 +46,9 @@ export async function prepareBranch(context: CommitContext, branch: Branch): Pro
 }
 
 async function explainPrepareFailure(branch: Branch, error: unknown): Promise<unknown> {
-  if (branch.connection.lost) return error
+  if (branch.connection.lost || branch.state === 'ended-elsewhere' || branch.state === 'unknown') {
+    return error
+  }
   const explanation = await branch.dialect
     .explainPrepareFailure(branch.connection, error)
     .catch(() => undefined)
@@ -60,8 +74,13 @@ export async function rollbackBranch(branch: Branch): Promise<void> {
       }
       try {
         await branch.dialect.rollbackActive(branch.connection, branch.xid)
-      } catch {
+      } catch (error) {
         branch.sessionDirty = true
+        if (error instanceof BranchOutsideTransaction) {
+          branch.state = 'ended-elsewhere'
+          branch.error ??= error
+          return
+        }
       }
       branch.state = 'rolled-back'
       return
@@ -84,7 +103,8 @@ export async function rollbackBranch(branch: Branch): Promise<void> {
  */
 export async function commitBranch(context: CommitContext, branch: Branch): Promise<void> {
   const xid = branch.xid
-  if (xid === null) return
+  // The decision database's branch committed in one phase: it was never prepared.
+  if (xid === null || branch === context.decisionBranch) return
   try {
     await beforeStep(context, 'commit', branch)
   } catch (error) {

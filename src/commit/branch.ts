@@ -1,5 +1,6 @@
 import type { Database } from '../driver/database.js'
-import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import type { BranchGuard, DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import { TransactionControlRefusedError } from '../errors/transaction-control-refused-error.js'
 import type { BranchReport, BranchState } from './branch-report.js'
 
 /** What the transaction callback gets for each database: one branch of the transaction. */
@@ -18,8 +19,11 @@ export interface BranchHandle<Raw = unknown> {
     params?: readonly unknown[],
   ): Promise<QueryResult<Row>>
   /**
-   * The driver's connection the branch runs on, for query builders (Kysely, Drizzle …). Do not
-   * commit, roll back or release it: the transaction does.
+   * The driver's connection the branch runs on, for query builders (Kysely, Drizzle …): the
+   * driver's own object and type, guarded. Statements that would begin, end or hand over the
+   * transaction (COMMIT, ROLLBACK, BEGIN, PREPARE TRANSACTION, XA …) and the driver's own
+   * `commit()`, `rollback()`, `beginTransaction()` and `release()` are refused with
+   * `TransactionControlRefusedError`: the transaction ends every branch itself.
    */
   readonly connection: Raw
 }
@@ -36,6 +40,7 @@ export class Branch {
   /** Set when a rollback could not be confirmed on this session: it must be closed, not reused. */
   sessionDirty = false
   readonly handle: BranchHandle
+  #guardedConnection: unknown
 
   constructor(
     names: string[],
@@ -50,17 +55,41 @@ export class Branch {
     this.xid = xid
     this.database = database
     this.connection = connection
+    const guard: BranchGuard = {
+      statement: (sql) => {
+        const refused = database.dialect.transactionControl(sql)
+        if (refused !== undefined) this.#refuse(refused)
+      },
+      refuse: (call) => this.#refuse(call),
+    }
     const execute = async <Row>(sql: string, params?: readonly unknown[]) => {
       assertUsable()
+      if (typeof sql !== 'string') {
+        throw new TypeError(`A branch runs SQL given as a string, not ${typeof sql}.`)
+      }
+      guard.statement(sql)
       return connection.query<Row>(sql, params)
     }
+    const branch = this
     this.handle = {
       names,
       database,
       execute,
       query: async (sql, params) => (await execute(sql, params)).rows,
-      connection: connection.raw,
+      get connection() {
+        // Made on first use: most branches never hand their connection out.
+        branch.#guardedConnection ??= connection.guarded?.(guard) ?? connection.raw
+        return branch.#guardedConnection
+      },
     } as BranchHandle
+  }
+
+  #refuse(statement: string): never {
+    throw new TransactionControlRefusedError(
+      statement,
+      this.database.name,
+      this.database.dialect.displayName,
+    )
   }
 
   get dialect() {

@@ -212,7 +212,8 @@ export class Coordinator {
     participants: string,
   ): Promise<Branch> {
     const decision = group.database.identity === this.#decisionIdentity
-    const xid = decision ? null : branchXid(context.gtrid, count, index)
+    // The decision database's branch is never prepared, but MySQL opens every branch as XA.
+    const xid = branchXid(context.gtrid, count, index)
     const connection = await group.database.acquire()
     const branch = new Branch(group.names, index, xid, group.database, connection, assertActive)
     const decisionLog = context.decisionLog
@@ -266,7 +267,7 @@ export class Coordinator {
     try {
       result = await work(transaction.branches, transaction)
     } catch (error) {
-      if (transaction.status === 'active') await transaction.rollback()
+      if (transaction.status === 'active') await transaction.rollbackAfter(error)
       throw error
     }
     if (transaction.status === 'active') await transaction.commit()

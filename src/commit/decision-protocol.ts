@@ -5,6 +5,7 @@ import { commitBranch, prepareBranch } from './branch-steps.js'
 import { afterStep, beforeStep, type CommitContext, participantsOf } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
 import { DecisionInsertFailure, type DecisionLog } from './decision-log.js'
+import { commitInOneStep } from './one-step-commit.js'
 
 /** Why a decision insert that answered did not decide commit. */
 const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, string> = {
@@ -85,36 +86,11 @@ async function decideInBranch(context: CommitContext, branch: Branch): Promise<v
     await rollBackEverything(context, 'parallel')
     throw rolledBack(context, 'the decision step failed', error)
   }
-  let outcome: string
-  try {
-    outcome = await branch.dialect.commitOnePhase(branch.connection, branch.xid)
-  } catch (error) {
-    branch.error = error
-    if (branch.isLost(error)) {
-      branch.state = 'unknown'
-      throw outcomeUnknown(
-        context,
-        `the connection to the decision database "${branch.names[0]}" was lost during the decision`,
-        error,
-      )
-    }
-    // The server refused the COMMIT (a deferred constraint, a serialization failure): no decision.
-    branch.state = 'rolled-back'
-    await rollBackEverything(context, 'parallel')
-    throw rolledBack(context, 'the decision database refused to commit', error)
-  }
+  const outcome = await commitInOneStep(context, branch, 'the decision database')
   if (outcome !== 'committed') {
-    branch.state = 'rolled-back'
     await rollBackEverything(context, 'parallel')
-    throw rolledBack(
-      context,
-      'the decision database rolled back its branch',
-      new Error(
-        `a statement in branch "${branch.names[0]}" had failed (an error caught and ignored inside the transaction leaves it failed)`,
-      ),
-    )
+    throw rolledBack(context, ...outcome)
   }
-  branch.state = 'committed'
 }
 
 /** The decision database does not take part: the 'C' row is inserted on its own. */

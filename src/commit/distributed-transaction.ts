@@ -1,9 +1,11 @@
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
+import { isTransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { CommitProtocolName } from '../xid/xid.js'
-import { rollBackEverything } from './abort.js'
+import { rollBackEverything, rolledBack } from './abort.js'
 import type { Branch, BranchHandle } from './branch.js'
 import type { CommitContext } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
@@ -14,6 +16,8 @@ import { commitSequentially } from './sequential-protocol.js'
 
 /**
  * Where a transaction stands. `outcome-unknown` is final for this process: recovery decides.
+ * `not-atomic`: a branch was found outside its transaction, ended by something txkit did not send;
+ * its work may be committed while the rest was rolled back (`BranchTransactionEndedError`).
  */
 export type TransactionStatus =
   | 'active'
@@ -22,6 +26,7 @@ export type TransactionStatus =
   | 'committed'
   | 'rolled-back'
   | 'outcome-unknown'
+  | 'not-atomic'
 
 /** A savepoint across every branch of a transaction. */
 export interface TransactionSavepoint {
@@ -160,9 +165,11 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
       this.#status = 'committed'
       return result
     } catch (error) {
-      const rolledBack = (error as { isTransactionRolledBackError?: boolean })
-        .isTransactionRolledBackError
-      this.#status = rolledBack === true ? 'rolled-back' : 'outcome-unknown'
+      this.#status = isTransactionRolledBackError(error)
+        ? 'rolled-back'
+        : isBranchTransactionEndedError(error)
+          ? 'not-atomic'
+          : 'outcome-unknown'
       throw error
     } finally {
       this.#release()
@@ -173,13 +180,20 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
    * Rolls back every branch. A no-op once rolled back; refused once a commit has begun, since
    * rolling back a prepared branch after an unknown outcome could split the transaction.
    *
+   * @throws BranchTransactionEndedError when a branch was found outside its transaction (ended by
+   *   a COMMIT or ROLLBACK txkit did not send): its work may be committed.
    * @example
    * ```ts
    * const tx = await coordinator.begin({ orders, ledger })
    * if (!valid) await tx.rollback()
    * ```
    */
-  async rollback(): Promise<void> {
+  rollback(): Promise<void> {
+    return this.rollbackAfter(new Error('rollback() was called'))
+  }
+
+  /** @internal Rolls back because of `cause` (the callback's error), which errors carry. */
+  async rollbackAfter(cause: unknown): Promise<void> {
     if (this.#status === 'rolled-back') return
     if (this.#status !== 'active') {
       throw new TransactionStateError(
@@ -190,9 +204,14 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     try {
       await rollBackEverything(this.#context, 'parallel')
     } finally {
-      this.#status = 'rolled-back'
       this.#release()
     }
+    const ended = rolledBack(this.#context, 'the transaction was rolled back', cause)
+    if (isBranchTransactionEndedError(ended)) {
+      this.#status = 'not-atomic'
+      throw ended
+    }
+    this.#status = 'rolled-back'
   }
 
   /**

@@ -1,6 +1,7 @@
-import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
+import { rollBackEverything, rolledBack } from './abort.js'
 import type { CommitContext } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
+import { commitInOneStep } from './one-step-commit.js'
 
 /**
  * A transaction with a single branch needs no two-phase commit: COMMIT (or XA COMMIT … ONE PHASE)
@@ -9,29 +10,11 @@ import type { CommitResult } from './commit-result.js'
 export async function commitInOnePhase(context: CommitContext): Promise<CommitResult> {
   const [branch] = context.branches
   if (branch !== undefined) {
-    let outcome: string
-    try {
-      outcome = await branch.dialect.commitOnePhase(branch.connection, branch.xid)
-    } catch (error) {
-      branch.error = error
-      if (branch.isLost(error)) {
-        branch.state = 'unknown'
-        throw outcomeUnknown(context, 'the connection was lost during the one-phase COMMIT', error)
-      }
-      await rollBackEverything(context, 'parallel')
-      throw rolledBack(context, `${branch.dialect.displayName} refused to commit`, error)
-    }
+    const outcome = await commitInOneStep(context, branch, 'database')
     if (outcome !== 'committed') {
-      branch.state = 'rolled-back'
-      throw rolledBack(
-        context,
-        `${branch.dialect.displayName} rolled the transaction back`,
-        new Error(
-          `a statement in branch "${branch.names[0]}" had failed (an error caught and ignored inside the transaction leaves it failed)`,
-        ),
-      )
+      await rollBackEverything(context, 'parallel')
+      throw rolledBack(context, ...outcome)
     }
-    branch.state = 'committed'
     // A decision row written with BEGIN committed along: it serves no one.
     if (branch === context.decisionBranch && context.decisionInsertedAtBegin) {
       context.decisionLog?.forget(context.gtrid)

@@ -20,6 +20,18 @@ export type DecisionInsertOutcome =
   /** The database's clock is past the transaction's deadline; recovery may be aborting it. */
   | 'deadline-passed'
 
+/**
+ * Thrown by a dialect when a branch's session turns out to be outside the transaction txkit began
+ * on it (MySQL's XA state errors): something else ended it, and its work may be committed.
+ */
+export class BranchOutsideTransaction extends Error {}
+
+/**
+ * Thrown by a dialect when the server's answer to a protocol statement is not one it knows (an
+ * unexpected command tag): whether the statement took effect is unknown.
+ */
+export class UnconfirmedAnswer extends Error {}
+
 /** What to do with a savepoint. */
 export type SavepointAction = 'create' | 'rollback' | 'release'
 
@@ -75,6 +87,13 @@ export interface Dialect {
   readonly preparedBranchMayStayAttached: boolean
   /** The database's locks (advisory locks, named locks); absent where it has none. */
   readonly locks?: LockDialect
+
+  /**
+   * When `sql` holds a statement that would begin, end or hand over a branch's transaction
+   * (`COMMIT`, `ROLLBACK`, `BEGIN`, `PREPARE TRANSACTION`, `XA …`, an implicit commit), its name
+   * for an error message; otherwise undefined. Savepoint statements are allowed.
+   */
+  transactionControl(sql: string): string | undefined
 
   /** Opens a branch. `xid` is null for a branch that will commit in one phase. */
   begin(connection: DriverConnection, xid: string | null): Promise<void>

@@ -1,6 +1,8 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import {
   type AbortInsertOutcome,
+  BranchOutsideTransaction,
   type DecisionInsertOutcome,
   type DecisionRow,
   type Dialect,
@@ -60,6 +62,77 @@ function xidOfRecoverRow(row: XaRecoverRow): string {
   return `xa:${row.formatID}:${data.toString('hex')}`
 }
 
+const MYSQL_SYNTAX: SqlSyntax = {
+  backslashEscapes: 'always',
+  dollarQuotes: false,
+  mysqlComments: true,
+}
+
+/** Statements MySQL and MariaDB precede with an implicit COMMIT (their "implicit commit" lists). */
+const IMPLICIT_COMMIT = new Set([
+  'ALTER',
+  'ANALYZE',
+  'CACHE',
+  'CHANGE',
+  'CHECK',
+  'FLUSH',
+  'GRANT',
+  'INSTALL',
+  'LOCK',
+  'OPTIMIZE',
+  'RENAME',
+  'REPAIR',
+  'RESET',
+  'REVOKE',
+  'TRUNCATE',
+  'UNINSTALL',
+  'UNLOCK',
+])
+const AUTOCOMMIT = /^(@@(SESSION\.|LOCAL\.)?)?AUTOCOMMIT$/
+
+/**
+ * The MySQL/MariaDB statements that begin, end or hand over a transaction, including the ones
+ * that commit implicitly (DDL other than on temporary tables, LOCK TABLES, …) and `SET
+ * autocommit`. `ROLLBACK [WORK] TO [SAVEPOINT]` is a savepoint statement and stays allowed.
+ */
+export function mysqlTransactionControl(sql: string): string | undefined {
+  for (const words of statementWords(sql, MYSQL_SYNTAX)) {
+    const [first = '', second = '', third = ''] = words
+    switch (first) {
+      case 'BEGIN':
+      case 'COMMIT':
+      case 'XA':
+        return first === 'XA' ? `XA ${second}`.trim() : first
+      case 'START':
+        if (second === 'TRANSACTION') return 'START TRANSACTION'
+        break
+      case 'ROLLBACK':
+        if (second !== 'TO' && third !== 'TO') return 'ROLLBACK'
+        break
+      case 'SET':
+        if (
+          words.some(
+            (word, at) => AUTOCOMMIT.test(word) && ['=', '·'].includes(words[at + 1] ?? ''),
+          )
+        ) {
+          return 'SET autocommit'
+        }
+        if (second === 'PASSWORD') return 'SET PASSWORD (an implicit COMMIT)'
+        break
+      case 'CREATE':
+      case 'DROP':
+        if (second !== 'TEMPORARY') return `${first} ${second} (an implicit COMMIT)`.trim()
+        break
+      case 'LOAD':
+        if (second === 'INDEX') return 'LOAD INDEX (an implicit COMMIT)'
+        break
+      default:
+        if (IMPLICIT_COMMIT.has(first)) return `${first} (an implicit COMMIT)`
+    }
+  }
+  return undefined
+}
+
 async function finishPrepared(
   connection: DriverConnection,
   verb: 'COMMIT' | 'ROLLBACK',
@@ -83,23 +156,35 @@ export const mysqlDialect: Dialect = {
   locks: mysqlLockDialect,
   preparedBranchMayStayAttached: true,
 
+  transactionControl: mysqlTransactionControl,
+
   async begin(connection, xid) {
-    await connection.query(xid === null ? 'START TRANSACTION' : `XA START ${xaXid(xid)}`)
+    // Every branch is an XA branch, even one that commits in one phase: in the XA ACTIVE state the
+    // server itself refuses COMMIT, ROLLBACK, BEGIN and statements that commit implicitly.
+    if (xid === null) throw new TypeError('a MySQL/MariaDB branch needs an XA id')
+    await connection.query(`XA START ${xaXid(xid)}`)
   },
 
   async prepare(connection, xid) {
+    // A failed XA END (rollback-only after a deadlock, or no XA transaction at all) is told apart
+    // by the XA ROLLBACK that rolls the branch back next.
     await connection.query(`XA END ${xaXid(xid)}`)
     await connection.query(`XA PREPARE ${xaXid(xid)}`)
     return 'prepared'
   },
 
   async commitOnePhase(connection, xid) {
-    if (xid === null) {
-      await connection.query('COMMIT')
-    } else {
+    if (xid === null) throw new TypeError('a MySQL/MariaDB branch needs an XA id')
+    try {
       await connection.query(`XA END ${xaXid(xid)}`)
-      await connection.query(`XA COMMIT ${xaXid(xid)} ONE PHASE`)
+    } catch (error) {
+      if (this.isConnectionLost(error)) throw error
+      // Rollback-only (a deadlock) or no XA transaction at all: XA ROLLBACK tells which, throwing
+      // BranchOutsideTransaction for the latter; either way nothing of it commits here.
+      await this.rollbackActive(connection, xid)
+      throw error
     }
+    await connection.query(`XA COMMIT ${xaXid(xid)} ONE PHASE`)
     return 'committed'
   },
 
@@ -111,14 +196,15 @@ export const mysqlDialect: Dialect = {
   },
 
   async rollbackActive(connection, xid) {
-    if (xid === null) {
-      await connection.query('ROLLBACK')
-      return
-    }
+    if (xid === null) throw new TypeError('a MySQL/MariaDB branch needs an XA id')
     // After a deadlock or lock-wait timeout the branch is rollback-only: XA END fails with an
     // XA_RB* error, yet XA ROLLBACK must still be sent to free the session.
     await connection.query(`XA END ${xaXid(xid)}`).catch(() => undefined)
-    await finishPrepared(connection, 'ROLLBACK', xid)
+    if ((await finishPrepared(connection, 'ROLLBACK', xid)) === 'not-found') {
+      throw new BranchOutsideTransaction(
+        'the session was no longer in its XA transaction: XA statements txkit did not send ended it',
+      )
+    }
   },
 
   async createDecisionLog(connection, table) {

@@ -1,6 +1,8 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import {
   type AbortInsertOutcome,
+  BranchOutsideTransaction,
   type DecisionInsertOutcome,
   type DecisionRow,
   type Dialect,
@@ -8,6 +10,7 @@ import {
   type PreparedTransaction,
   type PrepareOutcome,
   savepointSql,
+  UnconfirmedAnswer,
 } from './dialect.js'
 import { SOCKET_ERROR_CODES, sqlState } from './error-code.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
@@ -49,11 +52,58 @@ function finishFailure(error: unknown): FinishOutcome {
   throw error
 }
 
+const POSTGRES_SYNTAX: SqlSyntax = {
+  backslashEscapes: 'e-strings',
+  dollarQuotes: true,
+  mysqlComments: false,
+}
+
+/**
+ * The PostgreSQL statements that begin, end or hand over a transaction. `ROLLBACK [WORK |
+ * TRANSACTION] TO [SAVEPOINT]` is a savepoint statement and stays allowed; `PREPARE name AS …`
+ * prepares a statement, not the transaction.
+ */
+export function postgresTransactionControl(sql: string): string | undefined {
+  for (const words of statementWords(sql, POSTGRES_SYNTAX)) {
+    const [first = '', second = '', third = ''] = words
+    switch (first) {
+      case 'BEGIN':
+      case 'COMMIT':
+      case 'END':
+      case 'ABORT':
+        return second === 'PREPARED' ? `${first} PREPARED` : first
+      case 'START':
+        if (second === 'TRANSACTION') return 'START TRANSACTION'
+        break
+      case 'ROLLBACK':
+        if (second !== 'TO' && third !== 'TO') {
+          return second === 'PREPARED' ? 'ROLLBACK PREPARED' : 'ROLLBACK'
+        }
+        break
+      case 'PREPARE':
+        if (second === 'TRANSACTION') return 'PREPARE TRANSACTION'
+        break
+    }
+  }
+  return undefined
+}
+
+/** Throws unless the session is inside the transaction txkit began on it. */
+function assertInTransaction(connection: DriverConnection): void {
+  if (connection.transactionStatus?.() === 'idle') {
+    throw new BranchOutsideTransaction(
+      'the session is not inside a transaction: a COMMIT or ROLLBACK that txkit did not send ended it',
+    )
+  }
+}
+
 /** PostgreSQL: PREPARE TRANSACTION / COMMIT PREPARED, SQLSTATE error codes. */
 export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
   locks: postgresLockDialect,
   preparedBranchMayStayAttached: false,
+
+  transactionControl: postgresTransactionControl,
 
   async begin(connection) {
     await connection.query('BEGIN')
@@ -67,15 +117,39 @@ export const postgresDialect: Dialect = {
   },
 
   async prepare(connection, xid): Promise<PrepareOutcome> {
+    // Outside a transaction block PREPARE TRANSACTION only warns and answers ROLLBACK, which would
+    // report work committed behind txkit's back as rolled back.
+    assertInTransaction(connection)
     const result = await connection.query(`PREPARE TRANSACTION ${gidLiteral(xid)}`)
-    // A transaction that already failed (an error swallowed by user code) is not prepared: the
-    // server rolls it back and says so only through the command tag.
-    return result.command === 'PREPARE' ? 'prepared' : 'rolled-back'
+    // node-postgres reports the tag's first word, other drivers the whole tag. A transaction that
+    // already failed (an error swallowed by user code) is rolled back instead: the tag says so.
+    switch (result.command) {
+      case 'PREPARE':
+      case 'PREPARE TRANSACTION':
+        return 'prepared'
+      case 'ROLLBACK':
+        return 'rolled-back'
+      default:
+        throw new UnconfirmedAnswer(
+          `PostgreSQL answered PREPARE TRANSACTION with the command tag ${JSON.stringify(result.command ?? null)}, which says neither prepared nor rolled back`,
+        )
+    }
   },
 
   async commitOnePhase(connection) {
+    // Outside a transaction block COMMIT only warns and answers COMMIT.
+    assertInTransaction(connection)
     const result = await connection.query('COMMIT')
-    return result.command === 'COMMIT' ? 'committed' : 'rolled-back'
+    switch (result.command) {
+      case 'COMMIT':
+        return 'committed'
+      case 'ROLLBACK':
+        return 'rolled-back'
+      default:
+        throw new UnconfirmedAnswer(
+          `PostgreSQL answered COMMIT with the command tag ${JSON.stringify(result.command ?? null)}`,
+        )
+    }
   },
 
   async commitPrepared(connection, xid): Promise<FinishOutcome> {
@@ -101,6 +175,8 @@ export const postgresDialect: Dialect = {
   },
 
   async rollbackActive(connection) {
+    // Outside a transaction block ROLLBACK only warns: the work it should undo may be committed.
+    assertInTransaction(connection)
     await connection.query('ROLLBACK')
   },
 

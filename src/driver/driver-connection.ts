@@ -18,6 +18,17 @@ export interface QueryResult<Row = Record<string, unknown>> {
   readonly insertId?: number | bigint
 }
 
+/** Where a session stands, as the protocol reports after every statement (PostgreSQL does). */
+export type SessionTransactionStatus = 'idle' | 'open' | 'failed'
+
+/** What a branch's guarded connection checks before passing a call on to the driver. */
+export interface BranchGuard {
+  /** Throws when `sql` would begin, end or hand over the transaction. */
+  statement(sql: string): void
+  /** Throws: `call` (such as `commit()` or `release()`) is never allowed on a branch. */
+  refuse(call: string): never
+}
+
 /**
  * One dedicated session on a database, checked out of the user's pool. Adapters implement this over
  * a driver; txkit never imports a driver itself. postgres.js or the `mariadb` connector fit by
@@ -41,6 +52,17 @@ export interface DriverConnection<Raw = unknown> {
   readonly lost: boolean
   /** The driver's own connection object (a `pg.PoolClient`, a mysql2 `PoolConnection`). */
   readonly raw: Raw
+  /**
+   * `raw` as user code gets it inside a branch: the same object and type to the caller (a Proxy),
+   * whose statements pass `guard` first and whose transaction and release calls are refused.
+   * Absent where the adapter cannot guard its driver; the branch then hands out nothing raw.
+   */
+  guarded?(guard: BranchGuard): Raw
+  /**
+   * The session's transaction status after the last statement anyone sent on it, where the
+   * protocol reports it without a round trip (PostgreSQL's ReadyForQuery); undefined elsewhere.
+   */
+  transactionStatus?(): SessionTransactionStatus | undefined
   /**
    * Interrupts the statement this session is running, from outside it (PostgreSQL's cancel
    * request, MySQL's `KILL QUERY`); the session stays usable. Locks need it to give up a wait.

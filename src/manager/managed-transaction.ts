@@ -10,6 +10,7 @@ import { databaseFromUrl, type UrlDatabase } from '../driver/database-from-url.j
 import { validateDatabaseName } from '../driver/database-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { withConnection } from '../driver/with-connection.js'
+import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { LockReentryError } from '../errors/lock-reentry-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
@@ -413,7 +414,8 @@ export class ManagedTransaction {
     try {
       result = this.#engine === undefined ? undefined : await (await this.#engine).commit()
     } catch (error) {
-      if (isOutcomeUnknownError(error)) {
+      // A branch ended behind txkit's back may have committed its work: not "aborted".
+      if (isOutcomeUnknownError(error) || isBranchTransactionEndedError(error)) {
         this.#status = 'unknown'
         await this.#runRecordHooks('failed', 'unknown')
         await this.#runAfterCommit('unknown')
@@ -436,10 +438,19 @@ export class ManagedTransaction {
   async abort(): Promise<void> {
     if (this.#status === 'aborted') return
     this.#assertActive('abort')
-    await this.#rollBack()
+    let ended: unknown
+    try {
+      await this.#rollBack()
+    } catch (error) {
+      if (!isBranchTransactionEndedError(error)) throw error
+      // A branch's work may be committed: its records' outcome is unknown, not aborted.
+      ended = error
+      this.#status = 'unknown'
+    }
     await this.#closeUrlDatabases()
-    await this.#runRecordHooks('failed', 'aborted')
+    await this.#runRecordHooks('failed', ended === undefined ? 'aborted' : 'unknown')
     await this.#runAfterAbort()
+    if (ended !== undefined) throw ended
   }
 
   async #rollBack(): Promise<void> {

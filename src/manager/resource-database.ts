@@ -64,6 +64,8 @@ function unused(): never {
 /** The engine's view of user-written resources: every protocol step delegated to the resource. */
 const resourceDialect: Dialect = {
   displayName: 'resource',
+  // A resource runs no SQL of txkit's: what it is sent is its own business.
+  transactionControl: () => undefined,
   preparedBranchMayStayAttached: false,
   preparedListScope: 'database',
 

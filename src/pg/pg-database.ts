@@ -7,7 +7,12 @@ import {
 } from '../driver/connection-identity.js'
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
-import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import type {
+  BranchGuard,
+  DriverConnection,
+  QueryResult,
+  SessionTransactionStatus,
+} from '../driver/driver-connection.js'
 import { LostListeners } from '../driver/lost-listeners.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { type PgCancelTarget, sendPgCancel } from './pg-cancel.js'
@@ -19,6 +24,8 @@ export interface PgClientLike extends PgCancelTarget {
     values?: unknown[],
   ): Promise<{ rows: unknown[]; command: string; rowCount: number | null }>
   release(destroy?: boolean | Error): void
+  /** The status of the last ReadyForQuery ('I', 'T', 'E'); pg ≥ 8.21, null on pg-native. */
+  getTransactionStatus?(): string | null
   on(event: 'error' | 'end', listener: (error?: Error) => void): unknown
   removeListener(event: 'error' | 'end', listener: (error?: Error) => void): unknown
 }
@@ -86,6 +93,14 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     return sendPgCancel(this.raw)
   }
 
+  transactionStatus(): SessionTransactionStatus | undefined {
+    return TRANSACTION_STATUS[this.raw.getTransactionStatus?.() ?? '']
+  }
+
+  guarded(guard: BranchGuard): Client {
+    return guardPgClient(this.raw, guard)
+  }
+
   release(destroy: boolean): void {
     if (!this.#owned) return
     this.raw.removeListener('error', this.#onGone)
@@ -100,6 +115,56 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
  */
 export function pgSession<Client extends PgClientLike>(client: Client): DriverConnection<Client> {
   return new PgConnection(client, false)
+}
+
+const TRANSACTION_STATUS: Readonly<Record<string, SessionTransactionStatus>> = {
+  I: 'idle',
+  T: 'open',
+  E: 'failed',
+}
+
+/** Calls that end a checked-out client's part in the transaction. */
+const REFUSED_CALLS = new Set(['release', 'end'])
+
+/**
+ * The client as a branch hands it out: a Proxy (so `instanceof pg.Client` and the type still hold)
+ * whose `query` checks the statement's text, whether given as a string, a config object or a
+ * submittable (pg-cursor, pg-query-stream), and whose `release()` and `end()` are refused.
+ * Functions are bound to the real client, so pg's own calls never pass the guard twice.
+ */
+function guardPgClient<Client extends PgClientLike>(client: Client, guard: BranchGuard): Client {
+  const bound = new Map<PropertyKey, unknown>()
+  const query = (first: unknown, ...rest: unknown[]): unknown => {
+    const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text
+    try {
+      if (typeof text === 'string') guard.statement(text)
+    } catch (error) {
+      const callback = rest.at(-1) ?? (first as { callback?: unknown } | null)?.callback
+      if (typeof callback === 'function') {
+        process.nextTick(() => callback(error))
+        return undefined
+      }
+      if (typeof (first as { submit?: unknown } | null)?.submit === 'function') throw error
+      return Promise.reject(error)
+    }
+    return (client.query as (...args: unknown[]) => unknown)(first, ...rest)
+  }
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') return query
+      if (typeof property === 'string' && REFUSED_CALLS.has(property)) {
+        return () => guard.refuse(`${property}()`)
+      }
+      const value = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      let function_ = bound.get(property)
+      if (function_ === undefined) {
+        function_ = value.bind(target)
+        bound.set(property, function_)
+      }
+      return function_
+    },
+  })
 }
 
 function isClientSideLoss(error: unknown): boolean {
