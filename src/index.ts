@@ -32,6 +32,10 @@ export { postgresDialect } from './dialect/postgres-dialect.js'
 export type { Database } from './driver/database.js'
 export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
 export {
+  BranchTransactionEndedError,
+  isBranchTransactionEndedError,
+} from './errors/branch-transaction-ended-error.js'
+export {
   CommitOutcomeUnknownError,
   isCommitOutcomeUnknownError,
 } from './errors/commit-outcome-unknown-error.js'
@@ -55,6 +59,10 @@ export {
   RetryTransactionError,
 } from './errors/retry-transaction-error.js'
 export { isRunAbortedError, RunAbortedError } from './errors/run-aborted-error.js'
+export {
+  isTransactionControlRefusedError,
+  TransactionControlRefusedError,
+} from './errors/transaction-control-refused-error.js'
 export { TransactionOutcomeError } from './errors/transaction-outcome-error.js'
 export {
   isTransactionRolledBackError,

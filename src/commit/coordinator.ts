@@ -220,7 +220,7 @@ export class Coordinator {
     try {
       if (decision && context.decisionInsertedAtBegin && decisionLog !== undefined) {
         await branch.dialect
-          .beginWithDecision?.(connection, decisionLog.table, context.gtrid, participants)
+          .beginWithDecision?.(connection, xid, decisionLog.table, context.gtrid, participants)
           .catch((error: unknown) => {
             throw decisionLog.explain(error)
           })

@@ -105,6 +105,7 @@ export interface Dialect {
    */
   beginWithDecision?(
     connection: DriverConnection,
+    xid: string,
     table: TableName,
     gtrid: string,
     participants: string,

@@ -88,12 +88,52 @@ export function postgresTransactionControl(sql: string): string | undefined {
   return undefined
 }
 
-/** Throws unless the session is inside the transaction txkit began on it. */
-function assertInTransaction(connection: DriverConnection): void {
-  if (connection.transactionStatus?.() === 'idle') {
+const DIVISION_BY_ZERO = '22012'
+const IN_FAILED_SQL_TRANSACTION = '25P02'
+
+/**
+ * Marks the transaction txkit begins on a branch with its id, in a setting local to that
+ * transaction: it ends with the transaction, so a COMMIT or ROLLBACK followed by a BEGIN that
+ * txkit did not send leaves a transaction without it.
+ */
+function markBranch(xid: string | null): string {
+  return xid === null ? '' : `; SELECT set_config('txkit.branch', ${gidLiteral(xid)}, true)`
+}
+
+/**
+ * Runs `statement` (PREPARE TRANSACTION, COMMIT, ROLLBACK) only inside the transaction txkit began
+ * on this session: outside a transaction block all three merely warn, and in another transaction
+ * they would act on work that is not the branch's. The status the protocol reported after the
+ * last statement rules out "no transaction" for free; the mark, checked in the same message
+ * (a division by zero when it differs), rules out "another transaction".
+ */
+async function inOwnTransaction(
+  connection: DriverConnection,
+  xid: string | null,
+  statement: string,
+) {
+  const status = connection.transactionStatus?.()
+  if (status === 'idle') {
     throw new BranchOutsideTransaction(
       'the session is not inside a transaction: a COMMIT or ROLLBACK that txkit did not send ended it',
     )
+  }
+  // A failed transaction runs nothing but its end: PREPARE and COMMIT then answer ROLLBACK.
+  if (status === 'failed' || xid === null) return connection.query(statement)
+  try {
+    return await connection.query(
+      `SELECT 1 / (coalesce(current_setting('txkit.branch', true), '') = ${gidLiteral(xid)})::int; ${statement}`,
+    )
+  } catch (error) {
+    const code = sqlState(error)
+    if (code === DIVISION_BY_ZERO) {
+      throw new BranchOutsideTransaction(
+        'the session is inside another transaction than the one txkit began: a COMMIT or ROLLBACK and a BEGIN that txkit did not send replaced it',
+      )
+    }
+    // A driver that does not report the status, on a failed transaction.
+    if (code === IN_FAILED_SQL_TRANSACTION) return connection.query(statement)
+    throw error
   }
 }
 
@@ -105,22 +145,21 @@ export const postgresDialect: Dialect = {
 
   transactionControl: postgresTransactionControl,
 
-  async begin(connection) {
-    await connection.query('BEGIN')
+  async begin(connection, xid) {
+    // Simple-query protocol: the statements travel in one message and run in one transaction.
+    await connection.query(`BEGIN${markBranch(xid)}`)
   },
 
-  async beginWithDecision(connection, table, gtrid, participants) {
-    // Simple-query protocol: both statements travel in one message and run in one transaction.
+  async beginWithDecision(connection, xid, table, gtrid, participants) {
     await connection.query(
-      `BEGIN; INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES (${ownLiteral(gtrid)}, 'C', ${ownLiteral(participants)})`,
+      `BEGIN${markBranch(xid)}; INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES (${ownLiteral(gtrid)}, 'C', ${ownLiteral(participants)})`,
     )
   },
 
   async prepare(connection, xid): Promise<PrepareOutcome> {
     // Outside a transaction block PREPARE TRANSACTION only warns and answers ROLLBACK, which would
     // report work committed behind txkit's back as rolled back.
-    assertInTransaction(connection)
-    const result = await connection.query(`PREPARE TRANSACTION ${gidLiteral(xid)}`)
+    const result = await inOwnTransaction(connection, xid, `PREPARE TRANSACTION ${gidLiteral(xid)}`)
     // node-postgres reports the tag's first word, other drivers the whole tag. A transaction that
     // already failed (an error swallowed by user code) is rolled back instead: the tag says so.
     switch (result.command) {
@@ -136,10 +175,8 @@ export const postgresDialect: Dialect = {
     }
   },
 
-  async commitOnePhase(connection) {
-    // Outside a transaction block COMMIT only warns and answers COMMIT.
-    assertInTransaction(connection)
-    const result = await connection.query('COMMIT')
+  async commitOnePhase(connection, xid) {
+    const result = await inOwnTransaction(connection, xid, 'COMMIT')
     switch (result.command) {
       case 'COMMIT':
         return 'committed'
@@ -174,10 +211,8 @@ export const postgresDialect: Dialect = {
     await connection.query(savepointSql(name, action))
   },
 
-  async rollbackActive(connection) {
-    // Outside a transaction block ROLLBACK only warns: the work it should undo may be committed.
-    assertInTransaction(connection)
-    await connection.query('ROLLBACK')
+  async rollbackActive(connection, xid) {
+    await inOwnTransaction(connection, xid, 'ROLLBACK')
   },
 
   async createDecisionLog(connection, table) {

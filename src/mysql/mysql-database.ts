@@ -160,6 +160,8 @@ const REFUSED_METHODS = new Set([
   'destroy',
 ])
 
+const SYNCHRONOUS_METHODS = new Set(['release', 'destroy'])
+
 /**
  * A mysql2 connection as a branch hands it out: a Proxy (same object and type to the caller) whose
  * `query`, `execute` and `prepare` check the statement (a string or `{ sql }`) and whose
@@ -197,7 +199,12 @@ function guardMysqlConnection<Connection extends object>(
       const value = Reflect.get(target, property, target)
       let answer: unknown
       if (typeof property === 'string' && REFUSED_METHODS.has(property)) {
-        answer = () => guard.refuse(`${property}()`)
+        const refuse = () => guard.refuse(`${property}()`)
+        // The promise API answers with a promise, except release() and destroy().
+        answer =
+          promiseApi && !SYNCHRONOUS_METHODS.has(property)
+            ? () => new Promise(() => refuse())
+            : refuse
       } else if (
         property === 'connection' &&
         promiseApi &&
