@@ -2,7 +2,13 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
-import { createCoordinator, type Database, isConfigurationError } from '../src/index.js'
+import {
+  createCoordinator,
+  createTransactionManager,
+  type Database,
+  isConfigurationError,
+  recover,
+} from '../src/index.js'
 import { mysqlDatabase } from '../src/mysql/index.js'
 import { pgDatabase } from '../src/pg/index.js'
 
@@ -105,5 +111,69 @@ describe('configuration errors', () => {
     )
     assert.equal(callbackStyle.identity, shop.identity)
     void myPool.end()
+  })
+})
+
+describe('unknown option names are refused everywhere, naming the nearest valid one', () => {
+  const unknown = (name: string, nearest: string) =>
+    configurationError(new RegExp(`Unknown option "${name}" .*did you mean "${nearest}"\\?`))
+
+  test('createCoordinator, createTransactionManager, the decision log', () => {
+    assert.throws(
+      () => createCoordinator({ prefx: 'billing', decisionLog: orders } as never),
+      unknown('prefx', 'prefix'),
+    )
+    assert.throws(
+      () => createTransactionManager({ explict: true, decisionLog: orders } as never),
+      unknown('explict', 'explicit'),
+    )
+    assert.throws(
+      () => createCoordinator({ decisionLog: { database: orders, tabel: 'd' } as never }),
+      unknown('tabel', 'table'),
+    )
+    assert.throws(
+      () => createCoordinator({ decisionLog: orders, maxTransactionDurationMs: 5 } as never),
+      unknown('maxTransactionDurationMs', 'maxTransactionDuration'),
+    )
+  })
+
+  test('recover(), pgDatabase(), mysqlDatabase()', async () => {
+    await assert.rejects(
+      recover({ databases: [orders], decisionlog: orders } as never),
+      unknown('decisionlog', 'decisionLog'),
+    )
+    await assert.rejects(
+      recover({ databases: [orders], decisionLog: orders, minage: 0 } as never),
+      unknown('minage', 'minAge'),
+    )
+    assert.throws(() => pgDatabase(pool, { nmae: 'x' } as never), unknown('nmae', 'name'))
+    const mysqlPool = mysql.createPool({ uri: 'mysql://app:s3cret@db2:3306/ledger' })
+    assert.throws(
+      () => mysqlDatabase(mysqlPool, { name: 'ledger', nme: 'x' } as never),
+      unknown('nme', 'name'),
+    )
+    await mysqlPool.end()
+  })
+
+  test('manager.retry() and manager.attempts()', async () => {
+    const manager = createTransactionManager({ decisionLog: orders })
+    await assert.rejects(
+      manager.retry(async () => 1, { attempt: 5 } as never),
+      unknown('attempt', 'attempts'),
+    )
+    await assert.rejects(
+      manager.attempts(3, { attempts: 5 } as never).next(),
+      configurationError(/Unknown option "attempts" .*first argument of attempts/),
+    )
+    await manager.close()
+  })
+
+  test('a name far from every valid one still lists them', () => {
+    assert.throws(
+      () => createCoordinator({ decisionLog: orders, zzzzzz: 1 } as never),
+      configurationError(
+        /Unknown option "zzzzzz" for createCoordinator\(\)\. Known options: decisionLog, prefix/,
+      ),
+    )
   })
 })

@@ -2,6 +2,7 @@ import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
@@ -46,6 +47,16 @@ export type BranchesOf<Databases extends Record<string, AnyDatabase>> = {
 }
 
 const PROTOCOL_NAMES: readonly CommitProtocolName[] = ['decision', 'sequential']
+
+/** The option names of `createCoordinator()`. */
+export const COORDINATOR_OPTIONS: ReadonlySet<string> = new Set([
+  'decisionLog',
+  'prefix',
+  'protocol',
+  'maxTransactionDuration',
+  'logger',
+  'onStep',
+])
 const ONE_HOUR_MS = 3_600_000
 
 /**
@@ -64,6 +75,7 @@ export class Coordinator {
     if (options === null || typeof options !== 'object') {
       throw new ConfigurationError('createCoordinator() needs an options object.')
     }
+    checkOptionNames(options, COORDINATOR_OPTIONS, 'createCoordinator()')
     this.prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX)
     this.protocol = options.protocol ?? 'decision'
     if (!PROTOCOL_NAMES.includes(this.protocol)) {

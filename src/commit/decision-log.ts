@@ -5,6 +5,7 @@ import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { withConnection } from '../driver/with-connection.js'
 import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 
@@ -28,6 +29,7 @@ export class DecisionInsertFailure {
   ) {}
 }
 
+const DECISION_LOG_OPTIONS: ReadonlySet<string> = new Set(['database', 'table'])
 const FLUSH_DELAY_MS = 1000
 const FLUSH_BATCH = 500
 
@@ -45,6 +47,7 @@ export class DecisionLog {
   #flushing: Promise<void> = Promise.resolve()
 
   constructor(options: DecisionLogOptions, logger: Logger) {
+    checkOptionNames(options, DECISION_LOG_OPTIONS, 'decisionLog')
     assertDatabase(options?.database, 'decisionLog.database')
     this.database = options.database
     this.tableText = options.table ?? DEFAULT_DECISION_TABLE

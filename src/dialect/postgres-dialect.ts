@@ -159,7 +159,18 @@ export const postgresDialect: Dialect = {
   async prepare(connection, xid): Promise<PrepareOutcome> {
     // Outside a transaction block PREPARE TRANSACTION only warns and answers ROLLBACK, which would
     // report work committed behind txkit's back as rolled back.
-    const result = await inOwnTransaction(connection, xid, `PREPARE TRANSACTION ${gidLiteral(xid)}`)
+    let result: Awaited<ReturnType<typeof inOwnTransaction>>
+    try {
+      result = await inOwnTransaction(connection, xid, `PREPARE TRANSACTION ${gidLiteral(xid)}`)
+    } catch (error) {
+      // node-postgres rejects on the error before it reads the status that follows it: an empty
+      // statement makes the status current, so that the caller can tell a PREPARE the server
+      // turned into a ROLLBACK (idle) from a statement that failed before it (failed).
+      if (!(error instanceof BranchOutsideTransaction) && !connection.lost) {
+        await connection.query('').catch(() => undefined)
+      }
+      throw error
+    }
     // node-postgres reports the tag's first word, other drivers the whole tag. A transaction that
     // already failed (an error swallowed by user code) is rolled back instead: the tag says so.
     switch (result.command) {

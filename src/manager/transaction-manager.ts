@@ -1,12 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
-import { Coordinator, type CoordinatorOptions } from '../commit/coordinator.js'
+import { COORDINATOR_OPTIONS, Coordinator, type CoordinatorOptions } from '../commit/coordinator.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import { backoffDelay } from '../util/backoff.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { silentLogger } from '../util/logger.js'
 import { sleep } from '../util/sleep.js'
 import { ManagedTransaction } from './managed-transaction.js'
@@ -48,6 +49,15 @@ export interface TransactionManagerOptions extends CoordinatorOptions {
   readonly explicit?: boolean
 }
 
+const MANAGER_OPTIONS: ReadonlySet<string> = new Set([...COORDINATOR_OPTIONS, 'explicit'])
+const ATTEMPTS_OPTIONS: ReadonlySet<string> = new Set([
+  'initialDelay',
+  'maxDelay',
+  'shouldRetry',
+  'signal',
+])
+const RETRY_OPTIONS: ReadonlySet<string> = new Set([...ATTEMPTS_OPTIONS, 'attempts'])
+
 /**
  * The current transaction, carried through async calls by AsyncLocalStorage, the Node counterpart
  * of Zope's thread-local transaction manager. Code deep in a call stack joins it without being
@@ -61,8 +71,10 @@ export class TransactionManager {
   readonly #recordHooks = new Map<string, RecordHooks[]>()
 
   constructor(options: TransactionManagerOptions) {
-    this.coordinator = new Coordinator(options)
-    this.explicit = options.explicit === true
+    checkOptionNames(options, MANAGER_OPTIONS, 'createTransactionManager()')
+    const { explicit, ...coordinatorOptions } = options
+    this.coordinator = new Coordinator(coordinatorOptions)
+    this.explicit = explicit === true
     this.#options = options
   }
 
@@ -122,7 +134,9 @@ export class TransactionManager {
     work: (transaction: ManagedTransaction) => Promise<Result>,
     options: RetryOptions = {},
   ): Promise<Result> {
-    for await (const attempt of this.attempts(options.attempts ?? 3, options)) {
+    checkOptionNames(options, RETRY_OPTIONS, 'manager.retry()')
+    const { attempts, ...backoff } = options
+    for await (const attempt of this.attempts(attempts ?? 3, backoff)) {
       const outcome = await attempt.run(work)
       if (outcome.done) return outcome.value
     }
@@ -151,6 +165,9 @@ export class TransactionManager {
     if (!Number.isInteger(count) || count < 1) {
       throw new ConfigurationError(`attempts must be a whole number ≥ 1, not ${String(count)}.`)
     }
+    checkOptionNames(options, ATTEMPTS_OPTIONS, 'manager.attempts()', {
+      attempts: 'the first argument of attempts(count, options)',
+    })
     const initialDelay = options.initialDelay ?? 25
     const maxDelay = options.maxDelay ?? 1000
     for (let number = 1; ; number++) {

@@ -10,6 +10,7 @@ import type { BranchGuard, DriverConnection, QueryResult } from '../driver/drive
 import { LostListeners } from '../driver/lost-listeners.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 
 /** The part of a mysql2/promise `PoolConnection` txkit uses. */
 export interface MysqlConnectionLike {
@@ -302,6 +303,7 @@ export function mysqlDatabase<Connection extends MysqlConnectionLike>(
   options: MysqlDatabaseOptions,
 ): MysqlDatabase<Connection> {
   const promisePool = toPromisePool(pool)
+  checkOptionNames(options ?? {}, DATABASE_OPTIONS, 'mysqlDatabase()')
   const name = validateDatabaseName(options?.name)
   let flavour: Promise<MysqlFlavour> | undefined
   const database: MysqlDatabase<Connection> = {
@@ -321,6 +323,8 @@ export function mysqlDatabase<Connection extends MysqlConnectionLike>(
   }
   return database
 }
+
+const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name'])
 
 function toPromisePool<Connection extends MysqlConnectionLike>(
   pool: MysqlPoolLike<Connection> | { promise(): MysqlPoolLike<Connection> },

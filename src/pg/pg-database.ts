@@ -15,6 +15,7 @@ import type {
 } from '../driver/driver-connection.js'
 import { LostListeners } from '../driver/lost-listeners.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { type PgCancelTarget, sendPgCancel } from './pg-cancel.js'
 
 /** The part of a node-postgres `PoolClient` txkit uses. */
@@ -187,6 +188,8 @@ function poolIdentity(pool: PgPoolLike): string {
   })
 }
 
+const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name'])
+
 /**
  * Wraps a node-postgres `Pool` as a txkit database. Each transaction branch checks out one client
  * for its whole life; the pool needs at least as many clients as concurrent transactions.
@@ -209,6 +212,7 @@ export function pgDatabase<Client extends PgClientLike>(
       'pgDatabase() needs a node-postgres Pool (new pg.Pool(...)): the value given has no connect() method.',
     )
   }
+  checkOptionNames(options ?? {}, DATABASE_OPTIONS, 'pgDatabase()')
   const name = validateDatabaseName(options?.name)
   return {
     name,

@@ -5,6 +5,7 @@ import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
@@ -194,10 +195,25 @@ interface Settings {
   readonly maxTransactionDuration: number
 }
 
+const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
+  'databases',
+  'decisionLog',
+  'prefix',
+  'protocol',
+  'minAge',
+  'dryRun',
+  'signal',
+  'logger',
+  'concurrency',
+  'lockTimeout',
+  'maxTransactionDuration',
+])
+
 function checkOptions(options: RecoverOptions): Settings {
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('recover() needs an options object with the databases.')
   }
+  checkOptionNames(options, RECOVER_OPTIONS, 'recover()')
   const databases = Array.isArray(options.databases)
     ? options.databases
     : Object.values(options.databases ?? {})
