@@ -105,7 +105,7 @@ describe('txkit command line', () => {
     const status = await runCli(['status', ...options])
     assert.equal(status.code, 1, 'something is in doubt')
     assert.match(status.stdout, /GTRID\s+PROTOCOL\s+DATABASES\s+AGE\s+DECISION\s+RECOVER WOULD/)
-    assert.match(status.stdout, /^cli\.[0-9a-z]{25}\s+decision\s+b\s+\S+\s+commit\s+commit$/m)
+    assert.match(status.stdout, /^cli\.[0-9a-z]{25}\.a\s+decision\s+b\s+\S+\s+commit\s+commit$/m)
 
     const json = await runCli(['status', ...options, '--json'])
     const report = JSON.parse(json.stdout) as {

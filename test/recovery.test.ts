@@ -15,6 +15,7 @@ import {
   testMariadb,
   testPostgres,
 } from '../harness/test-databases.js'
+import { withConnection } from '../src/driver/with-connection.js'
 import { type Database, recover } from '../src/index.js'
 
 const fixture = new Fixture()
@@ -59,8 +60,17 @@ async function hasMark(pool: pg.Pool, marker: string): Promise<boolean> {
   return (await pool.query('SELECT 1 FROM marks WHERE tx = $1', [marker])).rowCount === 1
 }
 
+/**
+ * Creates the decision table, stamped as made a day ago: these tests backdate their transactions'
+ * start times, and recovery never aborts a transaction older than its decision table.
+ */
 async function decisionTable(db: Database) {
   await fixture.coordinator({ decisionLog: db }).createDecisionLog()
+  await withConnection(db, (connection) =>
+    connection.query(
+      `COMMENT ON TABLE txkit_decision IS 'txkit decision log; created_ms=${Date.now() - 86_400_000}'`,
+    ),
+  )
 }
 
 describe('recovery: isolation and malformed input', () => {
@@ -121,7 +131,8 @@ describe('recovery: isolation and malformed input', () => {
   test('a transaction that cannot be recovered is reported by its id, and the others still are', async () => {
     const a = await pgMember('a')
     const b = await pgMember('b')
-    // The decision log is missing: decision transactions fail, each named; sequential ones go on.
+    // The decision table is missing: decision transactions are left, each named, with what to do
+    // (never "create it"); sequential ones go on.
     const stuck = decisionGtrid('iso', Date.now() - 60_000)
     await preparePg(b.pool, `${stuck}.2.1`, 'stuck')
     const seed = `iso:${hex(8)}`
@@ -135,11 +146,13 @@ describe('recovery: isolation and malformed input', () => {
       minAge: 100,
     })
     const failed = report.transactions.find((t) => t.gtrid === stuck)
-    assert.equal(failed?.action, 'failed')
+    assert.equal(failed?.action, 'left')
+    assert.equal(failed?.left, 'decision-table-missing')
     assert.match(
-      failed?.error ?? '',
-      /decision table txkit_decision does not exist.*createDecisionLog/,
+      failed?.reason ?? '',
+      /decision table txkit_decision does not exist in database "a".*wrong database.*Do not create it/,
     )
+    assert.doesNotMatch(failed?.reason ?? '', /createDecisionLog|txkit init/)
     assert.deepEqual(
       failed?.branches.map((branch) => branch.xid),
       [`${stuck}.2.1`],

@@ -51,9 +51,24 @@ export function formatStatus(report: RecoveryReport): string {
       ]),
     )
   }
+  // Transactions left for a reason an operator must act on: say why, and what to do.
+  for (const transaction of report.transactions) {
+    if (transaction.action === 'left' && ACT_ON.has(transaction.left ?? '')) {
+      lines.push(`${transaction.gtrid}: ${transaction.reason}`)
+    }
+  }
   lines.push(...footer(report))
   return lines.join('\n')
 }
+
+const ACT_ON = new Set([
+  'no-decision-log',
+  'other-decision-log',
+  'decision-table-missing',
+  'older-than-decision-log',
+  'protocol-not-selected',
+  'invalid-state',
+])
 
 /** The `txkit recover` view: what was done to each transaction, then the totals. */
 export function formatRecovery(report: RecoveryReport): string {

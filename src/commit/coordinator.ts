@@ -6,6 +6,7 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
+import { writerDecisionLogTag } from '../xid/decision-log-tag.js'
 import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
 import { branchXid, type CommitProtocolName, MAX_BRANCHES, newGtrid } from '../xid/xid.js'
 import { Branch, type BranchHandle } from './branch.js'
@@ -70,6 +71,8 @@ export class Coordinator {
   readonly #maxTransactionDuration: number
   readonly #logger: Logger
   readonly #onStep: ProtocolStepObserver | undefined
+  /** Written into every decision id: recovery configured with another log leaves it alone. */
+  readonly #decisionLogTag: string | undefined
 
   constructor(options: CoordinatorOptions) {
     if (options === null || typeof options !== 'object') {
@@ -104,6 +107,10 @@ export class Coordinator {
           '(create its table once with coordinator.createDecisionLog()), or choose protocol: "sequential".',
       )
     }
+    this.#decisionLogTag =
+      this.protocol === 'decision' && this.decisionLog !== undefined
+        ? writerDecisionLogTag(this.decisionLog.database.name, this.decisionLog.tableText)
+        : undefined
   }
 
   /**
@@ -148,7 +155,7 @@ export class Coordinator {
       )
     }
     const groups = open ? [] : groupByIdentity(databases)
-    const gtrid = newGtrid(this.protocol, this.prefix, Date.now())
+    const gtrid = newGtrid(this.protocol, this.prefix, Date.now(), this.#decisionLogTag)
     const decisionLog = this.decisionLog
     // A PostgreSQL decision database writes the 'C' row with its BEGIN when every participant is
     // known; an open transaction writes it at commit time, under the deadline.

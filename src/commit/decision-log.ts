@@ -9,8 +9,9 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 
-/** The decision table's name when none is configured. */
-export const DEFAULT_DECISION_TABLE = 'txkit_decision'
+import { DEFAULT_DECISION_TABLE, decisionLogTag } from '../xid/decision-log-tag.js'
+
+export { DEFAULT_DECISION_TABLE }
 
 /** Where the commit decisions of one deployment are recorded. */
 export interface DecisionLogOptions {
@@ -41,6 +42,8 @@ export class DecisionLog {
   readonly database: Database
   readonly table: TableName
   readonly tableText: string
+  /** How transaction ids name this log (see `decisionLogTag`). */
+  readonly tag: string
   readonly #logger: Logger
   #finished: string[] = []
   #timer: NodeJS.Timeout | undefined
@@ -52,6 +55,7 @@ export class DecisionLog {
     this.database = options.database
     this.tableText = options.table ?? DEFAULT_DECISION_TABLE
     this.table = parseTableName(this.tableText)
+    this.tag = decisionLogTag(this.database.name, this.tableText)
     this.#logger = logger
   }
 

@@ -56,6 +56,26 @@ export interface PreparedTransaction {
   readonly preparedAt?: number
 }
 
+/** The decision table as recovery finds it. */
+export interface DecisionLogState {
+  /**
+   * When the table was created (ms since the epoch, by the database's clock), from the stamp
+   * `createDecisionLog` leaves on it or what the server records; undefined when unknown.
+   */
+  readonly createdAt: number | undefined
+}
+
+/** The comment `createDecisionLog` leaves on the decision table: its creation time. */
+export function decisionLogStamp(createdAt: number): string {
+  return `txkit decision log; created_ms=${Math.floor(createdAt)}`
+}
+
+/** The creation time a stamp records (see {@link decisionLogStamp}). */
+export function stampedCreation(comment: unknown): number | undefined {
+  const match = typeof comment === 'string' ? /created_ms=(\d{1,16})/.exec(comment) : null
+  return match ? Number(match[1]) : undefined
+}
+
 /** A row of the decision table. */
 export interface DecisionRow {
   readonly gtrid: string
@@ -132,6 +152,15 @@ export interface Dialect {
    * every commit is spared a second index entry to write and delete.
    */
   createDecisionLog(connection: DriverConnection, table: TableName): Promise<void>
+  /**
+   * Whether the decision table exists and since when; undefined when it does not. Recovery never
+   * records an abort decision for a transaction older than its table: its decision may be in a
+   * table that was lost or in another database.
+   */
+  describeDecisionLog(
+    connection: DriverConnection,
+    table: TableName,
+  ): Promise<DecisionLogState | undefined>
   /**
    * Inserts the commit decision `(gtrid, 'C')` unless a decision exists or the database's own clock
    * is past `deadline` (ms since the epoch).

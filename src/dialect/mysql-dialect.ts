@@ -4,11 +4,14 @@ import {
   type AbortInsertOutcome,
   BranchOutsideTransaction,
   type DecisionInsertOutcome,
+  type DecisionLogState,
   type DecisionRow,
   type Dialect,
+  decisionLogStamp,
   type FinishOutcome,
   type PreparedTransaction,
   savepointSql,
+  stampedCreation,
 } from './dialect.js'
 import { errno, findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
@@ -208,14 +211,29 @@ export const mysqlDialect: Dialect = {
   },
 
   async createDecisionLog(connection, table) {
+    const now = await this.now(connection)
     await connection.query(
       `CREATE TABLE IF NOT EXISTS ${quoteTableName(table, '`')} (
         gtrid varchar(64) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
         outcome char(1) CHARACTER SET ascii NOT NULL,
         participants text NOT NULL,
         created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
-      ) ENGINE=InnoDB`,
+      ) ENGINE=InnoDB COMMENT='${decisionLogStamp(now)}'`,
     )
+  },
+
+  async describeDecisionLog(connection, table): Promise<DecisionLogState | undefined> {
+    const { rows } = await connection.query<{ comment: string | null; created: string | null }>(
+      `SELECT TABLE_COMMENT AS comment, UNIX_TIMESTAMP(CREATE_TIME) * 1000 AS created
+       FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?`,
+      [table.schema ?? null, table.name],
+    )
+    const row = rows[0]
+    if (row === undefined) return undefined
+    // A table made without txkit's stamp: the server's creation time (a rebuild makes it later,
+    // which only makes recovery more careful).
+    const created = row.created === null ? undefined : Number(row.created)
+    return { createdAt: stampedCreation(row.comment) ?? created }
   },
 
   async insertCommitDecision(

@@ -4,12 +4,15 @@ import {
   type AbortInsertOutcome,
   BranchOutsideTransaction,
   type DecisionInsertOutcome,
+  type DecisionLogState,
   type DecisionRow,
   type Dialect,
+  decisionLogStamp,
   type FinishOutcome,
   type PreparedTransaction,
   type PrepareOutcome,
   savepointSql,
+  stampedCreation,
   UnconfirmedAnswer,
 } from './dialect.js'
 import { SOCKET_ERROR_CODES, sqlState } from './error-code.js'
@@ -25,10 +28,10 @@ const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
 
 /**
  * A gid is a string literal in PREPARE / COMMIT PREPARED (no parameters there). txkit's own ids
- * are letters, digits, dots and colons; anything else is refused rather than escaped.
+ * are letters, digits and ._:~- ; anything else is refused rather than escaped.
  */
 function gidLiteral(xid: string): string {
-  if (!/^[A-Za-z0-9._:-]{1,199}$/.test(xid)) {
+  if (!/^[A-Za-z0-9._:~-]{1,199}$/.test(xid)) {
     throw new TypeError(
       `Refusing to send an unexpected transaction id to PostgreSQL: ${JSON.stringify(xid)}`,
     )
@@ -38,7 +41,7 @@ function gidLiteral(xid: string): string {
 
 /** A string literal for text txkit built itself from checked parts (ids, database names). */
 function ownLiteral(text: string): string {
-  if (!/^[A-Za-z0-9._:\-[\]",]*$/.test(text)) {
+  if (!/^[A-Za-z0-9._:~\-[\]",]*$/.test(text)) {
     throw new TypeError(`Refusing to inline unexpected text into SQL: ${JSON.stringify(text)}`)
   }
   return `'${text}'`
@@ -239,6 +242,27 @@ export const postgresDialect: Dialect = {
         created_at timestamptz NOT NULL DEFAULT now()
       )`,
     )
+    // PostgreSQL keeps no creation time: stamp it. A table made earlier without a stamp existed at
+    // least since its oldest row.
+    const { rows } = await connection.query<{ comment: string | null; since: string }>(
+      `SELECT obj_description(to_regclass($1), 'pg_class') AS comment,
+              (extract(epoch FROM least(clock_timestamp(), (SELECT min(created_at) FROM ${name}))) * 1000)::float8 AS since`,
+      [name],
+    )
+    if (stampedCreation(rows[0]?.comment) === undefined) {
+      await connection.query(
+        `COMMENT ON TABLE ${name} IS '${decisionLogStamp(Number(rows[0]?.since))}'`,
+      )
+    }
+  },
+
+  async describeDecisionLog(connection, table): Promise<DecisionLogState | undefined> {
+    const { rows } = await connection.query<{ found: boolean; comment: string | null }>(
+      `SELECT to_regclass($1) IS NOT NULL AS found, obj_description(to_regclass($1), 'pg_class') AS comment`,
+      [quoteTableName(table, '"')],
+    )
+    if (rows[0]?.found !== true) return undefined
+    return { createdAt: stampedCreation(rows[0].comment) }
   },
 
   async insertCommitDecision(

@@ -120,6 +120,7 @@ const resourceDialect: Dialect = {
   isUndefinedTable: () => false,
   explainPrepareFailure: async () => undefined,
   createDecisionLog: unused,
+  describeDecisionLog: unused,
   insertCommitDecision: unused,
   listPrepared: async () => [],
   readDecisions: unused,

@@ -5,6 +5,7 @@ import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
@@ -113,21 +114,51 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   const transactions: TransactionRecovery[] = []
   let aborted = false
 
+  const work: Array<{ group: FoundBranch[]; run: () => Promise<TransactionRecovery> }> = []
+  for (const group of groups.values()) {
+    const kind = group[0]?.parsed.kind ?? 'decision'
+    if (!settings.protocols.has(kind)) {
+      work.push({ group, run: async () => notSelected(group, kind, settings) })
+    }
+  }
   const decisionGroups = [...groups.values()].filter(
     (group) => group[0]?.parsed.kind === 'decision' && settings.protocols.has('decision'),
   )
-  // Decision rows are read in batches while the first transactions are already being finished.
-  const rowsOf = decisionLog
-    ? readRowsInBatches(
-        decisionLog,
-        decisionGroups.map((group) => group[0]?.parsed.gtrid ?? ''),
-      )
-    : []
-  const work: Array<{ group: FoundBranch[]; run: () => Promise<TransactionRecovery> }> = []
-  decisionGroups.forEach((group, position) => {
-    const rows = rowsOf[Math.floor(position / READ_BATCH)]
-    if (rows) work.push({ group, run: async () => recoverDecision(group, await rows, settings) })
-  })
+  if (decisionLog !== undefined && decisionGroups.length > 0) {
+    // Whether the table exists, and since when, decides what recovery may do at all.
+    const table = await withConnection(decisionLog.database, (connection) =>
+      decisionLog.database.dialect.describeDecisionLog(connection, decisionLog.table),
+    ).then(
+      (state) => ({ state }),
+      (error: unknown) => ({ error }),
+    )
+    // Decision rows are read in batches while the first transactions are already being finished.
+    const rowsOf =
+      'state' in table && table.state !== undefined
+        ? readRowsInBatches(
+            decisionLog,
+            decisionGroups.map((group) => group[0]?.parsed.gtrid ?? ''),
+          )
+        : []
+    decisionGroups.forEach((group, position) => {
+      const rows = rowsOf[Math.floor(position / READ_BATCH)]
+      work.push({
+        group,
+        run: async () => {
+          const elsewhere = inOtherDecisionLog(group, decisionLog)
+          if (elsewhere !== undefined) return elsewhere
+          if ('error' in table) throw table.error
+          if (table.state === undefined) {
+            return leftAlone(group, 'decision', 'decision-table-missing', missingTable(decisionLog))
+          }
+          return recoverDecision(group, await (rows as Promise<Map<string, DecisionRow>>), {
+            ...settings,
+            decisionLogCreatedAt: table.state.createdAt,
+          })
+        },
+      })
+    })
+  }
   if (settings.protocols.has('sequential')) {
     for (const [gtrid, group] of groups) {
       if (group[0]?.parsed.kind !== 'sequential') continue
@@ -182,6 +213,8 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
 }
 
 interface Settings {
+  /** When the decision table was created, by the decision database's clock, where known. */
+  readonly decisionLogCreatedAt?: number | undefined
   readonly databases: readonly Database[]
   readonly decisionLog: DecisionLog | undefined
   readonly prefix: string
@@ -415,9 +448,76 @@ async function readRows(
   const rows = await withConnection(decisionLog.database, (connection) =>
     decisionLog.database.dialect.readDecisions(connection, decisionLog.table, gtrids),
   ).catch((error: unknown) => {
-    throw decisionLog.explain(error)
+    if (!decisionLog.database.dialect.isUndefinedTable(error)) throw error
+    throw new DecisionLogMissingError(
+      decisionLog.database.name,
+      decisionLog.tableText,
+      missingTable(decisionLog),
+      { cause: error },
+    )
   })
   return new Map(rows.map((row) => [row.gtrid, row]))
+}
+
+/**
+ * Why a missing decision table stops recovery. Never "create it": at recovery time a missing table
+ * means the wrong database or a lost table, and a new empty one would let recovery record aborts
+ * for transactions whose commit decision is elsewhere.
+ */
+function missingTable(decisionLog: DecisionLog): string {
+  return (
+    `the decision table ${decisionLog.tableText} does not exist in database "${decisionLog.database.name}": ` +
+    'recovery was pointed at the wrong database or table, or the table was lost. Do not create it: ' +
+    "point recovery at the decision log the writers record in (a transaction's id names it after its random part)."
+  )
+}
+
+/** How an operator finds the decision log a tag names. */
+function describeTag(tag: string): string {
+  const [database = tag, table] = tag.split('~')
+  return table === undefined
+    ? `database "${database}", table txkit_decision`
+    : `database "${database}", a table other than txkit_decision (its name hashes to ${table})`
+}
+
+/** The report for a transaction whose id names another decision log than `decisionLog`, if it does. */
+function inOtherDecisionLog(
+  group: readonly FoundBranch[],
+  decisionLog: DecisionLog,
+): TransactionRecovery | undefined {
+  const tag = group[0]?.parsed.decisionLog
+  if (tag === undefined || tag === decisionLog.tag) return undefined
+  return leftAlone(
+    group,
+    'decision',
+    'other-decision-log',
+    `its decision is recorded in decision log "${tag}" (${describeTag(tag)}), not in "${decisionLog.tag}" ` +
+      'which recovery was given: run recovery with that decision log',
+  )
+}
+
+/** A transaction of a protocol this round does not recover: reported, with how to recover it. */
+function notSelected(
+  group: readonly FoundBranch[],
+  kind: CommitProtocolName,
+  settings: Settings,
+): TransactionRecovery {
+  const tag = group[0]?.parsed.decisionLog
+  if (kind === 'decision' && settings.decisionLog === undefined) {
+    return leftAlone(
+      group,
+      kind,
+      'no-decision-log',
+      'a decision-protocol transaction, and recovery has no decision log: pass the one the writers ' +
+        `record in (--decision-log NAME, or decisionLog in recover())${tag === undefined ? '' : `; its id names ${describeTag(tag)}`}`,
+    )
+  }
+  return leftAlone(
+    group,
+    kind,
+    'protocol-not-selected',
+    `a ${kind}-protocol transaction, and recovery was asked for ${[...settings.protocols].join(' and ')} only: use protocol "all" (--protocol all) to recover it too`,
+  )
 }
 
 function ageOf(group: readonly FoundBranch[]): number | undefined {
@@ -506,8 +606,20 @@ async function recoverDecision(
   }
   let row = rows.get(gtrid)
   let reason: string
+  const createdAt = settings.decisionLogCreatedAt
+  const startedAt = first.parsed.startedAt
   if (row !== undefined) {
     reason = row.outcome === 'C' ? "decision row 'C': commit" : "decision row 'A': roll back"
+  } else if (createdAt === undefined || startedAt === undefined || startedAt < createdAt) {
+    // Its decision cannot be in this table: it may be in a lost one, or in another database.
+    return leftAlone(
+      group,
+      'decision',
+      'older-than-decision-log',
+      createdAt === undefined
+        ? `no decision row, and the decision table ${decisionLog.tableText} carries no creation time, so recovery cannot tell whether the transaction began before it existed: run \`txkit init\` (or coordinator.createDecisionLog()) once to stamp it, then recover again`
+        : `no decision row, but the transaction began (${new Date(startedAt ?? 0).toISOString()}) before the decision table ${decisionLog.tableText} existed (${new Date(createdAt).toISOString()}): its decision may be in another or a lost decision table. No abort is recorded; find its decision, or record it by hand`,
+    )
   } else if (settings.dryRun) {
     return finishGroup(
       group,

@@ -14,6 +14,16 @@ export type LeftReason =
   | 'unstable'
   /** The branches found match no rule (sequential: neither a prefix nor a suffix; bad counts). */
   | 'invalid-state'
+  /** A decision-protocol transaction, and recovery was given no decision log. */
+  | 'no-decision-log'
+  /** Its id names another decision log than the one recovery was given. */
+  | 'other-decision-log'
+  /** The decision table does not exist: the wrong database, or a lost table. */
+  | 'decision-table-missing'
+  /** It began before its decision table existed (or the table's age is unknown): never aborted. */
+  | 'older-than-decision-log'
+  /** Its protocol is not among those recovery was asked for (`protocol`). */
+  | 'protocol-not-selected'
 
 /** What happened to one branch. */
 export interface RecoveredBranch {

@@ -17,6 +17,11 @@ export interface OurXid {
   readonly index: number
   /** When the coordinator began it (its own clock, ms since the epoch); decision protocol only. */
   readonly startedAt?: number
+  /**
+   * The tag of the decision log holding its decision (see `decisionLogTag`); decision protocol
+   * only, absent from ids written before ids carried it.
+   */
+  readonly decisionLog?: string
 }
 
 /** A transaction id carrying our prefix whose other fields are broken. Reported, never acted on. */
@@ -40,7 +45,7 @@ export type ParsedXid = OurXid | MalformedXid | ForeignXid
 export const MAX_BRANCHES = 999
 
 const DECISION_XID =
-  /^([a-z]{1,8})\.([0-9a-z]{9})([0-9a-f]{16})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
+  /^([a-z]{1,8})\.([0-9a-z]{9})([0-9a-f]{16})(?:\.([A-Za-z0-9_][A-Za-z0-9_.~-]{0,20}))?\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
 const SEQUENTIAL_XID = /^([a-z]{1,8}):([0-9a-f]{16}):([1-9][0-9]{0,2}):(0|[1-9][0-9]{0,2})$/
 
 // One system call fills many ids' worth of randomness.
@@ -59,20 +64,26 @@ function randomHex16(): string {
 /**
  * Creates the global part of a transaction id.
  *
- * - `decision`: `<prefix>.<start time, base 36, 9 chars><16 hex random>`
+ * - `decision`: `<prefix>.<start time, base 36, 9 chars><16 hex random>.<decision log tag>`, the
+ *   tag naming where its decision is recorded (see `decisionLogTag`)
  * - `sequential`: `<prefix>:<16 hex random>`, sqlalchemy-xa-recovery 0.1.0's own format, so that
  *   either side's recovery can finish the other's transactions.
  *
  * @example
  * ```ts
- * newGtrid('decision', 'billing', Date.now()) // 'billing.mi2x0k3qa4f9c2a1b0e3d7788'
+ * newGtrid('decision', 'billing', Date.now(), 'accounts') // 'billing.mi2x0k3qa4f9c2a1b0e3d7788.accounts'
  * ```
  */
-export function newGtrid(protocol: CommitProtocolName, prefix: string, now: number): string {
+export function newGtrid(
+  protocol: CommitProtocolName,
+  prefix: string,
+  now: number,
+  decisionLog?: string,
+): string {
   const random = randomHex16()
-  return protocol === 'decision'
-    ? `${prefix}.${now.toString(36).padStart(9, '0')}${random}`
-    : `${prefix}:${random}`
+  if (protocol === 'sequential') return `${prefix}:${random}`
+  const tag = decisionLog === undefined ? '' : `.${decisionLog}`
+  return `${prefix}.${now.toString(36).padStart(9, '0')}${random}${tag}`
 }
 
 /**
@@ -105,14 +116,15 @@ export function parseXid(xid: string, prefix: string): ParsedXid {
   }
   const decision = DECISION_XID.exec(xid)
   if (decision?.[1] === prefix) {
-    const [, , time = '', random = '', count = '', index = ''] = decision
+    const [, , time = '', random = '', tag, count = '', index = ''] = decision
     return checked({
       kind: 'decision',
       prefix,
-      gtrid: `${prefix}.${time}${random}`,
+      gtrid: `${prefix}.${time}${random}${tag === undefined ? '' : `.${tag}`}`,
       count: Number(count),
       index: Number(index),
       startedAt: Number.parseInt(time, 36),
+      ...(tag !== undefined && { decisionLog: tag }),
     })
   }
   const sequential = SEQUENTIAL_XID.exec(xid)
@@ -130,7 +142,7 @@ export function parseXid(xid: string, prefix: string): ParsedXid {
     return {
       kind: 'malformed',
       prefix,
-      reason: `"${xid.slice(0, 80)}" carries the prefix "${prefix}" but is not <prefix>.<25 chars>.<count>.<index> nor <prefix>:<16 hex>:<count>:<index>`,
+      reason: `"${xid.slice(0, 80)}" carries the prefix "${prefix}" but is not <prefix>.<25 chars>[.<decision log>].<count>.<index> nor <prefix>:<16 hex>:<count>:<index>`,
     }
   }
   return { kind: 'foreign' }
