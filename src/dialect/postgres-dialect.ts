@@ -100,7 +100,8 @@ const IN_FAILED_SQL_TRANSACTION = '25P02'
  * txkit did not send leaves a transaction without it.
  */
 function markBranch(xid: string | null): string {
-  return xid === null ? '' : `; SELECT set_config('txkit.branch', ${gidLiteral(xid)}, true)`
+  // SET takes no snapshot, so SET TRANSACTION ISOLATION LEVEL may still follow it.
+  return xid === null ? '' : `; SET LOCAL txkit.branch = ${gidLiteral(xid)}`
 }
 
 /**
