@@ -211,6 +211,11 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
         await connection.query(this.#dialect.transaction.begin)
       }
       const grant = await this.#grant(connection, wait, signal, inTransaction)
+      if (grant.acquired && connection.lost) {
+        // Granted, then the session ended before the caller could use it: the server has
+        // released the lock already. Never resolve with a lock that is lost.
+        throw this.#lostBecause('its session ended right after the grant')
+      }
       if (!grant.acquired) {
         if (opensTransaction) await connection.query(this.#dialect.transaction.rollback)
         this.#status = 'unlocked'
@@ -409,6 +414,12 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.#queries++
     try {
       return await connection.query<Row>(sql, params)
+    } catch (error) {
+      // The statement was the first to hear that the session ended: the lock went with it.
+      if (connection.lost || (this.#status as LockStatus) === 'lost') {
+        throw this.#lostError ?? this.#lostBecause('its session ended', error)
+      }
+      throw error
     } finally {
       this.#queries--
     }

@@ -77,7 +77,9 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
         command: result.command,
       }
     } catch (error) {
-      if (isClientSideLoss(error)) this.#lost.markLost()
+      // A session ended on the server (terminated, crashed) whose news reaches the client as the
+      // answer to a statement rather than as an 'error' event: a busy holder, a stall.
+      if (isClientSideLoss(error) || isSessionEnded(error)) this.#lost.markLost()
       throw error
     }
   }
@@ -166,6 +168,14 @@ function guardPgClient<Client extends PgClientLike>(client: Client, guard: Branc
       return function_
     },
   })
+}
+
+/** SQLSTATEs the server sends as it ends the session: admin_shutdown, crash_shutdown, cannot_connect_now. */
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
+
+function isSessionEnded(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (SESSION_ENDED.has(code) || code.startsWith('08'))
 }
 
 function isClientSideLoss(error: unknown): boolean {
