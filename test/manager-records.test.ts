@@ -169,20 +169,16 @@ describe('record hooks', () => {
   })
 
   test('an unknown outcome is said, never guessed; records of a rolled-back savepoint get no hook', async () => {
-    const a = await pgMember('a')
+    const a = await fixture.pgThroughProxy((await pgMember('a')).url, 'a')
     const b = await pgMember('b')
     const errors: string[] = []
     const logger: Logger = { warn: () => {}, error: (_f, message) => errors.push(message) }
     const txm = await manager({
       decisionLog: a.db,
       logger,
-      onStep: async (event) => {
-        if (event.step === 'decision' && event.when === 'before') {
-          await a.pool.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,
-          )
-        }
+      onStep: (event) => {
+        // The decision's COMMIT reaches the server; its answer never comes back.
+        if (event.step === 'decision' && event.when === 'before') a.proxy.cutAfter('COMMIT')
       },
     })
     const calls: string[] = []

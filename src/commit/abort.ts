@@ -12,11 +12,11 @@ export async function rollBackEverything(
   order: 'parallel' | 'descending',
 ): Promise<void> {
   if (order === 'parallel') {
-    await Promise.all(context.branches.map(rollbackBranch))
+    await Promise.all(context.branches.map((branch) => rollbackBranch(context, branch)))
     return
   }
   for (const branch of [...context.branches].reverse()) {
-    await rollbackBranch(branch)
+    await rollbackBranch(context, branch)
   }
 }
 

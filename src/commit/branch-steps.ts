@@ -1,6 +1,7 @@
 import { BranchOutsideTransaction, UnconfirmedAnswer } from '../dialect/dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { PreparedTransactionsDisabledError } from '../errors/prepared-transactions-disabled-error.js'
+import { errorMessage } from '../util/error-message.js'
 import type { Branch } from './branch.js'
 import { afterStep, beforeStep, type CommitContext } from './commit-context.js'
 
@@ -64,7 +65,7 @@ async function explainPrepareFailure(branch: Branch, error: unknown): Promise<un
  * Rolls a branch back wherever it stands; never throws. A prepared branch whose rollback cannot be
  * confirmed stays `prepared` (or `unknown`) for recovery to finish.
  */
-export async function rollbackBranch(branch: Branch): Promise<void> {
+export async function rollbackBranch(context: CommitContext, branch: Branch): Promise<void> {
   switch (branch.state) {
     case 'active':
       if (branch.connection.lost) {
@@ -81,6 +82,12 @@ export async function rollbackBranch(branch: Branch): Promise<void> {
           branch.error ??= error
           return
         }
+        // A database's session is closed next, which undoes its work; a resource's work stays
+        // unless its abort() is retried by someone: nothing else will undo it.
+        context.logger.error(
+          { gtrid: context.gtrid, database: branch.database.name, error: errorMessage(error) },
+          'txkit: rolling back a branch failed; its session is closed, and a resource must be undone by hand',
+        )
       }
       branch.state = 'rolled-back'
       return

@@ -289,7 +289,15 @@ export class Coordinator {
       if (transaction.status === 'active') await transaction.rollbackAfter(error)
       throw error
     }
-    if (transaction.status === 'active') await transaction.commit()
+    if (transaction.status === 'active') {
+      try {
+        await transaction.commit()
+      } catch (error) {
+        // Refused before it began (the transaction can only be rolled back): roll it back.
+        if (transaction.status === 'active') await transaction.rollbackAfter(error)
+        throw error
+      }
+    }
     return result
   }
 

@@ -4,6 +4,7 @@ import type { DriverConnection } from '../driver/driver-connection.js'
 import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { isTransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { errorMessage } from '../util/error-message.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import { rollBackEverything, rolledBack } from './abort.js'
 import type { Branch, BranchHandle } from './branch.js'
@@ -65,6 +66,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
   /** Savepoints in force, oldest first; branches that join later get them at their join point. */
   readonly #savepoints: string[] = []
   #savepointCount = 0
+  #uncommittable: TransactionStateError | undefined
 
   /** @internal Use `coordinator.begin`. */
   constructor(
@@ -128,6 +130,14 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     return this.#status
   }
 
+  /**
+   * Set when the transaction can only be rolled back (a savepoint rollback that failed on some
+   * branches and not others left their work half undone): why, as the error `commit()` throws.
+   */
+  get uncommittable(): TransactionStateError | undefined {
+    return this.#uncommittable
+  }
+
   /** @internal Throws unless statements may still run in the branches. */
   assertActive(): void {
     if (this.#status !== 'active') {
@@ -143,6 +153,9 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
    *
    * @throws TransactionRolledBackError nothing was committed anywhere; safe to retry.
    * @throws OutcomeUnknownError this process cannot know; recovery finishes it, all one way.
+   * @throws BranchTransactionEndedError a branch was ended behind txkit's back: not atomic.
+   * @throws TransactionStateError the transaction can only be rolled back ({@link uncommittable}),
+   *   or is not active; nothing was done, and `rollback()` still works in the first case.
    * @example
    * ```ts
    * await using tx = await coordinator.begin({ orders, ledger })
@@ -157,6 +170,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         `Cannot commit transaction ${this.gtrid}: it is already ${this.#status}.`,
       )
     }
+    if (this.#uncommittable !== undefined) throw this.#uncommittable
     this.#status = 'committing'
     try {
       const protocol =
@@ -253,11 +267,29 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         `Savepoint ${name} no longer exists: it was released, or an earlier savepoint was rolled back or released.`,
       )
     }
-    await Promise.all(
+    const results = await Promise.allSettled(
       this.#context.branches.map((branch) =>
         branch.dialect.savepoint(branch.connection, name, action),
       ),
     )
+    const failed = this.#context.branches.filter(
+      (_, index) => results[index]?.status === 'rejected',
+    )
+    if (failed.length > 0) {
+      const first = results.find((result) => result.status === 'rejected') as PromiseRejectedResult
+      const names = failed.map((branch) => `"${branch.names[0]}"`).join(', ')
+      if (action === 'rollback') {
+        // Some branches went back to the savepoint and others did not: committing would keep a
+        // state nobody wrote. As in Zope, only a rollback of the whole transaction remains.
+        this.#uncommittable ??= new TransactionStateError(
+          `Transaction ${this.gtrid} can only be rolled back: rolling back to savepoint ${name} failed on branch(es) ${names} ` +
+            `(${errorMessage(first.reason)}) while the others were rolled back to it, so its work is half undone.`,
+          { cause: first.reason },
+        )
+        throw this.#uncommittable
+      }
+      throw first.reason
+    }
     // Later savepoints are gone either way; a released one is gone itself.
     this.#savepoints.length = action === 'rollback' ? position + 1 : position
   }

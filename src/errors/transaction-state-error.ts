@@ -1,6 +1,9 @@
 import { TxkitError } from './txkit-error.js'
 
-/** A transaction was used after it finished (or while it was committing). A programming error. */
+/**
+ * A transaction was used after it finished (or while it was committing), or asked to commit when
+ * it can only be rolled back (a savepoint rollback failed part-way). A programming error.
+ */
 export class TransactionStateError extends TxkitError {
   override readonly code = 'TXKIT_TRANSACTION_STATE'
   readonly isTransactionStateError = true

@@ -30,6 +30,7 @@ import { toLockSource } from '../lock/lock-source.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import {
+  orderedWrites,
   type RecordedWrite,
   type RecordHooks,
   type RecordKind,
@@ -145,6 +146,8 @@ export class ManagedTransaction {
     }
   }
   #sealed = false
+  /** Which after-hooks are running: as in Zope, they may add hooks of their kind, which run too. */
+  #runningAfter: 'commit' | 'abort' | undefined
 
   /**
    * Joins a database: opens its branch on a dedicated connection the first time, returns the same
@@ -294,16 +297,20 @@ export class ManagedTransaction {
   /**
    * Runs once the commit's outcome is known: `committed`, `aborted`, or `unknown` (the two-phase
    * commit's outcome could not be learned here; recovery settles it). A throw is logged; the other
-   * hooks still run and the commit's result does not change.
+   * hooks still run and the commit's result does not change. As in Zope, an after-commit hook may
+   * add after-commit hooks: they run after it, in this round.
    */
   afterCommit(hook: AfterCommitHook): void {
-    this.#assertOpen('add an after-commit hook')
+    if (this.#runningAfter !== 'commit') this.#assertOpen('add an after-commit hook')
     this.#afterCommit.push(hook)
   }
 
-  /** Runs whenever the transaction ends rolled back (abort, a throw in `run`, a failed commit). */
+  /**
+   * Runs whenever the transaction ends rolled back (abort, a throw in `run`, a failed commit).
+   * After-abort hooks may add more, which run too.
+   */
   afterAbort(hook: AfterAbortHook): void {
-    this.#assertOpen('add an after-abort hook')
+    if (this.#runningAfter !== 'abort') this.#assertOpen('add an after-abort hook')
     this.#afterAbort.push(hook)
   }
 
@@ -380,7 +387,8 @@ export class ManagedTransaction {
    * Runs the before-commit hooks, commits every joined database (two-phase when there are
    * several), then sends the notifications and runs the after-commit hooks.
    *
-   * @throws TransactionStateError when doomed or already finished.
+   * @throws TransactionStateError when doomed, when a savepoint rollback failed part-way (only
+   *   `abort()` is possible then), or when already finished.
    * @throws TransactionRolledBackError / OutcomeUnknownError as `DistributedTransaction.commit`.
    */
   async commit(): Promise<CommitResult | undefined> {
@@ -388,6 +396,9 @@ export class ManagedTransaction {
     if (this.#doomed) {
       throw new TransactionStateError('The transaction is doomed: it can only be aborted.')
     }
+    // A savepoint rollback that failed part-way: only abort remains (Zope's COMMITFAILED).
+    const uncommittable = (await this.#engine?.catch(() => undefined))?.uncommittable
+    if (uncommittable !== undefined) throw uncommittable
     this.#status = 'committing'
     try {
       return await this.#commit()
@@ -490,7 +501,7 @@ export class ManagedTransaction {
   /** Every before-hook runs; the first that threw is rethrown afterwards, aborting the commit. */
   async #runBeforeRecordHooks(): Promise<void> {
     let failure: { error: unknown } | undefined
-    for (const write of this.#records) {
+    for (const write of orderedWrites(this.#records)) {
       for (const hooks of this.#recordHooks.get(write.table) ?? []) {
         try {
           await recordHook(
@@ -511,7 +522,7 @@ export class ManagedTransaction {
 
   /** Exactly one of these per recorded write: the after-hook, or the failed-hook with why. */
   async #runRecordHooks(phase: 'after' | 'failed', outcome?: 'aborted' | 'unknown'): Promise<void> {
-    for (const write of this.#records) {
+    for (const write of orderedWrites(this.#records)) {
       for (const hooks of this.#recordHooks.get(write.table) ?? []) {
         const hook = recordHook(hooks, phase, write.kind)
         if (hook === undefined) continue
@@ -530,16 +541,23 @@ export class ManagedTransaction {
 
   async #runAfterCommit(outcome: CommitOutcome): Promise<void> {
     await this.#endLocks()
-    for (const hook of this.#afterCommit) {
+    this.#runningAfter = 'commit'
+    // Index by index: hooks added meanwhile are run too.
+    for (let index = 0; index < this.#afterCommit.length; index++) {
+      const hook = this.#afterCommit[index] as AfterCommitHook
       await this.#safely('after-commit', () => hook(outcome, this))
     }
+    this.#runningAfter = undefined
   }
 
   async #runAfterAbort(): Promise<void> {
     await this.#endLocks()
-    for (const hook of this.#afterAbort) {
+    this.#runningAfter = 'abort'
+    for (let index = 0; index < this.#afterAbort.length; index++) {
+      const hook = this.#afterAbort[index] as AfterAbortHook
       await this.#safely('after-abort', () => hook(this))
     }
+    this.#runningAfter = undefined
   }
 
   /** A hook that throws is logged and never changes the outcome or stops the other hooks. */

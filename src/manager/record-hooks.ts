@@ -14,7 +14,9 @@ export type RecordHook = (record: unknown, info: RecordHookInfo) => void | Promi
 /**
  * The nine hooks of sqlalchemy_commithooks, per table. Before-hooks run at commit time, every one of
  * them; then exactly one of the after- or failed-hook runs per record. A failed-hook is told
- * `unknown` when the two-phase commit's outcome could not be learned, never a guess.
+ * `unknown` when the two-phase commit's outcome could not be learned, never a guess. Inserts run
+ * first, then updates, then deletes; a record recorded twice with one kind runs that kind's hooks
+ * once (see {@link orderedWrites}).
  */
 export interface RecordHooks {
   readonly beforeInsert?: RecordHook
@@ -33,6 +35,43 @@ export interface RecordedWrite {
   readonly kind: RecordKind
   readonly table: string
   readonly record: unknown
+}
+
+const KIND_ORDER: readonly RecordKind[] = ['insert', 'update', 'delete']
+
+/**
+ * The writes whose hooks run, in the order they run: every insert, then every update, then every
+ * delete (sqlalchemy_commithooks' order), each kind in the order recorded; a record recorded again
+ * with the same kind for the same table counts once (the same object, or the same primitive value).
+ *
+ * @example
+ * ```ts
+ * const account = { id: 7 }
+ * orderedWrites([
+ *   { kind: 'update', table: 'accounts', record: account },
+ *   { kind: 'insert', table: 'accounts', record: account },
+ *   { kind: 'update', table: 'accounts', record: account },
+ * ]) // the insert, then one update
+ * ```
+ */
+export function orderedWrites(writes: readonly RecordedWrite[]): RecordedWrite[] {
+  const seen = new Map<string, Set<unknown>>()
+  const ordered: RecordedWrite[] = []
+  for (const kind of KIND_ORDER) {
+    for (const write of writes) {
+      if (write.kind !== kind) continue
+      const key = `${kind}\u0000${write.table}`
+      let records = seen.get(key)
+      if (records === undefined) {
+        records = new Set()
+        seen.set(key, records)
+      }
+      if (records.has(write.record)) continue
+      records.add(write.record)
+      ordered.push(write)
+    }
+  }
+  return ordered
 }
 
 const SUFFIX: Record<RecordKind, 'Insert' | 'Update' | 'Delete'> = {

@@ -109,8 +109,17 @@ export class TransactionManager {
         throw error
       }
       if (transaction.status === 'active') {
-        if (transaction.isDoomed) await transaction.abort()
-        else await transaction.commit()
+        if (transaction.isDoomed) {
+          await transaction.abort()
+        } else {
+          try {
+            await transaction.commit()
+          } catch (error) {
+            // Refused before it began (it can only be aborted): abort, and say why.
+            if (transaction.status === 'active') await transaction.abort()
+            throw error
+          }
+        }
       }
       return result
     })
@@ -203,7 +212,11 @@ export class TransactionManager {
 
   /**
    * Begins a transaction and makes it current for the calling async context from here on (for code
-   * that cannot wrap its work in `run`).
+   * that cannot wrap its work in `run`). Unlike Zope, which aborts the current transaction and
+   * begins another outside explicit mode, txkit refuses while one is current: aborting work that
+   * other code in the same context still believes open would lose its writes silently.
+   *
+   * @throws TransactionStateError a transaction is current and not finished.
    *
    * @example
    * ```ts
@@ -267,11 +280,27 @@ export class TransactionManager {
     return this.get().commit()
   }
 
-  /** Aborts the current transaction. */
+  /**
+   * Aborts the current transaction. Where none is current (or the current one has ended), as in
+   * Zope: in explicit mode a TransactionStateError, otherwise nothing to do (a transaction begun
+   * here would be aborted at once).
+   *
+   * @example
+   * ```ts
+   * manager.begin()
+   * await (await manager.join('orders', ordersDb)).query('delete from carts')
+   * await manager.abort() // nothing of it is committed
+   * ```
+   */
   async abort(): Promise<void> {
     const current = this.current()
-    if (current === undefined) {
-      throw new TransactionStateError('No transaction is current: there is nothing to abort.')
+    if (current === undefined || current.status === 'aborted' || current.status === 'committed') {
+      if (this.explicit) {
+        throw new TransactionStateError(
+          'No transaction is current: there is nothing to abort (explicit mode).',
+        )
+      }
+      return
     }
     return current.abort()
   }
