@@ -1,4 +1,8 @@
-import { BranchOutsideTransaction, UnconfirmedAnswer } from '../dialect/dialect.js'
+import {
+  BranchOutsideTransaction,
+  RolledBackByServer,
+  UnconfirmedAnswer,
+} from '../dialect/dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { PreparedTransactionsDisabledError } from '../errors/prepared-transactions-disabled-error.js'
 import { errorMessage } from '../util/error-message.js'
@@ -27,18 +31,20 @@ export async function prepareBranch(context: CommitContext, branch: Branch): Pro
       )
     }
     branch.state = 'prepared'
-  } catch (error) {
-    if (error instanceof BranchOutsideTransaction) {
+  } catch (thrown) {
+    let error = thrown
+    if (thrown instanceof BranchOutsideTransaction) {
       branch.state = 'ended-elsewhere'
       branch.sessionDirty = true
-    } else if (error instanceof UnconfirmedAnswer) {
-      branch.state = 'unknown'
-    } else if (branch.state === 'active' && branch.isLost(error)) {
-      branch.state = 'unknown'
-    } else if (branch.state === 'active' && branch.connection.transactionStatus?.() === 'idle') {
-      // The server ended the transaction in answer to txkit's own PREPARE (PostgreSQL does on a
-      // refused PREPARE TRANSACTION): its work is rolled back.
+    } else if (thrown instanceof RolledBackByServer) {
+      // Closed rather than reused: what the session's state is after the failure is the server's.
       branch.state = 'rolled-back'
+      branch.sessionDirty = true
+      error = thrown.cause
+    } else if (thrown instanceof UnconfirmedAnswer) {
+      branch.state = 'unknown'
+    } else if (branch.state === 'active' && branch.isLost(thrown)) {
+      branch.state = 'unknown'
     }
     branch.error = await explainPrepareFailure(branch, error)
     throw branch.error

@@ -11,6 +11,7 @@ import {
   type FinishOutcome,
   type PreparedTransaction,
   type PrepareOutcome,
+  RolledBackByServer,
   savepointSql,
   stampedCreation,
   UnconfirmedAnswer,
@@ -167,13 +168,14 @@ export const postgresDialect: Dialect = {
     try {
       result = await inOwnTransaction(connection, xid, `PREPARE TRANSACTION ${gidLiteral(xid)}`)
     } catch (error) {
-      // node-postgres rejects on the error before it reads the status that follows it: an empty
-      // statement makes the status current, so that the caller can tell a PREPARE the server
-      // turned into a ROLLBACK (idle) from a statement that failed before it (failed).
-      if (!(error instanceof BranchOutsideTransaction) && !connection.lost) {
-        await connection.query('').catch(() => undefined)
-      }
-      throw error
+      if (error instanceof BranchOutsideTransaction || this.isConnectionLost(error)) throw error
+      // "If the PREPARE TRANSACTION command fails for any reason, it becomes a ROLLBACK."
+      throw new RolledBackByServer(
+        'PostgreSQL rolled the branch back: its PREPARE TRANSACTION failed',
+        {
+          cause: error,
+        },
+      )
     }
     // node-postgres reports the tag's first word, other drivers the whole tag. A transaction that
     // already failed (an error swallowed by user code) is rolled back instead: the tag says so.
