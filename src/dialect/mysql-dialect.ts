@@ -1,5 +1,5 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { type SqlSyntax, statementWords } from '../util/sql-statements.js'
+import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import {
   type AbortInsertOutcome,
   BranchOutsideTransaction,
@@ -91,6 +91,19 @@ const IMPLICIT_COMMIT = new Set([
   'UNINSTALL',
   'UNLOCK',
 ])
+/** First words of the statements {@link mysqlTransactionControl} may refuse. */
+const MYSQL_CONTROL_HEADS: ReadonlySet<string> = new Set([
+  ...IMPLICIT_COMMIT,
+  'BEGIN',
+  'COMMIT',
+  'XA',
+  'START',
+  'ROLLBACK',
+  'SET',
+  'CREATE',
+  'DROP',
+  'LOAD',
+])
 const AUTOCOMMIT = /^(@@(SESSION\.|LOCAL\.)?)?AUTOCOMMIT$/
 
 /**
@@ -99,6 +112,8 @@ const AUTOCOMMIT = /^(@@(SESSION\.|LOCAL\.)?)?AUTOCOMMIT$/
  * autocommit`. `ROLLBACK [WORK] TO [SAVEPOINT]` is a savepoint statement and stays allowed.
  */
 export function mysqlTransactionControl(sql: string): string | undefined {
+  const head = plainHead(sql)
+  if (head !== undefined && !MYSQL_CONTROL_HEADS.has(head)) return undefined
   for (const words of statementWords(sql, MYSQL_SYNTAX)) {
     const [first = '', second = '', third = ''] = words
     switch (first) {

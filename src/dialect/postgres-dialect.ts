@@ -1,5 +1,5 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { type SqlSyntax, statementWords } from '../util/sql-statements.js'
+import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import {
   type AbortInsertOutcome,
   BranchOutsideTransaction,
@@ -62,12 +62,25 @@ const POSTGRES_SYNTAX: SqlSyntax = {
   mysqlComments: false,
 }
 
+/** First words of the statements {@link postgresTransactionControl} may refuse. */
+const POSTGRES_CONTROL_HEADS = new Set([
+  'BEGIN',
+  'COMMIT',
+  'END',
+  'ABORT',
+  'START',
+  'ROLLBACK',
+  'PREPARE',
+])
+
 /**
  * The PostgreSQL statements that begin, end or hand over a transaction. `ROLLBACK [WORK |
  * TRANSACTION] TO [SAVEPOINT]` is a savepoint statement and stays allowed; `PREPARE name AS …`
  * prepares a statement, not the transaction.
  */
 export function postgresTransactionControl(sql: string): string | undefined {
+  const head = plainHead(sql)
+  if (head !== undefined && !POSTGRES_CONTROL_HEADS.has(head)) return undefined
   for (const words of statementWords(sql, POSTGRES_SYNTAX)) {
     const [first = '', second = '', third = ''] = words
     switch (first) {
@@ -106,11 +119,24 @@ function markBranch(xid: string | null): string {
 }
 
 /**
+ * Each branch session's count of transaction-control command tags right after txkit's own BEGIN
+ * (and its own savepoint rollbacks): while the count is unchanged, nothing can have ended or
+ * replaced the transaction, and the mark needs no checking.
+ */
+const tagsAtBegin = new WeakMap<DriverConnection, number>()
+
+function noteOwnTags(connection: DriverConnection): void {
+  const tags = connection.transactionTags?.()
+  if (tags !== undefined) tagsAtBegin.set(connection, tags)
+}
+
+/**
  * Runs `statement` (PREPARE TRANSACTION, COMMIT, ROLLBACK) only inside the transaction txkit began
  * on this session: outside a transaction block all three merely warn, and in another transaction
  * they would act on work that is not the branch's. The status the protocol reported after the
  * last statement rules out "no transaction" for free; the mark, checked in the same message
- * (a division by zero when it differs), rules out "another transaction".
+ * (a division by zero when it differs), rules out "another transaction". The check is skipped when
+ * the session answered no transaction-control statement since txkit's BEGIN.
  */
 async function inOwnTransaction(
   connection: DriverConnection,
@@ -125,6 +151,8 @@ async function inOwnTransaction(
   }
   // A failed transaction runs nothing but its end: PREPARE and COMMIT then answer ROLLBACK.
   if (status === 'failed' || xid === null) return connection.query(statement)
+  const tags = connection.transactionTags?.()
+  if (tags !== undefined && tags === tagsAtBegin.get(connection)) return connection.query(statement)
   try {
     return await connection.query(
       `SELECT 1 / (coalesce(current_setting('txkit.branch', true), '') = ${gidLiteral(xid)})::int; ${statement}`,
@@ -153,12 +181,14 @@ export const postgresDialect: Dialect = {
   async begin(connection, xid) {
     // Simple-query protocol: the statements travel in one message and run in one transaction.
     await connection.query(`BEGIN${markBranch(xid)}`)
+    noteOwnTags(connection)
   },
 
   async beginWithDecision(connection, xid, table, gtrid, participants) {
     await connection.query(
       `BEGIN${markBranch(xid)}; INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES (${ownLiteral(gtrid)}, 'C', ${ownLiteral(participants)})`,
     )
+    noteOwnTags(connection)
   },
 
   async prepare(connection, xid): Promise<PrepareOutcome> {
@@ -225,7 +255,13 @@ export const postgresDialect: Dialect = {
   },
 
   async savepoint(connection, name, action) {
+    const before = connection.transactionTags?.()
     await connection.query(savepointSql(name, action))
+    // txkit's own ROLLBACK TO answers ROLLBACK: counted as its own, unless another statement's
+    // tag slipped in meanwhile.
+    if (action === 'rollback' && before !== undefined && before === tagsAtBegin.get(connection)) {
+      if (connection.transactionTags?.() === before + 1) tagsAtBegin.set(connection, before + 1)
+    }
   },
 
   async rollbackActive(connection, xid) {

@@ -64,6 +64,12 @@ export interface DriverConnection<Raw = unknown> {
    */
   transactionStatus?(): SessionTransactionStatus | undefined
   /**
+   * How many transaction-control statements (COMMIT, ROLLBACK, BEGIN, PREPARE TRANSACTION …) the
+   * session has completed, whoever sent them, where the driver shows every command tag
+   * (node-postgres). Unchanged since txkit's BEGIN, nobody can have ended the branch's transaction.
+   */
+  transactionTags?(): number | undefined
+  /**
    * Interrupts the statement this session is running, from outside it (PostgreSQL's cancel
    * request, MySQL's `KILL QUERY`); the session stays usable. Locks need it to give up a wait.
    */

@@ -18,6 +18,12 @@ import { ConfigurationError } from '../errors/configuration-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { type PgCancelTarget, sendPgCancel } from './pg-cancel.js'
 
+/** node-postgres's protocol connection under a client, as far as counting command tags needs. */
+interface PgProtocolConnection {
+  on(event: 'commandComplete', listener: (message: { text?: string }) => void): unknown
+  removeListener(event: 'commandComplete', listener: (message: { text?: string }) => void): unknown
+}
+
 /** The part of a node-postgres `PoolClient` txkit uses. */
 export interface PgClientLike extends PgCancelTarget {
   query(
@@ -54,6 +60,11 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 
   /** False for a client the caller lent (the runner's target): it is never released here. */
   readonly #owned: boolean
+  /** Transaction-control command tags the session answered; undefined when they cannot be seen. */
+  #tags: number | undefined
+  readonly #onCommand = (message: { text?: string }): void => {
+    if (TRANSACTION_TAG.test(message.text ?? '')) this.#tags = (this.#tags ?? 0) + 1
+  }
 
   constructor(client: Client, owned = true) {
     this.raw = client
@@ -63,7 +74,17 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     if (owned) {
       client.on('error', this.#onGone)
       client.on('end', this.#onGone)
+      // Every statement's completion passes the protocol connection, whichever path sent it.
+      const protocol = protocolOf(client)
+      if (protocol !== undefined) {
+        protocol.on('commandComplete', this.#onCommand)
+        this.#tags = 0
+      }
     }
+  }
+
+  transactionTags(): number | undefined {
+    return this.#tags
   }
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
@@ -108,6 +129,7 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     if (!this.#owned) return
     this.raw.removeListener('error', this.#onGone)
     this.raw.removeListener('end', this.#onGone)
+    protocolOf(this.raw)?.removeListener('commandComplete', this.#onCommand)
     this.raw.release(destroy || this.#lost.lost)
   }
 }
@@ -118,6 +140,17 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
  */
 export function pgSession<Client extends PgClientLike>(client: Client): DriverConnection<Client> {
   return new PgConnection(client, false)
+}
+
+/** Command tags of statements that begin, end or hand over a transaction (ROLLBACK TO too). */
+const TRANSACTION_TAG = /^(COMMIT|ROLLBACK|BEGIN|START TRANSACTION|PREPARE TRANSACTION)\b/
+
+/** node-postgres's protocol connection of a client (not pg-native's), if it has one. */
+function protocolOf(client: PgClientLike): PgProtocolConnection | undefined {
+  const protocol = (client as { connection?: Partial<PgProtocolConnection> }).connection
+  return typeof protocol?.on === 'function' && typeof protocol.removeListener === 'function'
+    ? (protocol as PgProtocolConnection)
+    : undefined
 }
 
 const TRANSACTION_STATUS: Readonly<Record<string, SessionTransactionStatus>> = {

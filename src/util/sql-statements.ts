@@ -8,6 +8,24 @@ export interface SqlSyntax {
   readonly mysqlComments: boolean
 }
 
+const PLAIN_HEAD = /^\s*([A-Za-z]+)/
+
+/**
+ * The first word of `sql`, upper-cased, when `sql` is one statement that starts with a plain word
+ * (no `;`, no leading comment, no MySQL executable comment anywhere); undefined otherwise. Lets a
+ * classifier answer the common case without lexing the whole text.
+ *
+ * @example
+ * ```ts
+ * plainHead('  insert into t values (1)') // 'INSERT'
+ * plainHead('select 1; commit')           // undefined: lex it
+ * ```
+ */
+export function plainHead(sql: string): string | undefined {
+  if (sql.includes(';') || sql.includes('/*!')) return undefined
+  return PLAIN_HEAD.exec(sql)?.[1]?.toUpperCase()
+}
+
 /** Words kept per statement: enough for every rule that reads a statement's head or its SET list. */
 const MAX_WORDS = 64
 
