@@ -30,3 +30,28 @@ export function runCrashCoordinator(settings: CrashSettings): Promise<CrashRun> 
     })
   })
 }
+
+/**
+ * Leaves one `decision` transaction in doubt over two PostgreSQL databases: its coordinator is
+ * killed right after the decision, so the decision database has committed and the other branch is
+ * prepared.
+ */
+export async function leaveInDoubt(settings: {
+  readonly decision: { readonly name: string; readonly url: string }
+  readonly other: { readonly name: string; readonly url: string }
+  readonly prefix: string
+  readonly marker: string
+}): Promise<void> {
+  const run = await runCrashCoordinator({
+    databases: [
+      { name: settings.decision.name, kind: 'postgres', url: settings.decision.url },
+      { name: settings.other.name, kind: 'postgres', url: settings.other.url },
+    ],
+    decisionLog: settings.decision.name,
+    protocol: 'decision',
+    prefix: settings.prefix,
+    marker: settings.marker,
+    killAt: { step: 'decision', when: 'after' },
+  })
+  if (run.signal !== 'SIGKILL') throw new Error(`the coordinator was not killed: ${run.output}`)
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { runCli, runningCli } from '../harness/run-cli.js'
-import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
+import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
 import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
 import { createLock } from '../src/index.js'
 
@@ -43,18 +43,12 @@ function assertNoSecret(...texts: string[]): void {
 
 /** Leaves one transaction in doubt: a coordinator killed right after its decision. */
 async function inDoubt(marker: string): Promise<void> {
-  const run = await runCrashCoordinator({
-    databases: [
-      { name: 'a', kind: 'postgres', url: urls.a },
-      { name: 'b', kind: 'postgres', url: urls.b },
-    ],
-    decisionLog: 'a',
-    protocol: 'decision',
+  await leaveInDoubt({
+    decision: { name: 'a', url: urls.a },
+    other: { name: 'b', url: urls.b },
     prefix: 'cli',
     marker,
-    killAt: { step: 'decision', when: 'after' },
   })
-  assert.equal(run.signal, 'SIGKILL')
 }
 
 async function hasMark(url: string, marker: string): Promise<boolean> {

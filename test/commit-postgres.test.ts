@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
-import { CuttingProxy } from '../harness/cutting-proxy.js'
 import { Fixture, pgPrepared } from '../harness/fixture.js'
 import {
   startPostgres,
@@ -324,107 +323,101 @@ describe('PostgreSQL + PostgreSQL', () => {
 
   test('a connection cut while the decision COMMIT is in flight: outcome unknown, prepared branches left alone', async () => {
     const { a, b, c } = await threeDatabases()
-    const url = new URL((a.pool.options as { connectionString: string }).connectionString)
-    const proxy = await CuttingProxy.start(Number(url.port))
-    try {
-      url.port = String(proxy.port)
-      const viaProxy = fixture.pg(url.toString(), 'a')
-      const coordinator = fixture.coordinator({
-        decisionLog: viaProxy.db,
-        onStep: (event) => {
-          if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('COMMIT')
-        },
+    const viaProxy = await fixture.pgThroughProxy(
+      (a.pool.options as { connectionString: string }).connectionString,
+      'a',
+    )
+    const proxy = viaProxy.proxy
+    const coordinator = fixture.coordinator({
+      decisionLog: viaProxy.db,
+      onStep: (event) => {
+        if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('COMMIT')
+      },
+    })
+    let caught: unknown
+    await coordinator
+      .transaction({ a: viaProxy.db, b: b.db, c: c.db }, async ({ a, b, c }) => {
+        await a.query(`INSERT INTO marks VALUES ('t9', 'a')`)
+        await b.query(`INSERT INTO marks VALUES ('t9', 'b')`)
+        await c.query(`INSERT INTO marks VALUES ('t9', 'c')`)
       })
-      let caught: unknown
-      await coordinator
-        .transaction({ a: viaProxy.db, b: b.db, c: c.db }, async ({ a, b, c }) => {
-          await a.query(`INSERT INTO marks VALUES ('t9', 'a')`)
-          await b.query(`INSERT INTO marks VALUES ('t9', 'b')`)
-          await c.query(`INSERT INTO marks VALUES ('t9', 'c')`)
-        })
-        .catch((error: unknown) => {
-          caught = error
-        })
-      assert.equal(proxy.cuts, 1)
-      assert.ok(isOutcomeUnknownError(caught), String(caught))
-      assert.match(
-        caught.message,
-        /connection to the decision database "a" was lost during its COMMIT/,
-      )
-      assert.match(caught.message, /branch\(es\) "b", "c" stay prepared/)
-      assert.match(caught.message, /branch\(es\) "a" were cut off before their step was confirmed/)
-      assert.deepEqual(
-        caught.branches.map((branch) => [branch.names[0], branch.state]),
-        [
-          ['a', 'unknown'],
-          ['b', 'prepared'],
-          ['c', 'prepared'],
-        ],
-      )
-      const stillPrepared = [...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))]
-      assert.deepEqual(
-        stillPrepared,
-        caught.branches.slice(1).map((branch) => branch.xid),
-        'nothing was rolled back',
-      )
-      // The COMMIT reached the server: recovery follows the 'C' row it committed, all one way.
-      const committed = (await marks(a.pool)).includes('t9')
-      const report = await recover({ databases: [a.db, b.db, c.db], decisionLog: a.db, minAge: 0 })
-      assert.equal(report.transactions[0]?.action, committed ? 'committed' : 'rolled-back')
-      for (const { pool } of [a, b, c]) {
-        assert.deepEqual(await marks(pool), committed ? ['t9'] : [])
-        assert.deepEqual(await pgPrepared(pool), [])
-      }
-    } finally {
-      await proxy.stop()
+      .catch((error: unknown) => {
+        caught = error
+      })
+    assert.equal(proxy.cuts, 1)
+    assert.ok(isOutcomeUnknownError(caught), String(caught))
+    assert.match(
+      caught.message,
+      /connection to the decision database "a" was lost during its COMMIT/,
+    )
+    assert.match(caught.message, /branch\(es\) "b", "c" stay prepared/)
+    assert.match(caught.message, /branch\(es\) "a" were cut off before their step was confirmed/)
+    assert.deepEqual(
+      caught.branches.map((branch) => [branch.names[0], branch.state]),
+      [
+        ['a', 'unknown'],
+        ['b', 'prepared'],
+        ['c', 'prepared'],
+      ],
+    )
+    const stillPrepared = [...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))]
+    assert.deepEqual(
+      stillPrepared,
+      caught.branches.slice(1).map((branch) => branch.xid),
+      'nothing was rolled back',
+    )
+    // The COMMIT reached the server: recovery follows the 'C' row it committed, all one way.
+    const committed = (await marks(a.pool)).includes('t9')
+    const report = await recover({ databases: [a.db, b.db, c.db], decisionLog: a.db, minAge: 0 })
+    assert.equal(report.transactions[0]?.action, committed ? 'committed' : 'rolled-back')
+    for (const { pool } of [a, b, c]) {
+      assert.deepEqual(await marks(pool), committed ? ['t9'] : [])
+      assert.deepEqual(await pgPrepared(pool), [])
     }
   })
 
   test('a connection cut after a standalone decision was sent: outcome unknown, recovery follows the row', async () => {
     const { a, b, c } = await threeDatabases()
-    const url = new URL((a.pool.options as { connectionString: string }).connectionString)
-    const proxy = await CuttingProxy.start(Number(url.port))
-    try {
-      url.port = String(proxy.port)
-      const viaProxy = fixture.pg(url.toString(), 'a')
-      const coordinator = fixture.coordinator({
-        decisionLog: viaProxy.db,
-        onStep: (event) => {
-          if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('txkit_decision')
-        },
+    const viaProxy = await fixture.pgThroughProxy(
+      (a.pool.options as { connectionString: string }).connectionString,
+      'a',
+    )
+    const proxy = viaProxy.proxy
+    const coordinator = fixture.coordinator({
+      decisionLog: viaProxy.db,
+      onStep: (event) => {
+        if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('txkit_decision')
+      },
+    })
+    let caught: unknown
+    await coordinator
+      .transaction({ b: b.db, c: c.db }, async ({ b, c }) => {
+        await b.query(`INSERT INTO marks VALUES ('t19', 'b')`)
+        await c.query(`INSERT INTO marks VALUES ('t19', 'c')`)
       })
-      let caught: unknown
-      await coordinator
-        .transaction({ b: b.db, c: c.db }, async ({ b, c }) => {
-          await b.query(`INSERT INTO marks VALUES ('t19', 'b')`)
-          await c.query(`INSERT INTO marks VALUES ('t19', 'c')`)
-        })
-        .catch((error: unknown) => {
-          caught = error
-        })
-      assert.equal(proxy.cuts, 1)
-      assert.ok(isOutcomeUnknownError(caught), String(caught))
-      assert.match(caught.message, /lost while recording the decision/)
-      assert.deepEqual(
-        caught.branches.map((branch) => branch.state),
-        ['prepared', 'prepared'],
-      )
-      assert.equal((await pgPrepared(b.pool)).length + (await pgPrepared(c.pool)).length, 2)
-      // Whatever the server did with the cut INSERT (it usually commits it), recovery follows the row.
-      const gtrid = caught.gtrid
-      const decided = (await decisionRows(a.pool)).find((row) => row.gtrid === gtrid)
-      const report = await recover({ databases: [a.db, b.db, c.db], decisionLog: a.db, minAge: 0 })
-      assert.equal(
-        report.transactions[0]?.action,
-        decided?.outcome === 'C' ? 'committed' : 'rolled-back',
-      )
-      const expected = decided?.outcome === 'C' ? ['t19'] : []
-      assert.deepEqual(await marks(b.pool), expected)
-      assert.deepEqual(await marks(c.pool), expected)
-      assert.deepEqual([...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))], [])
-    } finally {
-      await proxy.stop()
-    }
+      .catch((error: unknown) => {
+        caught = error
+      })
+    assert.equal(proxy.cuts, 1)
+    assert.ok(isOutcomeUnknownError(caught), String(caught))
+    assert.match(caught.message, /lost while recording the decision/)
+    assert.deepEqual(
+      caught.branches.map((branch) => branch.state),
+      ['prepared', 'prepared'],
+    )
+    assert.equal((await pgPrepared(b.pool)).length + (await pgPrepared(c.pool)).length, 2)
+    // Whatever the server did with the cut INSERT (it usually commits it), recovery follows the row.
+    const gtrid = caught.gtrid
+    const decided = (await decisionRows(a.pool)).find((row) => row.gtrid === gtrid)
+    const report = await recover({ databases: [a.db, b.db, c.db], decisionLog: a.db, minAge: 0 })
+    assert.equal(
+      report.transactions[0]?.action,
+      decided?.outcome === 'C' ? 'committed' : 'rolled-back',
+    )
+    const expected = decided?.outcome === 'C' ? ['t19'] : []
+    assert.deepEqual(await marks(b.pool), expected)
+    assert.deepEqual(await marks(c.pool), expected)
+    assert.deepEqual([...(await pgPrepared(b.pool)), ...(await pgPrepared(c.pool))], [])
   })
 
   test('the same database named twice is one branch on one connection', async () => {

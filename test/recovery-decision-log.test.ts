@@ -4,7 +4,7 @@ import pg from 'pg'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgMarks, pgPrepared } from '../harness/fixture.js'
 import { runCli } from '../harness/run-cli.js'
-import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
+import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
 import { withConnection } from '../src/driver/with-connection.js'
 import { createCoordinator, isConfigurationError, recover } from '../src/index.js'
 import { pgDatabase } from '../src/pg/index.js'
@@ -25,24 +25,13 @@ async function deployment() {
 }
 
 /** A transfer whose coordinator is killed right after its decision: 'C' in accounts, orders prepared. */
-async function inDoubt(
-  accounts: { url: string },
-  orders: { url: string },
-  marker: string,
-): Promise<string> {
-  const run = await runCrashCoordinator({
-    databases: [
-      { name: 'accounts', kind: 'postgres', url: accounts.url },
-      { name: 'orders', kind: 'postgres', url: orders.url },
-    ],
-    decisionLog: 'accounts',
-    protocol: 'decision',
+async function inDoubt(accounts: { url: string }, orders: { url: string }, marker: string) {
+  await leaveInDoubt({
+    decision: { name: 'accounts', url: accounts.url },
+    other: { name: 'orders', url: orders.url },
     prefix: 'txkit',
     marker,
-    killAt: { step: 'decision', when: 'after' },
   })
-  assert.equal(run.signal, 'SIGKILL')
-  return marker
 }
 
 async function decisionRows(pool: { query(sql: string): Promise<{ rows: unknown[] }> }) {
