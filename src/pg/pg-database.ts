@@ -60,7 +60,7 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 
   /** False for a client the caller lent (the runner's target): it is never released here. */
   readonly #owned: boolean
-  /** Transaction-control command tags the session answered; undefined when they cannot be seen. */
+  /** Transaction-control command tags answered since the first ask; undefined until then. */
   #tags: number | undefined
   readonly #onCommand = (message: { text?: string }): void => {
     if (TRANSACTION_TAG.test(message.text ?? '')) this.#tags = (this.#tags ?? 0) + 1
@@ -74,16 +74,21 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     if (owned) {
       client.on('error', this.#onGone)
       client.on('end', this.#onGone)
-      // Every statement's completion passes the protocol connection, whichever path sent it.
-      const protocol = protocolOf(client)
-      if (protocol !== undefined) {
-        protocol.on('commandComplete', this.#onCommand)
-        this.#tags = 0
-      }
     }
   }
 
+  /**
+   * Counts from the first call on (a branch asks right after its BEGIN; locks and the runner never
+   * ask, and pay nothing). Every statement's completion passes the protocol connection, whichever
+   * path sent it.
+   */
   transactionTags(): number | undefined {
+    if (this.#tags === undefined && this.#owned) {
+      const protocol = protocolOf(this.raw)
+      if (protocol === undefined) return undefined
+      protocol.on('commandComplete', this.#onCommand)
+      this.#tags = 0
+    }
     return this.#tags
   }
 
@@ -129,7 +134,9 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     if (!this.#owned) return
     this.raw.removeListener('error', this.#onGone)
     this.raw.removeListener('end', this.#onGone)
-    protocolOf(this.raw)?.removeListener('commandComplete', this.#onCommand)
+    if (this.#tags !== undefined) {
+      protocolOf(this.raw)?.removeListener('commandComplete', this.#onCommand)
+    }
     this.raw.release(destroy || this.#lost.lost)
   }
 }
