@@ -369,23 +369,26 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
     const pair = await mixedPair()
     if (pair === undefined) return t.skip('no MariaDB')
     const { p, m } = pair
-    type MyConnection = mysql.PoolConnection
-    const sends: Record<string, (c: MyConnection) => Promise<unknown>> = {
-      'query(COMMIT)': (c) => c.query('COMMIT'),
-      'execute({ sql: ROLLBACK })': (c) => c.execute({ sql: 'ROLLBACK' }),
-      'query(CREATE TABLE)': (c) => c.query('CREATE TABLE other (a int)'),
-      'query(SET autocommit=1)': (c) => c.query('SET autocommit = 1'),
-      'commit()': (c) => c.commit(),
-      'beginTransaction()': (c) => c.beginTransaction(),
-      'release()': async (c) => c.release(),
-      'connection.query(COMMIT, callback)': (c) =>
+    type MyBranch = BranchHandle<mysql.PoolConnection>
+    const sends: Record<string, (branch: MyBranch) => Promise<unknown>> = {
+      'branch.query(COMMIT)': (b) => b.query('COMMIT'),
+      'branch.execute(/* c */ begin)': (b) => b.execute('/* c */ begin'),
+      'branch.query(SELECT 1; ROLLBACK)': (b) => b.query('SELECT 1; ROLLBACK'),
+      'query(COMMIT)': (b) => b.connection.query('COMMIT'),
+      'execute({ sql: ROLLBACK })': (b) => b.connection.execute({ sql: 'ROLLBACK' }),
+      'query(CREATE TABLE)': (b) => b.connection.query('CREATE TABLE other (a int)'),
+      'query(SET autocommit=1)': (b) => b.connection.query('SET autocommit = 1'),
+      'commit()': (b) => b.connection.commit(),
+      'beginTransaction()': (b) => b.connection.beginTransaction(),
+      'release()': async (b) => b.connection.release(),
+      'connection.query(COMMIT, callback)': (b) =>
         new Promise((resolve, reject) =>
-          (c.connection as unknown as CallbackConnection).query('COMMIT', (error) =>
+          (b.connection.connection as unknown as CallbackConnection).query('COMMIT', (error) =>
             error ? reject(error) : resolve(1),
           ),
         ),
-      'connection.promise().query(XA END)': (c) =>
-        (c.connection as unknown as CallbackConnection).promise().query(`XA END X'00'`),
+      'connection.promise().query(XA END)': (b) =>
+        (b.connection.connection as unknown as CallbackConnection).promise().query(`XA END X'00'`),
     }
     for (const decisionLog of [m.db, p.db]) {
       const coordinator = fixture.coordinator({ decisionLog })
@@ -397,7 +400,7 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
             .transaction({ p: p.db, m: m.db }, async (branches) => {
               await branches.p.query('INSERT INTO marks VALUES ($1)', [mark])
               await branches.m.query('INSERT INTO marks VALUES (?)', [mark])
-              const refused = await send(branches.m.connection).then(
+              const refused = await send(branches.m).then(
                 () => undefined,
                 (error: unknown) => error,
               )

@@ -120,6 +120,25 @@ describe('recovery pointed at the wrong decision log never splits, and says wher
     assert.match(none.stdout, /0 committed, 0 rolled back, 1 left, 0 failed/)
     assert.match(none.stdout, /no decision log.*--decision-log NAME.*database "accounts"/)
 
+    // The right database, but its table lost (set aside here): left, and never "create it".
+    await accounts.pool.query('ALTER TABLE txkit_decision RENAME TO kept_aside')
+    const lost = await runCli(['status', ...db, '--decision-log', 'accounts', '--min-age', '0s'])
+    assert.equal(lost.code, 1, lost.stderr)
+    assert.match(lost.stdout, /leave \(decision-table-missing\)/)
+    assert.match(lost.stdout, /does not exist in database "accounts".*Do not create it/)
+    assert.doesNotMatch(lost.stdout + lost.stderr, /txkit init|createDecisionLog/)
+    const lostRecover = await runCli([
+      'recover',
+      ...db,
+      '--decision-log',
+      'accounts',
+      '--min-age',
+      '0s',
+    ])
+    assert.equal(lostRecover.code, 1, lostRecover.stderr)
+    assert.match(lostRecover.stdout, /0 committed, 0 rolled back, 1 left, 0 failed/)
+    await accounts.pool.query('ALTER TABLE kept_aside RENAME TO txkit_decision')
+
     // The right log: committed everywhere.
     const right = await runCli(['recover', ...db, '--decision-log', 'accounts', '--min-age', '0s'])
     assert.equal(right.code, 0, right.stdout + right.stderr)
@@ -166,7 +185,7 @@ describe('recovery pointed at the wrong decision log never splits, and says wher
   })
 
   test('a decision table made after the transaction began (a lost table re-created) never records an abort', async () => {
-    const { accounts, orders } = await deployment()
+    const { accounts, orders, db } = await deployment()
     await inDoubt(accounts, orders, 'recreated')
     // The table with the 'C' row is lost, and someone creates a fresh one.
     await accounts.pool.query('DROP TABLE txkit_decision')
@@ -182,6 +201,14 @@ describe('recovery pointed at the wrong decision log never splits, and says wher
     assert.match(left?.reason ?? '', /began .* before the decision table txkit_decision existed/)
     assert.deepEqual(await decisionRows(accounts.pool), [], "no 'A' was recorded")
     assert.equal((await pgPrepared(orders.pool)).length, 1, 'the branch stays prepared')
+    // The same through the command line: left, with why, exit 1, still no 'A'.
+    const cli = await runCli(['recover', ...db, '--decision-log', 'accounts', '--min-age', '0s'])
+    assert.equal(cli.code, 1, cli.stderr)
+    assert.match(
+      cli.stdout,
+      /leave \(older-than-decision-log\).*before the decision table txkit_decision existed/,
+    )
+    assert.deepEqual(await decisionRows(accounts.pool), [])
     for (const xid of await pgPrepared(orders.pool))
       await orders.pool.query(`COMMIT PREPARED '${xid}'`)
   })
