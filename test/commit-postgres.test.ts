@@ -119,7 +119,7 @@ describe('PostgreSQL + PostgreSQL', () => {
       result.branches.map((branch) => [
         branch.names[0],
         branch.state,
-        decision?.prepared?.includes(branch.xid ?? '') ?? false,
+        decision?.prepared?.includes(branch.xid) ?? false,
       ]),
       [
         ['a', 'committed', false],

@@ -22,10 +22,10 @@ export interface BranchReport {
   readonly names: readonly string[]
   readonly index: number
   /**
-   * The transaction identifier on the database (MySQL's XA id; PostgreSQL uses it only once the
-   * branch is prepared); `null` for a user-written resource's one-phase branch.
+   * The branch's transaction id (MySQL's XA id from the start; PostgreSQL's once prepared). The
+   * decision database's branch and a transaction's only branch are never prepared.
    */
-  readonly xid: string | null
+  readonly xid: string
   readonly state: BranchState
   /** The error this branch met, if any. */
   readonly error?: unknown

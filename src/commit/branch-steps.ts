@@ -20,7 +20,6 @@ const FINISH_RETRY_DELAYS_MS = [50, 250, 1000]
  */
 export async function prepareBranch(context: CommitContext, branch: Branch): Promise<void> {
   const xid = branch.xid
-  if (xid === null) throw new TypeError('a one-phase branch is never prepared')
   try {
     await beforeStep(context, 'prepare', branch)
     const outcome = await branch.dialect.prepare(branch.connection, xid)
@@ -100,7 +99,6 @@ export async function rollbackBranch(context: CommitContext, branch: Branch): Pr
     case 'prepared':
     case 'unknown': {
       const xid = branch.xid
-      if (xid === null) return
       const answer = await finishByXid(branch, xid, 'rollbackPrepared')
       if (provesFinished(branch, answer)) branch.state = 'rolled-back'
       return
@@ -117,7 +115,7 @@ export async function rollbackBranch(context: CommitContext, branch: Branch): Pr
 export async function commitBranch(context: CommitContext, branch: Branch): Promise<void> {
   const xid = branch.xid
   // The decision database's branch committed in one phase: it was never prepared.
-  if (xid === null || branch === context.decisionBranch) return
+  if (branch === context.decisionBranch) return
   try {
     await beforeStep(context, 'commit', branch)
   } catch (error) {

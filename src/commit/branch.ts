@@ -32,7 +32,7 @@ export interface BranchHandle<Raw = unknown> {
 export class Branch {
   readonly names: string[]
   readonly index: number
-  readonly xid: string | null
+  readonly xid: string
   readonly database: Database
   readonly connection: DriverConnection
   state: BranchState = 'active'
@@ -45,7 +45,7 @@ export class Branch {
   constructor(
     names: string[],
     index: number,
-    xid: string | null,
+    xid: string,
     database: Database,
     connection: DriverConnection,
     assertUsable: () => void,

@@ -122,8 +122,8 @@ export interface Dialect {
    */
   transactionControl(sql: string): string | undefined
 
-  /** Opens a branch. `xid` is null for a branch that will commit in one phase. */
-  begin(connection: DriverConnection, xid: string | null): Promise<void>
+  /** Opens a branch under its id (a branch that commits in one phase is never prepared). */
+  begin(connection: DriverConnection, xid: string): Promise<void>
   /**
    * Opens the decision database's (one-phase) branch and inserts the commit decision in it, in one
    * message where the protocol allows. The uncommitted row blocks any recovery worker's abort
@@ -142,16 +142,13 @@ export interface Dialect {
    * Commits a branch that was never prepared, in one phase: the decision database's branch, or the
    * only branch of a transaction (then opened with `xid`, which MySQL needs for XA COMMIT ONE PHASE).
    */
-  commitOnePhase(
-    connection: DriverConnection,
-    xid: string | null,
-  ): Promise<PrepareOutcome | 'committed'>
+  commitOnePhase(connection: DriverConnection, xid: string): Promise<PrepareOutcome | 'committed'>
   commitPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   rollbackPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   /** SAVEPOINT / ROLLBACK TO SAVEPOINT / RELEASE SAVEPOINT inside an open branch. */
   savepoint(connection: DriverConnection, name: string, action: SavepointAction): Promise<void>
   /** Rolls back a branch that is not prepared; throws when the session cannot be trusted after. */
-  rollbackActive(connection: DriverConnection, xid: string | null): Promise<void>
+  rollbackActive(connection: DriverConnection, xid: string): Promise<void>
 
   /**
    * Creates the decision table. Its only index is the primary key: coordinators delete the rows of

@@ -179,7 +179,6 @@ export const mysqlDialect: Dialect = {
   async begin(connection, xid) {
     // Every branch is an XA branch, even one that commits in one phase: in the XA ACTIVE state the
     // server itself refuses COMMIT, ROLLBACK, BEGIN and statements that commit implicitly.
-    if (xid === null) throw new TypeError('a MySQL/MariaDB branch needs an XA id')
     await connection.query(`XA START ${xaXid(xid)}`)
   },
 
@@ -192,7 +191,6 @@ export const mysqlDialect: Dialect = {
   },
 
   async commitOnePhase(connection, xid) {
-    if (xid === null) throw new TypeError('a MySQL/MariaDB branch needs an XA id')
     try {
       await connection.query(`XA END ${xaXid(xid)}`)
     } catch (error) {
@@ -214,7 +212,6 @@ export const mysqlDialect: Dialect = {
   },
 
   async rollbackActive(connection, xid) {
-    if (xid === null) throw new TypeError('a MySQL/MariaDB branch needs an XA id')
     // After a deadlock or lock-wait timeout the branch is rollback-only: XA END fails with an
     // XA_RB* error, yet XA ROLLBACK must still be sent to free the session.
     await connection.query(`XA END ${xaXid(xid)}`).catch(() => undefined)

@@ -113,9 +113,9 @@ const IN_FAILED_SQL_TRANSACTION = '25P02'
  * transaction: it ends with the transaction, so a COMMIT or ROLLBACK followed by a BEGIN that
  * txkit did not send leaves a transaction without it.
  */
-function markBranch(xid: string | null): string {
+function markBranch(xid: string): string {
   // SET takes no snapshot, so SET TRANSACTION ISOLATION LEVEL may still follow it.
-  return xid === null ? '' : `; SET LOCAL txkit.branch = ${gidLiteral(xid)}`
+  return `; SET LOCAL txkit.branch = ${gidLiteral(xid)}`
 }
 
 /**
@@ -138,11 +138,7 @@ function noteOwnTags(connection: DriverConnection): void {
  * (a division by zero when it differs), rules out "another transaction". The check is skipped when
  * the session answered no transaction-control statement since txkit's BEGIN.
  */
-async function inOwnTransaction(
-  connection: DriverConnection,
-  xid: string | null,
-  statement: string,
-) {
+async function inOwnTransaction(connection: DriverConnection, xid: string, statement: string) {
   const status = connection.transactionStatus?.()
   if (status === 'idle') {
     throw new BranchOutsideTransaction(
@@ -150,7 +146,7 @@ async function inOwnTransaction(
     )
   }
   // A failed transaction runs nothing but its end: PREPARE and COMMIT then answer ROLLBACK.
-  if (status === 'failed' || xid === null) return connection.query(statement)
+  if (status === 'failed') return connection.query(statement)
   const tags = connection.transactionTags?.()
   if (tags !== undefined && tags === tagsAtBegin.get(connection)) return connection.query(statement)
   try {

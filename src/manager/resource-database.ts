@@ -78,12 +78,11 @@ const resourceDialect: Dialect = {
   },
   async commitOnePhase(connection, xid) {
     const { raw } = resourceOf(connection)
-    const id = xid ?? raw.sortKey
     if (raw.commitOnePhase) {
-      await raw.commitOnePhase(id)
+      await raw.commitOnePhase(xid)
     } else {
-      await raw.prepare(id)
-      await raw.commit(id)
+      await raw.prepare(xid)
+      await raw.commit(xid)
     }
     return 'committed'
   },
