@@ -47,17 +47,22 @@ export function parseDatabaseSpec(spec: string): { name: string; url: string } {
   try {
     registerSecret(decodeURIComponent(new URL(url).password))
   } catch {
+    // Not echoed: what is not a URL may well be a password typed in the wrong place.
     throw new UsageError(
-      `--db ${name}: "${redactUrl(url)}" is not a URL (postgres://user:password@host:5432/db or mysql://…).`,
+      `--db ${name}: the value (from ${source}) is not a URL: give postgres://user:password@host:5432/db or mysql://…`,
     )
   }
   return { name, url }
 }
 
-/** Opens a small pool for the URL with the driver its scheme names. */
-export async function connect(name: string, url: string): Promise<ConnectedDatabase> {
+/** Opens a small pool for the URL with the driver its scheme names, with the CLI's timeouts. */
+export async function connect(
+  name: string,
+  url: string,
+  timeouts: { readonly connectTimeoutMs: number; readonly statementTimeoutMs: number },
+): Promise<ConnectedDatabase> {
   try {
-    const { database, close } = await databaseFromUrl(name, url)
+    const { database, close } = await databaseFromUrl(name, url, timeouts)
     return { database, url, close }
   } catch (error) {
     if (isConfigurationError(error)) throw new UsageError(`--db ${name}: ${error.message}`)

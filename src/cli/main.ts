@@ -2,17 +2,21 @@
 import { parseArgs } from 'node:util'
 import { DecisionLog } from '../commit/decision-log.js'
 import type { Database } from '../driver/database.js'
+import { isConfigurationError } from '../errors/configuration-error.js'
 import { createLock } from '../lock/database-lock.js'
 import { type RecoverOptions, recover } from '../recovery/recover.js'
 import type { RecoveryReport } from '../recovery/recovery-report.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
+import { sleep } from '../util/sleep.js'
+import { cliLogger } from './cli-logger.js'
 import { type ConnectedDatabase, connect, parseDatabaseSpec } from './connect.js'
 import { parseDuration } from './duration.js'
 import { formatRecovery, formatStatus } from './format-report.js'
 import { RecoveryMetrics } from './metrics.js'
 import { redact } from './redact.js'
 import { UsageError } from './usage-error.js'
+import { packageVersion } from './version.js'
 
 const DATABASE_HELP = `  --db NAME=URL          a database of the deployment (repeat for each). URL: postgres://,
                          postgresql://, mysql:// or mariadb://. To keep passwords off the
@@ -28,6 +32,10 @@ const SELECTION_HELP = `  --decision-log NAME    the database holding the decisi
                          the two scans (default 15s)
   --json                 print JSON instead of text`
 
+const TIMEOUT_HELP = `  --connect-timeout D    give up connecting after D (default 10s)
+  --statement-timeout D  give up on any statement after D (default 60s): a round that takes
+                         longer fails, it never hangs`
+
 const HELP: Record<string, string> = {
   main: `txkit — atomic commit across databases, and recovery of in-doubt transactions
 
@@ -40,12 +48,16 @@ Commands:
   watch     recover every interval, serve Prometheus metrics
 
 Run txkit <command> --help for its options.
-Exit codes: 0 nothing left in doubt, 1 something failed or was left, 2 usage error.`,
+Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (another
+decision log, a missing table, malformed ids); 2 usage error; 3 work left for a later round
+(too young, a decision still open, a branch still attached to its session).
+txkit --version prints the version.`,
   init: `Usage: txkit init --db NAME=URL --decision-log NAME [--table NAME]
 
 Creates the decision table (if it does not exist) in the decision database.
 
 ${DATABASE_HELP}
+${TIMEOUT_HELP}
   --decision-log NAME    which of the databases holds it
   --table NAME           table name, or schema.table (default txkit_decision)`,
   status: `Usage: txkit status --db NAME=URL [--db …] [options]
@@ -54,6 +66,7 @@ Lists our prepared transactions with their age, decision and what recover would 
 nothing. Exit code 1 when any is in doubt.
 
 ${DATABASE_HELP}
+${TIMEOUT_HELP}
 ${SELECTION_HELP}`,
   recover: `Usage: txkit recover --db NAME=URL [--db …] [options] [--dry-run]
 
@@ -62,6 +75,7 @@ Finishes every in-doubt transaction once: commits on a 'C' decision, rolls back 
 another prefix. Safe to run from several places at once and while writers are live.
 
 ${DATABASE_HELP}
+${TIMEOUT_HELP}
 ${SELECTION_HELP}
   --dry-run              report what would be done, change nothing
   --concurrency N        transactions finished at once (default 8)`,
@@ -72,6 +86,7 @@ watch processes can run: a lock on the decision database (or the first database)
 per round. Logs one line per round.
 
 ${DATABASE_HELP}
+${TIMEOUT_HELP}
 ${SELECTION_HELP}
   --interval D           time between rounds (default 30s)
   --metrics-port N       serve /metrics (Prometheus) and /healthz on this port
@@ -91,26 +106,58 @@ const OPTIONS = {
   interval: { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'statement-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
 type Values = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>
 >['values']
+
+const COMMON = ['db', 'json', 'help', 'connect-timeout', 'statement-timeout']
+const SELECTION = ['decision-log', 'table', 'prefix', 'protocol', 'min-age']
+/** The options each command takes: any other is a usage error, never silently ignored. */
+const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
+  init: new Set([...COMMON, 'decision-log', 'table']),
+  status: new Set([...COMMON, ...SELECTION]),
+  recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
+  watch: new Set([
+    ...COMMON,
+    ...SELECTION,
+    'concurrency',
+    'interval',
+    'metrics-port',
+    'metrics-host',
+  ]),
+}
+
+/** Exit codes a scheduler can act on. */
+const EXIT = {
+  /** Nothing left in doubt. */
+  done: 0,
+  /** Something failed, or needs a person (another decision log, a missing table, malformed ids). */
+  failed: 1,
+  usage: 2,
+  /** Work left for a later round: too young, a decision still open, a branch still attached. */
+  later: 3,
+} as const
+
+/** Reasons that only time resolves: the next round (or a later one) finishes these. */
+const LEFT_FOR_LATER = new Set([
+  'too-young',
+  'decision-open',
+  'attached-to-live-session',
+  'in-use',
+  'unstable',
+])
 
 function out(text: string): void {
   process.stdout.write(`${redact(text)}\n`)
 }
 
-/** Log lines for the worker: one JSON object per line on stderr, passwords redacted. */
-const stderrLogger: Logger = {
-  info: (fields, message) =>
-    process.stderr.write(`${redact(JSON.stringify({ level: 'info', message, ...fields }))}\n`),
-  warn: (fields, message) =>
-    process.stderr.write(`${redact(JSON.stringify({ level: 'warn', message, ...fields }))}\n`),
-  error: (fields, message) =>
-    process.stderr.write(`${redact(JSON.stringify({ level: 'error', message, ...fields }))}\n`),
-}
+/** Log lines on stderr: timestamp, level, message; JSON objects with --json. Set once parsed. */
+let stderrLogger: Logger = cliLogger(false, (line) => process.stderr.write(line))
 
 async function openDatabases(values: Values): Promise<ConnectedDatabase[]> {
   const specs = (values.db ?? []).map(parseDatabaseSpec)
@@ -121,7 +168,11 @@ async function openDatabases(values: Values): Promise<ConnectedDatabase[]> {
     if (names.has(name)) throw new UsageError(`--db ${name} is given twice.`)
     names.add(name)
   }
-  return Promise.all(specs.map(({ name, url }) => connect(name, url)))
+  const timeouts = {
+    connectTimeoutMs: parseDuration(values['connect-timeout'] ?? '10s', '--connect-timeout'),
+    statementTimeoutMs: parseDuration(values['statement-timeout'] ?? '60s', '--statement-timeout'),
+  }
+  return Promise.all(specs.map(({ name, url }) => connect(name, url, timeouts)))
 }
 
 function recoverOptions(values: Values, connected: readonly ConnectedDatabase[]): RecoverOptions {
@@ -161,14 +212,24 @@ function recoverOptions(values: Values, connected: readonly ConnectedDatabase[])
   }
 }
 
-function inDoubt(report: RecoveryReport): boolean {
-  return (
-    report.counts.failed > 0 ||
-    report.transactions.some(
-      (transaction) => !['committed', 'rolled-back'].includes(transaction.action),
-    ) ||
-    report.malformed.length > 0
-  )
+/**
+ * The exit code of a round: failures, malformed ids and transactions left for a person (another
+ * decision log, a missing table …) → 1; transactions left for a later round → 3; else 0. For
+ * `status`, transactions recover would finish now count as work for later too.
+ */
+function exitCode(report: RecoveryReport, command: 'status' | 'recover'): number {
+  if (report.counts.failed > 0 || report.malformed.length > 0) return EXIT.failed
+  let later = false
+  for (const transaction of report.transactions) {
+    if (transaction.action === 'left') {
+      if (!LEFT_FOR_LATER.has(transaction.left ?? '')) return EXIT.failed
+      later = true
+    } else if (transaction.action !== 'committed' && transaction.action !== 'rolled-back') {
+      later = true
+    }
+  }
+  if (command === 'status' && report.transactions.length > 0) later = true
+  return later ? EXIT.later : EXIT.done
 }
 
 async function init(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
@@ -202,17 +263,66 @@ async function once(
   })
   if (values.json) out(JSON.stringify(report, null, 2))
   else out(command === 'status' ? formatStatus(report) : formatRecovery(report))
-  if (command === 'status')
-    return report.transactions.length > 0 || report.counts.failed > 0 || report.malformed.length > 0
-      ? 1
-      : 0
-  return inDoubt(report) ? 1 : 0
+  return exitCode(report, command)
+}
+
+/**
+ * One round of `watch`: take the recovery lock, recover, record and log. A lock held by another
+ * worker skips the round (healthy); a lock that cannot be asked for, or a round that throws, is a
+ * failed round, logged at error level with the database and the error, and counted.
+ */
+async function watchRound(
+  roundLock: ReturnType<typeof createLock>,
+  lockDatabase: Database,
+  metrics: RecoveryMetrics,
+  round: () => Promise<RecoveryReport>,
+): Promise<void> {
+  let locked: boolean
+  try {
+    locked = await roundLock.tryAcquire()
+  } catch (error) {
+    metrics.recordFailure()
+    stderrLogger.error(
+      { database: lockDatabase.name, at: lockDatabase.identity, error: errorMessage(error) },
+      'txkit watch: round failed: the recovery lock could not be asked for',
+    )
+    return
+  }
+  if (!locked) {
+    metrics.recordSkipped()
+    stderrLogger.info?.(
+      {},
+      'txkit watch: another worker holds the recovery lock; skipping this round',
+    )
+    return
+  }
+  try {
+    const report = await round()
+    metrics.record(report)
+    for (const database of report.databases) {
+      if (database.error !== undefined) {
+        stderrLogger.warn(
+          { database: database.name, error: database.error },
+          'txkit watch: a database could not be scanned',
+        )
+      }
+    }
+    const { committed, rolledBack, left, failed } = report.counts
+    const fields = { committed, rolledBack, left, failed, durationMs: report.durationMs }
+    if (failed > 0) stderrLogger.warn(fields, 'txkit watch: round done, with failures')
+    else stderrLogger.info?.(fields, 'txkit watch: round done')
+  } catch (error) {
+    metrics.recordFailure()
+    stderrLogger.error({ error: errorMessage(error) }, 'txkit watch: round failed')
+  } finally {
+    await roundLock.release().catch(() => undefined)
+  }
 }
 
 async function watch(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
   const options = recoverOptions(values, connected)
   const interval = parseDuration(values.interval ?? '30s', '--interval')
-  const metrics = new RecoveryMetrics()
+  const metrics = new RecoveryMetrics(interval)
   const port = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port'])
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
     throw new UsageError('--metrics-port takes a port number.')
@@ -237,38 +347,13 @@ async function watch(values: Values, connected: readonly ConnectedDatabase[]): P
   const roundLock =
     lockDatabase && createLock(lockDatabase, `txkit-recover:${options.prefix ?? 'txkit'}`)
   while (!stop.signal.aborted) {
-    const locked = roundLock ? await roundLock.tryAcquire().catch(() => false) : false
-    if (!locked || roundLock === undefined) {
-      stderrLogger.info?.(
-        {},
-        'txkit watch: another worker holds the recovery lock (or the lock database is unreachable); skipping this round',
+    if (roundLock !== undefined && lockDatabase !== undefined) {
+      await watchRound(roundLock, lockDatabase, metrics, () =>
+        recover({ ...options, logger: stderrLogger }),
       )
-    } else {
-      try {
-        const report = await recover({ ...options, logger: stderrLogger })
-        metrics.record(report)
-        const { committed, rolledBack, left, failed } = report.counts
-        stderrLogger.info?.(
-          { committed, rolledBack, left, failed, durationMs: report.durationMs },
-          'txkit watch: round done',
-        )
-      } catch (error) {
-        stderrLogger.error({ error: errorMessage(error) }, 'txkit watch: round failed')
-      } finally {
-        await roundLock.release().catch(() => undefined)
-      }
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, interval)
-      stop.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer)
-          resolve()
-        },
-        { once: true },
-      )
-    })
+    // sleep() removes its abort listener each time: nothing accumulates over the rounds.
+    await sleep(interval, stop.signal)
   }
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)))
   stderrLogger.info?.({}, 'txkit watch: stopped')
@@ -279,7 +364,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     out(HELP.main ?? '')
-    return command === undefined ? 2 : 0
+    return command === undefined ? EXIT.usage : EXIT.done
+  }
+  if (command === '--version' || command === 'version') {
+    out(packageVersion())
+    return EXIT.done
   }
   if (!['init', 'status', 'recover', 'watch'].includes(command)) {
     throw new UsageError(`Unknown command "${command}".`)
@@ -289,16 +378,31 @@ async function main(argv: readonly string[]): Promise<number> {
     ;({ values } = parseArgs({
       args: [...rest],
       options: OPTIONS,
-      allowPositionals: true,
+      allowPositionals: false,
       strict: true,
     }))
   } catch (error) {
-    throw new UsageError(errorMessage(error))
+    // parseArgs quotes what it did not expect: never echo it, it may be a password.
+    throw new UsageError(
+      /positional/i.test(errorMessage(error))
+        ? `txkit ${command} takes no arguments besides its options.`
+        : errorMessage(error).replace(/'[^']*'/g, (quoted) =>
+            quoted.startsWith("'-") ? quoted : "'…'",
+          ),
+    )
+  }
+  const allowed = COMMAND_OPTIONS[command] ?? new Set()
+  const misplaced = Object.keys(values).filter((name) => !allowed.has(name))
+  if (misplaced.length > 0) {
+    throw new UsageError(
+      `txkit ${command} does not take ${misplaced.map((name) => `--${name}`).join(', ')}.`,
+    )
   }
   if (values.help) {
     out(HELP[command] ?? '')
-    return 0
+    return EXIT.done
   }
+  stderrLogger = cliLogger(values.json === true, (line) => process.stderr.write(line))
   const connected = await openDatabases(values)
   try {
     if (command === 'init') return await init(values, connected)
@@ -314,9 +418,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    // A bad prefix or table name is found by the library: a usage error all the same.
+    if (error instanceof UsageError || isConfigurationError(error)) {
       process.stderr.write(`${redact(`txkit: ${error.message}`)}\nRun txkit --help for usage.\n`)
-      process.exitCode = 2
+      process.exitCode = EXIT.usage
     } else {
       process.stderr.write(`${redact(`txkit: ${errorMessage(error)}`)}\n`)
       process.exitCode = 1

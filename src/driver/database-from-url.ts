@@ -9,6 +9,19 @@ export interface UrlDatabase {
   close(): Promise<void>
 }
 
+/** How a pool opened from a URL is sized and bounded. */
+export interface UrlDatabaseOptions {
+  /** Connections in the pool (default 8). */
+  readonly max?: number
+  /** Give up connecting after this many ms (default: the driver's). */
+  readonly connectTimeoutMs?: number
+  /**
+   * Give up on any statement after this many ms, on the client's side too, so that a server that
+   * accepts and never answers fails the call instead of hanging it (default: none).
+   */
+  readonly statementTimeoutMs?: number
+}
+
 async function loadDriver<Module>(name: string, scheme: string): Promise<Module> {
   try {
     const loaded = (await import(name)) as Module & { default?: Module }
@@ -34,7 +47,7 @@ async function loadDriver<Module>(name: string, scheme: string): Promise<Module>
 export async function databaseFromUrl(
   name: string,
   url: string,
-  options: { max?: number } = {},
+  options: UrlDatabaseOptions = {},
 ): Promise<UrlDatabase> {
   let scheme: string
   try {
@@ -48,7 +61,19 @@ export async function databaseFromUrl(
   if (scheme === 'postgres' || scheme === 'postgresql') {
     const pg = await loadDriver<typeof import('pg')>('pg', scheme)
     const { pgDatabase } = await import('../pg/index.js')
-    const pool = new pg.Pool({ connectionString: url, max })
+    const statement = options.statementTimeoutMs
+    const pool = new pg.Pool({
+      connectionString: url,
+      max,
+      ...(options.connectTimeoutMs !== undefined && {
+        connectionTimeoutMillis: options.connectTimeoutMs,
+      }),
+      // The server stops the statement; the client gives up a little later if no answer comes.
+      ...(statement !== undefined && {
+        statement_timeout: statement,
+        query_timeout: statement + 1000,
+      }),
+    })
     // An idle connection cut by the server must not crash the process.
     pool.on('error', () => {})
     return { database: pgDatabase(pool, { name }), close: () => pool.end() }
@@ -58,8 +83,16 @@ export async function databaseFromUrl(
     const { mysqlDatabase } = await import('../mysql/index.js')
     const parsed = new URL(url)
     parsed.protocol = 'mysql:'
-    const pool = mysql.createPool({ uri: parsed.toString(), connectionLimit: max })
-    return { database: mysqlDatabase(pool, { name }), close: () => pool.end() }
+    const pool = mysql.createPool({
+      uri: parsed.toString(),
+      connectionLimit: max,
+      ...(options.connectTimeoutMs !== undefined && { connectTimeout: options.connectTimeoutMs }),
+    })
+    const queryTimeout = options.statementTimeoutMs
+    return {
+      database: mysqlDatabase(pool, { name, ...(queryTimeout !== undefined && { queryTimeout }) }),
+      close: () => pool.end(),
+    }
   }
   throw new ConfigurationError(
     `Unsupported scheme "${scheme}://" in ${redactUrl(url)}: use postgres://, postgresql://, mysql:// or mariadb://.`,

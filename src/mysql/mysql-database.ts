@@ -14,7 +14,10 @@ import { checkOptionNames } from '../util/check-option-names.js'
 
 /** The part of a mysql2/promise `PoolConnection` txkit uses. */
 export interface MysqlConnectionLike {
-  query(sql: string, values?: unknown): Promise<[unknown, unknown]>
+  query(
+    sql: string | { sql: string; timeout?: number },
+    values?: unknown,
+  ): Promise<[unknown, unknown]>
   release(): void
   destroy(): void
   /** The server's id of this session, for `KILL QUERY`. */
@@ -42,6 +45,11 @@ export type MysqlFlavour = 'mysql' | 'mariadb'
 export interface MysqlDatabaseOptions {
   /** The database's stable name in the deployment (see {@link Database.name}). */
   readonly name: string
+  /**
+   * Give up on any statement txkit sends after this many ms (mysql2's per-query `timeout`, which
+   * closes the connection): for tools that must never hang on a server that stopped answering.
+   */
+  readonly queryTimeout?: number
 }
 
 /** A txkit database over mysql2, which can also tell MySQL from MariaDB. */
@@ -69,9 +77,13 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
     this.#lost.markLost()
   }
 
-  constructor(connection: Connection, pool: MysqlPoolLike | undefined) {
+  /** mysql2's per-query timeout (ms), when the database was given one. */
+  readonly #queryTimeout: number | undefined
+
+  constructor(connection: Connection, pool: MysqlPoolLike | undefined, queryTimeout?: number) {
     this.raw = connection
     this.#pool = pool
+    this.#queryTimeout = queryTimeout
     // mysql2 emits 'error' for a fatal error with no command in flight; unheard, it would crash.
     // A lent connection is its owner's to watch.
     if (pool !== undefined) {
@@ -123,7 +135,8 @@ class MysqlConnection<Connection extends MysqlConnectionLike>
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     try {
-      const [result] = await this.raw.query(sql, params)
+      const timeout = this.#queryTimeout
+      const [result] = await this.raw.query(timeout === undefined ? sql : { sql, timeout }, params)
       if (Array.isArray(result)) {
         return { rows: result as Row[], affectedRows: 0 }
       }
@@ -304,6 +317,12 @@ export function mysqlDatabase<Connection extends MysqlConnectionLike>(
 ): MysqlDatabase<Connection> {
   const promisePool = toPromisePool(pool)
   checkOptionNames(options ?? {}, DATABASE_OPTIONS, 'mysqlDatabase()')
+  const queryTimeout = options?.queryTimeout
+  if (queryTimeout !== undefined && !(Number.isFinite(queryTimeout) && queryTimeout > 0)) {
+    throw new ConfigurationError(
+      `queryTimeout must be a positive number of milliseconds, not ${String(queryTimeout)}.`,
+    )
+  }
   const name = validateDatabaseName(options?.name)
   let flavour: Promise<MysqlFlavour> | undefined
   const database: MysqlDatabase<Connection> = {
@@ -311,7 +330,11 @@ export function mysqlDatabase<Connection extends MysqlConnectionLike>(
     identity: poolIdentity(promisePool),
     dialect: mysqlDialect,
     async acquire() {
-      return new MysqlConnection(await promisePool.getConnection(), promisePool)
+      return new MysqlConnection(
+        await promisePool.getConnection(),
+        promisePool,
+        options.queryTimeout,
+      )
     },
     flavour() {
       flavour ??= detectFlavour(database).catch((error: unknown) => {
@@ -324,7 +347,7 @@ export function mysqlDatabase<Connection extends MysqlConnectionLike>(
   return database
 }
 
-const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name'])
+const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name', 'queryTimeout'])
 
 function toPromisePool<Connection extends MysqlConnectionLike>(
   pool: MysqlPoolLike<Connection> | { promise(): MysqlPoolLike<Connection> },

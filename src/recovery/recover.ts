@@ -367,7 +367,8 @@ async function scan(databases: readonly Database[], prefix: string): Promise<Sca
             name: database.name,
             ours,
             foreign,
-            error: `could not be scanned: ${errorMessage(error)}`,
+            // The identity names the host (never a password), so that an operator knows where.
+            error: `(${database.identity}) could not be scanned: ${errorMessage(error)}`,
           },
     )
   }

@@ -25,6 +25,21 @@ export type LeftReason =
   /** Its protocol is not among those recovery was asked for (`protocol`). */
   | 'protocol-not-selected'
 
+/** Every reason recovery may leave a transaction for, in a stable order (metrics start them at 0). */
+export const LEFT_REASONS: readonly LeftReason[] = [
+  'too-young',
+  'decision-open',
+  'attached-to-live-session',
+  'in-use',
+  'unstable',
+  'invalid-state',
+  'no-decision-log',
+  'other-decision-log',
+  'decision-table-missing',
+  'older-than-decision-log',
+  'protocol-not-selected',
+]
+
 /** What happened to one branch. */
 export interface RecoveredBranch {
   /** The configured database the branch was found through (server-wide scans: any on that server). */
