@@ -117,39 +117,37 @@ describe('the command line a scheduler can act on', () => {
       prefix: 'ops',
       marker: 'young',
     })
-    const later = await runCli([
-      'recover',
+    const selection = (prefix: string, minAge: string) => [
       ...db,
       '--decision-log',
       'a',
       '--prefix',
-      'ops',
+      prefix,
       '--min-age',
-      '1h',
-    ])
+      minAge,
+    ]
+    const later = await runCli(['recover', ...selection('ops', '1h')])
     assert.equal(later.code, 3, later.stdout + later.stderr)
-    const status = await runCli([
-      'status',
-      ...db,
-      '--decision-log',
-      'a',
-      '--prefix',
-      'ops',
-      '--min-age',
-      '1h',
-    ])
+    const status = await runCli(['status', ...selection('ops', '1h')])
     assert.equal(status.code, 3)
-    const done = await runCli([
-      'recover',
-      ...db,
-      '--decision-log',
-      'a',
-      '--prefix',
-      'ops',
-      '--min-age',
-      '0s',
-    ])
+    // A young transaction's decision is shown all the same: its 'C' row says it will commit.
+    assert.match(status.stdout, /^ops\.\S+\s+decision\s+b\s+\S+\s+commit\s+leave \(too-young\)$/m)
+    // Another deployment's transaction on the same databases is pointed out, never touched.
+    await leaveInDoubt({
+      decision: { name: 'a', url: a.url },
+      other: { name: 'b', url: b.url },
+      prefix: 'billing',
+      marker: 'theirs',
+    })
+    const mixed = await runCli(['status', ...selection('ops', '1h')])
+    assert.match(
+      mixed.stdout,
+      /database "b" also holds prepared transactions with another prefix \(billing\): never touched here; see them with --prefix billing/,
+    )
+    const done = await runCli(['recover', ...selection('ops', '0s')])
     assert.equal(done.code, 0, done.stdout + done.stderr)
+    const theirs = await runCli(['recover', ...selection('billing', '0s')])
+    assert.equal(theirs.code, 0, theirs.stdout + theirs.stderr)
   })
 })
 

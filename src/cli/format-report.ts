@@ -89,6 +89,17 @@ function footer(report: RecoveryReport): string[] {
   const lines: string[] = []
   for (const database of report.databases) {
     if (database.error !== undefined) lines.push(`database "${database.name}" ${database.error}`)
+    const others = database.otherPrefixes ?? []
+    if (others.length > 0) {
+      lines.push(
+        `database "${database.name}" also holds prepared transactions with another prefix (${others.join(', ')}): ` +
+          `never touched here; see them with --prefix ${others[0]}`,
+      )
+    } else if (database.foreign > 0) {
+      lines.push(
+        `database "${database.name}" also holds ${database.foreign} prepared transaction(s) of other tools: never touched`,
+      )
+    }
   }
   for (const transaction of report.transactions) {
     for (const warning of transaction.warnings)

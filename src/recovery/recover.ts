@@ -348,10 +348,13 @@ async function scan(databases: readonly Database[], prefix: string): Promise<Sca
   }>) {
     let ours = 0
     let foreign = 0
+    const otherPrefixes = new Set<string>()
     for (const { xid, preparedAt } of prepared) {
       const parsed = parseXid(xid, prefix)
       if (parsed.kind === 'foreign') {
         foreign++
+        const other = txkitPrefixOf(xid)
+        if (other !== undefined) otherPrefixes.add(other)
       } else if (parsed.kind === 'malformed') {
         ours++
         malformed.push({ database: database.name, xid, reason: parsed.reason })
@@ -360,13 +363,15 @@ async function scan(databases: readonly Database[], prefix: string): Promise<Sca
         branches.push({ database, xid, parsed, preparedAt })
       }
     }
+    const others = otherPrefixes.size === 0 ? {} : { otherPrefixes: [...otherPrefixes].sort() }
     summaries.push(
       error === undefined
-        ? { name: database.name, ours, foreign }
+        ? { name: database.name, ours, foreign, ...others }
         : {
             name: database.name,
             ours,
             foreign,
+            ...others,
             // The identity names the host (never a password), so that an operator knows where.
             error: `(${database.identity}) could not be scanned: ${errorMessage(error)}`,
           },
@@ -378,6 +383,12 @@ async function scan(databases: readonly Database[], prefix: string): Promise<Sca
     databases: summaries,
     complete: summaries.every((summary) => summary.error === undefined),
   }
+}
+
+/** The prefix of a txkit (or sqlalchemy-xa-recovery) id written with another prefix, if it is one. */
+function txkitPrefixOf(xid: string): string | undefined {
+  const prefix = /^([a-z]{1,8})[.:]/.exec(xid)?.[1]
+  return prefix !== undefined && parseXid(xid, prefix).kind !== 'foreign' ? prefix : undefined
 }
 
 function groupBy<Item>(items: readonly Item[], key: (item: Item) => string): Map<string, Item[]> {
@@ -602,10 +613,17 @@ async function recoverDecision(
   if (first === undefined || decisionLog === undefined) throw new TypeError('empty group')
   const gtrid = first.parsed.gtrid
   const age = ageOf(group)
-  if (age !== undefined && age < settings.minAge) {
-    return leftAlone(group, 'decision', 'too-young', `younger than minAge (${settings.minAge} ms)`)
-  }
   let row = rows.get(gtrid)
+  if (age !== undefined && age < settings.minAge) {
+    // Left alone, but its decision (if any) is shown: a 'C' row means it will commit.
+    return leftAlone(
+      group,
+      'decision',
+      'too-young',
+      `younger than minAge (${settings.minAge} ms)`,
+      row === undefined ? 'none' : row.outcome === 'C' ? 'commit' : 'rollback',
+    )
+  }
   let reason: string
   const createdAt = settings.decisionLogCreatedAt
   const startedAt = first.parsed.startedAt

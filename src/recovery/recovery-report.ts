@@ -96,6 +96,8 @@ export interface ScannedDatabase {
   readonly ours: number
   /** Prepared transactions of others, never touched. */
   readonly foreign: number
+  /** Prefixes of txkit-format ids among them (another deployment, or a misconfigured one). */
+  readonly otherPrefixes?: readonly string[]
   /** Set when the database could not be scanned; its transactions wait for the next round. */
   readonly error?: string
 }
