@@ -64,7 +64,7 @@ const ONE_HOUR_MS = 3_600_000
  * Runs transactions over several databases that commit everywhere or nowhere. Create one per
  * deployment with {@link createCoordinator} and share it.
  */
-export class Coordinator {
+export class Coordinator implements AsyncDisposable {
   readonly prefix: string
   readonly protocol: CommitProtocolName
   readonly decisionLog: DecisionLog | undefined
@@ -315,6 +315,11 @@ export class Coordinator {
    */
   async close(): Promise<void> {
     await this.decisionLog?.flush()
+  }
+
+  /** `close()`, for `await using coordinator = createCoordinator(…)`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }
 

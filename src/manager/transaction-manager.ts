@@ -63,7 +63,7 @@ const RETRY_OPTIONS: ReadonlySet<string> = new Set([...ATTEMPTS_OPTIONS, 'attemp
  * of Zope's thread-local transaction manager. Code deep in a call stack joins it without being
  * handed anything; concurrent async flows each see their own.
  */
-export class TransactionManager {
+export class TransactionManager implements AsyncDisposable {
   readonly coordinator: Coordinator
   readonly explicit: boolean
   readonly #storage = new AsyncLocalStorage<ManagedTransaction>()
@@ -326,6 +326,11 @@ export class TransactionManager {
   /** Deletes queued decision rows of finished transactions; call before exiting. */
   close(): Promise<void> {
     return this.coordinator.close()
+  }
+
+  /** `close()`, for `await using manager = createTransactionManager(…)`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }
 
