@@ -5,8 +5,9 @@ import { describe, test } from 'node:test'
 import { serversForFile } from '../harness/file-servers.js'
 import { runCli, runningCli } from '../harness/run-cli.js'
 import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
+import { withConnection } from '../src/driver/with-connection.js'
 
-const servers = serversForFile({ mariadb: false })
+const servers = serversForFile()
 const { fixture } = servers
 
 /** A TCP server that accepts connections and never says a word. */
@@ -302,5 +303,55 @@ describe('txkit watch, as an operator sees it', () => {
       assert.ok(['info', 'warn', 'error'].includes(record.level ?? ''), line)
     }
     await runCli(['recover', ...db, '--decision-log', 'a', '--prefix', 'young', '--min-age', '0s'])
+  })
+})
+
+describe('txkit init --print-sql, for migration tools', () => {
+  test('PostgreSQL: the printed script creates a stamped table, and runs twice without harm', async () => {
+    const [a] = await Promise.all(['a'].map((name) => fixture.markedPg(servers.postgres, name)))
+    if (a === undefined) throw new Error('no database')
+    const printed = await runCli([
+      'init',
+      '--db',
+      `a=${a.url}`,
+      '--decision-log',
+      'a',
+      '--table',
+      'ops.decisions',
+      '--print-sql',
+    ])
+    assert.equal(printed.code, 0, printed.stderr)
+    assert.match(printed.stdout, /CREATE TABLE IF NOT EXISTS "ops"\."decisions"/)
+    assert.equal(
+      (await a.pool.query(`SELECT to_regclass('ops.decisions') AS t`)).rows[0].t,
+      null,
+      'printed, not run',
+    )
+    await a.pool.query(printed.stdout)
+    const stamp = async () =>
+      (await a.pool.query(`SELECT obj_description('ops.decisions'::regclass, 'pg_class') AS c`))
+        .rows[0].c as string
+    const first = await stamp()
+    assert.match(first, /^txkit decision log; created_ms=\d{13}$/)
+    await a.pool.query(printed.stdout)
+    assert.equal(await stamp(), first, 'the stamp is kept')
+  })
+
+  test('MariaDB: the printed statement creates the table, whose age the server records', async (t) => {
+    const mariadb = servers.mariadb
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const url = await mariadb.createDatabase()
+    const m = fixture.mysql(url, 'm')
+    const printed = await runCli(['init', '--db', `m=${url}`, '--decision-log', 'm', '--print-sql'])
+    assert.equal(printed.code, 0, printed.stderr)
+    assert.match(printed.stdout, /CREATE TABLE IF NOT EXISTS `txkit_decision`/)
+    await m.pool.query(printed.stdout.trim().replace(/;$/, ''))
+    const state = await withConnection(m.db, (connection) =>
+      m.db.dialect.describeDecisionLog(connection, { name: 'txkit_decision' }),
+    )
+    assert.ok(
+      state?.createdAt !== undefined && Math.abs(state.createdAt - Date.now()) < 120_000,
+      JSON.stringify(state),
+    )
   })
 })

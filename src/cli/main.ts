@@ -52,14 +52,16 @@ Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (anoth
 decision log, a missing table, malformed ids); 2 usage error; 3 work left for a later round
 (too young, a decision still open, a branch still attached to its session).
 txkit --version prints the version.`,
-  init: `Usage: txkit init --db NAME=URL --decision-log NAME [--table NAME]
+  init: `Usage: txkit init --db NAME=URL --decision-log NAME [--table NAME] [--print-sql]
 
 Creates the decision table (if it does not exist) in the decision database.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
   --decision-log NAME    which of the databases holds it
-  --table NAME           table name, or schema.table (default txkit_decision)`,
+  --table NAME           table name, or schema.table (default txkit_decision)
+  --print-sql            print the statements instead of running them (for migration tools:
+                         idempotent; on PostgreSQL they stamp the table's creation time)`,
   status: `Usage: txkit status --db NAME=URL [--db …] [options]
 
 Lists our prepared transactions with their age, decision and what recover would do. Changes
@@ -108,6 +110,7 @@ const OPTIONS = {
   'metrics-host': { type: 'string' },
   'connect-timeout': { type: 'string' },
   'statement-timeout': { type: 'string' },
+  'print-sql': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -119,7 +122,7 @@ const COMMON = ['db', 'json', 'help', 'connect-timeout', 'statement-timeout']
 const SELECTION = ['decision-log', 'table', 'prefix', 'protocol', 'min-age']
 /** The options each command takes: any other is a usage error, never silently ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
-  init: new Set([...COMMON, 'decision-log', 'table']),
+  init: new Set([...COMMON, 'decision-log', 'table', 'print-sql']),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
   watch: new Set([
@@ -241,6 +244,10 @@ async function init(values: Values, connected: readonly ConnectedDatabase[]): Pr
     { database, ...(values.table !== undefined && { table: values.table }) },
     stderrLogger,
   )
+  if (values['print-sql']) {
+    out(`${database.dialect.decisionLogSql(log.table).join(';\n\n')};`)
+    return EXIT.done
+  }
   await log.create()
   out(
     values.json

@@ -72,12 +72,10 @@ export interface DecisionLogState {
   readonly createdAt: number | undefined
 }
 
-/** The comment `createDecisionLog` leaves on the decision table: its creation time. */
-export function decisionLogStamp(createdAt: number): string {
-  return `txkit decision log; created_ms=${Math.floor(createdAt)}`
-}
-
-/** The creation time a stamp records (see {@link decisionLogStamp}). */
+/**
+ * The creation time recorded in the comment `createDecisionLog` leaves on a PostgreSQL decision
+ * table (`txkit decision log; created_ms=<ms since the epoch>`).
+ */
 export function stampedCreation(comment: unknown): number | undefined {
   const match = typeof comment === 'string' ? /created_ms=(\d{1,16})/.exec(comment) : null
   return match ? Number(match[1]) : undefined
@@ -156,6 +154,11 @@ export interface Dialect {
    * every commit is spared a second index entry to write and delete.
    */
   createDecisionLog(connection: DriverConnection, table: TableName): Promise<void>
+  /**
+   * The statements `createDecisionLog` runs, for migration tools (`txkit init --print-sql`):
+   * idempotent, and stamping the table's creation time with the database's clock when they run.
+   */
+  decisionLogSql(table: TableName): string[]
   /**
    * Whether the decision table exists and since when; undefined when it does not. Recovery never
    * records an abort decision for a transaction older than its table: its decision may be in a

@@ -7,7 +7,6 @@ import {
   type DecisionLogState,
   type DecisionRow,
   type Dialect,
-  decisionLogStamp,
   type FinishOutcome,
   type PreparedTransaction,
   savepointSql,
@@ -223,15 +222,19 @@ export const mysqlDialect: Dialect = {
   },
 
   async createDecisionLog(connection, table) {
-    const now = await this.now(connection)
-    await connection.query(
+    for (const statement of this.decisionLogSql(table)) await connection.query(statement)
+  },
+
+  decisionLogSql(table) {
+    // The server records the table's creation time (information_schema CREATE_TIME).
+    return [
       `CREATE TABLE IF NOT EXISTS ${quoteTableName(table, '`')} (
-        gtrid varchar(64) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
-        outcome char(1) CHARACTER SET ascii NOT NULL,
-        participants text NOT NULL,
-        created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
-      ) ENGINE=InnoDB COMMENT='${decisionLogStamp(now)}'`,
-    )
+  gtrid varchar(64) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,
+  outcome char(1) CHARACTER SET ascii NOT NULL,
+  participants text NOT NULL,
+  created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB COMMENT='txkit decision log'`,
+    ]
   },
 
   async describeDecisionLog(connection, table): Promise<DecisionLogState | undefined> {

@@ -7,7 +7,6 @@ import {
   type DecisionLogState,
   type DecisionRow,
   type Dialect,
-  decisionLogStamp,
   type FinishOutcome,
   type PreparedTransaction,
   type PrepareOutcome,
@@ -265,30 +264,31 @@ export const postgresDialect: Dialect = {
   },
 
   async createDecisionLog(connection, table) {
+    // Simple-query protocol: the whole script in one message.
+    await connection.query(this.decisionLogSql(table).join(';\n'))
+  },
+
+  decisionLogSql(table) {
     const name = quoteTableName(table, '"')
-    if (table.schema !== undefined) {
-      await connection.query(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`)
-    }
-    await connection.query(
+    // PostgreSQL keeps no creation time: the script stamps it, with the database's clock, unless a
+    // stamp is there. A table made earlier without one existed at least since its oldest row.
+    return [
+      ...(table.schema === undefined ? [] : [`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`]),
       `CREATE TABLE IF NOT EXISTS ${name} (
-        gtrid varchar(64) PRIMARY KEY,
-        outcome char(1) NOT NULL CHECK (outcome IN ('C', 'A')),
-        participants text NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now()
-      )`,
-    )
-    // PostgreSQL keeps no creation time: stamp it. A table made earlier without a stamp existed at
-    // least since its oldest row.
-    const { rows } = await connection.query<{ comment: string | null; since: string }>(
-      `SELECT obj_description(to_regclass($1), 'pg_class') AS comment,
-              (extract(epoch FROM least(clock_timestamp(), (SELECT min(created_at) FROM ${name}))) * 1000)::float8 AS since`,
-      [name],
-    )
-    if (stampedCreation(rows[0]?.comment) === undefined) {
-      await connection.query(
-        `COMMENT ON TABLE ${name} IS '${decisionLogStamp(Number(rows[0]?.since))}'`,
-      )
-    }
+  gtrid varchar(64) PRIMARY KEY,
+  outcome char(1) NOT NULL CHECK (outcome IN ('C', 'A')),
+  participants text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+)`,
+      `DO $txkit$
+BEGIN
+  IF coalesce(obj_description(to_regclass('${name}'), 'pg_class'), '') NOT LIKE '%created_ms=%' THEN
+    EXECUTE format('COMMENT ON TABLE %s IS %L', '${name}', 'txkit decision log; created_ms=' ||
+      floor(extract(epoch FROM least(clock_timestamp(), (SELECT min(created_at) FROM ${name}))) * 1000)::bigint);
+  END IF;
+END
+$txkit$`,
+    ]
   },
 
   async describeDecisionLog(connection, table): Promise<DecisionLogState | undefined> {

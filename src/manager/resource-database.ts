@@ -120,6 +120,7 @@ const resourceDialect: Dialect = {
   explainPrepareFailure: async () => undefined,
   createDecisionLog: unused,
   describeDecisionLog: unused,
+  decisionLogSql: () => [],
   insertCommitDecision: unused,
   listPrepared: async () => [],
   readDecisions: unused,
