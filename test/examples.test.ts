@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import type mysql from 'mysql2/promise'
+import { serversForFile } from '../harness/file-servers.js'
+
+const servers = serversForFile()
+const repository = fileURLToPath(new URL('../..', import.meta.url))
+
+/** The body of the ```ts block that follows `heading` in the README. */
+function readmeBlock(heading: string): string {
+  const readme = readFileSync(`${repository}README.md`, 'utf8')
+  const from = readme.indexOf(heading)
+  assert.ok(from >= 0, `no ${heading} in the README`)
+  const start = readme.indexOf('```ts\n', from) + '```ts\n'.length
+  return readme.slice(start, readme.indexOf('```\n', start))
+}
+
+describe('the README quick start, as pasted', () => {
+  test('is examples/quick-start.ts, which runs against PostgreSQL and MariaDB and exits', async (t) => {
+    const example = readFileSync(`${repository}examples/quick-start.ts`, 'utf8')
+    assert.equal(readmeBlock('## Quick start'), example, 'the README block is the example file')
+    const mariadb = servers.mariadb
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const accountsUrl = await servers.postgres.createDatabase()
+    const ledgerUrl = await mariadb.createDatabase()
+    const run = spawnSync(process.execPath, ['build/examples/quick-start.js'], {
+      cwd: repository,
+      env: { ...process.env, ACCOUNTS_URL: accountsUrl, LEDGER_URL: ledgerUrl },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
+    assert.match(run.stdout, /committed in both databases/)
+    const accounts = servers.fixture.pg(accountsUrl, 'accounts')
+    const ledger = servers.fixture.mysql(ledgerUrl, 'ledger')
+    assert.deepEqual((await accounts.pool.query('SELECT balance FROM accounts')).rows, [
+      { balance: 90 },
+    ])
+    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
+      'SELECT account_id, amount FROM entries',
+    )
+    assert.deepEqual(
+      entries.map((row) => [row.account_id, row.amount]),
+      [[1, -10]],
+    )
+    assert.deepEqual((await accounts.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
+  })
+})
