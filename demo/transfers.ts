@@ -127,6 +127,10 @@ async function crashScene(banks: readonly Bank[], expectedTotal: number): Promis
     `A coordinator process moves 100 from ${from.name}#1 to ${to.name}#1 and is killed with SIGKILL`,
   )
   say('right after its commit decision, before it could commit the prepared branch.')
+  say('  (coordinator: the process running a transaction over several databases;')
+  say("   decision: the 'C' row it writes in the decision log — from then on the transaction is")
+  say("   committed, whatever happens; prepared branch: one database's part, PREPARE TRANSACTION")
+  say('   done — the database keeps it, locks and all, even across a crash, until told to commit.)')
   const run = await runCrashCoordinator({
     databases: [from, to].map((bank) => ({ name: bank.name, kind: bank.kind, url: bank.url })),
     decisionLog: from.name,
@@ -145,6 +149,9 @@ async function crashScene(banks: readonly Bank[], expectedTotal: number): Promis
   say('\n$ txkit status --db … --decision-log bank_eu --prefix demo')
   const status = await runCli(['status', ...cliArgs])
   say(indent(status.stdout))
+  say('  (GTRID: the transaction id, ending with the decision database; DATABASES: where a branch')
+  say("   is still prepared; DECISION: what the decision log says — commit for a 'C' row;")
+  say('   RECOVER WOULD: what txkit recover does now, or why it would leave it for later.)')
   const inDoubt = (await Promise.all(banks.map((bank) => bank.balances())))
     .flat()
     .reduce((a, b) => a + b, 0)
