@@ -50,6 +50,24 @@ async function threeDatabases(options: { protocol?: 'decision' | 'sequential' } 
   return { ...dbs, coordinator, steps }
 }
 
+/**
+ * Database `a` reached through a proxy that, at the decision, lets the next chunk containing
+ * `trigger` reach the server and then cuts the line; and a coordinator whose decision log it is.
+ */
+async function cuttingAtTheDecision(pool: pg.Pool, trigger: string) {
+  const viaProxy = await fixture.pgThroughProxy(
+    (pool.options as { connectionString: string }).connectionString,
+    'a',
+  )
+  const coordinator = fixture.coordinator({
+    decisionLog: viaProxy.db,
+    onStep: (event) => {
+      if (event.step === 'decision' && event.when === 'before') viaProxy.proxy.cutAfter(trigger)
+    },
+  })
+  return { viaProxy, proxy: viaProxy.proxy, coordinator }
+}
+
 async function marks(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
   return rows.map((row) => row.tx)
@@ -323,17 +341,7 @@ describe('PostgreSQL + PostgreSQL', () => {
 
   test('a connection cut while the decision COMMIT is in flight: outcome unknown, prepared branches left alone', async () => {
     const { a, b, c } = await threeDatabases()
-    const viaProxy = await fixture.pgThroughProxy(
-      (a.pool.options as { connectionString: string }).connectionString,
-      'a',
-    )
-    const proxy = viaProxy.proxy
-    const coordinator = fixture.coordinator({
-      decisionLog: viaProxy.db,
-      onStep: (event) => {
-        if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('COMMIT')
-      },
-    })
+    const { viaProxy, proxy, coordinator } = await cuttingAtTheDecision(a.pool, 'COMMIT')
     let caught: unknown
     await coordinator
       .transaction({ a: viaProxy.db, b: b.db, c: c.db }, async ({ a, b, c }) => {
@@ -378,17 +386,7 @@ describe('PostgreSQL + PostgreSQL', () => {
 
   test('a connection cut after a standalone decision was sent: outcome unknown, recovery follows the row', async () => {
     const { a, b, c } = await threeDatabases()
-    const viaProxy = await fixture.pgThroughProxy(
-      (a.pool.options as { connectionString: string }).connectionString,
-      'a',
-    )
-    const proxy = viaProxy.proxy
-    const coordinator = fixture.coordinator({
-      decisionLog: viaProxy.db,
-      onStep: (event) => {
-        if (event.step === 'decision' && event.when === 'before') proxy.cutAfter('txkit_decision')
-      },
-    })
+    const { viaProxy, proxy, coordinator } = await cuttingAtTheDecision(a.pool, 'txkit_decision')
     let caught: unknown
     await coordinator
       .transaction({ b: b.db, c: c.db }, async ({ b, c }) => {
@@ -682,16 +680,7 @@ describe('controlled form', () => {
 
   test('catching outcome-unknown inside the scope never rolls the prepared branches back', async () => {
     const { a, b, c } = await threeDatabases()
-    const viaProxy = await fixture.pgThroughProxy(
-      (a.pool.options as { connectionString: string }).connectionString,
-      'a',
-    )
-    const coordinator = fixture.coordinator({
-      decisionLog: viaProxy.db,
-      onStep: (event) => {
-        if (event.step === 'decision' && event.when === 'before') viaProxy.proxy.cutAfter('COMMIT')
-      },
-    })
+    const { viaProxy, coordinator } = await cuttingAtTheDecision(a.pool, 'COMMIT')
     a.db = viaProxy.db
     let status = ''
     // Callback form: the user commits inside and swallows the error.
