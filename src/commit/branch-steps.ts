@@ -5,12 +5,18 @@ import {
 } from '../dialect/dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { PreparedTransactionsDisabledError } from '../errors/prepared-transactions-disabled-error.js'
+import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Branch } from './branch.js'
 import { afterStep, beforeStep, type CommitContext } from './commit-context.js'
 
 /** A branch the database rolled back instead of preparing. */
 export class BranchRolledBackByServer extends Error {}
+
+/** What a branch's spans carry: its database's stable name and its index, never its URL. */
+function branchAttributes(branch: Branch) {
+  return { 'txkit.database': branch.database.name, 'txkit.branch.index': branch.index }
+}
 
 const FINISH_RETRY_DELAYS_MS = [50, 250, 1000]
 
@@ -20,6 +26,7 @@ const FINISH_RETRY_DELAYS_MS = [50, 250, 1000]
  */
 export async function prepareBranch(context: CommitContext, branch: Branch): Promise<void> {
   const xid = branch.xid
+  const span = startSpan('txkit.prepare', branchAttributes(branch), context.span)
   try {
     await beforeStep(context, 'prepare', branch)
     const outcome = await branch.dialect.prepare(branch.connection, xid)
@@ -46,8 +53,11 @@ export async function prepareBranch(context: CommitContext, branch: Branch): Pro
       branch.state = 'unknown'
     }
     branch.error = await explainPrepareFailure(branch, error)
+    span?.set({ 'txkit.branch.state': branch.state })
+    span?.end(branch.error)
     throw branch.error
   }
+  span?.end()
   await afterStep(context, 'prepare', branch)
 }
 
@@ -122,11 +132,14 @@ export async function commitBranch(context: CommitContext, branch: Branch): Prom
     branch.error = error
     return
   }
+  const span = startSpan('txkit.commit', branchAttributes(branch), context.span)
   const answer = await finishByXid(branch, xid, 'commitPrepared')
   // After a 'C' decision only recovery, following that same decision, can finish a branch first.
   // Under the seed's rule recovery may have rolled it back instead: a "not found" proves nothing.
   const proof = context.protocol === 'decision' || answer === 'done'
   if (proof && provesFinished(branch, answer)) branch.state = 'committed'
+  span?.set({ 'txkit.branch.state': branch.state })
+  span?.end(branch.state === 'committed' ? undefined : (branch.error ?? 'left for recovery'))
   if (branch.state === 'committed') {
     await afterStep(context, 'commit', branch)
   } else {

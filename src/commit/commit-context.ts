@@ -1,3 +1,4 @@
+import type { TraceSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import type { Branch } from './branch.js'
@@ -19,6 +20,8 @@ export interface CommitContext {
   readonly deadline: number
   readonly logger: Logger
   readonly onStep: ProtocolStepObserver | undefined
+  /** The transaction's `txkit.transaction` span, when tracing is on. */
+  readonly span: TraceSpan | undefined
 }
 
 function event(

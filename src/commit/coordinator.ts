@@ -2,6 +2,7 @@ import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
+import { startSpan } from '../tracing/span.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
@@ -177,7 +178,17 @@ export class Coordinator implements AsyncDisposable {
       deadline: Date.now() + this.#maxTransactionDuration,
       logger: this.#logger,
       onStep: this.#onStep,
+      span: startSpan('txkit.transaction', {
+        'txkit.transaction.id': gtrid,
+        'txkit.transaction.prefix': this.prefix,
+        'txkit.transaction.protocol': this.protocol,
+      }),
     }
+    const beginSpan = startSpan(
+      'txkit.begin',
+      { 'txkit.transaction.databases': groups.map((group) => group.database.name) },
+      context.span,
+    )
     let transaction: DistributedTransaction<BranchesOf<Databases>> | undefined
     const assertActive = () => transaction?.assertActive()
     const count = open ? 0 : groups.length
@@ -187,8 +198,11 @@ export class Coordinator implements AsyncDisposable {
       ),
     )
     const failure = opened.find((result) => result.status === 'rejected')
+    beginSpan?.end(failure === undefined ? undefined : (failure as PromiseRejectedResult).reason)
     if (failure !== undefined) {
       const reason = (failure as PromiseRejectedResult).reason
+      context.span?.set({ 'txkit.transaction.outcome': 'rolled-back' })
+      context.span?.end(reason)
       await Promise.all(context.branches.map(abandon))
       throw new TransactionRolledBackError(
         gtrid,

@@ -1,4 +1,5 @@
 import type { DecisionInsertOutcome } from '../dialect/dialect.js'
+import { startSpan } from '../tracing/span.js'
 import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
 import type { Branch } from './branch.js'
 import { commitBranch, prepareBranch } from './branch-steps.js'
@@ -40,11 +41,25 @@ export async function commitWithDecision(context: CommitContext): Promise<Commit
     throw rolledBack(context, 'a branch failed before the decision', failure.reason)
   }
 
-  if (decisionBranch === undefined) {
-    await decideAlone(context, decisionLog, participants)
-  } else {
-    await decideInBranch(context, decisionBranch)
+  const span = startSpan(
+    'txkit.decision',
+    {
+      'txkit.database': decisionLog.database.name,
+      'txkit.decision.in_branch': decisionBranch !== undefined,
+    },
+    context.span,
+  )
+  try {
+    if (decisionBranch === undefined) {
+      await decideAlone(context, decisionLog, participants)
+    } else {
+      await decideInBranch(context, decisionBranch)
+    }
+  } catch (error) {
+    span?.end(error)
+    throw error
   }
+  span?.end()
   await afterStep(context, 'decision')
 
   await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))

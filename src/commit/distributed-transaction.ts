@@ -177,6 +177,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         this.#context.branches.length <= 1 ? commitInOnePhase : PROTOCOLS[this.protocol]
       const result = await protocol(this.#context)
       this.#status = 'committed'
+      this.#endSpan(undefined, result.pending.length)
       return result
     } catch (error) {
       this.#status = isTransactionRolledBackError(error)
@@ -184,6 +185,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         : isBranchTransactionEndedError(error)
           ? 'not-atomic'
           : 'outcome-unknown'
+      this.#endSpan(error)
       throw error
     } finally {
       this.#release()
@@ -223,9 +225,23 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     const ended = rolledBack(this.#context, 'the transaction was rolled back', cause)
     if (isBranchTransactionEndedError(ended)) {
       this.#status = 'not-atomic'
+      this.#endSpan(ended)
       throw ended
     }
     this.#status = 'rolled-back'
+    this.#endSpan(undefined)
+  }
+
+  /** Ends the transaction's span with its outcome and the databases it spanned. */
+  #endSpan(error: unknown, pending?: number): void {
+    const span = this.#context.span
+    if (span === undefined) return
+    span.set({
+      'txkit.transaction.outcome': this.#status,
+      'txkit.transaction.databases': this.#context.branches.map((branch) => branch.database.name),
+      ...(pending !== undefined && { 'txkit.transaction.pending': pending }),
+    })
+    span.end(error)
   }
 
   /**

@@ -1,3 +1,4 @@
+import { startSpan } from '../tracing/span.js'
 import { rollBackEverything, rolledBack } from './abort.js'
 import type { CommitContext } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
@@ -10,7 +11,20 @@ import { commitInOneStep } from './one-step-commit.js'
 export async function commitInOnePhase(context: CommitContext): Promise<CommitResult> {
   const [branch] = context.branches
   if (branch !== undefined) {
-    const outcome = await commitInOneStep(context, branch, 'database')
+    const span = startSpan(
+      'txkit.commit',
+      {
+        'txkit.database': branch.database.name,
+        'txkit.branch.index': branch.index,
+        'txkit.commit.one_phase': true,
+      },
+      context.span,
+    )
+    const outcome = await commitInOneStep(context, branch, 'database').catch((error: unknown) => {
+      span?.end(error)
+      throw error
+    })
+    span?.end(outcome === 'committed' ? undefined : outcome[1])
     if (outcome !== 'committed') {
       await rollBackEverything(context, 'parallel')
       throw rolledBack(context, ...outcome)

@@ -9,6 +9,7 @@ import { LockReentryError } from '../errors/lock-reentry-error.js'
 import { LockStateError } from '../errors/lock-state-error.js'
 import { LockTimeoutError } from '../errors/lock-timeout-error.js'
 import { LockWaitAbortedError } from '../errors/lock-wait-aborted-error.js'
+import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
 import { sleep } from '../util/sleep.js'
 import { heldInContext } from './held-locks.js'
@@ -176,7 +177,26 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     }
   }
 
+  /** Takes the lock (see {@link take}), in a `txkit.lock.acquire` span when tracing is on. */
   async #take(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
+    const span = startSpan('txkit.lock.acquire', {
+      'txkit.lock.id': String(this.identifier),
+      'txkit.lock.mode': this.#request.mode,
+      'txkit.lock.scope': this.#request.scope,
+    })
+    if (span === undefined) return this.#takeUntraced(wait, signal)
+    try {
+      const acquired = await this.#takeUntraced(wait, signal)
+      span.set({ 'txkit.lock.acquired': acquired })
+      span.end()
+      return acquired
+    } catch (error) {
+      span.end(error)
+      throw error
+    }
+  }
+
+  async #takeUntraced(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
     if (this.#status === 'locked') {
       throw new LockReentryError(
         `Lock ${describeKey(this.key)} is already held by this lock object: txkit never stacks a lock on itself.`,

@@ -6,6 +6,7 @@ import { validateDatabaseName } from '../driver/database-name.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
+import { startSpan } from '../tracing/span.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
@@ -95,6 +96,27 @@ const GC_MARGIN_MS = 60_000
  */
 export async function recover(options: RecoverOptions): Promise<RecoveryReport> {
   const settings = checkOptions(options)
+  const span = startSpan('txkit.recovery.round', {
+    'txkit.transaction.prefix': settings.prefix,
+    'txkit.recovery.dry_run': settings.dryRun,
+  })
+  try {
+    const report = await recoverRound(settings)
+    span?.set({
+      'txkit.recovery.committed': report.counts.committed,
+      'txkit.recovery.rolled_back': report.counts.rolledBack,
+      'txkit.recovery.left': report.counts.left,
+      'txkit.recovery.failed': report.counts.failed,
+    })
+    span?.end()
+    return report
+  } catch (error) {
+    span?.end(error)
+    throw error
+  }
+}
+
+async function recoverRound(settings: Settings): Promise<RecoveryReport> {
   const started = Date.now()
   const { databases, decisionLog, logger, signal } = settings
   // Old decision rows are read before the scan: once a commit decision exists, its prepared

@@ -2,6 +2,7 @@ import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-erro
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
 import { RunAbortedError } from '../errors/run-aborted-error.js'
+import { startSpan } from '../tracing/span.js'
 import { backoffDelay } from '../util/backoff.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
@@ -161,11 +162,17 @@ export class Runner {
       const started = performance.now()
       const context: OperationContext = { name, attempt, signal }
       const noted = { database: 'unknown' }
+      const span = startSpan('txkit.run.attempt', {
+        'txkit.run.name': name,
+        'txkit.run.attempt': attempt,
+      })
       try {
         const value = await this.#attempt(resolved, settings, noted, (session) =>
           operation(session.exposed as SessionOf<Target>, context),
         )
         const { database } = noted
+        span?.set({ 'txkit.database': database })
+        span?.end()
         this.#logger.info?.(
           { name, database, attempt, elapsedMs: elapsed(started) },
           `txkit: ${name} done`,
@@ -174,6 +181,8 @@ export class Runner {
       } catch (error) {
         lastError = error
         const { transient, code } = classifyError(error)
+        span?.set({ 'txkit.database': noted.database, 'txkit.run.transient': transient })
+        span?.end(error)
         const final =
           !transient ||
           attempt > this.#maxRetries ||

@@ -1,0 +1,92 @@
+/**
+ * OpenTelemetry spans for txkit, through `@opentelemetry/api` when it is installed (an optional
+ * peer dependency). Without it nothing is loaded and every hook is one comparison; with it and no
+ * tracer provider registered, the API's no-op tracer answers.
+ *
+ * The convention (no standard exists for distributed transactions): a `txkit.transaction` span per
+ * transaction with children `txkit.begin`, `txkit.prepare` (per branch), `txkit.decision` and
+ * `txkit.commit` (per branch); `txkit.lock.acquire`, `txkit.run.attempt` and
+ * `txkit.recovery.round` elsewhere. Attributes name the transaction (`txkit.transaction.id`,
+ * `.prefix`, `.protocol`, `.databases`, `.outcome`) and the branch (`txkit.database`,
+ * `txkit.branch.index`); never a password, a URL or a statement's parameters.
+ */
+
+/** What txkit records on a span. */
+export type SpanAttributes = Readonly<Record<string, string | number | boolean | readonly string[]>>
+
+/** The parts of `@opentelemetry/api` txkit uses, described by shape (no runtime dependency). */
+interface OtelSpan {
+  setAttributes(attributes: SpanAttributes): unknown
+  setStatus(status: { code: number; message?: string }): unknown
+  recordException(exception: Error | string): unknown
+  end(): void
+}
+interface OtelApi {
+  readonly trace: {
+    getTracer(name: string): {
+      startSpan(name: string, options: { attributes: SpanAttributes }, context?: unknown): OtelSpan
+    }
+    setSpan(context: unknown, span: OtelSpan): unknown
+  }
+  readonly context: { active(): unknown }
+}
+
+const STATUS_OK = 1
+const STATUS_ERROR = 2
+
+const api: OtelApi | undefined = await import('@opentelemetry/api' as string).then(
+  (module: { default?: OtelApi } & OtelApi) => (module.trace ? module : module.default),
+  () => undefined,
+)
+const tracer = api?.trace.getTracer('txkit')
+
+/** A span txkit started; `end` records how the step ended. */
+export class TraceSpan {
+  readonly #span: OtelSpan
+
+  /** @internal */
+  constructor(span: OtelSpan) {
+    this.#span = span
+  }
+
+  /** Adds attributes (never secrets: names, ids, counts). */
+  set(attributes: SpanAttributes): void {
+    this.#span.setAttributes(attributes)
+  }
+
+  /** Ends the span: `error` marks it failed, with the error's message (never parameters). */
+  end(error?: unknown): void {
+    if (error === undefined) {
+      this.#span.setStatus({ code: STATUS_OK })
+    } else {
+      const message = error instanceof Error ? error.message : String(error)
+      this.#span.recordException(error instanceof Error ? error : message)
+      this.#span.setStatus({ code: STATUS_ERROR, message })
+    }
+    this.#span.end()
+  }
+
+  /** @internal The context carrying this span, for children. */
+  get context(): unknown {
+    return api?.trace.setSpan(api.context.active(), this.#span)
+  }
+}
+
+/**
+ * Starts a span named `name` (a child of `parent`, else of the active context); undefined when
+ * `@opentelemetry/api` is not installed.
+ *
+ * @example
+ * ```ts
+ * const span = startSpan('txkit.recovery.round', { 'txkit.transaction.prefix': 'billing' })
+ * try { await work() } finally { span?.end() }
+ * ```
+ */
+export function startSpan(
+  name: string,
+  attributes: SpanAttributes,
+  parent?: TraceSpan,
+): TraceSpan | undefined {
+  if (tracer === undefined) return undefined
+  return new TraceSpan(tracer.startSpan(name, { attributes }, parent?.context))
+}
