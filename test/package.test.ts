@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { serversForFile } from '../harness/file-servers.js'
-import { createCoordinator } from '../src/index.js'
+import { createCoordinator, createTransactionManager } from '../src/index.js'
 
 const repository = fileURLToPath(new URL('../..', import.meta.url))
 const servers = serversForFile({ mariadb: false })
@@ -92,6 +92,23 @@ describe('await using', () => {
       })
     }
     // Without close(), the row would be deleted a second later in a batch.
+    const { rowCount } = await a.pool.query('SELECT 1 FROM txkit_decision')
+    assert.equal(rowCount, 0)
+  })
+
+  test('a transaction manager disposed with await using does the same', async () => {
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((name) => servers.fixture.markedPg(servers.postgres, name)),
+    )
+    if (a === undefined || b === undefined) throw new Error('no databases')
+    {
+      await using manager = createTransactionManager({ decisionLog: a.db })
+      await manager.coordinator.createDecisionLog()
+      await manager.run(async (tx) => {
+        await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('managed')`)
+        await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('managed')`)
+      })
+    }
     const { rowCount } = await a.pool.query('SELECT 1 FROM txkit_decision')
     assert.equal(rowCount, 0)
   })
