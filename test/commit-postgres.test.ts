@@ -386,7 +386,7 @@ describe('PostgreSQL + PostgreSQL', () => {
 
   test('a connection cut after a standalone decision was sent: outcome unknown, recovery follows the row', async () => {
     const { a, b, c } = await threeDatabases()
-    const { viaProxy, proxy, coordinator } = await cuttingAtTheDecision(a.pool, 'txkit_decision')
+    const { proxy, coordinator } = await cuttingAtTheDecision(a.pool, 'txkit_decision')
     let caught: unknown
     await coordinator
       .transaction({ b: b.db, c: c.db }, async ({ b, c }) => {

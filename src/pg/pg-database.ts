@@ -105,7 +105,7 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
     } catch (error) {
       // A session ended on the server (terminated, crashed) whose news reaches the client as the
       // answer to a statement rather than as an 'error' event: a busy holder, a stall.
-      if (isClientSideLoss(error) || isSessionEnded(error)) this.#lost.markLost()
+      if (isClientSideLoss(error) || postgresDialect.isConnectionLost(error)) this.#lost.markLost()
       throw error
     }
   }
@@ -208,14 +208,6 @@ function guardPgClient<Client extends PgClientLike>(client: Client, guard: Branc
       return function_
     },
   })
-}
-
-/** SQLSTATEs the server sends as it ends the session: admin_shutdown, crash_shutdown, cannot_connect_now. */
-const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
-
-function isSessionEnded(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && (SESSION_ENDED.has(code) || code.startsWith('08'))
 }
 
 function isClientSideLoss(error: unknown): boolean {

@@ -173,10 +173,8 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
           if (table.state === undefined) {
             return leftAlone(group, 'decision', 'decision-table-missing', missingTable(decisionLog))
           }
-          return recoverDecision(group, await (rows as Promise<Map<string, DecisionRow>>), {
-            ...settings,
-            decisionLogCreatedAt: table.state.createdAt,
-          })
+          const rowsRead = await (rows as Promise<Map<string, DecisionRow>>)
+          return recoverDecision(group, rowsRead, table.state.createdAt, settings)
         },
       })
     })
@@ -235,8 +233,6 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
 }
 
 interface Settings {
-  /** When the decision table was created, by the decision database's clock, where known. */
-  readonly decisionLogCreatedAt?: number | undefined
   readonly databases: readonly Database[]
   readonly decisionLog: DecisionLog | undefined
   readonly prefix: string
@@ -628,6 +624,8 @@ function failedTransaction(group: readonly FoundBranch[], error: unknown): Trans
 async function recoverDecision(
   group: readonly FoundBranch[],
   rows: Map<string, DecisionRow>,
+  /** When the decision table was created, by the decision database's clock, where known. */
+  createdAt: number | undefined,
   settings: Settings,
 ): Promise<TransactionRecovery> {
   const first = group[0]
@@ -647,7 +645,6 @@ async function recoverDecision(
     )
   }
   let reason: string
-  const createdAt = settings.decisionLogCreatedAt
   const startedAt = first.parsed.startedAt
   if (row !== undefined) {
     reason = row.outcome === 'C' ? "decision row 'C': commit" : "decision row 'A': roll back"
