@@ -12,7 +12,9 @@ import { freePort } from '../harness/free-port.js'
 import { MariadbServer } from '../harness/mariadb-server.js'
 import { PostgresServer } from '../harness/postgres-server.js'
 import { ServerProcess } from '../harness/server-process.js'
-import { createLock } from '../src/index.js'
+import { createLock, type Database } from '../src/index.js'
+import { mysqlDatabase } from '../src/mysql/mysql2.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { sleep } from '../src/util/sleep.js'
 import { type LatencySummary, measure, ratio, summarise } from './stats.js'
 
@@ -81,7 +83,7 @@ function rawMysql(pool: mysql.Pool): Locker {
   }
 }
 
-function txkit(pool: object): Locker {
+function txkit(pool: Database): Locker {
   return async (key) => {
     const lock = await createLock(pool, key).acquire()
     return () => lock.release()
@@ -275,13 +277,16 @@ export async function runLockBench(options: LockBenchOptions): Promise<void> {
       : mysql.createPool({ uri: mariadb.url('mysql'), connectionLimit: options.contenders + 2 })
   try {
     const lockers: Array<[string, Locker]> = [
-      ['txkit_pg', txkit(pgPool)],
+      ['txkit_pg', txkit(pgDatabase(pgPool, { name: 'bench' }))],
       ['raw_pg', rawPg(pgPool)],
       ['advisory_lock_pkg', advisoryLockPackage(postgres.url())],
       ['polling_100ms_pg', pollingPg(pgPool)],
     ]
     if (mysqlPool !== undefined) {
-      lockers.push(['txkit_mariadb', txkit(mysqlPool)], ['raw_mariadb', rawMysql(mysqlPool)])
+      lockers.push(
+        ['txkit_mariadb', txkit(mysqlDatabase(mysqlPool, { name: 'bench' }))],
+        ['raw_mariadb', rawMysql(mysqlPool)],
+      )
     }
     if (redis !== undefined) lockers.push(['redlock', redlock(redis.client)])
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import pg from 'pg'
 import { PostgresServer } from '../harness/postgres-server.js'
 import { createCoordinator, recover } from '../src/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { ratio } from './stats.js'
 
 export interface RecoveryBenchOptions {

@@ -3,7 +3,9 @@ import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { MariadbServer } from '../harness/mariadb-server.js'
 import { PostgresServer } from '../harness/postgres-server.js'
-import { createRunner } from '../src/index.js'
+import { createRunner, type RunTarget } from '../src/index.js'
+import { mysqlSession } from '../src/mysql/mysql2.js'
+import { pgSession } from '../src/postgres/node-postgres.js'
 import { ratio } from './stats.js'
 
 export interface RunnerBenchOptions {
@@ -44,6 +46,7 @@ async function threeStatements(session: Counted, placeholder: (n: number) => str
  */
 async function compare(
   counted: Counted,
+  held: RunTarget,
   begin: string,
   placeholder: (n: number) => string,
   seconds: number,
@@ -53,7 +56,7 @@ async function compare(
   const modes = {
     bare: () => threeStatements(counted, placeholder, ++id),
     runner: () =>
-      runner.run(counted, () => threeStatements(counted, placeholder, ++id), {
+      runner.run(held, () => threeStatements(counted, placeholder, ++id), {
         name: 'three-statements',
         lockTimeout: 2_000,
         statementTimeout: 5_000,
@@ -131,7 +134,13 @@ export async function runRunnerBench(options: RunnerBenchOptions): Promise<void>
     await pgPool.query('INSERT INTO items VALUES (1, 0)')
     await pgPool.query('CREATE TABLE log (id int PRIMARY KEY)')
     const pgClient = counted(await pgPool.connect())
-    const onPg = await compare(pgClient, 'BEGIN', (n) => `$${n}`, options.seconds)
+    const onPg = await compare(
+      pgClient,
+      pgSession(pgClient),
+      'BEGIN',
+      (n) => `$${n}`,
+      options.seconds,
+    )
     pgClient.release()
     let onMariadb: Comparison | undefined
     if (mysqlPool !== undefined) {
@@ -141,7 +150,13 @@ export async function runRunnerBench(options: RunnerBenchOptions): Promise<void>
       await mysqlPool.query('CREATE TABLE bench.log (id int PRIMARY KEY)')
       const connection = counted(await mysqlPool.getConnection())
       await connection.query('USE bench')
-      onMariadb = await compare(connection, 'START TRANSACTION', () => '?', options.seconds)
+      onMariadb = await compare(
+        connection,
+        mysqlSession(connection),
+        'START TRANSACTION',
+        () => '?',
+        options.seconds,
+      )
       connection.release()
     }
     const extraPg = onPg.runner.roundTrips - onPg.bare.roundTrips

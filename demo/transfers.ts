@@ -9,8 +9,8 @@ import { PostgresServer } from '../harness/postgres-server.js'
 import { runCli } from '../harness/run-cli.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import { createCoordinator, type Database, isTransactionRolledBackError } from '../src/index.js'
-import { mysqlDatabase } from '../src/mysql/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { mysqlDatabase } from '../src/mysql/mysql2.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 const ACCOUNTS_PER_BANK = 4
 const OPENING_BALANCE = 1000

@@ -1,8 +1,8 @@
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { createCoordinator } from 'txkit'
-import { mysqlDatabase } from 'txkit/mysql'
-import { pgDatabase } from 'txkit/pg'
+import { mysqlDatabase } from 'txkit/mysql2'
+import { pgDatabase } from 'txkit/node-postgres'
 
 // PostgreSQL (with max_prepared_transactions > 0) and MySQL 8 or MariaDB, from the environment:
 // ACCOUNTS_URL=postgres://app:secret@localhost:5432/bank LEDGER_URL=mysql://app:secret@localhost/books

@@ -9,8 +9,8 @@
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { createCoordinator, type Database, type ProtocolStepEvent } from '../src/index.js'
-import { mysqlDatabase } from '../src/mysql/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { mysqlDatabase } from '../src/mysql/mysql2.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 export interface CrashPoint {
   readonly step: ProtocolStepEvent['step']

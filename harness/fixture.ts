@@ -9,29 +9,47 @@ import {
   type TransactionManager,
   type TransactionManagerOptions,
 } from '../src/index.js'
-import { type MysqlDatabase, mysqlDatabase } from '../src/mysql/index.js'
-import { pgDatabase } from '../src/pg/index.js'
 import { CuttingProxy } from './cutting-proxy.js'
+import {
+  mysqlDriver,
+  type OpenedDatabase,
+  openMysql,
+  openPostgres,
+  postgresDriver,
+} from './drivers.js'
 import type { TestServer } from './test-databases.js'
-
-type PgDatabase = Database<pg.PoolClient>
-type MariaDatabase = MysqlDatabase<mysql.PoolConnection>
 
 /** Pools and coordinators opened by one test, closed together. */
 export class Fixture {
   readonly #closers: Array<() => Promise<unknown>> = []
 
-  pg(url: string, name: string): { pool: pg.Pool; db: PgDatabase } {
+  /**
+   * The PostgreSQL database at `url` as txkit database `name`, opened with the driver under test,
+   * and a node-postgres pool for the test's own reads and writes.
+   */
+  pg(url: string, name: string): { pool: pg.Pool; db: Database; driver: OpenedDatabase } {
     const pool = new pg.Pool({ connectionString: url, max: 20 })
     pool.on('error', () => {})
     this.#closers.push(() => pool.end())
-    return { pool, db: pgDatabase(pool, { name }) }
+    // node-postgres under test wraps the test's own pool, as txkit's users do.
+    const driver = openPostgres(url, name, 20, postgresDriver, pool)
+    this.#closers.push(() => driver.close())
+    return { pool, db: driver.db, driver }
   }
 
-  mysql(url: string, name: string): { pool: mysql.Pool; db: MariaDatabase } {
+  /**
+   * The MariaDB database at `url` as txkit database `name`, opened with the driver under test,
+   * and a mysql2 pool for the test's own reads and writes.
+   */
+  async mysql(
+    url: string,
+    name: string,
+  ): Promise<{ pool: mysql.Pool; db: Database; driver: OpenedDatabase }> {
     const pool = mysql.createPool({ uri: url, connectionLimit: 20 })
     this.#closers.push(() => pool.end())
-    return { pool, db: mysqlDatabase(pool, { name }) }
+    const driver = await openMysql(url, name, 20, mysqlDriver, pool)
+    this.#closers.push(() => driver.close())
+    return { pool, db: driver.db, driver }
   }
 
   /**

@@ -1,5 +1,4 @@
 export type { BranchHandle } from './commit/branch.js'
-export type { BranchReport, BranchState } from './commit/branch-report.js'
 export type { CommitResult } from './commit/commit-result.js'
 export {
   type BranchesOf,
@@ -27,10 +26,17 @@ export type {
   LockScope,
   LockWait,
 } from './dialect/lock-dialect.js'
-export { mysqlDialect } from './dialect/mysql-dialect.js'
-export { postgresDialect } from './dialect/postgres-dialect.js'
+export type { OperationSettings, RunnerDialect } from './dialect/runner-dialect.js'
 export type { Database } from './driver/database.js'
 export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
+export type { HeldSession } from './driver/held-session.js'
+export {
+  openUrlDatabase,
+  type UrlDatabase,
+  type UrlDatabaseOptions,
+  type UrlDriver,
+} from './driver/url-driver.js'
+export type { BranchReport, BranchState } from './errors/branch-report.js'
 export {
   BranchTransactionEndedError,
   isBranchTransactionEndedError,
@@ -73,7 +79,8 @@ export {
   TransactionStateError,
 } from './errors/transaction-state-error.js'
 export { isTxkitError, TxkitError } from './errors/txkit-error.js'
-export { createLock, DatabaseLock, type LockStatus } from './lock/database-lock.js'
+export { createLock } from './lock/create-lock.js'
+export { DatabaseLock, type LockStatus } from './lock/database-lock.js'
 export {
   type LockIdentifier,
   type LockKey,
@@ -125,9 +132,9 @@ export {
   Runner,
   type RunnerOptions,
   type RunOptions,
+  type RunTarget,
   type SessionOf,
 } from './runner/runner.js'
-export type { OperationSettings, RunnerDialect } from './runner/runner-dialect.js'
 export {
   classifyError,
   type ErrorClassification,

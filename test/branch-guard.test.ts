@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { PoolConnection as MariadbPoolConnection } from 'mariadb'
 import type mysql from 'mysql2/promise'
 import pg from 'pg'
+import type postgres from 'postgres'
+import { mysqlDriver, type OpenedDatabase, postgresDriver } from '../harness/drivers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { UnconfirmedAnswer } from '../src/dialect/dialect.js'
-import { mysqlTransactionControl } from '../src/dialect/mysql-dialect.js'
-import { postgresDialect, postgresTransactionControl } from '../src/dialect/postgres-dialect.js'
 import type { DriverConnection } from '../src/driver/driver-connection.js'
 import {
   type BranchHandle,
@@ -16,6 +17,8 @@ import {
   isTransactionControlRefusedError,
   isTransactionRolledBackError,
 } from '../src/index.js'
+import { mysqlTransactionControl } from '../src/mysql/mysql-dialect.js'
+import { postgresDialect, postgresTransactionControl } from '../src/postgres/postgres-dialect.js'
 
 const servers = serversForFile()
 const { fixture } = servers
@@ -154,7 +157,7 @@ describe('PREPARE TRANSACTION command tags', () => {
         return result
       }
     })
-    const { pgDatabase } = await import('../src/pg/index.js')
+    const { pgDatabase } = await import('../src/postgres/node-postgres.js')
     const oddB = pgDatabase(odd, { name: 'b' })
     const coordinator = fixture.coordinator({ decisionLog: a.db })
     await coordinator.createDecisionLog()
@@ -175,16 +178,17 @@ describe('PREPARE TRANSACTION command tags', () => {
 interface Member {
   readonly url: string
   readonly pool: pg.Pool
-  readonly db: Database<pg.PoolClient>
+  readonly db: Database
+  readonly driver: OpenedDatabase
 }
 
 async function markedPair(): Promise<[Member, Member]> {
   const members = await Promise.all(
     ['a', 'b'].map(async (name) => {
       const url = await servers.postgres.createDatabase()
-      const { pool, db } = fixture.pg(url, name)
+      const { pool, db, driver } = fixture.pg(url, name)
       await pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
-      return { url, pool, db }
+      return { url, pool, db, driver }
     }),
   )
   return members as [Member, Member]
@@ -200,17 +204,37 @@ async function allMarks(members: ReadonlyArray<{ pool: pg.Pool }>): Promise<stri
   )
 }
 
-type Path = (branch: BranchHandle<pg.PoolClient>, sql: string) => Promise<unknown>
+type Path = (branch: BranchHandle, sql: string) => Promise<unknown>
 
+const client = (branch: BranchHandle) => branch.connection as pg.PoolClient
+const reserved = (branch: BranchHandle) => branch.connection as postgres.ReservedSql
+
+/** `sql` as the strings of a tagged template without values, as postgres.js receives them. */
+function template(sql: string): TemplateStringsArray {
+  return Object.assign([sql], { raw: [sql] }) as unknown as TemplateStringsArray
+}
+
+/** Every way a branch's statement can be sent, per driver: txkit's handle and the raw connection. */
 const PATHS: Record<string, Path> = {
   'branch.query': (branch, sql) => branch.query(sql),
   'branch.execute': (branch, sql) => branch.execute(sql),
-  'branch.connection.query(text)': (branch, sql) => branch.connection.query(sql),
-  'branch.connection.query({ text })': (branch, sql) => branch.connection.query({ text: sql }),
-  'branch.connection.query(text, callback)': (branch, sql) =>
-    new Promise((resolve, reject) =>
-      branch.connection.query(sql, (error: Error | null) => (error ? reject(error) : resolve(1))),
-    ),
+  ...(postgresDriver === 'node-postgres'
+    ? {
+        'branch.connection.query(text)': (branch, sql) => client(branch).query(sql),
+        'branch.connection.query({ text })': (branch, sql) => client(branch).query({ text: sql }),
+        'branch.connection.query(text, callback)': (branch, sql) =>
+          new Promise((resolve, reject) =>
+            client(branch).query(sql, (error: Error | null) =>
+              error ? reject(error) : resolve(1),
+            ),
+          ),
+      }
+    : {
+        'branch.connection`…`': async (branch, sql) => reserved(branch)(template(sql)),
+        'branch.connection.unsafe(text)': async (branch, sql) => reserved(branch).unsafe(sql),
+        'branch.connection.unsafe(text).simple()': async (branch, sql) =>
+          reserved(branch).unsafe(sql).simple(),
+      }),
 }
 
 describe('PostgreSQL: transaction control through what txkit hands out is refused', () => {
@@ -270,15 +294,27 @@ describe('PostgreSQL: transaction control through what txkit hands out is refuse
     const coordinator = fixture.coordinator({ decisionLog: a.db })
     await coordinator.createDecisionLog()
     await coordinator.transaction({ a: a.db, b: b.db }, async (branches) => {
-      const client = branches.b.connection
-      assert.ok(client instanceof pg.Client, 'instanceof pg.Client')
-      await client.query('INSERT INTO marks VALUES ($1)', ['kept'])
-      await client.query('SAVEPOINT s1')
-      await client.query({ text: 'INSERT INTO marks VALUES ($1)', values: ['undone'] })
-      await client.query('ROLLBACK TO SAVEPOINT s1')
-      await client.query('RELEASE SAVEPOINT s1')
-      assert.throws(() => client.release(), isTransactionControlRefusedError)
-      assert.throws(() => client.end(), isTransactionControlRefusedError)
+      if (postgresDriver === 'node-postgres') {
+        const raw = client(branches.b)
+        assert.ok(raw instanceof pg.Client, 'instanceof pg.Client')
+        await raw.query('INSERT INTO marks VALUES ($1)', ['kept'])
+        await raw.query('SAVEPOINT s1')
+        await raw.query({ text: 'INSERT INTO marks VALUES ($1)', values: ['undone'] })
+        await raw.query('ROLLBACK TO SAVEPOINT s1')
+        await raw.query('RELEASE SAVEPOINT s1')
+        assert.throws(() => raw.release(), isTransactionControlRefusedError)
+        assert.throws(() => raw.end(), isTransactionControlRefusedError)
+      } else {
+        const sql = reserved(branches.b)
+        assert.equal(typeof sql, 'function', 'still the tagged-template function')
+        await sql`INSERT INTO marks VALUES (${'kept'})`
+        await sql`SAVEPOINT s1`
+        await sql.unsafe('INSERT INTO marks VALUES ($1)', ['undone'])
+        await sql`ROLLBACK TO SAVEPOINT s1`
+        await sql`RELEASE SAVEPOINT s1`
+        assert.throws(() => sql.release(), isTransactionControlRefusedError)
+        assert.throws(() => sql.file('x.sql'), isTransactionControlRefusedError)
+      }
       await branches.a.query('INSERT INTO marks VALUES ($1)', ['kept'])
     })
     assert.deepEqual(await allMarks([a, b]), [['kept'], ['kept']])
@@ -286,13 +322,6 @@ describe('PostgreSQL: transaction control through what txkit hands out is refuse
 })
 
 describe('PostgreSQL: a branch ended behind txkit (its client reached another way) is detected', () => {
-  /** The raw clients `member`'s pool hands out, in checkout order. */
-  function rawClients(member: Member): pg.PoolClient[] {
-    const clients: pg.PoolClient[] = []
-    member.pool.on('acquire', (client) => clients.push(client))
-    return clients
-  }
-
   for (const target of ['a', 'b'] as const) {
     for (const statement of ['COMMIT', 'ROLLBACK; BEGIN', 'COMMIT; BEGIN; COMMIT']) {
       for (const ending of ['commit', 'throw'] as const) {
@@ -300,15 +329,15 @@ describe('PostgreSQL: a branch ended behind txkit (its client reached another wa
           const [a, b] = await markedPair()
           const coordinator = fixture.coordinator({ decisionLog: a.db })
           await coordinator.createDecisionLog()
-          const raw = rawClients(target === 'a' ? a : b)
+          const { driver } = target === 'a' ? a : b
           const userError = new Error('the callback failed')
           const caught = await coordinator
             .transaction({ a: a.db, b: b.db }, async (branches) => {
               await branches.a.query(`INSERT INTO marks VALUES ('x')`)
               await branches.b.query(`INSERT INTO marks VALUES ('x')`)
-              const client = raw.at(-1)
-              assert.ok(client)
-              await client.query(statement)
+              const session = driver.sessions.at(-1)
+              assert.ok(session)
+              await driver.sendRaw(session, statement)
               await branches[target].query(`INSERT INTO marks VALUES ('after')`)
               if (ending === 'throw') throw userError
             })
@@ -354,7 +383,7 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
       mariadb.createDatabase(),
     ])
     const p = fixture.pg(pgUrl, 'p')
-    const m = fixture.mysql(myUrl, 'm')
+    const m = await fixture.mysql(myUrl, 'm')
     await p.pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
     return { p, m }
@@ -369,26 +398,44 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
     const pair = await mixedPair()
     if (pair === undefined) return t.skip('no MariaDB')
     const { p, m } = pair
-    type MyBranch = BranchHandle<mysql.PoolConnection>
-    const sends: Record<string, (branch: MyBranch) => Promise<unknown>> = {
+    const my = (b: BranchHandle) => b.connection as mysql.PoolConnection
+    const maria = (b: BranchHandle) => b.connection as MariadbPoolConnection
+    const sends: Record<string, (branch: BranchHandle) => Promise<unknown>> = {
       'branch.query(COMMIT)': (b) => b.query('COMMIT'),
       'branch.execute(/* c */ begin)': (b) => b.execute('/* c */ begin'),
       'branch.query(SELECT 1; ROLLBACK)': (b) => b.query('SELECT 1; ROLLBACK'),
-      'query(COMMIT)': (b) => b.connection.query('COMMIT'),
-      'execute({ sql: ROLLBACK })': (b) => b.connection.execute({ sql: 'ROLLBACK' }),
-      'query(CREATE TABLE)': (b) => b.connection.query('CREATE TABLE other (a int)'),
-      'query(SET autocommit=1)': (b) => b.connection.query('SET autocommit = 1'),
-      'commit()': (b) => b.connection.commit(),
-      'beginTransaction()': (b) => b.connection.beginTransaction(),
-      'release()': async (b) => b.connection.release(),
-      'connection.query(COMMIT, callback)': (b) =>
-        new Promise((resolve, reject) =>
-          (b.connection.connection as unknown as CallbackConnection).query('COMMIT', (error) =>
-            error ? reject(error) : resolve(1),
-          ),
-        ),
-      'connection.promise().query(XA END)': (b) =>
-        (b.connection.connection as unknown as CallbackConnection).promise().query(`XA END X'00'`),
+      ...(mysqlDriver === 'mysql2'
+        ? {
+            'query(COMMIT)': (b) => my(b).query('COMMIT'),
+            'execute({ sql: ROLLBACK })': (b) => my(b).execute({ sql: 'ROLLBACK' }),
+            'query(CREATE TABLE)': (b) => my(b).query('CREATE TABLE other (a int)'),
+            'query(SET autocommit=1)': (b) => my(b).query('SET autocommit = 1'),
+            'commit()': (b) => my(b).commit(),
+            'beginTransaction()': (b) => my(b).beginTransaction(),
+            'release()': async (b) => my(b).release(),
+            'connection.query(COMMIT, callback)': (b) =>
+              new Promise((resolve, reject) =>
+                (my(b).connection as unknown as CallbackConnection).query('COMMIT', (error) =>
+                  error ? reject(error) : resolve(1),
+                ),
+              ),
+            'connection.promise().query(XA END)': (b) =>
+              (my(b).connection as unknown as CallbackConnection).promise().query(`XA END X'00'`),
+          }
+        : {
+            'query(COMMIT)': (b) => maria(b).query('COMMIT'),
+            'query({ sql: ROLLBACK })': (b) => maria(b).query({ sql: 'ROLLBACK' }),
+            'execute(XA END …)': (b) => maria(b).execute(`XA END X'00'`),
+            'batch(CREATE TABLE)': (b) => maria(b).batch('CREATE TABLE other (a int)', []),
+            'query(SET autocommit=1)': (b) => maria(b).query('SET autocommit = 1'),
+            'commit()': (b) => maria(b).commit(),
+            'rollback()': (b) => maria(b).rollback(),
+            'beginTransaction()': (b) => maria(b).beginTransaction(),
+            'release()': (b) => maria(b).release(),
+            'reset()': (b) => maria(b).reset(),
+            'importFile()': (b) => maria(b).importFile({ file: 'x.sql' }),
+            'queryStream(COMMIT)': async (b) => maria(b).queryStream('COMMIT'),
+          }),
     }
     for (const decisionLog of [m.db, p.db]) {
       const coordinator = fixture.coordinator({ decisionLog })
@@ -426,8 +473,6 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
     const pair = await mixedPair()
     if (pair === undefined) return t.skip('no MariaDB')
     const { p, m } = pair
-    const sessions: mysql.PoolConnection[] = []
-    m.pool.pool.on('acquire', (connection) => sessions.push(connection as never))
     for (const decisionLog of [m.db, p.db]) {
       const coordinator = fixture.coordinator({ decisionLog })
       await coordinator.createDecisionLog()
@@ -435,11 +480,9 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
         .transaction({ p: p.db, m: m.db }, async (branches) => {
           await branches.m.query(`INSERT INTO marks VALUES ('raw')`)
           await branches.p.query(`INSERT INTO marks VALUES ('raw')`)
-          const session = sessions.at(-1) as unknown as {
-            query(sql: string, cb: (error: { errno?: number } | null) => void): void
-          }
-          const answer = await new Promise<{ errno?: number } | null>((resolve) =>
-            session.query('COMMIT', resolve),
+          const answer = await m.driver.sendRaw(m.driver.sessions.at(-1), 'COMMIT').then(
+            () => undefined,
+            (error: { errno?: number }) => error,
           )
           assert.equal(answer?.errno, 1399, 'XAER_RMFAIL: not in the XA ACTIVE state')
           throw new Error('give up')
@@ -454,8 +497,6 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
     const pair = await mixedPair()
     if (pair === undefined) return t.skip('no MariaDB')
     const { p, m } = pair
-    const sessions: unknown[] = []
-    m.pool.pool.on('acquire', (connection) => sessions.push(connection))
     const coordinator = fixture.coordinator({ decisionLog: p.db })
     await coordinator.createDecisionLog()
     for (const ending of ['commit', 'throw'] as const) {
@@ -463,11 +504,9 @@ describe('MariaDB: transaction control is refused, and the XA state catches what
       await tx.branches.p.query(`INSERT INTO marks VALUES ('${ending}')`)
       await tx.branches.m.query(`INSERT INTO marks VALUES ('${ending}')`)
       const xid = Buffer.from(branchXid(tx.gtrid, 2, 1)).toString('hex')
-      const session = sessions.at(-1) as {
-        promise(): { query(sql: string): Promise<unknown> }
-      }
-      await session.promise().query(`XA END X'${xid}'`)
-      await session.promise().query(`XA COMMIT X'${xid}' ONE PHASE`)
+      const session = m.driver.sessions.at(-1)
+      await m.driver.sendRaw(session, `XA END X'${xid}'`)
+      await m.driver.sendRaw(session, `XA COMMIT X'${xid}' ONE PHASE`)
       const caught = await (ending === 'commit' ? tx.commit() : tx.rollback()).then(
         () => undefined,
         (error: unknown) => error,

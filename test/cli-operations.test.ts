@@ -341,7 +341,7 @@ describe('txkit init --print-sql, for migration tools', () => {
     const mariadb = servers.mariadb
     if (mariadb === undefined) return t.skip('no MariaDB')
     const url = await mariadb.createDatabase()
-    const m = fixture.mysql(url, 'm')
+    const m = await fixture.mysql(url, 'm')
     const printed = await runCli(['init', '--db', `m=${url}`, '--decision-log', 'm', '--print-sql'])
     assert.equal(printed.code, 0, printed.stderr)
     assert.match(printed.stdout, /CREATE TABLE IF NOT EXISTS `txkit_decision`/)

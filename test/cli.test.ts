@@ -5,6 +5,7 @@ import { runCli, runningCli } from '../harness/run-cli.js'
 import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
 import { stopTestServers, type TestServer, testPostgres } from '../harness/test-databases.js'
 import { createLock } from '../src/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 // Trust authentication accepts any password: the sentinel travels everywhere a real one would.
 const SENTINEL = 'S3ntinel-pa55word'
@@ -210,7 +211,10 @@ describe('txkit command line', () => {
 
   test('a watch round is skipped while another worker holds the recovery lock', async () => {
     // Another worker: the same lock, taken through txkit.
-    const holder = await createLock(pools[0] as pg.Pool, 'txkit-recover:cli').acquire()
+    const holder = await createLock(
+      pgDatabase(pools[0] as pg.Pool, { name: 'a' }),
+      'txkit-recover:cli',
+    ).acquire()
     const watch = runningCli(watchArgs('100ms'))
     assert.ok(await watch.until(/another worker holds the recovery lock/), watch.stderr())
     assert.doesNotMatch(watch.stderr(), /round done/)

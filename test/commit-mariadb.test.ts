@@ -28,8 +28,8 @@ async function myMarks(pool: mysql.Pool): Promise<string[]> {
 /** PostgreSQL `p` and MariaDB `m1`, `m2` (two databases on one server), each with `marks`. */
 async function setUp(server: TestServer) {
   const p = fixture.pg(await servers.postgres.createDatabase(), 'p')
-  const m1 = fixture.mysql(await server.createDatabase(), 'm1')
-  const m2 = fixture.mysql(await server.createDatabase(), 'm2')
+  const m1 = await fixture.mysql(await server.createDatabase(), 'm1')
+  const m2 = await fixture.mysql(await server.createDatabase(), 'm2')
   await p.pool.query('CREATE TABLE marks (tx text PRIMARY KEY, note text)')
   for (const m of [m1, m2]) {
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY, note text) ENGINE=InnoDB')
@@ -55,7 +55,9 @@ function withMariadb(name: string, body: (server: TestServer) => Promise<void>):
 describe('PostgreSQL + MariaDB', () => {
   withMariadb('the server is recognised as MariaDB', async (server) => {
     const { m1 } = await setUp(server)
-    assert.equal(await m1.db.flavour(), 'mariadb')
+    // mysqlDatabase and mariadbDatabase both tell MySQL from MariaDB.
+    const flavoured = m1.db as unknown as { flavour(): Promise<string> }
+    assert.equal(await flavoured.flavour(), 'mariadb')
   })
 
   for (const decisionOn of ['p', 'm1'] as const) {
@@ -223,18 +225,13 @@ describe('PostgreSQL + MariaDB', () => {
     async (server) => {
       const { p, m1 } = await setUp(server)
       let threadId = 0
-      const sessions: Array<{ once(event: string, listener: () => void): unknown }> = []
-      m1.pool.pool.on('acquire', (connection) => sessions.push(connection))
       const coordinator = fixture.coordinator({
         decisionLog: m1.db,
         onStep: async (event) => {
           if (event.step === 'decision' && event.when === 'before') {
-            // Wait until the branch's client has seen its session end: the loss is then known.
-            const gone = Promise.race(
-              sessions.map(
-                (session) => new Promise<void>((resolve) => session.once('end', () => resolve())),
-              ),
-            )
+            // Wait until txkit's session has seen its end: the loss is then known.
+            const branchSession = m1.driver.connections.at(-1)
+            const gone = new Promise<void>((resolve) => branchSession?.onLost?.(resolve))
             await m1.pool.query(`KILL ${threadId}`)
             await gone
           }

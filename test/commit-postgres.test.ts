@@ -17,7 +17,7 @@ import {
   parseXid,
   recover,
 } from '../src/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 let server: TestServer
 const fixture = new Fixture()
@@ -285,17 +285,14 @@ describe('PostgreSQL + PostgreSQL', () => {
 
   test('the decision session known dead before its COMMIT: rolled back everywhere, never "unknown"', async () => {
     const { a, b, c } = await threeDatabases()
-    // The clients a's pool hands out, so the test can wait until the branch's client has seen its
-    // session end before the decision is taken.
-    const clients: pg.PoolClient[] = []
-    a.pool.on('acquire', (client) => clients.push(client))
     const coordinator = fixture.coordinator({
       decisionLog: a.db,
       onStep: async (event) => {
         if (event.step === 'decision' && event.when === 'before') {
-          const ended = Promise.all(
-            clients.map((client) => new Promise((resolve) => client.once('end', resolve))),
-          )
+          // Wait until txkit's session (the decision branch's, the last checked out of a) has
+          // seen its end before the decision is taken.
+          const branchSession = a.driver.connections.at(-1)
+          const ended = new Promise<void>((resolve) => branchSession?.onLost?.(resolve))
           await a.pool.query(
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`,

@@ -9,8 +9,8 @@ import {
   isConfigurationError,
   recover,
 } from '../src/index.js'
-import { mysqlDatabase } from '../src/mysql/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { mysqlDatabase } from '../src/mysql/mysql2.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 // No server is contacted: pools connect lazily, and every check here happens before any query.
 const pool = new pg.Pool({ connectionString: 'postgres://app:s3cret@db1:5432/orders' })

@@ -45,7 +45,7 @@ async function member(name: string, server: TestServer): Promise<Member> {
         (await pool.query('SELECT 1 FROM marks WHERE tx = $1', [marker])).rowCount === 1,
     }
   }
-  const { pool, db } = fixture.mysql(url, name)
+  const { pool, db } = await fixture.mysql(url, name)
   await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
   await pool.query('CREATE TABLE foreign_work (x int) ENGINE=InnoDB')
   const allPrepared = () => xaRecover(pool)

@@ -35,7 +35,7 @@ describe('the README quick start, as pasted', () => {
     assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
     assert.match(run.stdout, /committed in both databases/)
     const accounts = servers.fixture.pg(accountsUrl, 'accounts')
-    const ledger = servers.fixture.mysql(ledgerUrl, 'ledger')
+    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
     assert.deepEqual((await accounts.pool.query('SELECT balance FROM accounts')).rows, [
       { balance: 90 },
     ])

@@ -9,6 +9,8 @@ import {
   lockIdentifier,
   withLock,
 } from '../src/index.js'
+import { mysqlDatabase } from '../src/mysql/mysql2.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 const INT64: LockKeySpace = { kind: 'int64' }
 const INT30: LockKeySpace = { kind: 'int30' }
@@ -106,12 +108,15 @@ describe('lock keys', () => {
 
   test('options a database cannot honour, and misspelt options, are refused before any connection', async () => {
     // Neither pool can connect: every refusal below happens before a session is asked for.
-    const pgPool = new pg.Pool({ host: '127.0.0.1', port: 1 })
-    const mysqlPool = mysql.createPool({ host: '127.0.0.1', port: 1 })
+    const rawPg = new pg.Pool({ host: '127.0.0.1', port: 1 })
+    const rawMysql = mysql.createPool({ host: '127.0.0.1', port: 1 })
+    const pgPool = pgDatabase(rawPg, { name: 'p' })
+    const mysqlPool = mysqlDatabase(rawMysql, { name: 'm' })
     try {
       const refusals: Array<[() => unknown, RegExp]> = [
         [
-          () => createLock(mysqlPool, 'k', { mode: 'shared' }),
+          // The type refuses it too (see drivers.test.ts); a JavaScript caller is refused at run time.
+          () => createLock(mysqlPool, 'k', { mode: 'shared' } as never),
           /MySQL\/MariaDB locks have no mode "shared".*exclusive only/,
         ],
         [
@@ -127,7 +132,8 @@ describe('lock keys', () => {
           /Unknown option "scope".*withLock/,
         ],
         [() => createLock(pgPool, 'k', { fencing: 'bad name!' }), /Invalid fencing counter name/],
-        [() => createLock({}, 'k'), /Locks need a database/],
+        [() => createLock({} as never, 'k'), /Locks need a txkit database/],
+        [() => createLock(new pg.Pool() as never, 'k'), /Wrap the driver's pool first/],
         [() => createLock(mysqlPool, 'k'.repeat(65)), /at most 64/],
       ]
       for (const [attempt, message] of refusals) {
@@ -147,8 +153,8 @@ describe('lock keys', () => {
       )
       assert.equal(lock.locked, false)
     } finally {
-      await pgPool.end()
-      await mysqlPool.end()
+      await rawPg.end()
+      await rawMysql.end()
     }
   })
 })

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { openPostgres, postgresDriver } from '../harness/drivers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { waitFor } from '../harness/wait-for.js'
 import {
@@ -65,7 +66,16 @@ async function setUp() {
   const url = await servers.postgres.createDatabase()
   const pool = new pg.Pool({ connectionString: url, max: 6 })
   pool.on('error', () => {})
-  return { url, pool }
+  const driver = openPostgres(url, 'lost', 6, postgresDriver, pool)
+  return {
+    url,
+    pool,
+    db: driver.db,
+    close: async () => {
+      await driver.close()
+      await pool.end()
+    },
+  }
 }
 
 function watchLost(lock: DatabaseLock): LockLostError[] {
@@ -84,22 +94,22 @@ function assertLost(lock: DatabaseLock, events: readonly LockLostError[]): void 
 
 describe('PostgreSQL: a lock whose session is terminated while its holder is busy', () => {
   test('release() that crosses the server’s notice reports LockLostError, the event and the signal', async () => {
-    const { url, pool } = await setUp()
+    const { url, db, close } = await setUp()
     try {
-      const lock = await createLock(pool, 'busy-release').acquire()
+      const lock = await createLock(db, 'busy-release').acquire()
       const events = watchLost(lock)
       whileBusy(url, [{ terminate: await backendPid(lock) }])
       await assert.rejects(lock.release(), (e: unknown) => isLockLostError(e))
       assertLost(lock, events)
     } finally {
-      await pool.end()
+      await close()
     }
   })
 
   test('a statement through the lock after the stall reports LockLostError, not 57P01', async () => {
-    const { url, pool } = await setUp()
+    const { url, db, close } = await setUp()
     try {
-      const lock = await createLock(pool, 'busy-query').acquire()
+      const lock = await createLock(db, 'busy-query').acquire()
       const events = watchLost(lock)
       whileBusy(url, [{ terminate: await backendPid(lock) }])
       await assert.rejects(lock.query('SELECT 1'), (e: unknown) => isLockLostError(e))
@@ -107,17 +117,17 @@ describe('PostgreSQL: a lock whose session is terminated while its holder is bus
       assert.equal(lock.status, 'lost')
       await assert.rejects(lock.release(), (e: unknown) => isLockLostError(e))
     } finally {
-      await pool.end()
+      await close()
     }
   })
 
   test('withLock around a long synchronous step ends with LockLostError', async () => {
-    const { url, pool } = await setUp()
+    const { url, db, close } = await setUp()
     try {
       let seen: DatabaseLock | undefined
       let events: LockLostError[] = []
       await assert.rejects(
-        withLock(pool, 'busy-with', async (lock) => {
+        withLock(db, 'busy-with', async (lock) => {
           seen = lock
           events = watchLost(lock)
           whileBusy(url, [{ terminate: await backendPid(lock) }])
@@ -128,16 +138,16 @@ describe('PostgreSQL: a lock whose session is terminated while its holder is bus
       assert.ok(seen)
       assertLost(seen, events)
     } finally {
-      await pool.end()
+      await close()
     }
   })
 
   test('acquire() granted just before its session ends rejects with LockLostError, never resolves lost', async () => {
-    const { url, pool } = await setUp()
+    const { url, pool, db, close } = await setUp()
     try {
-      const holder = await createLock(pool, 'busy-grant').acquire()
+      const holder = await createLock(db, 'busy-grant').acquire()
       const holderPid = await backendPid(holder)
-      const waiter = createLock(pool, 'busy-grant')
+      const waiter = createLock(db, 'busy-grant')
       const acquiring = waiter.acquire({ timeout: 10_000 })
       // The waiter's session is the one waiting on the lock.
       let waiterPid = 0
@@ -159,12 +169,12 @@ describe('PostgreSQL: a lock whose session is terminated while its holder is bus
       assert.equal(waiter.locked, false)
       assert.equal(waiter.status, 'unlocked')
       // The key is free: the server released it with the session.
-      const next = createLock(pool, 'busy-grant')
+      const next = createLock(db, 'busy-grant')
       await waitFor('the key to be free', 5000, () => next.tryAcquire())
       await next.release()
       await assert.rejects(holder.release(), (e: unknown) => isLockLostError(e))
     } finally {
-      await pool.end()
+      await close()
     }
   })
 })

@@ -7,8 +7,8 @@ import {
   isLockWaitAbortedError,
   withLock,
 } from '../src/index.js'
-import { type MssqlPoolLike, mssqlLockSource } from '../src/mssql/index.js'
-import { type OraclePoolLike, oracleLockSource } from '../src/oracle/index.js'
+import { type MssqlPoolLike, mssqlLockSource } from '../src/mssql/mssql.js'
+import { type OraclePoolLike, oracleLockSource } from '../src/oracle/oracle.js'
 
 // SQL Server and Oracle cannot run on this machine. These tests pin down, against fakes of the
 // mssql and oracledb drivers, exactly what txkit sends and how it reads the answers; the SQL is

@@ -121,7 +121,7 @@ describe('transaction locks (tx.lock)', () => {
   test('MariaDB: released right after COMMIT or ROLLBACK (no transaction-scoped lock there)', async (t) => {
     if (servers.mariadb === undefined) return t.skip('no MariaDB')
     const { a, manager } = await twoPgDatabases()
-    const m = fixture.mysql(await servers.mariadb.createDatabase(), 'm')
+    const m = await fixture.mysql(await servers.mariadb.createDatabase(), 'm')
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
     let heldAfterCommit: boolean | undefined
     await manager.run(async (tx) => {
@@ -154,7 +154,7 @@ describe('transaction locks (tx.lock)', () => {
       },
     ]
     if (servers.mariadb !== undefined) {
-      const m = fixture.mysql(await servers.mariadb.createDatabase(), 'm')
+      const m = await fixture.mysql(await servers.mariadb.createDatabase(), 'm')
       databases.push(async (tx) => {
         await tx.lock(m.db, 'twice')
         await assert.rejects(tx.lock(m.db, 'twice'), (e: unknown) => isLockReentryError(e))

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type mysql from 'mysql2/promise'
 import pg from 'pg'
+import { postgresUrls } from '../harness/drivers.js'
 import { Fixture, pgMarks, pgPrepared, xaRecover } from '../harness/fixture.js'
 import type { PostgresServer } from '../harness/postgres-server.js'
 import {
@@ -50,7 +51,7 @@ describe('transaction manager', () => {
     if (mariadb === undefined) return t.skip('no MariaDB')
     const a = await pgMember('a')
     const b = await pgMember('b')
-    const m = fixture.mysql(await mariadb.createDatabase(), 'm')
+    const m = await fixture.mysql(await mariadb.createDatabase(), 'm')
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
     const txm = await manager({ decisionLog: a.db })
     // Three layers that know nothing of each other, only the manager.
@@ -261,7 +262,7 @@ describe('transaction manager', () => {
         .catch(() => {})
       await settle()
       assert.deepEqual(received, ['order n1 placed'], 'nothing after an abort')
-      const my = mariadb ? fixture.mysql(await mariadb.createDatabase(), 'my') : undefined
+      const my = mariadb ? await fixture.mysql(await mariadb.createDatabase(), 'my') : undefined
       if (my) {
         await txm.run(async (tx) => {
           assert.throws(
@@ -278,7 +279,14 @@ describe('transaction manager', () => {
   test('a connection string joined twice is one connection, closed after commit and after abort', async () => {
     const a = await pgMember('a')
     const b = await pgMember('b')
-    const txm = await manager({ decisionLog: a.db })
+    const bare = await manager({ decisionLog: a.db })
+    await bare.run(async (tx) => {
+      await assert.rejects(
+        tx.connect(b.url),
+        (e: unknown) => isConfigurationError(e) && /pass urlDrivers/.test(e.message),
+      )
+    })
+    const txm = await manager({ decisionLog: a.db, urlDrivers: [postgresUrls] })
     const app = `txkit_url_${Math.random().toString(36).slice(2, 8)}`
     const url = new URL(b.url)
     url.searchParams.set('application_name', app)

@@ -188,7 +188,7 @@ describe('one branch commits in one phase', () => {
   test('MariaDB: XA COMMIT ONE PHASE, and a rollback-only branch rolls back cleanly', async (t) => {
     if (mariadb === undefined) return t.skip('no MariaDB')
     const url = await mariadb.createDatabase()
-    const m = fixture.mysql(url, 'm')
+    const m = await fixture.mysql(url, 'm')
     await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY, n int) ENGINE=InnoDB')
     await m.pool.query(`INSERT INTO marks VALUES ('r1', 0), ('r2', 0)`)
     const coordinator = fixture.coordinator({ protocol: 'sequential' })

@@ -61,14 +61,23 @@ describe('the package as a user installs it (it is not on the npm registry)', ()
         [
           '--input-type=module',
           '-e',
-          `for (const entry of ['txkit', 'txkit/pg', 'txkit/mysql', 'txkit/mssql', 'txkit/oracle']) {
+          `for (const entry of ['txkit', 'txkit/node-postgres', 'txkit/postgres-js', 'txkit/mysql2', 'txkit/mariadb', 'txkit/mssql', 'txkit/oracle', 'txkit/better-sqlite3']) {
              const module = await import(entry)
              console.log(entry, Object.keys(module).length)
            }`,
         ],
         { cwd: app, encoding: 'utf8' },
       )
-      for (const entry of ['txkit', 'txkit/pg', 'txkit/mysql', 'txkit/mssql', 'txkit/oracle']) {
+      for (const entry of [
+        'txkit',
+        'txkit/node-postgres',
+        'txkit/postgres-js',
+        'txkit/mysql2',
+        'txkit/mariadb',
+        'txkit/mssql',
+        'txkit/oracle',
+        'txkit/better-sqlite3',
+      ]) {
         assert.match(loaded, new RegExp(`^${entry} [1-9]\\d*$`, 'm'))
       }
     } finally {

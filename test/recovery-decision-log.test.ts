@@ -7,7 +7,7 @@ import { runCli } from '../harness/run-cli.js'
 import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
 import { withConnection } from '../src/driver/with-connection.js'
 import { createCoordinator, isConfigurationError, recover } from '../src/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { branchXid, newGtrid, parseXid } from '../src/xid/xid.js'
 
 const servers = serversForFile({ mariadb: false })

@@ -7,16 +7,21 @@ import Sqlite from 'better-sqlite3'
 import type mysql from 'mysql2/promise'
 import type pg from 'pg'
 import { CuttingProxy } from '../harness/cutting-proxy.js'
+import { sqlOf } from '../harness/drivers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import type { TestServer } from '../harness/test-databases.js'
 import {
   createRunner,
+  type Database,
   isCommitOutcomeUnknownError,
   isConfigurationError,
   isRetryTransactionError,
   isRunAbortedError,
   type Logger,
 } from '../src/index.js'
+import { mysqlSession } from '../src/mysql/mysql2.js'
+import { pgSession } from '../src/postgres/node-postgres.js'
+import { sqliteSession } from '../src/sqlite/better-sqlite3.js'
 import { sleep } from '../src/util/sleep.js'
 
 const servers = serversForFile()
@@ -35,16 +40,31 @@ function recordingLogger(): Logger & { records: LogRecord[] } {
   return { records, info: keep('info'), warn: keep('warn'), error: keep('error') }
 }
 
-async function pgPool(): Promise<pg.Pool> {
-  const { pool } = fixture.pg(await servers.postgres.createDatabase(), 'runner')
+/** A PostgreSQL database for the runner: `db` through the driver under test, `pool` to check. */
+async function pgPool(): Promise<{ pool: pg.Pool; db: Database }> {
+  const { pool, db } = fixture.pg(await servers.postgres.createDatabase(), 'runner')
   await pool.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)')
   await pool.query('INSERT INTO items VALUES (1, 0), (2, 0)')
   await pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
-  return pool
+  return { pool, db }
+}
+
+/** The current settings of two sessions of `db` checked out together (so: distinct sessions). */
+async function sessionSettings(db: Database, sql: string): Promise<Record<string, unknown>[]> {
+  const sessions = await Promise.all([db.acquire(), db.acquire()])
+  try {
+    return await Promise.all(
+      sessions.map(
+        async (session) => (await session.query<Record<string, unknown>>(sql)).rows[0] ?? {},
+      ),
+    )
+  } finally {
+    for (const session of sessions) session.release(false)
+  }
 }
 
 async function mariaPool(server: TestServer) {
-  const { pool, db } = fixture.mysql(await server.createDatabase(), 'm')
+  const { pool, db } = await fixture.mysql(await server.createDatabase(), 'm')
   await pool.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL) ENGINE=InnoDB')
   await pool.query('INSERT INTO items VALUES (1, 0), (2, 0)')
   await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
@@ -65,7 +85,7 @@ const elapsedSince = (started: number) => performance.now() - started
 
 describe('runner: PostgreSQL', () => {
   test('a deadlock inside two outer transactions: the victim is retried in its savepoint, outer work intact', async () => {
-    const pool = await pgPool()
+    const { pool } = await pgPool()
     const logger = recordingLogger()
     const runner = createRunner({ initialDelay: 10, logger })
     const a = await pool.connect()
@@ -80,7 +100,7 @@ describe('runner: PostgreSQL', () => {
       const attempts = { a: 0, b: 0 }
       const step = (client: pg.PoolClient, first: number, second: number, who: 'a' | 'b') =>
         runner.run(
-          client,
+          pgSession(client),
           async (session, { attempt }) => {
             attempts[who] = attempt
             await session.query('UPDATE items SET v = v + 1 WHERE id = $1', [first])
@@ -120,7 +140,7 @@ describe('runner: PostgreSQL', () => {
   })
 
   test('a 250 ms lock timeout is honoured (not 0, not the default), and settings come back', async () => {
-    const pool = fixture.pg(await servers.postgres.createDatabase(), 'one').pool
+    const { pool, db } = fixture.pg(await servers.postgres.createDatabase(), 'one')
     await pool.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)')
     await pool.query('INSERT INTO items VALUES (1, 0)')
     const holder = await pool.connect()
@@ -130,7 +150,7 @@ describe('runner: PostgreSQL', () => {
     try {
       const started = performance.now()
       await assert.rejects(
-        runner.run(pool, (client) => client.query('UPDATE items SET v = 2 WHERE id = 1'), {
+        runner.run(db, (session) => sqlOf(session)('UPDATE items SET v = 2 WHERE id = 1'), {
           lockTimeout: 250,
         }),
         (e: unknown) => (e as { code?: string }).code === '55P03',
@@ -140,7 +160,7 @@ describe('runner: PostgreSQL', () => {
       // Inside a transaction: the bound applies to the operation only.
       await runner
         .run(
-          holder,
+          pgSession(holder),
           async (client) => {
             const { rows } = await client.query('SHOW lock_timeout')
             assert.equal(rows[0].lock_timeout, '250ms')
@@ -161,36 +181,33 @@ describe('runner: PostgreSQL', () => {
     const runner = createRunner({ maxRetries: 0 })
     const started = performance.now()
     await assert.rejects(
-      runner.run(single.pool, (client) => client.query('SELECT pg_sleep(5)'), {
+      runner.run(single.db, (session) => sqlOf(session)('SELECT pg_sleep(5)'), {
         statementTimeout: 200,
         lockTimeout: 300,
       }),
       (e: unknown) => (e as { code?: string }).code === '57014',
     )
     assert.ok(elapsedSince(started) < 2000)
-    // Every session of the pool: nothing leaked.
-    const clients = await Promise.all([single.pool.connect(), single.pool.connect()])
-    for (const client of clients) {
-      const { rows } = await client.query(
-        "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('transaction_read_only') AS r",
-      )
-      assert.deepEqual(rows[0], { s: '0', l: '0', r: 'off' })
-      client.release()
-    }
+    // Every session of the driver's pool: nothing leaked.
+    const settings = await sessionSettings(
+      single.db,
+      "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('transaction_read_only') AS r",
+    )
+    for (const row of settings) assert.deepEqual({ ...row }, { s: '0', l: '0', r: 'off' })
   })
 
   test('standalone runs commit; read-only rejects a write and is not retried', async () => {
-    const pool = await pgPool()
+    const { pool, db } = await pgPool()
     let calls = 0
     const runner = createRunner()
-    await runner.run(pool, (client) => client.query("INSERT INTO marks VALUES ('standalone')"))
+    await runner.run(db, (session) => sqlOf(session)("INSERT INTO marks VALUES ('standalone')"))
     assert.deepEqual(await pgMarks(pool), ['standalone'])
     await assert.rejects(
       runner.run(
-        pool,
-        (client) => {
+        db,
+        (session) => {
           calls++
-          return client.query("INSERT INTO marks VALUES ('read-only')")
+          return sqlOf(session)("INSERT INTO marks VALUES ('read-only')")
         },
         { readOnly: true },
       ),
@@ -202,13 +219,17 @@ describe('runner: PostgreSQL', () => {
     try {
       await client.query('BEGIN')
       await assert.rejects(
-        runner.run(client, (session) => session.query("INSERT INTO marks VALUES ('ro-inside')"), {
-          readOnly: true,
-        }),
+        runner.run(
+          pgSession(client),
+          (session) => session.query("INSERT INTO marks VALUES ('ro-inside')"),
+          {
+            readOnly: true,
+          },
+        ),
         (e: unknown) => (e as { code?: string }).code === '25006',
       )
       const count = await runner.run(
-        client,
+        pgSession(client),
         async (session) => (await session.query('SELECT count(*)::int AS n FROM marks')).rows[0].n,
         { readOnly: true },
       )
@@ -222,14 +243,14 @@ describe('runner: PostgreSQL', () => {
   })
 
   test('a permanent error is not retried; an abort stops the backoff', async () => {
-    const pool = await pgPool()
+    const { db } = await pgPool()
     const logger = recordingLogger()
     const runner = createRunner({ initialDelay: 5_000, maxDelay: 5_000, logger })
     let calls = 0
     await assert.rejects(
-      runner.run(pool, (client) => {
+      runner.run(db, (session) => {
         calls++
-        return client.query('SELEC 1')
+        return sqlOf(session)('SELEC 1')
       }),
       (e: unknown) => (e as { code?: string }).code === '42601',
     )
@@ -248,7 +269,7 @@ describe('runner: PostgreSQL', () => {
     try {
       await assert.rejects(
         runner.run(
-          pool,
+          db,
           () => {
             calls++
             throw Object.assign(new Error('could not serialize access'), { code: '40001' })
@@ -268,13 +289,13 @@ describe('runner: PostgreSQL', () => {
   })
 
   test('a killed session: standalone retries on a fresh one; inside a transaction it asks for a rerun', async () => {
-    const pool = await pgPool()
+    const { pool, db } = await pgPool()
     const runner = createRunner({ initialDelay: 1 })
     const attempts: number[] = []
-    await runner.run(pool, async (client, { attempt }) => {
+    await runner.run(db, async (session, { attempt }) => {
       attempts.push(attempt)
-      await client.query('INSERT INTO marks VALUES ($1)', [`attempt-${attempt}`])
-      if (attempt === 1) await client.query('SELECT pg_terminate_backend(pg_backend_pid())')
+      await sqlOf(session)('INSERT INTO marks VALUES ($1)', [`attempt-${attempt}`])
+      if (attempt === 1) await sqlOf(session)('SELECT pg_terminate_backend(pg_backend_pid())')
     })
     assert.deepEqual(attempts, [1, 2])
     assert.deepEqual(await pgMarks(pool), ['attempt-2'], 'the killed attempt left nothing')
@@ -284,7 +305,7 @@ describe('runner: PostgreSQL', () => {
       await client.query('BEGIN')
       await client.query("INSERT INTO marks VALUES ('outer')")
       await assert.rejects(
-        runner.run(client, (session) =>
+        runner.run(pgSession(client), (session) =>
           session.query('SELECT pg_terminate_backend(pg_backend_pid())'),
         ),
         (e: unknown) => isRetryTransactionError(e),
@@ -303,13 +324,13 @@ describe('runner: PostgreSQL', () => {
     try {
       url.port = String(proxy.port)
       url.hostname = '127.0.0.1'
-      const viaProxy = fixture.pg(url.toString(), 'proxied').pool
+      const viaProxy = fixture.pg(url.toString(), 'proxied').db
       let calls = 0
       proxy.cutAfter('COMMIT')
       await assert.rejects(
-        createRunner({ initialDelay: 1 }).run(viaProxy, (client) => {
+        createRunner({ initialDelay: 1 }).run(viaProxy, (session) => {
           calls++
-          return client.query("INSERT INTO marks VALUES ('once')")
+          return sqlOf(session)("INSERT INTO marks VALUES ('once')")
         }),
         (e: unknown) => isCommitOutcomeUnknownError(e),
       )
@@ -335,7 +356,7 @@ describe('runner: MariaDB', () => {
       await a.query("INSERT INTO marks VALUES ('outer-a')")
       await b.query("INSERT INTO marks VALUES ('outer-b')")
       const step = (connection: mysql.PoolConnection, first: number, second: number) =>
-        runner.run(connection, async (session) => {
+        runner.run(mysqlSession(connection), async (session) => {
           await session.query('UPDATE items SET v = v + 1 WHERE id = ?', [first])
           await sleep(150)
           await session.query('UPDATE items SET v = v + 10 WHERE id = ?', [second])
@@ -383,7 +404,7 @@ describe('runner: MariaDB', () => {
 
   test('lock wait and statement timeouts, read-only, and settings put back on the pooled session', async (t) => {
     if (servers.mariadb === undefined) return t.skip('no MariaDB')
-    const { pool } = await mariaPool(servers.mariadb)
+    const { pool, db } = await mariaPool(servers.mariadb)
     const runner = createRunner({ maxRetries: 0 })
     const holder = await pool.getConnection()
     await holder.query('START TRANSACTION')
@@ -391,7 +412,7 @@ describe('runner: MariaDB', () => {
     try {
       const started = performance.now()
       await assert.rejects(
-        runner.run(pool, (connection) => connection.query('UPDATE items SET v = 2 WHERE id = 1'), {
+        runner.run(db, (session) => sqlOf(session)('UPDATE items SET v = 2 WHERE id = 1'), {
           lockTimeout: 250,
         }),
         (e: unknown) => (e as { errno?: number }).errno === 1205,
@@ -405,14 +426,14 @@ describe('runner: MariaDB', () => {
     }
     const started = performance.now()
     await assert.rejects(
-      runner.run(pool, (connection) => connection.query('SELECT SLEEP(5)'), {
+      runner.run(db, (session) => sqlOf(session)('SELECT SLEEP(5)'), {
         statementTimeout: 200,
       }),
       (e: unknown) => (e as { errno?: number }).errno === 1969,
     )
     assert.ok(elapsedSince(started) < 2000)
     await assert.rejects(
-      runner.run(pool, (connection) => connection.query("INSERT INTO marks VALUES ('ro')"), {
+      runner.run(db, (session) => sqlOf(session)("INSERT INTO marks VALUES ('ro')"), {
         readOnly: true,
       }),
       (e: unknown) => (e as { errno?: number }).errno === 1792,
@@ -421,11 +442,14 @@ describe('runner: MariaDB', () => {
     try {
       await inside.query('START TRANSACTION')
       await assert.rejects(
-        runner.run(inside, async () => 'read', { readOnly: true }),
+        runner.run(mysqlSession(inside), async () => 'read', { readOnly: true }),
         (e: unknown) =>
           isConfigurationError(e) && /cannot make part of a transaction read-only/.test(e.message),
       )
-      await runner.run(inside, async () => 'bounded', { lockTimeout: 1500, statementTimeout: 300 })
+      await runner.run(mysqlSession(inside), async () => 'bounded', {
+        lockTimeout: 1500,
+        statementTimeout: 300,
+      })
       const [variables] = await inside.query(
         'SELECT @@SESSION.innodb_lock_wait_timeout AS lw, @@SESSION.max_statement_time AS st',
       )
@@ -439,15 +463,13 @@ describe('runner: MariaDB', () => {
     } finally {
       inside.release()
     }
-    // Every session of the pool has the server's defaults back.
-    const sessions = await Promise.all([pool.getConnection(), pool.getConnection()])
-    for (const session of sessions) {
-      const [rows] = await session.query(
-        'SELECT @@SESSION.innodb_lock_wait_timeout AS lw, @@SESSION.max_statement_time AS st, @@SESSION.tx_read_only AS ro',
-      )
-      const row = (rows as Array<Record<string, unknown>>)[0]
-      assert.deepEqual([Number(row?.lw), Number(row?.st), Number(row?.ro)], [50, 0, 0])
-      session.release()
+    // Every session of the driver's pool has the server's defaults back.
+    const settings = await sessionSettings(
+      db,
+      'SELECT @@SESSION.innodb_lock_wait_timeout AS lw, @@SESSION.max_statement_time AS st, @@SESSION.tx_read_only AS ro',
+    )
+    for (const row of settings) {
+      assert.deepEqual([Number(row.lw), Number(row.st), Number(row.ro)], [50, 0, 0])
     }
   })
 })
@@ -466,7 +488,7 @@ describe('runner: SQLite', () => {
       database.exec('CREATE TABLE marks (tx text PRIMARY KEY)')
       database.exec('BEGIN')
       database.prepare("INSERT INTO marks VALUES ('outer')").run()
-      await createRunner({ initialDelay: 1 }).run(database, (db, { attempt }) => {
+      await createRunner({ initialDelay: 1 }).run(sqliteSession(database), (db, { attempt }) => {
         db.prepare('INSERT INTO marks VALUES (?)').run(`attempt-${attempt}`)
         if (attempt === 1)
           throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
@@ -489,8 +511,9 @@ describe('runner: SQLite', () => {
       setTimeout(() => writer.exec('COMMIT'), 300)
       const logger = recordingLogger()
       const runner = createRunner({ initialDelay: 100, maxDelay: 200, maxRetries: 10, logger })
+      const session = sqliteSession(other)
       await runner.run(
-        other,
+        session,
         (database) => database.prepare("INSERT INTO marks VALUES ('second')").run(),
         { lockTimeout: 20 },
       )
@@ -500,14 +523,18 @@ describe('runner: SQLite', () => {
       assert.deepEqual(sqliteMarks(other), ['first', 'second'])
       assert.equal(other.pragma('busy_timeout', { simple: true }), 5000, 'busy timeout put back')
       await assert.rejects(
-        runner.run(other, () => 1, { statementTimeout: 100 }),
+        runner.run(session, () => 1, { statementTimeout: 100 }),
         (e: unknown) =>
           isConfigurationError(e) && /SQLite has no statement timeout/.test(e.message),
       )
       await assert.rejects(
-        runner.run(other, (database) => database.prepare("INSERT INTO marks VALUES ('ro')").run(), {
-          readOnly: true,
-        }),
+        runner.run(
+          session,
+          (database) => database.prepare("INSERT INTO marks VALUES ('ro')").run(),
+          {
+            readOnly: true,
+          },
+        ),
         (e: unknown) => (e as { code?: string }).code === 'SQLITE_READONLY',
       )
     } finally {

@@ -57,7 +57,7 @@ async function bank(name: string, server: TestServer): Promise<Bank> {
         (await pgPrepared(pool)).filter((x) => parseXid(x, PREFIX).kind !== 'foreign'),
     }
   }
-  const { pool, db } = fixture.mysql(url, name)
+  const { pool, db } = await fixture.mysql(url, name)
   await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB')
   await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
   for (let id = 1; id <= ACCOUNTS; id++)

@@ -7,6 +7,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
+import { sqlOf } from '../harness/drivers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { createLock, createRunner, recover } from '../src/index.js'
 
@@ -107,14 +108,14 @@ describe('OpenTelemetry spans', () => {
   test('lock waits, runner attempts and recovery rounds', async () => {
     const { a, b } = await twoDatabases()
     exporter.reset()
-    const lock = await createLock(a.pool, 'traced-lock').acquire()
+    const lock = await createLock(a.db, 'traced-lock').acquire()
     await lock.release()
     const [acquire] = spansNamed('txkit.lock.acquire')
     assert.equal(acquire?.attributes['txkit.lock.acquired'], true)
     assert.equal(acquire?.attributes['txkit.lock.mode'], 'exclusive')
 
     const runner = createRunner({ maxRetries: 0 })
-    await runner.run(a.pool, (client) => client.query('SELECT 1'), { name: 'traced-op' })
+    await runner.run(a.db, (session) => sqlOf(session)('SELECT 1'), { name: 'traced-op' })
     const [attempt] = spansNamed('txkit.run.attempt')
     assert.equal(attempt?.attributes['txkit.run.name'], 'traced-op')
     assert.equal(attempt?.attributes['txkit.run.attempt'], 1)

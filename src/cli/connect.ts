@@ -1,9 +1,10 @@
 import type { Database } from '../driver/database.js'
-import { databaseFromUrl } from '../driver/database-from-url.js'
 import { validateDatabaseName } from '../driver/database-name.js'
+import { openUrlDatabase } from '../driver/url-driver.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
 import { redactUrl } from '../util/redact-url.js'
 import { registerSecret } from './redact.js'
+import { CLI_URL_DRIVERS } from './url-drivers.js'
 import { UsageError } from './usage-error.js'
 
 /** A database named on the command line, connected through the driver its URL asks for. */
@@ -62,7 +63,7 @@ export async function connect(
   timeouts: { readonly connectTimeoutMs: number; readonly statementTimeoutMs: number },
 ): Promise<ConnectedDatabase> {
   try {
-    const { database, close } = await databaseFromUrl(name, url, timeouts)
+    const { database, close } = await openUrlDatabase(CLI_URL_DRIVERS, name, url, timeouts)
     return { database, url, close }
   } catch (error) {
     if (isConfigurationError(error)) throw new UsageError(`--db ${name}: ${error.message}`)

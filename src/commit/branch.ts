@@ -1,7 +1,7 @@
 import type { Database } from '../driver/database.js'
 import type { BranchGuard, DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import type { BranchReport, BranchState } from '../errors/branch-report.js'
 import { TransactionControlRefusedError } from '../errors/transaction-control-refused-error.js'
-import type { BranchReport, BranchState } from './branch-report.js'
 
 /** What the transaction callback gets for each database: one branch of the transaction. */
 export interface BranchHandle<Raw = unknown> {

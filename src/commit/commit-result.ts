@@ -1,5 +1,5 @@
+import type { BranchReport } from '../errors/branch-report.js'
 import type { CommitProtocolName } from '../xid/xid.js'
-import type { BranchReport } from './branch-report.js'
 
 /** What a successful commit reports. */
 export interface CommitResult {

@@ -42,6 +42,11 @@ export interface CoordinatorOptions {
 type AnyDatabase = Database<any>
 
 /** The branch handles the transaction callback receives, one per name. */
+/** Refuses, at compile time, a set of databases with none in it (`{}`). */
+export type AtLeastOne<Databases> = keyof Databases extends never
+  ? { readonly 'a transaction needs at least one database': never }
+  : unknown
+
 export type BranchesOf<Databases extends Record<string, AnyDatabase>> = {
   readonly [Name in keyof Databases]: Databases[Name] extends Database<infer Raw>
     ? BranchHandle<Raw>
@@ -289,7 +294,7 @@ export class Coordinator implements AsyncDisposable {
    * ```
    */
   async transaction<Databases extends Record<string, AnyDatabase>, Result>(
-    databases: Databases,
+    databases: Databases & AtLeastOne<Databases>,
     work: (
       branches: BranchesOf<Databases>,
       transaction: DistributedTransaction<BranchesOf<Databases>>,
@@ -388,7 +393,7 @@ async function abandon(branch: Branch): Promise<void> {
  * ```ts
  * import pg from 'pg'
  * import { createCoordinator } from 'txkit'
- * import { pgDatabase } from 'txkit/pg'
+ * import { pgDatabase } from 'txkit/node-postgres'
  *
  * const accounts = pgDatabase(new pg.Pool({ connectionString: process.env.ACCOUNTS_URL }), { name: 'accounts' })
  * const coordinator = createCoordinator({ prefix: 'billing', decisionLog: accounts })

@@ -1,4 +1,4 @@
-import type { BranchReport } from './branch-report.js'
+import type { BranchReport } from '../errors/branch-report.js'
 
 /** The protocol steps a transaction goes through, in order. */
 export type ProtocolStep = 'prepare' | 'decision' | 'commit'

@@ -1,5 +1,6 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
 import type { LockDialect } from './lock-dialect.js'
+import type { RunnerDialect } from './runner-dialect.js'
 import type { TableName } from './table-name.js'
 
 /** What a prepare answered. PostgreSQL answers a PREPARE on a failed transaction with ROLLBACK. */
@@ -112,6 +113,11 @@ export interface Dialect {
   readonly preparedBranchMayStayAttached: boolean
   /** The database's locks (advisory locks, named locks); absent where it has none. */
   readonly locks?: LockDialect
+  /**
+   * The runner's dialect for the server behind `connection` (MySQL and MariaDB differ, so it may
+   * ask the server); absent where the runner cannot work (user-written resources).
+   */
+  runnerDialect?(connection: DriverConnection): Promise<RunnerDialect>
 
   /**
    * When `sql` holds a statement that would begin, end or hand over a branch's transaction

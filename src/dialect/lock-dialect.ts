@@ -1,6 +1,17 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
-import type { LockIdentifier, LockKeySpace } from '../lock/lock-key.js'
 import type { TableName } from './table-name.js'
+
+/** The lock identifiers a database has. */
+export type LockKeySpace =
+  /** PostgreSQL advisory locks: a signed 64-bit integer. */
+  | { readonly kind: 'int64' }
+  /** Named locks (MySQL/MariaDB GET_LOCK, SQL Server sp_getapplock): a string of limited length. */
+  | { readonly kind: 'name'; readonly maxLength: number }
+  /** Oracle DBMS_LOCK: an integer from 0 to 1073741823. */
+  | { readonly kind: 'int30' }
+
+/** A key turned into what the database locks: an integer or a name. */
+export type LockIdentifier = bigint | string
 
 /**
  * How a lock is held. PostgreSQL and MySQL/MariaDB know `exclusive` (and PostgreSQL `shared`); SQL

@@ -1,9 +1,11 @@
 import type { Dialect } from '../dialect/dialect.js'
+import type { LockMode } from '../dialect/lock-dialect.js'
 import type { DriverConnection } from './driver-connection.js'
 
 /**
  * A database taking part in transactions: a user's pool wrapped with a stable name. Create one with
- * `pgDatabase` (`txkit/pg`) or `mysqlDatabase` (`txkit/mysql`).
+ * a driver's entry point: `pgDatabase` (`txkit/node-postgres`),
+ * `postgresJsDatabase` (`txkit/postgres-js`), `mysqlDatabase` (`txkit/mysql2`), `mariadbDatabase` (`txkit/mariadb`).
  */
 export interface Database<Raw = unknown> {
   /**
@@ -18,6 +20,11 @@ export interface Database<Raw = unknown> {
    */
   readonly identity: string
   readonly dialect: Dialect
+  /**
+   * Type-level only (never set): the lock modes this database's locks have, where fewer than
+   * PostgreSQL's, so that `createLock(mysql, key, { mode: 'shared' })` does not compile.
+   */
+  readonly lockModes?: readonly LockMode[]
   /** Checks a dedicated connection out of the pool. */
   acquire(): Promise<DriverConnection<Raw>>
 }

@@ -41,6 +41,13 @@ export interface DriverConnection<Raw = unknown> {
     params?: readonly unknown[],
   ): Promise<QueryResult<Row>>
   /**
+   * Sends `sql` without waiting for its answer, where the driver pipelines (postgres.js): it
+   * travels with the next statement, and the next `query` fails with its error if it failed.
+   * Dialects use it only for statements after whose failure no later statement can take effect
+   * on its own (a BEGIN: the session is then closed or in a failed transaction).
+   */
+  defer?(sql: string): void
+  /**
    * Gives the session back. `destroy` closes it instead, for a session whose state is unknown (lost
    * mid-statement, or an open transaction that could not be rolled back cleanly).
    */
@@ -74,6 +81,12 @@ export interface DriverConnection<Raw = unknown> {
    * request, MySQL's `KILL QUERY`); the session stays usable. Locks need it to give up a wait.
    */
   cancel?(): Promise<void>
+  /**
+   * Resolves once the driver has handled what already reached the process about this session,
+   * for drivers that learn of a closed socket only after the answers that preceded it
+   * (postgres.js): a lock granted by a session that was being killed is then known lost.
+   */
+  settle?(): Promise<void>
   /**
    * Calls `listener` once, when the driver reports the session gone; returns a function that stops
    * listening. Locks need it to report a lock lost with its session.

@@ -1,4 +1,4 @@
-import type { BranchReport } from '../commit/branch-report.js'
+import type { BranchReport } from './branch-report.js'
 import { TransactionOutcomeError } from './transaction-outcome-error.js'
 
 /**

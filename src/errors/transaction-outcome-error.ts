@@ -1,4 +1,4 @@
-import type { BranchReport } from '../commit/branch-report.js'
+import type { BranchReport } from './branch-report.js'
 import { TxkitError } from './txkit-error.js'
 
 /** An error about how a transaction ended: it names the transaction and every branch's state. */

@@ -13,18 +13,17 @@ import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
 import { sleep } from '../util/sleep.js'
 import { heldInContext } from './held-locks.js'
-import { type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
+import { LockHeartbeat } from './lock-heartbeat.js'
+import { describeKey, type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
 import {
   ACQUIRE_OPTIONS,
   type AcquireOptions,
   checkLockOptionNames,
-  LOCK_OPTIONS,
   type LockOptions,
   type ResolvedLockOptions,
-  resolveLockOptions,
   resolveWait,
 } from './lock-options.js'
-import { type LockSource, toLockSource } from './lock-source.js'
+import type { LockSource } from './lock-source.js'
 
 /** Where a lock stands. `lost`: its session ended while it was held. */
 export type LockStatus = 'unlocked' | 'acquiring' | 'locked' | 'releasing' | 'lost'
@@ -65,8 +64,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   #holding: AbortController | undefined
   #lostError: LockLostError | undefined
   readonly #heartbeatMs: number | undefined
-  #heartbeat: NodeJS.Timeout | undefined
-  #pinging = false
+  #heartbeat: LockHeartbeat | undefined
   /** Statements the holder runs through `query`: they prove the session alive, no ping meanwhile. */
   #queries = 0
   #fencingToken: bigint | undefined
@@ -231,6 +229,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
         await connection.query(this.#dialect.transaction.begin)
       }
       const grant = await this.#grant(connection, wait, signal, inTransaction)
+      if (grant.acquired) await connection.settle?.()
       if (grant.acquired && connection.lost) {
         // Granted, then the session ended before the caller could use it: the server has
         // released the lock already. Never resolve with a lock that is lost.
@@ -360,47 +359,25 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.#stopWatching = connection.onLost?.(() => this.#lose())
     const every = this.#heartbeatMs
     if (every !== undefined) {
-      this.#heartbeat = setInterval(() => void this.#ping(connection, every), every)
-      this.#heartbeat.unref()
-    }
-  }
-
-  /**
-   * A heartbeat: the session must answer a trivial statement within one period. One that does not
-   * (a network partition, a stalled server) is closed and the lock reported lost: the holder stops
-   * before the server, or another holder, can prove it still owns anything.
-   */
-  async #ping(connection: DriverConnection, within: number): Promise<void> {
-    if (this.#status !== 'locked' || this.#pinging || this.#queries > 0) return
-    this.#pinging = true
-    let timer: NodeJS.Timeout | undefined
-    try {
-      await Promise.race([
-        connection.query(this.#dialect.ping),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer to a heartbeat within ${within} ms`)),
-            within,
-          )
-        }),
-      ])
-    } catch (error) {
-      if (this.#status === 'locked' && this.#connection === connection) {
-        this.#lose(`its session did not answer a heartbeat (${errorMessage(error)})`)
-        this.#stopHeartbeat()
-        this.#stopWatching?.()
-        this.#stopWatching = undefined
-        this.#connection = undefined
-        connection.release(true)
-      }
-    } finally {
-      clearTimeout(timer)
-      this.#pinging = false
+      this.#heartbeat = new LockHeartbeat(
+        connection,
+        every,
+        this.#dialect.ping,
+        () => this.#status !== 'locked' || this.#queries > 0,
+        (error) => {
+          if (this.#status !== 'locked' || this.#connection !== connection) return
+          this.#lose(`its session did not answer a heartbeat (${errorMessage(error)})`)
+          this.#stopWatching?.()
+          this.#stopWatching = undefined
+          this.#connection = undefined
+          connection.release(true)
+        },
+      )
     }
   }
 
   #stopHeartbeat(): void {
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat)
+    this.#heartbeat?.stop()
     this.#heartbeat = undefined
   }
 
@@ -552,33 +529,4 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#status === 'locked' || this.#status === 'lost') await this.release()
   }
-}
-
-/** The key for messages: strings quoted and shortened, integers as they are. */
-export function describeKey(key: LockKey): string {
-  if (typeof key !== 'string') return String(key)
-  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key)
-}
-
-/**
- * A lock on `key` in the database behind `source` (a node-postgres Pool, a mysql2 pool, a txkit
- * handle, `mssqlLockSource(pool)` or `oracleLockSource(pool)`). Nothing is taken until `acquire`.
- *
- * @throws ConfigurationError for a bad key, an unknown option, or a mode, scope or fencing the
- *   database cannot honour.
- * @example
- * ```ts
- * import pg from 'pg'
- * import { createLock } from 'txkit'
- *
- * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
- * await using lock = await createLock(pool, 'billing:42').acquire({ timeout: 5_000 })
- * await chargeCustomer(42, { signal: lock.signal })
- * ```
- */
-export function createLock(source: object, key: LockKey, options: LockOptions = {}): DatabaseLock {
-  const lockSource = toLockSource(source)
-  checkLockOptionNames(options ?? {}, LOCK_OPTIONS, 'createLock()')
-  const resolved = resolveLockOptions(options ?? {}, 'session', lockSource.lockDialect)
-  return new DatabaseLock(lockSource, key, resolved, options ?? {})
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { LockIdentifier, LockKeySpace } from '../dialect/lock-dialect.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { blake2b } from '../util/blake2b.js'
 import { describeValue } from '../util/describe-value.js'
@@ -21,17 +22,7 @@ export type LockKeyMapping = 'txkit' | 'sqlalchemy-dlock'
  */
 export type LongKeyPolicy = 'error' | 'hash'
 
-/** The lock identifiers a database has. */
-export type LockKeySpace =
-  /** PostgreSQL advisory locks: a signed 64-bit integer. */
-  | { readonly kind: 'int64' }
-  /** Named locks (MySQL/MariaDB GET_LOCK, SQL Server sp_getapplock): a string of limited length. */
-  | { readonly kind: 'name'; readonly maxLength: number }
-  /** Oracle DBMS_LOCK: an integer from 0 to 1073741823. */
-  | { readonly kind: 'int30' }
-
-/** A key turned into what the database locks: an integer or a name. */
-export type LockIdentifier = bigint | string
+export type { LockIdentifier, LockKeySpace }
 
 const INT64_MIN = -(1n << 63n)
 const INT64_MAX = (1n << 63n) - 1n
@@ -169,4 +160,10 @@ function sha256(text: string): Buffer {
     digests.set(text, digest)
   }
   return digest
+}
+
+/** The key for messages: strings quoted and shortened, integers as they are. */
+export function describeKey(key: LockKey): string {
+  if (typeof key !== 'string') return String(key)
+  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key)
 }

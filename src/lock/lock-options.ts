@@ -6,10 +6,13 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import type { LockKeyMapping, LongKeyPolicy } from './lock-key.js'
 
-/** How a lock is taken. Options a database cannot honour are refused, never ignored. */
-export interface LockOptions {
+/**
+ * How a lock is taken. Options a database cannot honour are refused, never ignored; `Mode` narrows
+ * the modes to the database's where its type says (a MySQL/MariaDB database: exclusive only).
+ */
+export interface LockOptions<Mode extends LockMode = LockMode> {
   /** Default `exclusive`. PostgreSQL adds `shared`; SQL Server `shared`, `update`; Oracle all six. */
-  readonly mode?: LockMode
+  readonly mode?: Mode
   /** How keys become lock identifiers (default `txkit`; see `lockIdentifier`). */
   readonly keyMapping?: LockKeyMapping
   /** Named locks only: refuse (`error`, default) or hash (`hash`) keys longer than the database takes. */
@@ -135,3 +138,13 @@ export function resolveWait(timeout: unknown): number | null {
   }
   return timeout
 }
+
+/**
+ * The lock modes a lock source's type allows: a database whose type declares `lockModes` (MySQL and
+ * MariaDB: `exclusive` only) narrows them, so `mode: 'shared'` there does not compile.
+ */
+export type LockModesOf<Source> = Source extends { readonly lockModes?: readonly (infer Mode)[] }
+  ? Mode extends LockMode
+    ? Mode
+    : LockMode
+  : LockMode

@@ -1,24 +1,14 @@
 import type { Dialect } from '../dialect/dialect.js'
-import type { LockDialect } from '../dialect/lock-dialect.js'
+import type { LockSource } from '../dialect/lock-source.js'
+import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { databaseOfPool } from '../driver/pool-database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 
-/**
- * Where locks are taken: sessions of one database and the SQL its locks need. txkit database
- * handles (`pgDatabase`, `mysqlDatabase`), `mssqlLockSource` and `oracleLockSource` are lock
- * sources; node-postgres and mysql2 pools are accepted as they are.
- */
-export interface LockSource {
-  /** Where the sessions go, without any password; two sources with one identity share locks. */
-  readonly identity: string
-  readonly lockDialect: LockDialect
-  /** Checks a dedicated session out; the lock gives it back (or closes it) when done. */
-  acquire(): Promise<DriverConnection>
-}
+export type { LockSource }
 
-/** What can be given where a lock source is expected. */
-export type LockSourceLike = LockSource | object
+/** What can be given where a lock source is expected: a lock source or a txkit database. */
+// biome-ignore lint/suspicious/noExplicitAny: any driver's database
+export type LockSourceLike = LockSource | Database<any>
 
 interface DatabaseShape {
   readonly identity: string
@@ -57,14 +47,12 @@ function resolve(value: object): LockSource {
       }
     }
   }
-  const database = databaseOfPool(value)
-  if (database !== undefined) return resolve(database)
   throw notASource(value)
 }
 
 function notASource(value: unknown): ConfigurationError {
   const kind = value === null ? 'null' : typeof value
   return new ConfigurationError(
-    `Locks need a database: a node-postgres Pool, a mysql2 pool, a txkit handle (pgDatabase, mysqlDatabase), mssqlLockSource(pool) or oracleLockSource(pool); got ${kind}.`,
+    `Locks need a txkit database or lock source; got ${kind}. Wrap the driver's pool first: pgDatabase(pool, { name }) from "txkit/node-postgres", postgresJsDatabase(sql, { name }) from "txkit/postgres-js", mysqlDatabase(pool, { name }) from "txkit/mysql2", mariadbDatabase(pool, { name }) from "txkit/mariadb", mssqlLockSource(pool) from "txkit/mssql" or oracleLockSource(pool) from "txkit/oracle".`,
   )
 }

@@ -1,4 +1,4 @@
-import type { LockScope } from '../dialect/lock-dialect.js'
+import type { LockMode, LockScope } from '../dialect/lock-dialect.js'
 import { DatabaseLock } from './database-lock.js'
 import { runHolding } from './held-locks.js'
 import type { LockKey } from './lock-key.js'
@@ -7,13 +7,16 @@ import {
   type AcquireOptions,
   checkLockOptionNames,
   LOCK_OPTIONS,
+  type LockModesOf,
   type LockOptions,
   resolveLockOptions,
   resolveWait,
 } from './lock-options.js'
-import { toLockSource } from './lock-source.js'
+import { type LockSourceLike, toLockSource } from './lock-source.js'
 
-export interface WithLockOptions extends LockOptions, AcquireOptions {
+export interface WithLockOptions<Mode extends LockMode = LockMode>
+  extends LockOptions<Mode>,
+    AcquireOptions {
   /**
    * `session` (default): the lock is held for the callback, then released. `transaction`: the
    * lock's session opens a transaction, takes a transaction-scoped lock, runs the callback (whose
@@ -45,11 +48,11 @@ const WITH_LOCK_OPTIONS: ReadonlySet<string> = new Set([
  * }, { timeout: 10_000 })
  * ```
  */
-export async function withLock<Result>(
-  source: object,
+export async function withLock<Source extends LockSourceLike, Result>(
+  source: Source,
   key: LockKey,
   work: (lock: DatabaseLock) => Promise<Result>,
-  options: WithLockOptions = {},
+  options: WithLockOptions<LockModesOf<Source>> = {},
 ): Promise<Result> {
   const lockSource = toLockSource(source)
   checkLockOptionNames(options ?? {}, WITH_LOCK_OPTIONS, 'withLock()')

@@ -6,55 +6,29 @@ import type {
   TransactionSavepoint,
 } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
-import { databaseFromUrl, type UrlDatabase } from '../driver/database-from-url.js'
-import { validateDatabaseName } from '../driver/database-name.js'
-import type { DriverConnection } from '../driver/driver-connection.js'
+import type { UrlDriver } from '../driver/url-driver.js'
 import { withConnection } from '../driver/with-connection.js'
 import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { LockReentryError } from '../errors/lock-reentry-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
-import { DatabaseLock, describeKey } from '../lock/database-lock.js'
+import type { DatabaseLock } from '../lock/database-lock.js'
 import type { LockKey } from '../lock/lock-key.js'
-import {
-  ACQUIRE_OPTIONS,
-  type AcquireOptions,
-  checkLockOptionNames,
-  LOCK_OPTIONS,
-  type LockOptions,
-  resolveLockOptions,
-  resolveWait,
-} from '../lock/lock-options.js'
-import { toLockSource } from '../lock/lock-source.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import {
-  orderedWrites,
   type RecordedWrite,
   type RecordHooks,
   type RecordKind,
-  recordHook,
+  runBeforeRecordHooks,
+  runRecordHooks,
 } from './record-hooks.js'
 import { resourceDatabase, type TransactionResource } from './resource-database.js'
+import { type TransactionLockOptions, TransactionLocks } from './transaction-locks.js'
 
-/** Options of `tx.lock`: the lock's own, and how long to wait. */
-export interface TransactionLockOptions extends LockOptions, AcquireOptions {}
+export type { TransactionLockOptions }
 
-const TRANSACTION_LOCK_OPTIONS: ReadonlySet<string> = new Set([...LOCK_OPTIONS, ...ACQUIRE_OPTIONS])
-
-/** The branch's session, lent to a lock: the transaction, not the lock, gives it back. */
-function borrowed(session: DriverConnection): DriverConnection {
-  return {
-    query: (sql, params) => session.query(sql, params),
-    release: () => undefined,
-    get lost() {
-      return session.lost
-    },
-    raw: session.raw,
-    ...(session.cancel && { cancel: () => session.cancel?.() ?? Promise.resolve() }),
-  }
-}
+import { UrlConnections } from './url-connections.js'
 
 /** How a commit ended, as after-commit hooks are told: never a guess. */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
@@ -94,18 +68,18 @@ export class ManagedTransaction {
   readonly #resources = new Map<string, Promise<BranchHandle>>()
   readonly #joinedResources: TransactionResource[] = []
   /** Pools opened for connection strings, by string: one connection each, closed at the end. */
-  readonly #urlDatabases = new Map<string, Promise<UrlDatabase>>()
+  readonly #urlConnections: UrlConnections
   readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
-  /** Locks taken in this transaction, by the name re-entry is checked against. */
-  readonly #locks = new Set<string>()
-  readonly #lockEnds: Array<() => Promise<void>> = []
+  readonly #locks = new TransactionLocks()
 
   /** @internal Use `manager.begin()` or `manager.run()`. */
   constructor(
     coordinator: Coordinator,
     logger: Logger,
     recordHooks: ReadonlyMap<string, readonly RecordHooks[]>,
+    urlDrivers: readonly UrlDriver[],
   ) {
+    this.#urlConnections = new UrlConnections(urlDrivers)
     this.#coordinator = coordinator
     this.#logger = logger
     this.#recordHooks = recordHooks
@@ -181,13 +155,7 @@ export class ManagedTransaction {
    */
   async connect(url: string, name?: string): Promise<BranchHandle> {
     this.#assertOpen('join a connection string')
-    let opening = this.#urlDatabases.get(url)
-    if (opening === undefined) {
-      const stableName = validateDatabaseName(name ?? databaseNameOf(url))
-      opening = databaseFromUrl(stableName, url, { max: 1 })
-      this.#urlDatabases.set(url, opening)
-    }
-    const { database } = await opening
+    const database = await this.#urlConnections.open(url, name)
     return this.join(database.name, database)
   }
 
@@ -238,46 +206,10 @@ export class ManagedTransaction {
     options: TransactionLockOptions = {},
   ): Promise<DatabaseLock> {
     this.#assertActive('take a lock')
-    checkLockOptionNames(options ?? {}, TRANSACTION_LOCK_OPTIONS, 'tx.lock()')
-    const source = toLockSource(database)
-    const dialect = source.lockDialect
-    const native = dialect.transactionScope === 'native'
-    const resolved = resolveLockOptions(options, native ? 'transaction' : 'session', dialect)
-    const wait = resolveWait(options.timeout)
-    let lock: DatabaseLock
-    if (native) {
+    return this.#locks.take(database, key, options, async () => {
       const branch = await this.join(database.name, database)
-      const session = (await this.#ensureEngine()).sessionOf(branch)
-      lock = new DatabaseLock(
-        { identity: source.identity, lockDialect: dialect, acquire: async () => borrowed(session) },
-        key,
-        resolved,
-        options,
-        true,
-      )
-    } else {
-      lock = new DatabaseLock(source, key, resolved, options)
-    }
-    if (this.#locks.has(lock.contextName)) {
-      throw new LockReentryError(
-        `This transaction holds lock ${describeKey(key)} already: txkit never stacks a lock on itself.`,
-        describeKey(key),
-      )
-    }
-    this.#locks.add(lock.contextName)
-    try {
-      await lock.take(wait, options.signal)
-    } catch (error) {
-      this.#locks.delete(lock.contextName)
-      throw error
-    }
-    const end = native
-      ? async () => lock.transactionEnded()
-      : async () => {
-          if (lock.locked || lock.status === 'lost') await lock.release()
-        }
-    this.#lockEnds.push(end)
-    return lock
+      return (await this.#ensureEngine()).sessionOf(branch)
+    })
   }
 
   /** The user-written resources that joined, for retry decisions. */
@@ -403,7 +335,7 @@ export class ManagedTransaction {
     try {
       return await this.#commit()
     } finally {
-      await this.#closeUrlDatabases()
+      await this.#urlConnections.closeAll()
     }
   }
 
@@ -458,7 +390,7 @@ export class ManagedTransaction {
       ended = error
       this.#status = 'unknown'
     }
-    await this.#closeUrlDatabases()
+    await this.#urlConnections.closeAll()
     await this.#runRecordHooks('failed', ended === undefined ? 'aborted' : 'unknown')
     await this.#runAfterAbort()
     if (ended !== undefined) throw ended
@@ -468,19 +400,6 @@ export class ManagedTransaction {
     this.#status = 'aborted'
     const engine = await this.#engine?.catch(() => undefined)
     if (engine?.status === 'active') await engine.rollback()
-  }
-
-  async #closeUrlDatabases(): Promise<void> {
-    const opened = [...this.#urlDatabases.values()]
-    this.#urlDatabases.clear()
-    await Promise.all(
-      opened.map((opening) =>
-        opening.then(
-          ({ close }) => close(),
-          () => undefined,
-        ),
-      ),
-    )
   }
 
   async #sendNotifications(): Promise<void> {
@@ -498,45 +417,19 @@ export class ManagedTransaction {
     }
   }
 
-  /** Every before-hook runs; the first that threw is rethrown afterwards, aborting the commit. */
   async #runBeforeRecordHooks(): Promise<void> {
-    let failure: { error: unknown } | undefined
-    for (const write of orderedWrites(this.#records)) {
-      for (const hooks of this.#recordHooks.get(write.table) ?? []) {
-        try {
-          await recordHook(
-            hooks,
-            'before',
-            write.kind,
-          )?.(write.record, {
-            table: write.table,
-            kind: write.kind,
-          })
-        } catch (error) {
-          failure ??= { error }
-        }
-      }
-    }
-    if (failure) throw failure.error
+    await runBeforeRecordHooks(this.#records, this.#recordHooks)
   }
 
-  /** Exactly one of these per recorded write: the after-hook, or the failed-hook with why. */
   async #runRecordHooks(phase: 'after' | 'failed', outcome?: 'aborted' | 'unknown'): Promise<void> {
-    for (const write of orderedWrites(this.#records)) {
-      for (const hooks of this.#recordHooks.get(write.table) ?? []) {
-        const hook = recordHook(hooks, phase, write.kind)
-        if (hook === undefined) continue
-        const info = { table: write.table, kind: write.kind, ...(outcome && { outcome }) }
-        await this.#safely(`${phase}-${write.kind}`, () => hook(write.record, info))
-      }
-    }
+    await runRecordHooks(this.#records, this.#recordHooks, phase, outcome, (kind, run) =>
+      this.#safely(kind, run),
+    )
   }
 
   /** Locks end with the transaction: before any after-hook, once the outcome is known. */
   async #endLocks(): Promise<void> {
-    for (const end of this.#lockEnds.splice(0)) {
-      await this.#safely('lock release', end)
-    }
+    await this.#locks.endAll((end) => this.#safely('lock release', end))
   }
 
   async #runAfterCommit(outcome: CommitOutcome): Promise<void> {
@@ -571,17 +464,4 @@ export class ManagedTransaction {
       )
     }
   }
-}
-
-/** The database name in a connection URL's path, for a default stable name. */
-function databaseNameOf(url: string): string {
-  try {
-    const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
-    if (name !== '') return name
-  } catch {
-    // reported below
-  }
-  throw new ConfigurationError(
-    'This connection string names no database: pass a stable name, tx.connect(url, "orders").',
-  )
 }

@@ -88,3 +88,49 @@ export function recordHook(
 ): RecordHook | undefined {
   return hooks[`${phase}${SUFFIX[kind]}`]
 }
+
+/** Every before-hook runs; the first that threw is rethrown afterwards, aborting the commit. */
+export async function runBeforeRecordHooks(
+  records: readonly RecordedWrite[],
+  hooksByTable: ReadonlyMap<string, readonly RecordHooks[]>,
+): Promise<void> {
+  let failure: { error: unknown } | undefined
+  for (const write of orderedWrites(records)) {
+    for (const hooks of hooksByTable.get(write.table) ?? []) {
+      try {
+        await recordHook(
+          hooks,
+          'before',
+          write.kind,
+        )?.(write.record, {
+          table: write.table,
+          kind: write.kind,
+        })
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
+  }
+  if (failure) throw failure.error
+}
+
+/**
+ * Exactly one of these per recorded write: the after-hook, or the failed-hook with why. Each runs
+ * through `safely`, which reports a throw and goes on.
+ */
+export async function runRecordHooks(
+  records: readonly RecordedWrite[],
+  hooksByTable: ReadonlyMap<string, readonly RecordHooks[]>,
+  phase: 'after' | 'failed',
+  outcome: 'aborted' | 'unknown' | undefined,
+  safely: (kind: string, run: () => void | Promise<void>) => Promise<void>,
+): Promise<void> {
+  for (const write of orderedWrites(records)) {
+    for (const hooks of hooksByTable.get(write.table) ?? []) {
+      const hook = recordHook(hooks, phase, write.kind)
+      if (hook === undefined) continue
+      const info = { table: write.table, kind: write.kind, ...(outcome && { outcome }) }
+      await safely(`${phase}-${write.kind}`, () => hook(write.record, info))
+    }
+  }
+}

@@ -3,6 +3,7 @@ import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
 import { COORDINATOR_OPTIONS, Coordinator, type CoordinatorOptions } from '../commit/coordinator.js'
 import type { Database } from '../driver/database.js'
+import type { UrlDriver } from '../driver/url-driver.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
@@ -47,9 +48,19 @@ export interface TransactionManagerOptions extends CoordinatorOptions {
    * calling async context.
    */
   readonly explicit?: boolean
+  /**
+   * How `tx.connect(url)` opens a connection string: the drivers to try for its scheme, such as
+   * `[nodePostgresUrls, mysql2Urls]` from `txkit/node-postgres` and `txkit/mysql2` (default: none,
+   * so `tx.connect` is refused with a message saying so).
+   */
+  readonly urlDrivers?: readonly UrlDriver[]
 }
 
-const MANAGER_OPTIONS: ReadonlySet<string> = new Set([...COORDINATOR_OPTIONS, 'explicit'])
+const MANAGER_OPTIONS: ReadonlySet<string> = new Set([
+  ...COORDINATOR_OPTIONS,
+  'explicit',
+  'urlDrivers',
+])
 const ATTEMPTS_OPTIONS: ReadonlySet<string> = new Set([
   'initialDelay',
   'maxDelay',
@@ -72,7 +83,12 @@ export class TransactionManager implements AsyncDisposable {
 
   constructor(options: TransactionManagerOptions) {
     checkOptionNames(options, MANAGER_OPTIONS, 'createTransactionManager()')
-    const { explicit, ...coordinatorOptions } = options
+    const { explicit, urlDrivers, ...coordinatorOptions } = options
+    if (urlDrivers !== undefined && !Array.isArray(urlDrivers)) {
+      throw new ConfigurationError(
+        'urlDrivers is an array of URL drivers, such as [nodePostgresUrls] from "txkit/node-postgres".',
+      )
+    }
     this.coordinator = new Coordinator(coordinatorOptions)
     this.explicit = explicit === true
     this.#options = options
@@ -83,6 +99,7 @@ export class TransactionManager implements AsyncDisposable {
       this.coordinator,
       this.#options.logger ?? silentLogger,
       this.#recordHooks,
+      this.#options.urlDrivers ?? [],
     )
   }
 

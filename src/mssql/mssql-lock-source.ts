@@ -1,8 +1,8 @@
-import { mssqlLockDialect } from '../dialect/mssql-lock-dialect.js'
+import type { LockSource } from '../dialect/lock-source.js'
 import { connectionIdentity, poolObjectIdentity } from '../driver/connection-identity.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import type { LockSource } from '../lock/lock-source.js'
+import { mssqlLockDialect } from './mssql-lock-dialect.js'
 
 /** The part of an mssql `Request` txkit uses. */
 export interface MssqlRequestLike {

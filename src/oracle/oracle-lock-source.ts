@@ -1,8 +1,8 @@
-import { oracleLockDialect } from '../dialect/oracle-lock-dialect.js'
+import type { LockSource } from '../dialect/lock-source.js'
 import { poolObjectIdentity } from '../driver/connection-identity.js'
 import { type DriverConnection, OUT_NUMBER, type QueryResult } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import type { LockSource } from '../lock/lock-source.js'
+import { oracleLockDialect } from './oracle-lock-dialect.js'
 
 /** The part of an oracledb `Connection` txkit uses. */
 export interface OracleConnectionLike {

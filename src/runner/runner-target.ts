@@ -1,21 +1,9 @@
 import type { BranchHandle } from '../commit/branch.js'
-import type { Dialect } from '../dialect/dialect.js'
-import { mysqlRunnerDialect } from '../dialect/mysql-runner-dialect.js'
-import { postgresRunnerDialect } from '../dialect/postgres-runner-dialect.js'
-import { sqliteRunnerDialect } from '../dialect/sqlite-runner-dialect.js'
+import type { RunnerDialect } from '../dialect/runner-dialect.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { databaseOfPool } from '../driver/pool-database.js'
+import { isHeldSession } from '../driver/held-session.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import {
-  type MysqlConnectionLike,
-  type MysqlFlavour,
-  mysqlSession,
-  queryFlavour,
-} from '../mysql/mysql-database.js'
-import { type PgClientLike, pgSession } from '../pg/pg-database.js'
-import { isSqliteDatabase, sqliteSession } from '../sqlite/sqlite-session.js'
-import type { RunnerDialect } from './runner-dialect.js'
 
 /** A session an operation runs on, and what the operation's function is given for it. */
 export interface RunnerSession {
@@ -34,31 +22,25 @@ export type ResolvedTarget =
   | { readonly kind: 'pool'; open(): Promise<RunnerSession> }
   | { readonly kind: 'transaction'; readonly session: Promise<RunnerSession> }
 
-const flavours = new WeakMap<object, Promise<MysqlFlavour>>()
+const dialects = new WeakMap<Database, Promise<RunnerDialect>>()
 
-/** MySQL or MariaDB, asked once per pool or connection. */
-function flavourOf(key: object, connection: DriverConnection): Promise<MysqlFlavour> {
-  let known = flavours.get(key)
+/** The runner's dialect of a database's server, asked once per database (MySQL or MariaDB). */
+function dialectOf(database: Database, connection: DriverConnection): Promise<RunnerDialect> {
+  let known = dialects.get(database)
   if (known === undefined) {
-    known = queryFlavour(connection)
-    known.catch(() => flavours.delete(key))
-    flavours.set(key, known)
+    const ask = database.dialect.runnerDialect
+    if (ask === undefined) {
+      return Promise.reject(
+        new ConfigurationError(
+          `The runner works on PostgreSQL, MySQL, MariaDB and SQLite, not on ${database.dialect.displayName} ("${database.name}").`,
+        ),
+      )
+    }
+    known = ask.call(database.dialect, connection)
+    known.catch(() => dialects.delete(database))
+    dialects.set(database, known)
   }
   return known
-}
-
-async function dialectFor(
-  dialect: Dialect,
-  key: object,
-  connection: DriverConnection,
-): Promise<RunnerDialect> {
-  if (dialect.displayName === 'PostgreSQL') return postgresRunnerDialect
-  if (dialect.displayName === 'MySQL/MariaDB') {
-    return mysqlRunnerDialect(await flavourOf(key, connection))
-  }
-  throw new ConfigurationError(
-    `The runner works on PostgreSQL, MySQL, MariaDB and SQLite, not on ${dialect.displayName}.`,
-  )
 }
 
 function fromDatabase(database: Database): ResolvedTarget {
@@ -69,7 +51,7 @@ function fromDatabase(database: Database): ResolvedTarget {
       try {
         return {
           connection,
-          dialect: await dialectFor(database.dialect, database, connection),
+          dialect: await dialectOf(database, connection),
           exposed: connection.raw,
         }
       } catch (error) {
@@ -77,17 +59,6 @@ function fromDatabase(database: Database): ResolvedTarget {
         throw error
       }
     },
-  }
-}
-
-function inTransaction(
-  connection: DriverConnection,
-  dialect: Promise<RunnerDialect>,
-  exposed: unknown,
-): ResolvedTarget {
-  return {
-    kind: 'transaction',
-    session: dialect.then((resolved) => ({ connection, dialect: resolved, exposed })),
   }
 }
 
@@ -104,58 +75,58 @@ function branchSession(handle: BranchHandle): DriverConnection {
 const targets = new WeakMap<object, ResolvedTarget>()
 
 /**
- * What `runner.run` was given: a pool (node-postgres, mysql2), a txkit database handle, a
- * transaction's branch handle, a node-postgres client or mysql2 connection already in a
- * transaction, or a better-sqlite3 database (in a transaction or not).
+ * What `runner.run` was given: a txkit database, a transaction's branch handle, or a session the
+ * caller holds (`pgSession(client)`, `mysqlSession(connection)`, `sqliteSession(db)` …).
  */
 export function resolveTarget(target: unknown): ResolvedTarget {
   if (target === null || typeof target !== 'object') throw notATarget(target)
-  if (isSqliteDatabase(target)) {
-    const connection = sqliteSession(target)
-    const session = { connection, dialect: sqliteRunnerDialect, exposed: target }
-    return target.inTransaction
-      ? { kind: 'transaction', session: Promise.resolve(session) }
-      : { kind: 'pool', open: async () => session }
+  if (isHeldSession(target)) {
+    // A held session may enter and leave transactions between runs: asked each time.
+    const { connection } = target
+    const session = target.runnerDialect().then((dialect) => ({
+      connection,
+      dialect,
+      exposed: connection.raw,
+    }))
+    if (target.inTransaction()) return { kind: 'transaction', session }
+    session.catch(() => undefined)
+    return { kind: 'pool', open: () => session }
   }
   const known = targets.get(target)
   if (known !== undefined) return known
-  const resolved = resolveDriverTarget(target)
+  const resolved = resolveTxkitTarget(target)
   targets.set(target, resolved)
   if (resolved.kind === 'transaction') resolved.session.catch(() => targets.delete(target))
   return resolved
 }
 
-function resolveDriverTarget(target: object): ResolvedTarget {
+function resolveTxkitTarget(target: object): ResolvedTarget {
   const shape = target as Record<string, unknown>
   if (typeof shape.execute === 'function' && Array.isArray(shape.names) && shape.database) {
     const handle = target as BranchHandle
     const connection = branchSession(handle)
-    return inTransaction(
-      connection,
-      dialectFor(handle.database.dialect, handle.database, connection),
-      handle,
-    )
+    return {
+      kind: 'transaction',
+      session: dialectOf(handle.database, connection).then((dialect) => ({
+        connection,
+        dialect,
+        exposed: handle,
+      })),
+    }
   }
   if (typeof shape.acquire === 'function' && shape.dialect !== undefined) {
     return fromDatabase(target as Database)
-  }
-  const pool = databaseOfPool(target)
-  if (pool !== undefined) return fromDatabase(pool)
-  // A mysql2 connection has a threadId (and a connect() too, so it is told apart first).
-  if (typeof shape.query === 'function' && 'threadId' in shape) {
-    const connection = mysqlSession(target as unknown as MysqlConnectionLike)
-    return inTransaction(connection, flavourOf(target, connection).then(mysqlRunnerDialect), target)
-  }
-  if (typeof shape.connect === 'function' && typeof shape.query === 'function') {
-    const connection = pgSession(target as unknown as PgClientLike)
-    return inTransaction(connection, Promise.resolve(postgresRunnerDialect), target)
   }
   throw notATarget(target)
 }
 
 function notATarget(value: unknown): ConfigurationError {
   const kind = value === null ? 'null' : typeof value
+  const hint =
+    value !== null && typeof value === 'object'
+      ? ' A driver pool or connection is wrapped first: pgDatabase(pool, { name }) from "txkit/node-postgres", postgresJsDatabase(sql, { name }) from "txkit/postgres-js", mysqlDatabase(pool, { name }) from "txkit/mysql2", mariadbDatabase(pool, { name }) from "txkit/mariadb"; a session in a transaction with pgSession(client), mysqlSession(connection) …; a better-sqlite3 database with sqliteSession(db) from "txkit/better-sqlite3".'
+      : ''
   return new ConfigurationError(
-    `runner.run needs a pool (node-postgres, mysql2), a txkit database or branch handle, a pg client or mysql2 connection in a transaction, or a better-sqlite3 database; got ${kind}.`,
+    `runner.run needs a txkit database, a branch handle or a held session; got ${kind}.${hint}`,
   )
 }

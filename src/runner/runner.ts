@@ -1,3 +1,7 @@
+import type { BranchHandle } from '../commit/branch.js'
+import type { OperationSettings } from '../dialect/runner-dialect.js'
+import type { Database } from '../driver/database.js'
+import type { HeldSession } from '../driver/held-session.js'
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-error.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
@@ -9,7 +13,6 @@ import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
 import { sleep } from '../util/sleep.js'
-import type { OperationSettings } from './runner-dialect.js'
 import { type ResolvedTarget, type RunnerSession, resolveTarget } from './runner-target.js'
 import { classifyError } from './transient-error.js'
 
@@ -50,26 +53,20 @@ export interface OperationContext {
 }
 
 /**
- * What the operation receives for a target: a node-postgres Pool's `PoolClient`, a mysql2 pool's
- * `PoolConnection`, a txkit database's driver connection; any other target (a branch handle, a
- * client or connection in a transaction, a better-sqlite3 database) is passed as it is.
+ * What the operation receives for a target: a txkit database's driver connection (a node-postgres
+ * `PoolClient`, a postgres.js reserved connection, a mysql2 or mariadb `PoolConnection`), a held
+ * session's own connection or database; a branch handle is passed as it is.
  */
-export type SessionOf<Target> = Target extends {
-  totalCount: number
-  connect(
-    callback: (
-      error: Error | undefined,
-      client: infer Client,
-      done: (release?: unknown) => void,
-    ) => void,
-  ): void
-}
-  ? NonNullable<Client>
-  : Target extends { getConnection(): Promise<infer Connection> }
-    ? Connection
+export type SessionOf<Target> =
+  Target extends HeldSession<infer Raw>
+    ? Raw
     : Target extends { acquire(): Promise<{ raw: infer Raw }> }
       ? Raw
       : Target
+
+/** What `runner.run` works on. */
+// biome-ignore lint/suspicious/noExplicitAny: any driver's database, handle or session
+export type RunTarget = Database<any> | BranchHandle<any> | HeldSession<any>
 
 const RUNNER_OPTIONS = new Set([
   'maxRetries',
@@ -110,12 +107,13 @@ export class Runner {
    * Runs `operation` against `target` until it succeeds, fails with a permanent error, or has used
    * its retries.
    *
-   * - A pool or database handle: each attempt checks a session out, opens a transaction (READ ONLY
+   * - A txkit database: each attempt checks a session out, opens a transaction (READ ONLY
    *   for `readOnly`) with the timeouts in force, runs the operation and commits; a transient error
    *   rolls back and retries the whole attempt. A COMMIT whose outcome is unknown is never retried
    *   (`CommitOutcomeUnknownError`).
-   * - A session already in a transaction (a branch handle, a pg client or mysql2 connection you
-   *   hold in a transaction, a better-sqlite3 database in one): each attempt runs in a savepoint,
+   * - A session already in a transaction (a branch handle, or a held session such as
+   *   `pgSession(client)` over a client you hold in a transaction, `sqliteSession(db)` over a
+   *   better-sqlite3 database in one): each attempt runs in a savepoint,
    *   rolled back to on failure, released on success, with the settings put back either way. An
    *   error that undid the whole transaction (a MySQL/MariaDB deadlock, a lost connection) is never
    *   retried inside it: `RetryTransactionError` tells the caller to rerun the transaction.
@@ -126,16 +124,17 @@ export class Runner {
    * ```ts
    * import pg from 'pg'
    * import { createRunner } from 'txkit'
+   * import { pgDatabase } from 'txkit/node-postgres'
    *
    * const runner = createRunner({ maxRetries: 3, lockTimeout: 2_000 })
-   * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
-   * const total = await runner.run(pool, async (client) => {
+   * const payments = pgDatabase(new pg.Pool({ connectionString: process.env.DATABASE_URL }), { name: 'payments' })
+   * const total = await runner.run(payments, async (client) => {
    *   const { rows } = await client.query('SELECT sum(amount) AS total FROM payments')
    *   return rows[0].total
    * }, { name: 'sum-payments', readOnly: true, statementTimeout: 5_000 })
    * ```
    */
-  async run<Target extends object, Result>(
+  async run<Target extends RunTarget, Result>(
     target: Target,
     operation: (session: SessionOf<Target>, context: OperationContext) => Promise<Result> | Result,
     options: RunOptions = {},

@@ -1,11 +1,11 @@
-import type { DriverConnection } from '../driver/driver-connection.js'
-import type { MysqlFlavour } from '../mysql/mysql-database.js'
 import {
   enterSavepoint,
   type OperationSettings,
   plainTransactionEnd,
   type RunnerDialect,
-} from '../runner/runner-dialect.js'
+} from '../dialect/runner-dialect.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+import type { MysqlFlavour } from './mysql-flavour.js'
 
 interface Change {
   readonly variable: string

@@ -1,4 +1,4 @@
-export { oracleLockDialect } from '../dialect/oracle-lock-dialect.js'
+export { oracleLockDialect } from './oracle-lock-dialect.js'
 export {
   type OracleConnectionLike,
   type OracleConstants,

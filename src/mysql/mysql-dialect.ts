@@ -1,5 +1,3 @@
-import type { DriverConnection } from '../driver/driver-connection.js'
-import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import {
   type AbortInsertOutcome,
   BranchOutsideTransaction,
@@ -11,10 +9,14 @@ import {
   type PreparedTransaction,
   savepointSql,
   stampedCreation,
-} from './dialect.js'
-import { errno, findErrorProperty, SOCKET_ERROR_CODES } from './error-code.js'
+} from '../dialect/dialect.js'
+import { errno, findErrorProperty, SOCKET_ERROR_CODES } from '../dialect/error-code.js'
+import { quoteTableName, type TableName } from '../dialect/table-name.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
+import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
-import { quoteTableName, type TableName } from './table-name.js'
+import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
 
 const ER_XAER_NOTA = 1397
 const ER_DUP_ENTRY = 1062
@@ -28,9 +30,13 @@ const CONNECTION_LOST_ERRNOS = new Set([
   4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
 ])
 const CONNECTION_LOST_CODES = new Set([
-  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_CONNECTION_LOST', // mysql2
   'ER_CONNECTION_KILLED',
   'ER_SERVER_SHUTDOWN',
+  'ER_SOCKET_UNEXPECTED_CLOSE', // the mariadb connector
+  'ER_CONNECTION_ALREADY_CLOSED',
+  'ER_CMD_CONNECTION_CLOSED',
+  'ER_SOCKET_TIMEOUT',
   ...SOCKET_ERROR_CODES,
 ])
 
@@ -171,6 +177,9 @@ async function finishPrepared(
 export const mysqlDialect: Dialect = {
   displayName: 'MySQL/MariaDB',
   locks: mysqlLockDialect,
+  async runnerDialect(connection) {
+    return mysqlRunnerDialect(await queryFlavour(connection))
+  },
   preparedBranchMayStayAttached: true,
 
   transactionControl: mysqlTransactionControl,

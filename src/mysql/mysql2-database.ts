@@ -1,4 +1,4 @@
-import { mysqlDialect } from '../dialect/mysql-dialect.js'
+import type { RunnerDialect } from '../dialect/runner-dialect.js'
 import {
   type ConnectionTarget,
   connectionIdentity,
@@ -7,10 +7,15 @@ import {
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import type { BranchGuard, DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import type { HeldSession } from '../driver/held-session.js'
 import { LostListeners } from '../driver/lost-listeners.js'
+import { loadDriverPackage, type UrlDriver } from '../driver/url-driver.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
+import { mysqlDialect } from './mysql-dialect.js'
+import { type MysqlFlavour, queryFlavour } from './mysql-flavour.js'
+import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
 
 /** The part of a mysql2/promise `PoolConnection` txkit uses. */
 export interface MysqlConnectionLike {
@@ -39,9 +44,6 @@ interface Mysql2PoolInternals {
   readonly pool?: { readonly config?: { readonly connectionConfig?: ConnectionTarget } }
 }
 
-/** Which server a MySQL-protocol database turned out to be. */
-export type MysqlFlavour = 'mysql' | 'mariadb'
-
 export interface MysqlDatabaseOptions {
   /** The database's stable name in the deployment (see {@link Database.name}). */
   readonly name: string
@@ -55,6 +57,8 @@ export interface MysqlDatabaseOptions {
 /** A txkit database over mysql2, which can also tell MySQL from MariaDB. */
 export interface MysqlDatabase<Connection extends MysqlConnectionLike>
   extends Database<Connection> {
+  /** MySQL and MariaDB locks (GET_LOCK) are exclusive only: `mode: 'shared'` does not compile. */
+  readonly lockModes?: readonly ['exclusive']
   /**
    * Asks the server once (`SELECT VERSION()`) whether it is MySQL or MariaDB; the answer is cached.
    *
@@ -278,13 +282,36 @@ function sideConnection(connection: unknown): CallbackConnection | undefined {
 }
 
 /**
- * A txkit session over a mysql2 connection the caller holds (and keeps: `release` leaves it alone),
- * for work that must run on that very connection.
+ * A mysql2 connection you hold in a transaction (and keep: txkit never releases it), for
+ * `runner.run` to work on that very connection, each attempt in a savepoint. The operation receives
+ * the connection. (MySQL does not report a session's transaction state without a round trip; give
+ * a pool-backed `mysqlDatabase` to have the runner open transactions itself.)
+ *
+ * @example
+ * ```ts
+ * const connection = await pool.getConnection()
+ * await connection.query('START TRANSACTION')
+ * await runner.run(mysqlSession(connection), (c) => c.query('UPDATE stock SET n = n - 1 WHERE id = 1'))
+ * await connection.query('COMMIT')
+ * ```
  */
 export function mysqlSession<Connection extends MysqlConnectionLike>(
   connection: Connection,
-): DriverConnection<Connection> {
-  return new MysqlConnection(connection, undefined)
+): HeldSession<Connection> {
+  const session = new MysqlConnection(connection, undefined)
+  let dialect: Promise<RunnerDialect> | undefined
+  return {
+    kind: 'held-session',
+    connection: session,
+    inTransaction: () => true,
+    runnerDialect() {
+      dialect ??= queryFlavour(session).then(mysqlRunnerDialect)
+      dialect.catch(() => {
+        dialect = undefined
+      })
+      return dialect
+    },
+  }
 }
 
 function poolIdentity(pool: MysqlPoolLike): string {
@@ -306,7 +333,7 @@ function poolIdentity(pool: MysqlPoolLike): string {
  * @example
  * ```ts
  * import mysql from 'mysql2/promise'
- * import { mysqlDatabase } from 'txkit/mysql'
+ * import { mysqlDatabase } from 'txkit/mysql2'
  *
  * const ledger = mysqlDatabase(mysql.createPool(process.env.LEDGER_URL ?? ''), { name: 'ledger' })
  * ```
@@ -369,8 +396,37 @@ function detectFlavour(database: Database): Promise<MysqlFlavour> {
   return withConnection(database, queryFlavour)
 }
 
-/** Asks a session's server whether it is MySQL or MariaDB. */
-export async function queryFlavour(connection: DriverConnection): Promise<MysqlFlavour> {
-  const { rows } = await connection.query<{ version: string }>('SELECT VERSION() AS version')
-  return /mariadb/i.test(rows[0]?.version ?? '') ? 'mariadb' : 'mysql'
+/**
+ * Opens `mysql://` and `mariadb://` URLs with mysql2, for the manager's `tx.connect` (`urlDrivers`
+ * option) and the CLI.
+ *
+ * @example
+ * ```ts
+ * import { createTransactionManager } from 'txkit'
+ * import { mysql2Urls } from 'txkit/mysql2'
+ *
+ * const manager = createTransactionManager({ decisionLog: ledger, urlDrivers: [mysql2Urls] })
+ * ```
+ */
+export const mysql2Urls: UrlDriver = {
+  packageName: 'mysql2',
+  schemes: ['mysql', 'mariadb'],
+  async open(name, url, options) {
+    const mysql = await loadDriverPackage<typeof import('mysql2/promise')>(
+      'mysql2/promise',
+      'mysql',
+    )
+    const parsed = new URL(url)
+    parsed.protocol = 'mysql:'
+    const pool = mysql.createPool({
+      uri: parsed.toString(),
+      connectionLimit: options.max ?? 8,
+      ...(options.connectTimeoutMs !== undefined && { connectTimeout: options.connectTimeoutMs }),
+    })
+    const queryTimeout = options.statementTimeoutMs
+    return {
+      database: mysqlDatabase(pool, { name, ...(queryTimeout !== undefined && { queryTimeout }) }),
+      close: () => pool.end(),
+    }
+  },
 }

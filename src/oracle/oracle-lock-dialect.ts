@@ -1,6 +1,6 @@
+import { findErrorProperty } from '../dialect/error-code.js'
+import type { LockDialect, LockMode } from '../dialect/lock-dialect.js'
 import { OUT_NUMBER } from '../driver/driver-connection.js'
-import { findErrorProperty } from './error-code.js'
-import type { LockDialect, LockMode } from './lock-dialect.js'
 
 /** DBMS_LOCK's mode numbers (NL_MODE … X_MODE). */
 const LOCK_MODES: Partial<Record<LockMode, number>> = {

@@ -1,6 +1,6 @@
-import { errno } from './error-code.js'
-import type { LockDialect } from './lock-dialect.js'
-import { quoteTableName } from './table-name.js'
+import { errno } from '../dialect/error-code.js'
+import type { LockDialect } from '../dialect/lock-dialect.js'
+import { quoteTableName } from '../dialect/table-name.js'
 
 const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317

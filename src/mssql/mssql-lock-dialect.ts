@@ -1,5 +1,5 @@
-import { findErrorProperty } from './error-code.js'
-import type { LockDialect, LockMode, LockRequest } from './lock-dialect.js'
+import { findErrorProperty } from '../dialect/error-code.js'
+import type { LockDialect, LockMode, LockRequest } from '../dialect/lock-dialect.js'
 
 const LOCK_MODES: Partial<Record<LockMode, string>> = {
   exclusive: 'Exclusive',

@@ -37,11 +37,6 @@ export interface RunnerDialect {
   ): Promise<SavepointExit>
 }
 
-/** Milliseconds as a PostgreSQL duration: whole milliseconds, rounded up, never 0 (0 = no limit). */
-export function pgMilliseconds(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms))}ms`
-}
-
 /** COMMIT and ROLLBACK: every database the runner knows spells them alike. */
 export const plainTransactionEnd: Pick<RunnerDialect, 'commit' | 'rollback'> = {
   async commit(connection) {

@@ -1,11 +1,15 @@
-import type { DriverConnection } from '../driver/driver-connection.js'
 import {
   type OperationSettings,
-  pgMilliseconds,
   plainTransactionEnd,
   type RunnerDialect,
   type SavepointExit,
-} from '../runner/runner-dialect.js'
+} from '../dialect/runner-dialect.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+
+/** Milliseconds as a PostgreSQL duration: whole milliseconds, rounded up, never 0 (0 = no limit). */
+function pgMilliseconds(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}ms`
+}
 
 const SETTINGS = [
   ['lockTimeout', 'lock_timeout'],

@@ -1,4 +1,4 @@
-export { mssqlLockDialect } from '../dialect/mssql-lock-dialect.js'
+export { mssqlLockDialect } from './mssql-lock-dialect.js'
 export {
   type MssqlPoolLike,
   type MssqlRequestLike,

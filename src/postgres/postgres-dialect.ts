@@ -1,5 +1,3 @@
-import type { DriverConnection } from '../driver/driver-connection.js'
-import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import {
   type AbortInsertOutcome,
   BranchOutsideTransaction,
@@ -14,10 +12,13 @@ import {
   savepointSql,
   stampedCreation,
   UnconfirmedAnswer,
-} from './dialect.js'
-import { SOCKET_ERROR_CODES, sqlState } from './error-code.js'
+} from '../dialect/dialect.js'
+import { SOCKET_ERROR_CODES, sqlState } from '../dialect/error-code.js'
+import { quoteTableName, type TableName } from '../dialect/table-name.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
-import { quoteTableName, type TableName } from './table-name.js'
+import { postgresRunnerDialect } from './postgres-runner-dialect.js'
 
 const UNDEFINED_OBJECT = '42704'
 const UNDEFINED_TABLE = '42P01'
@@ -169,13 +170,20 @@ async function inOwnTransaction(connection: DriverConnection, xid: string, state
 export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
   locks: postgresLockDialect,
+  async runnerDialect() {
+    return postgresRunnerDialect
+  },
   preparedBranchMayStayAttached: false,
 
   transactionControl: postgresTransactionControl,
 
   async begin(connection, xid) {
     // Simple-query protocol: the statements travel in one message and run in one transaction.
-    await connection.query(`BEGIN${markBranch(xid)}`)
+    // Pipelined with the branch's first statement where the driver can: should BEGIN fail, the
+    // session is closed or its transaction failed, so no later statement can run outside it.
+    const begin = `BEGIN${markBranch(xid)}`
+    if (connection.defer !== undefined) connection.defer(begin)
+    else await connection.query(begin)
     noteOwnTags(connection)
   },
 

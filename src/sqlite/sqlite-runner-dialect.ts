@@ -1,10 +1,10 @@
-import type { DriverConnection } from '../driver/driver-connection.js'
 import {
   enterSavepoint,
   type OperationSettings,
   plainTransactionEnd,
   type RunnerDialect,
-} from '../runner/runner-dialect.js'
+} from '../dialect/runner-dialect.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 
 /** Sets `busy_timeout` and `query_only` as `settings` ask; returns what puts them back. */
 async function apply(

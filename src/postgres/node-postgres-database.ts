@@ -1,4 +1,3 @@
-import { postgresDialect } from '../dialect/postgres-dialect.js'
 import {
   type ConnectionTarget,
   connectionIdentity,
@@ -13,10 +12,14 @@ import type {
   QueryResult,
   SessionTransactionStatus,
 } from '../driver/driver-connection.js'
+import type { HeldSession } from '../driver/held-session.js'
 import { LostListeners } from '../driver/lost-listeners.js'
+import { loadDriverPackage, type UrlDriver } from '../driver/url-driver.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
-import { type PgCancelTarget, sendPgCancel } from './pg-cancel.js'
+import { type PgCancelTarget, sendPgCancel } from './postgres-cancel.js'
+import { postgresDialect } from './postgres-dialect.js'
+import { postgresRunnerDialect } from './postgres-runner-dialect.js'
 
 /** node-postgres's protocol connection under a client, as far as counting command tags needs. */
 interface PgProtocolConnection {
@@ -142,11 +145,27 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 }
 
 /**
- * A txkit session over a node-postgres client the caller holds (and keeps: `release` leaves it
- * alone), for work that must run on that very client.
+ * A node-postgres client you hold (and keep: txkit never releases it), for `runner.run` to work on
+ * that very client: in savepoints while it is in a transaction (ReadyForQuery says so), in
+ * transactions of the runner's own otherwise. The operation receives the client.
+ *
+ * @example
+ * ```ts
+ * const client = await pool.connect()
+ * await client.query('BEGIN')
+ * await runner.run(pgSession(client), (c) => c.query('UPDATE stock SET n = n - 1 WHERE id = 1'))
+ * await client.query('COMMIT')
+ * ```
  */
-export function pgSession<Client extends PgClientLike>(client: Client): DriverConnection<Client> {
-  return new PgConnection(client, false)
+export function pgSession<Client extends PgClientLike>(client: Client): HeldSession<Client> {
+  const connection = new PgConnection(client, false)
+  return {
+    kind: 'held-session',
+    connection,
+    // A client whose driver does not report the status is taken to be in the caller's transaction.
+    inTransaction: () => connection.transactionStatus() !== 'idle',
+    runnerDialect: async () => postgresRunnerDialect,
+  }
 }
 
 /** Command tags of statements that begin, end or hand over a transaction (ROLLBACK TO too). */
@@ -240,7 +259,7 @@ const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name'])
  * @example
  * ```ts
  * import pg from 'pg'
- * import { pgDatabase } from 'txkit/pg'
+ * import { pgDatabase } from 'txkit/node-postgres'
  *
  * const orders = pgDatabase(new pg.Pool({ connectionString: process.env.ORDERS_URL }), { name: 'orders' })
  * ```
@@ -264,4 +283,41 @@ export function pgDatabase<Client extends PgClientLike>(
       return new PgConnection(await pool.connect())
     },
   }
+}
+
+/**
+ * Opens `postgres://` and `postgresql://` URLs with node-postgres, for the manager's `tx.connect`
+ * (`urlDrivers` option) and the CLI. Statement timeouts are set on the server and, a second later,
+ * on the client.
+ *
+ * @example
+ * ```ts
+ * import { createTransactionManager } from 'txkit'
+ * import { nodePostgresUrls } from 'txkit/node-postgres'
+ *
+ * const manager = createTransactionManager({ decisionLog: orders, urlDrivers: [nodePostgresUrls] })
+ * ```
+ */
+export const nodePostgresUrls: UrlDriver = {
+  packageName: 'pg',
+  schemes: ['postgres', 'postgresql'],
+  async open(name, url, options) {
+    const pg = await loadDriverPackage<typeof import('pg')>('pg', 'postgres')
+    const statement = options.statementTimeoutMs
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.max ?? 8,
+      ...(options.connectTimeoutMs !== undefined && {
+        connectionTimeoutMillis: options.connectTimeoutMs,
+      }),
+      // The server stops the statement; the client gives up a little later if no answer comes.
+      ...(statement !== undefined && {
+        statement_timeout: statement,
+        query_timeout: statement + 1000,
+      }),
+    })
+    // An idle connection cut by the server must not crash the process.
+    pool.on('error', () => {})
+    return { database: pgDatabase(pool, { name }), close: () => pool.end() }
+  },
 }

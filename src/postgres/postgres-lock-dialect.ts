@@ -1,7 +1,7 @@
+import { sqlState } from '../dialect/error-code.js'
+import type { LockDialect, LockGrant, LockRequest } from '../dialect/lock-dialect.js'
+import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { sqlState } from './error-code.js'
-import type { LockDialect, LockGrant, LockRequest } from './lock-dialect.js'
-import { quoteTableName, type TableName } from './table-name.js'
 
 const LOCK_NOT_AVAILABLE = '55P03'
 const QUERY_CANCELED = '57014'

@@ -1,6 +1,0 @@
-export {
-  type PgClientLike,
-  type PgDatabaseOptions,
-  type PgPoolLike,
-  pgDatabase,
-} from './pg-database.js'

@@ -1,0 +1,9 @@
+export {
+  nodePostgresUrls,
+  type PgClientLike,
+  type PgDatabaseOptions,
+  type PgPoolLike,
+  pgDatabase,
+  pgSession,
+} from './node-postgres-database.js'
+export { postgresDialect } from './postgres-dialect.js'

@@ -1,0 +1,419 @@
+import { connectionIdentity, poolObjectIdentity } from '../driver/connection-identity.js'
+import type { Database } from '../driver/database.js'
+import { validateDatabaseName } from '../driver/database-name.js'
+import type { BranchGuard, DriverConnection, QueryResult } from '../driver/driver-connection.js'
+import type { HeldSession } from '../driver/held-session.js'
+import { LostListeners } from '../driver/lost-listeners.js'
+import { loadDriverPackage, type UrlDriver } from '../driver/url-driver.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
+import { postgresDialect } from './postgres-dialect.js'
+import { Reservations } from './postgres-js-reserve.js'
+import { postgresRunnerDialect } from './postgres-runner-dialect.js'
+
+/** postgres.js's connection object, as its `onexecute` query option hands it out. */
+interface PostgresJsInternalConnection {
+  /** Called once when the socket closes (postgres.js's own `sql.begin` listens the same way). */
+  onclose: ((error: unknown) => void) | null
+  /** Closes this one connection; the pool opens a fresh one when it needs it. */
+  terminate(): void
+}
+
+/** A postgres.js query: a promise of rows carrying the command tag, which can be cancelled. */
+interface PostgresJsQuery extends PromiseLike<PostgresJsRows> {
+  cancel(): unknown
+}
+
+/** The rows postgres.js answers with: an array carrying the command tag and the row count. */
+type PostgresJsRows = readonly unknown[] & { readonly command?: string; readonly count?: number }
+
+/** The part of a postgres.js reserved connection (`await sql.reserve()`) txkit uses. */
+export interface PostgresJsReservedLike {
+  /** `options` takes `onexecute`, which postgres.js's typings leave out. */
+  unsafe(query: string, parameters?: unknown[], options?: object): PostgresJsQuery
+  release(): void
+}
+
+/** The part of a postgres.js `Sql` instance (`postgres(url)`) txkit uses. */
+export interface PostgresJsSqlLike<
+  Reserved extends PostgresJsReservedLike = PostgresJsReservedLike,
+> {
+  reserve(): Promise<Reserved>
+  readonly options?: {
+    readonly host?: readonly string[] | string
+    readonly port?: readonly number[] | number
+    readonly database?: string
+    readonly user?: string
+  }
+}
+
+export interface PostgresJsDatabaseOptions {
+  /** The database's stable name in the deployment (see {@link Database.name}). */
+  readonly name: string
+}
+
+/**
+ * Codes postgres.js gives a connection that went away (no SQLSTATE then), and Node's socket codes.
+ */
+const LOST_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+])
+
+/**
+ * One reserved postgres.js connection. postgres.js pipelines: a statement is written to the socket
+ * as soon as it is issued, whether or not earlier ones have answered. `deferred` statements (a
+ * branch's BEGIN) are issued without waiting, so they travel with the next statement; their answer
+ * is checked before that statement's answer is returned.
+ */
+class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
+  implements DriverConnection<Reserved>
+{
+  readonly raw: Reserved
+  readonly #lost = new LostListeners()
+  /** The pool's connection under the reservation, known from the first statement on. */
+  #internal: PostgresJsInternalConnection | undefined
+  readonly #onexecute = (connection: PostgresJsInternalConnection): boolean => {
+    if (this.#internal === undefined && !this.#lost.lost) {
+      this.#internal = connection
+      connection.onclose = () => {
+        this.#lost.markLost()
+        this.#closed?.()
+      }
+    }
+    // postgres.js keeps pipelining only while this answers true.
+    return true
+  }
+
+  /** Statements issued and not yet answered, whose failure the next statement reports. */
+  #deferred: Promise<PostgresJsRows> | undefined
+  /** The statement running now, for `cancel()`. */
+  #running: PostgresJsQuery | undefined
+  readonly #owned: boolean
+
+  /** Told when this connection closes, so that reservations stranded by it ask again. */
+  readonly #closed: (() => void) | undefined
+
+  constructor(reserved: Reserved, owned = true, closed?: () => void) {
+    this.raw = reserved
+    this.#owned = owned
+    this.#closed = closed
+  }
+
+  get lost(): boolean {
+    return this.#lost.lost
+  }
+
+  onLost(listener: () => void): () => void {
+    return this.#lost.add(listener)
+  }
+
+  /**
+   * postgres.js hears of a closed socket in Node's close phase, after the answers read with it:
+   * a few turns of the event loop let a close that arrived with the last answer be seen.
+   */
+  settle(): Promise<void> {
+    if (this.#lost.lost) return Promise.resolve()
+    return new Promise((resolve) => {
+      let turns = 0
+      const turn = (): void => {
+        if (this.#lost.lost || ++turns > SETTLE_TURNS) resolve()
+        else setImmediate(turn)
+      }
+      setImmediate(turn)
+    })
+  }
+
+  /**
+   * Issues `sql` now and answers nothing: its answer is checked by the next `query`. Lets a
+   * branch's BEGIN travel in the same write as the first statement of the branch's work.
+   */
+  defer(sql: string): void {
+    const issued = this.#issue(sql, undefined)
+    const previous = this.#deferred
+    const chained = previous === undefined ? issued : previous.then(() => issued)
+    // Observed here so that an unchecked failure is never an unhandled rejection; it is rethrown
+    // by the next query (or the session is released destroyed).
+    chained.then(undefined, () => undefined)
+    this.#deferred = chained
+  }
+
+  async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+    const issued = this.#issue(sql, params)
+    const deferred = this.#deferred
+    this.#deferred = undefined
+    try {
+      if (deferred !== undefined) {
+        try {
+          await deferred
+        } catch (error) {
+          // The later statement ran after a failed one: its own answer no longer matters.
+          issued.then(undefined, () => undefined)
+          throw error
+        }
+      }
+      const rows = await issued
+      return {
+        rows: [...rows] as Row[],
+        affectedRows: rows.count ?? 0,
+        ...(rows.command !== undefined && { command: rows.command }),
+      }
+    } catch (error) {
+      if (isLoss(error)) this.#lost.markLost()
+      throw error
+    }
+  }
+
+  #issue(sql: string, params: readonly unknown[] | undefined): Promise<PostgresJsRows> {
+    // With parameters, postgres.js first asks the server for their types (a round trip) unless
+    // the statement is prepared on this connection already: prepare it, as postgres.js does for
+    // its tagged templates (an instance made with `prepare: false`, for PgBouncer, still wins).
+    const values = params === undefined ? [] : [...params]
+    if (this.#internal === undefined && values.length > 0) {
+      // postgres.js hands out its connection (onexecute) only for a statement it can pipeline,
+      // which a statement whose parameters it must describe first is not: a simple SELECT goes
+      // first, in the same write, so that the session's close is heard from the start.
+      this.raw.unsafe('SELECT 1', [], { onexecute: this.#onexecute }).then(
+        () => undefined,
+        () => undefined,
+      )
+    }
+    const query = this.raw.unsafe(sql, values, {
+      onexecute: this.#onexecute,
+      ...(values.length > 0 && { prepare: true }),
+    })
+    this.#running = query
+    const answered = Promise.resolve(query)
+    answered.then(
+      () => this.#clearRunning(query),
+      () => this.#clearRunning(query),
+    )
+    return answered
+  }
+
+  #clearRunning(query: PostgresJsQuery): void {
+    if (this.#running === query) this.#running = undefined
+  }
+
+  async cancel(): Promise<void> {
+    await this.#running?.cancel()
+  }
+
+  guarded(guard: BranchGuard): Reserved {
+    return guardReserved(this.raw, guard)
+  }
+
+  /**
+   * postgres.js can give a reserved connection back but not close it: `destroy` closes the pool's
+   * connection underneath (the pool opens a new one when needed), so no session state, lock or
+   * open transaction survives into the next reservation.
+   */
+  release(destroy: boolean): void {
+    if (!this.#owned) return
+    const internal = this.#internal
+    if (this.#lost.lost) return // postgres.js took the closed connection back itself
+    if (internal !== undefined) internal.onclose = null
+    if (destroy || this.#deferred !== undefined) {
+      if (internal !== undefined) {
+        internal.terminate()
+        this.#closed?.()
+        return
+      }
+    }
+    this.raw.release()
+  }
+}
+
+function isLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return (
+    (typeof code === 'string' && LOST_CODES.has(code)) || postgresDialect.isConnectionLost(error)
+  )
+}
+
+/**
+ * Event-loop turns `settle` waits: a socket's close reaches postgres.js a few turns after the data
+ * read with it (end, then the write side's finish, then the handle's close).
+ */
+const SETTLE_TURNS = 6
+
+/** Calls on a reserved connection that would end its part in the branch. */
+const REFUSED_CALLS = new Set(['release', 'begin', 'end', 'close', 'reserve'])
+
+/**
+ * The reserved connection as a branch hands it out: a Proxy over the `sql` function whose tagged
+ * template calls and `unsafe()` check the statement, and whose `release()` is refused. `file()` is
+ * refused too: the statement it would send cannot be seen.
+ */
+function guardReserved<Reserved extends PostgresJsReservedLike>(
+  reserved: Reserved,
+  guard: BranchGuard,
+): Reserved {
+  const cache = new Map<PropertyKey, unknown>()
+  return new Proxy(reserved, {
+    apply(target, self, args) {
+      const strings = args[0] as { raw?: unknown } | undefined
+      if (Array.isArray(strings) && Array.isArray(strings.raw)) {
+        guard.statement(
+          strings.map((part, index) => (index === 0 ? part : `$${index} ${part}`)).join(''),
+        )
+      }
+      return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, self, args)
+    },
+    get(target, property) {
+      const known = cache.get(property)
+      if (known !== undefined) return known
+      const value = Reflect.get(target, property, target)
+      let answer: unknown
+      if (typeof property === 'string' && REFUSED_CALLS.has(property)) {
+        answer = () => guard.refuse(`${property}()`)
+      } else if (property === 'file') {
+        answer = () => guard.refuse('file() (its statement cannot be checked)')
+      } else if (property === 'unsafe' && typeof value === 'function') {
+        answer = (text: unknown, ...rest: unknown[]) => {
+          if (typeof text === 'string') guard.statement(text)
+          return (value as (...a: unknown[]) => unknown).call(target, text, ...rest)
+        }
+      } else if (typeof value === 'function') {
+        answer = value.bind(target)
+      } else {
+        return value
+      }
+      cache.set(property, answer)
+      return answer
+    },
+  })
+}
+
+function first<Value>(value: readonly Value[] | Value | undefined): Value | undefined {
+  return Array.isArray(value) ? (value as readonly Value[])[0] : (value as Value | undefined)
+}
+
+function sqlIdentity(sql: PostgresJsSqlLike): string {
+  const options = sql.options
+  if (options === undefined) return poolObjectIdentity('postgres', sql)
+  return connectionIdentity('postgres', {
+    host: first(options.host),
+    port: first(options.port) ?? 5432,
+    database: options.database,
+    user: options.user,
+  })
+}
+
+const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name'])
+
+const reservationsBySql = new WeakMap<object, Reservations<PostgresJsReservedLike>>()
+
+/** One set of reservations per postgres.js instance, shared by every database wrapping it. */
+function reservationsOf<Reserved extends PostgresJsReservedLike>(
+  sql: PostgresJsSqlLike<Reserved>,
+): Reservations<Reserved> {
+  let known = reservationsBySql.get(sql)
+  if (known === undefined) {
+    known = new Reservations<PostgresJsReservedLike>(sql)
+    reservationsBySql.set(sql, known)
+  }
+  return known as unknown as Reservations<Reserved>
+}
+
+/**
+ * Wraps a postgres.js instance (`postgres(url)`) as a txkit database. Each branch reserves one
+ * connection (`sql.reserve()`) for its whole life, so `max` bounds concurrent transactions.
+ * postgres.js pipelines: a branch's BEGIN goes out with its first statement, one round trip fewer
+ * than node-postgres per branch. `branch.connection` is the reserved `sql`: use it as a tagged
+ * template (`` sql`insert …` ``). PostgreSQL must run with `max_prepared_transactions` > 0.
+ *
+ * @example
+ * ```ts
+ * import postgres from 'postgres'
+ * import { postgresJsDatabase } from 'txkit/postgres-js'
+ *
+ * const orders = postgresJsDatabase(postgres(process.env.ORDERS_URL ?? ''), { name: 'orders' })
+ * ```
+ */
+export function postgresJsDatabase<Reserved extends PostgresJsReservedLike>(
+  sql: PostgresJsSqlLike<Reserved>,
+  options: PostgresJsDatabaseOptions,
+): Database<Reserved> {
+  if (typeof (sql as unknown) !== 'function' || typeof sql.reserve !== 'function') {
+    throw new ConfigurationError(
+      "postgresJsDatabase() needs a postgres.js instance (postgres(url) from 'postgres'): the value given has no reserve() method.",
+    )
+  }
+  checkOptionNames(options ?? {}, DATABASE_OPTIONS, 'postgresJsDatabase()')
+  const name = validateDatabaseName(options?.name)
+  const reservations = reservationsOf(sql)
+  const closed = () => reservations.connectionClosed()
+  return {
+    name,
+    identity: sqlIdentity(sql),
+    dialect: postgresDialect,
+    async acquire() {
+      return new PostgresJsConnection(await reservations.reserve(), true, closed)
+    },
+  }
+}
+
+/**
+ * A postgres.js reserved connection you hold in a transaction (and keep: txkit never releases it),
+ * for `runner.run` to work on it, each attempt in a savepoint. The operation receives it.
+ *
+ * @example
+ * ```ts
+ * const reserved = await sql.reserve()
+ * await reserved`BEGIN`
+ * await runner.run(postgresJsSession(reserved), (s) => s`UPDATE stock SET n = n - 1 WHERE id = 1`)
+ * await reserved`COMMIT`
+ * reserved.release()
+ * ```
+ */
+export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
+  reserved: Reserved,
+): HeldSession<Reserved> {
+  return {
+    kind: 'held-session',
+    connection: new PostgresJsConnection(reserved, false),
+    inTransaction: () => true,
+    runnerDialect: async () => postgresRunnerDialect,
+  }
+}
+
+/**
+ * Opens `postgres://` and `postgresql://` URLs with postgres.js, for the manager's `tx.connect`
+ * (`urlDrivers` option) and the CLI.
+ *
+ * @example
+ * ```ts
+ * import { createTransactionManager } from 'txkit'
+ * import { postgresJsUrls } from 'txkit/postgres-js'
+ *
+ * const manager = createTransactionManager({ decisionLog: orders, urlDrivers: [postgresJsUrls] })
+ * ```
+ */
+export const postgresJsUrls: UrlDriver = {
+  packageName: 'postgres',
+  schemes: ['postgres', 'postgresql'],
+  async open(name, url, options) {
+    const postgres = await loadDriverPackage<typeof import('postgres')>('postgres', 'postgres')
+    const statement = options.statementTimeoutMs
+    const sql = postgres(url, {
+      max: options.max ?? 8,
+      onnotice: () => {},
+      ...(options.connectTimeoutMs !== undefined && {
+        connect_timeout: Math.max(1, Math.ceil(options.connectTimeoutMs / 1000)),
+      }),
+      ...(statement !== undefined && {
+        connection: { statement_timeout: statement },
+      }),
+    })
+    return {
+      database: postgresJsDatabase(sql as unknown as PostgresJsSqlLike, { name }),
+      close: () => sql.end({ timeout: 5 }),
+    }
+  },
+}

@@ -1,0 +1,130 @@
+import type { DecisionLog } from '../commit/decision-log.js'
+import { errorMessage } from '../util/error-message.js'
+import type { CommitProtocolName } from '../xid/xid.js'
+import type { FoundBranch } from './prepared-scan.js'
+import type { Settings } from './recover-options.js'
+import type { LeftReason, TransactionRecovery } from './recovery-report.js'
+
+/**
+ * Why a missing decision table stops recovery. Never "create it": at recovery time a missing table
+ * means the wrong database or a lost table, and a new empty one would let recovery record aborts
+ * for transactions whose commit decision is elsewhere.
+ */
+export function missingTable(decisionLog: DecisionLog): string {
+  return (
+    `the decision table ${decisionLog.tableText} does not exist in database "${decisionLog.database.name}": ` +
+    'recovery was pointed at the wrong database or table, or the table was lost. Do not create it: ' +
+    "point recovery at the decision log the writers record in (a transaction's id names it after its random part)."
+  )
+}
+
+/** How an operator finds the decision log a tag names. */
+export function describeTag(tag: string): string {
+  const [database = tag, table] = tag.split('~')
+  return table === undefined
+    ? `database "${database}", table txkit_decision`
+    : `database "${database}", a table other than txkit_decision (its name hashes to ${table})`
+}
+
+/** The report for a transaction whose id names another decision log than `decisionLog`, if it does. */
+export function inOtherDecisionLog(
+  group: readonly FoundBranch[],
+  decisionLog: DecisionLog,
+): TransactionRecovery | undefined {
+  const tag = group[0]?.parsed.decisionLog
+  if (tag === undefined || tag === decisionLog.tag) return undefined
+  return leftAlone(
+    group,
+    'decision',
+    'other-decision-log',
+    `its decision is recorded in decision log "${tag}" (${describeTag(tag)}), not in "${decisionLog.tag}" ` +
+      'which recovery was given: run recovery with that decision log',
+  )
+}
+
+/** A transaction of a protocol this round does not recover: reported, with how to recover it. */
+export function notSelected(
+  group: readonly FoundBranch[],
+  kind: CommitProtocolName,
+  settings: Settings,
+): TransactionRecovery {
+  const tag = group[0]?.parsed.decisionLog
+  if (kind === 'decision' && settings.decisionLog === undefined) {
+    return leftAlone(
+      group,
+      kind,
+      'no-decision-log',
+      'a decision-protocol transaction, and recovery has no decision log: pass the one the writers ' +
+        `record in (--decision-log NAME, or decisionLog in recover())${tag === undefined ? '' : `; its id names ${describeTag(tag)}`}`,
+    )
+  }
+  return leftAlone(
+    group,
+    kind,
+    'protocol-not-selected',
+    `a ${kind}-protocol transaction, and recovery was asked for ${[...settings.protocols].join(' and ')} only: use protocol "all" (--protocol all) to recover it too`,
+  )
+}
+
+export function ageOf(group: readonly FoundBranch[]): number | undefined {
+  const startedAt = group[0]?.parsed.startedAt
+  if (startedAt !== undefined) return Date.now() - startedAt
+  const prepared = group.flatMap((branch) =>
+    branch.preparedAt === undefined ? [] : [branch.preparedAt],
+  )
+  return prepared.length === 0 ? undefined : Date.now() - Math.min(...prepared)
+}
+
+export function branchName(branch: FoundBranch, participants: readonly string[]): string {
+  if (branch.database.dialect.preparedListScope === 'server') {
+    return participants[branch.parsed.index] || branch.database.name
+  }
+  return branch.database.name
+}
+
+export function leftAlone(
+  group: readonly FoundBranch[],
+  protocol: CommitProtocolName,
+  left: LeftReason,
+  reason: string,
+  decision: TransactionRecovery['decision'] = 'none',
+): TransactionRecovery {
+  return {
+    gtrid: group[0]?.parsed.gtrid ?? '',
+    protocol,
+    ageMs: ageOf(group),
+    branches: group.map((branch) => ({
+      database: branch.database.name,
+      xid: branch.xid,
+      index: branch.parsed.index,
+      outcome: 'left',
+    })),
+    decision,
+    reason,
+    action: 'left',
+    left,
+    warnings: [],
+  }
+}
+
+export function failedTransaction(
+  group: readonly FoundBranch[],
+  error: unknown,
+): TransactionRecovery {
+  return {
+    gtrid: group[0]?.parsed.gtrid ?? '',
+    protocol: group[0]?.parsed.kind ?? 'decision',
+    ageMs: ageOf(group),
+    branches: group.map((branch) => ({
+      database: branch.database.name,
+      xid: branch.xid,
+      index: branch.parsed.index,
+      outcome: 'failed',
+    })),
+    decision: 'none',
+    reason: 'recovery of this transaction failed',
+    action: 'failed',
+    error: errorMessage(error),
+    warnings: [],
+  }
+}

@@ -1,0 +1,148 @@
+import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
+import { assertDatabase } from '../driver/assert-database.js'
+import type { Database } from '../driver/database.js'
+import { validateDatabaseName } from '../driver/database-name.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
+import { describeValue } from '../util/describe-value.js'
+import { type Logger, silentLogger } from '../util/logger.js'
+import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
+import type { CommitProtocolName } from '../xid/xid.js'
+
+export interface RecoverOptions {
+  /**
+   * Every database that can take part in the deployment's transactions, by the same stable names
+   * the writers use. A record (`{ orders, ledger }`) or a list of databases.
+   */
+  readonly databases: Readonly<Record<string, Database>> | readonly Database[]
+  /** The decision log the writers use. Required for the `decision` protocol. */
+  readonly decisionLog?: Database | DecisionLogOptions
+  /** The writers' prefix; default `txkit`. Transactions with any other prefix are never touched. */
+  readonly prefix?: string
+  /** Which transactions to recover; default `decision` with a decision log, else `sequential`. */
+  readonly protocol?: CommitProtocolName | 'all'
+  /**
+   * Leave transactions younger than this alone (ms, default 15 000). For `decision` this only
+   * spares healthy in-flight transactions, safety never depends on it. For `sequential` it is the
+   * seed's grace period between the two scans, and its only protection.
+   */
+  readonly minAge?: number
+  /** Report what would be done, change nothing. */
+  readonly dryRun?: boolean
+  /** Stops between transactions; the report says `aborted`. */
+  readonly signal?: AbortSignal
+  readonly logger?: Logger
+  /** Transactions finished at once (default 8). */
+  readonly concurrency?: number
+  /** How long an abort decision waits for a coordinator's open commit decision (ms, default 1000). */
+  readonly lockTimeout?: number
+  /**
+   * The writers' `maxTransactionDuration` (ms, default one hour) or more: abort decisions are kept
+   * until no coordinator may still record a commit for them.
+   */
+  readonly maxTransactionDuration?: number
+}
+
+export const DEFAULT_MIN_AGE_MS = 15_000
+export interface Settings {
+  readonly databases: readonly Database[]
+  readonly decisionLog: DecisionLog | undefined
+  readonly prefix: string
+  readonly protocols: ReadonlySet<CommitProtocolName>
+  readonly minAge: number
+  readonly dryRun: boolean
+  readonly signal: AbortSignal | undefined
+  readonly logger: Logger
+  readonly concurrency: number
+  readonly lockTimeout: number
+  readonly maxTransactionDuration: number
+}
+
+export const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
+  'databases',
+  'decisionLog',
+  'prefix',
+  'protocol',
+  'minAge',
+  'dryRun',
+  'signal',
+  'logger',
+  'concurrency',
+  'lockTimeout',
+  'maxTransactionDuration',
+])
+
+export function checkOptions(options: RecoverOptions): Settings {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError('recover() needs an options object with the databases.')
+  }
+  checkOptionNames(options, RECOVER_OPTIONS, 'recover()')
+  const databases = Array.isArray(options.databases)
+    ? options.databases
+    : Object.values(options.databases ?? {})
+  if (databases.length === 0) {
+    throw new ConfigurationError(
+      'recover() needs every database of the deployment (databases: { orders, ledger }); none was given.',
+    )
+  }
+  const names = new Set<string>()
+  for (const [position, database] of databases.entries()) {
+    assertDatabase(database, `databases[${position}]`)
+    validateDatabaseName(database.name)
+    if (names.has(database.name)) {
+      throw new ConfigurationError(
+        `Two databases are named "${database.name}": names must be unique.`,
+      )
+    }
+    names.add(database.name)
+  }
+  const logger = options.logger ?? silentLogger
+  const decisionLog =
+    options.decisionLog === undefined
+      ? undefined
+      : new DecisionLog(
+          'acquire' in options.decisionLog
+            ? { database: options.decisionLog }
+            : options.decisionLog,
+          logger,
+        )
+  const protocol = options.protocol ?? (decisionLog ? 'decision' : 'sequential')
+  if (!['decision', 'sequential', 'all'].includes(protocol)) {
+    throw new ConfigurationError(
+      `Unknown protocol ${describeValue(protocol)}: use "decision", "sequential" or "all".`,
+    )
+  }
+  const protocols = new Set<CommitProtocolName>(
+    protocol === 'all' ? ['decision', 'sequential'] : [protocol],
+  )
+  if (protocols.has('decision') && decisionLog === undefined) {
+    throw new ConfigurationError(
+      'Recovering the decision protocol needs the decision log the writers use: pass decisionLog.',
+    )
+  }
+  const number = (value: number | undefined, fallback: number, name: string, min: number) => {
+    const result = value ?? fallback
+    if (!Number.isFinite(result) || result < min) {
+      throw new ConfigurationError(`${name} must be a number ≥ ${min}, not ${String(value)}.`)
+    }
+    return result
+  }
+  return {
+    databases,
+    decisionLog,
+    prefix: validatePrefix(options.prefix ?? DEFAULT_PREFIX),
+    protocols,
+    minAge: number(options.minAge, DEFAULT_MIN_AGE_MS, 'minAge', 0),
+    dryRun: options.dryRun === true,
+    signal: options.signal,
+    logger,
+    concurrency: Math.floor(number(options.concurrency, 8, 'concurrency', 1)),
+    lockTimeout: number(options.lockTimeout, 1000, 'lockTimeout', 1),
+    maxTransactionDuration: number(
+      options.maxTransactionDuration,
+      3_600_000,
+      'maxTransactionDuration',
+      1,
+    ),
+  }
+}

@@ -1,0 +1,5 @@
+export {
+  type SqliteDatabaseLike,
+  type SqliteStatementLike,
+  sqliteSession,
+} from './better-sqlite3-session.js'

@@ -1,0 +1,424 @@
+/**
+ * What differs between drivers of one database, tested with every driver whatever the pass: the
+ * connection a branch hands out, postgres.js's pipelining, the mariadb connector's answers, mixing
+ * drivers in one transaction, the sessions the runner is lent, and the types users write against.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import mariadb from 'mariadb'
+import type mysql from 'mysql2/promise'
+import type pg from 'pg'
+import postgres from 'postgres'
+import { openMysql, openPostgres } from '../harness/drivers.js'
+import { serversForFile } from '../harness/file-servers.js'
+import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { LatencyProxy } from '../harness/latency-proxy.js'
+import { withConnection } from '../src/driver/with-connection.js'
+import {
+  createCoordinator,
+  createLock,
+  createRunner,
+  type Database,
+  isConfigurationError,
+  isTransactionControlRefusedError,
+} from '../src/index.js'
+import { mariadbDatabase, mariadbSession, mysqlDialect } from '../src/mysql/mariadb.js'
+import { mysqlDatabase } from '../src/mysql/mysql2.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { postgresJsDatabase, postgresJsSession } from '../src/postgres/postgres-js.js'
+
+const servers = serversForFile()
+const { fixture } = servers
+
+async function markedPostgres(name: string) {
+  const url = await servers.postgres.createDatabase()
+  const { pool } = fixture.pg(url, name)
+  await pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
+  return { url, pool }
+}
+
+async function pgMarks(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
+  return rows.map((row) => row.tx)
+}
+
+async function myMarks(pool: mysql.Pool): Promise<string[]> {
+  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT tx FROM marks ORDER BY tx')
+  return rows.map((row) => String(row.tx))
+}
+
+describe('postgres.js', () => {
+  test('branch.connection is the reserved sql: tagged templates run in the branch, release() is refused', async () => {
+    const a = await markedPostgres('a')
+    const b = await markedPostgres('b')
+    const sqlA = postgres(a.url, { max: 4, onnotice: () => {} })
+    const sqlB = postgres(b.url, { max: 4, onnotice: () => {} })
+    try {
+      const coordinator = fixture.coordinator({
+        decisionLog: postgresJsDatabase(sqlA, { name: 'a' }),
+      })
+      await coordinator.createDecisionLog()
+      const databases = {
+        a: postgresJsDatabase(sqlA, { name: 'a' }),
+        b: postgresJsDatabase(sqlB, { name: 'b' }),
+      }
+      await coordinator.transaction(databases, async ({ a, b }) => {
+        const inA: postgres.ReservedSql = a.connection
+        await inA`INSERT INTO marks VALUES (${'tagged'})`
+        await b.connection.unsafe('INSERT INTO marks VALUES ($1)', ['unsafe'])
+        assert.throws(() => b.connection.release(), isTransactionControlRefusedError)
+        await assert.rejects(async () => b.connection`COMMIT`, isTransactionControlRefusedError)
+      })
+      assert.deepEqual(await pgMarks(a.pool), ['tagged'])
+      assert.deepEqual(await pgMarks(b.pool), ['unsafe'])
+      const failed = await coordinator
+        .transaction(databases, async ({ a, b }) => {
+          await a.connection`INSERT INTO marks VALUES ('thrown')`
+          await b.connection`INSERT INTO marks VALUES ('thrown')`
+          throw new Error('no')
+        })
+        .catch((error: unknown) => error)
+      assert.equal((failed as Error).message, 'no', 'the callback’s error, rethrown as it is')
+      assert.deepEqual(await pgMarks(a.pool), ['tagged'])
+      assert.deepEqual(await pgMarks(b.pool), ['unsafe'])
+      assert.deepEqual(await pgPrepared(b.pool), [])
+      // Every reserved connection went back: the pools still serve plain queries.
+      assert.deepEqual([...(await sqlA`SELECT 1 AS one`)], [{ one: 1 }])
+      assert.deepEqual([...(await sqlB`SELECT 1 AS one`)], [{ one: 1 }])
+    } finally {
+      await Promise.all([sqlA.end({ timeout: 1 }), sqlB.end({ timeout: 1 })])
+    }
+  })
+
+  test('a branch’s BEGIN travels with its first statement: one round trip fewer than node-postgres', async () => {
+    const a = await markedPostgres('a')
+    const target = new URL(a.url)
+    const delay = 60
+    const proxy = await LatencyProxy.start(Number(target.port), delay / 2)
+    target.hostname = '127.0.0.1'
+    target.port = String(proxy.port)
+    const viaPg = openPostgres(target.toString(), 'a', 2, 'node-postgres')
+    const viaJs = openPostgres(target.toString(), 'a', 2, 'postgres-js')
+    try {
+      /**
+       * Round trips to begin a branch, run one INSERT in it and roll it back, on a warm session
+       * whose driver has seen the INSERT before (postgres.js describes a statement's parameters
+       * once per connection, then reuses the prepared statement).
+       */
+      async function branchRoundTrips(db: Database, mark: string): Promise<number> {
+        const connection = await db.acquire()
+        await db.dialect.begin(connection, `warm.${mark}`)
+        await connection.query('INSERT INTO marks VALUES ($1)', [`warm-${mark}`])
+        await db.dialect.rollbackActive(connection, `warm.${mark}`)
+        const started = performance.now()
+        await db.dialect.begin(connection, `rt.${mark}`)
+        await connection.query('INSERT INTO marks VALUES ($1)', [mark])
+        await db.dialect.rollbackActive(connection, `rt.${mark}`)
+        const elapsed = performance.now() - started
+        connection.release(false)
+        return elapsed / delay
+      }
+      const pgTrips = await branchRoundTrips(viaPg.db, 'pg')
+      const jsTrips = await branchRoundTrips(viaJs.db, 'js')
+      // node-postgres: BEGIN, INSERT, ROLLBACK = 3 round trips; postgres.js: BEGIN+INSERT, ROLLBACK.
+      assert.ok(pgTrips >= 2.9, `node-postgres took ${pgTrips.toFixed(2)} round trips`)
+      assert.ok(
+        jsTrips >= 1.9 && jsTrips < 2.7,
+        `postgres.js took ${jsTrips.toFixed(2)} round trips`,
+      )
+      assert.deepEqual(await pgMarks(a.pool), [], 'both rolled back')
+    } finally {
+      await viaPg.close()
+      await viaJs.close()
+      await proxy.stop()
+    }
+  })
+
+  test('a failing first statement after a pipelined BEGIN leaves nothing committed and the pool usable', async () => {
+    const a = await markedPostgres('a')
+    const sql = postgres(a.url, { max: 1, onnotice: () => {} })
+    try {
+      const db = postgresJsDatabase(sql, { name: 'a' })
+      const coordinator = fixture.coordinator({ decisionLog: db })
+      await coordinator.createDecisionLog()
+      const caught = await coordinator
+        .transaction({ a: db }, async ({ a }) => {
+          await a.query('INSERT INTO marks VALUES ($1)', ['kept?'])
+          await a.query('INSERT INTO no_such_table VALUES (1)')
+        })
+        .catch((error: unknown) => error)
+      assert.equal((caught as { code?: string }).code, '42P01')
+      assert.deepEqual(await pgMarks(a.pool), [])
+      // The only connection of the pool came back in a clean state.
+      assert.deepEqual([...(await sql`SELECT 1 AS one`)], [{ one: 1 }])
+      await coordinator.transaction({ a: db }, async ({ a }) => {
+        await a.query('INSERT INTO marks VALUES ($1)', ['after'])
+      })
+      assert.deepEqual(await pgMarks(a.pool), ['after'])
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('a reservation queued while a connection of the pool dies is not stranded (porsager/postgres#1195)', async () => {
+    const a = await markedPostgres('a')
+    const sql = postgres(a.url, { max: 1, onnotice: () => {} })
+    try {
+      const db = postgresJsDatabase(sql, { name: 'a' })
+      const first = await db.acquire()
+      await first.query('SELECT 1')
+      const { rows } = await first.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      // The pool's only connection is taken: this acquire queues inside postgres.js.
+      const second = db.acquire()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await a.pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid])
+      const started = performance.now()
+      const connection = await second
+      assert.ok(performance.now() - started < 5000, 'served once the dead connection was replaced')
+      assert.equal(first.lost, true)
+      first.release(true)
+      const { rows: answer } = await connection.query<{ one: number }>('SELECT 1 AS one')
+      assert.deepEqual(answer, [{ one: 1 }])
+      connection.release(false)
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('the runner works on a reserved connection held in a transaction, in savepoints', async () => {
+    const a = await markedPostgres('a')
+    const sql = postgres(a.url, { max: 2, onnotice: () => {} })
+    const reserved = await sql.reserve()
+    try {
+      await reserved`BEGIN`
+      await reserved`INSERT INTO marks VALUES ('outer')`
+      await createRunner({ initialDelay: 1 }).run(
+        postgresJsSession(reserved),
+        async (s, { attempt }) => {
+          await s`INSERT INTO marks VALUES (${`attempt-${attempt}`})`
+          if (attempt === 1) throw Object.assign(new Error('serialization'), { code: '40001' })
+        },
+      )
+      await reserved`COMMIT`
+      assert.deepEqual(await pgMarks(a.pool), ['attempt-2', 'outer'])
+    } finally {
+      reserved.release()
+      await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('anything but a postgres.js instance is refused with the fix', () => {
+    assert.throws(
+      () => postgresJsDatabase({} as never, { name: 'a' }),
+      (e: unknown) => isConfigurationError(e) && /postgres\(url\) from 'postgres'/.test(e.message),
+    )
+    assert.throws(
+      () => postgresJsDatabase(postgres({ max: 1 }), { name: 'a', nmae: 'b' } as never),
+      (e: unknown) => isConfigurationError(e) && /Unknown option "nmae"/.test(e.message),
+    )
+  })
+})
+
+describe('the mariadb connector', () => {
+  test('the database identity comes from the server; two pools on one database share a branch', async (t) => {
+    const server = servers.mariadb
+    if (server === undefined) return t.skip('no MariaDB')
+    const url = await server.createDatabase()
+    const { pool } = await fixture.mysql(url, 'm')
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    const first = await openMysql(url, 'm', 4, 'mariadb')
+    const second = await openMysql(url, 'm', 4, 'mariadb')
+    try {
+      const database = new URL(url).pathname.slice(1)
+      assert.match(first.db.identity, new RegExp(`^mysql://root@[^:]+:\\d+/${database}$`))
+      assert.equal(first.db.identity, second.db.identity)
+      const decisions = await markedPostgres('d')
+      const coordinator = fixture.coordinator({ decisionLog: fixture.pg(decisions.url, 'd').db })
+      await coordinator.createDecisionLog()
+      const result = await coordinator.transaction(
+        { m1: first.db, m2: second.db },
+        async ({ m1, m2 }) => {
+          await m1.query('INSERT INTO marks VALUES (?)', ['one'])
+          await m2.query('INSERT INTO marks VALUES (?)', ['two'])
+          return m1.names
+        },
+      )
+      assert.deepEqual([...result].sort(), ['m1', 'm2'], 'one branch under both names')
+      assert.deepEqual(await myMarks(pool), ['one', 'two'])
+    } finally {
+      await first.close()
+      await second.close()
+    }
+  })
+
+  test('XA RECOVER answers Buffers and BigInts: prepared branches are still read as txkit ids', async (t) => {
+    const server = servers.mariadb
+    if (server === undefined) return t.skip('no MariaDB')
+    const url = await server.createDatabase()
+    const { pool } = await fixture.mysql(url, 'm')
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    const opened = await openMysql(url, 'm', 4, 'mariadb')
+    try {
+      const xid = 'drv.0123456789abcdefghijklmno.d.1.0'
+      // As a coordinator does: prepare, then close the session (MariaDB keeps the branch attached
+      // to an open one).
+      const preparing = await opened.db.acquire()
+      await opened.db.dialect.begin(preparing, xid)
+      await preparing.query('INSERT INTO marks VALUES (?)', ['prepared'])
+      assert.equal(await opened.db.dialect.prepare(preparing, xid), 'prepared')
+      preparing.release(true)
+      const seen = await withConnection(opened.db, (session) => mysqlDialect.listPrepared(session))
+      assert.ok(
+        seen.some((prepared) => prepared.xid === xid),
+        JSON.stringify(seen),
+      )
+      assert.ok((await xaRecover(pool)).includes(xid))
+      await withConnection(opened.db, async (session) => {
+        assert.equal(await mysqlDialect.rollbackPrepared(session, xid), 'done')
+      })
+      assert.ok(!(await xaRecover(pool)).includes(xid))
+      assert.deepEqual(await myMarks(pool), [], 'rolled back')
+    } finally {
+      await opened.close()
+    }
+  })
+
+  test('mariadbDatabase needs a connector pool and a reachable server, and says so', async () => {
+    await assert.rejects(
+      mariadbDatabase({} as never, { name: 'm' }),
+      (e: unknown) => isConfigurationError(e) && /createPool from 'mariadb'/.test(e.message),
+    )
+    const unreachable = mariadb.createPool({
+      host: '127.0.0.1',
+      port: 1,
+      connectionLimit: 1,
+      acquireTimeout: 2000,
+    })
+    try {
+      await assert.rejects(mariadbDatabase(unreachable, { name: 'm' }))
+    } finally {
+      await unreachable.end()
+    }
+  })
+
+  test('the runner works on a connector connection held in a transaction', async (t) => {
+    const server = servers.mariadb
+    if (server === undefined) return t.skip('no MariaDB')
+    const url = await server.createDatabase()
+    const { pool } = await fixture.mysql(url, 'm')
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    const parsed = new URL(url)
+    const connectorPool = mariadb.createPool({
+      host: parsed.hostname,
+      port: Number(parsed.port),
+      user: parsed.username,
+      database: parsed.pathname.slice(1),
+      connectionLimit: 2,
+    })
+    const connection = await connectorPool.getConnection()
+    try {
+      await connection.beginTransaction()
+      await connection.query("INSERT INTO marks VALUES ('outer')")
+      await createRunner({ initialDelay: 1 }).run(
+        mariadbSession(connection),
+        async (c, { attempt }) => {
+          await c.query('INSERT INTO marks VALUES (?)', [`attempt-${attempt}`])
+          if (attempt === 1) throw Object.assign(new Error('Deadlock found'), { errno: 1205 })
+        },
+      )
+      await connection.commit()
+      assert.deepEqual(await myMarks(pool), ['attempt-2', 'outer'])
+    } finally {
+      await connection.release()
+      await connectorPool.end()
+    }
+  })
+})
+
+describe('mixing drivers', () => {
+  test('node-postgres, postgres.js, mysql2 and the mariadb connector in one transaction: all or nothing', async (t) => {
+    const server = servers.mariadb
+    if (server === undefined) return t.skip('no MariaDB')
+    const [p1, p2] = [await markedPostgres('p1'), await markedPostgres('p2')]
+    const [m1Url, m2Url] = [await server.createDatabase(), await server.createDatabase()]
+    const m1 = await fixture.mysql(m1Url, 'm1')
+    const m2 = await fixture.mysql(m2Url, 'm2')
+    for (const m of [m1, m2]) {
+      await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    }
+    const viaPg = openPostgres(p1.url, 'p1', 4, 'node-postgres')
+    const viaJs = openPostgres(p2.url, 'p2', 4, 'postgres-js')
+    const viaMysql2 = await openMysql(m1Url, 'm1', 4, 'mysql2')
+    const viaConnector = await openMysql(m2Url, 'm2', 4, 'mariadb')
+    try {
+      const databases = { p1: viaPg.db, p2: viaJs.db, m1: viaMysql2.db, m2: viaConnector.db }
+      for (const decisionLog of [viaJs.db, viaConnector.db]) {
+        const coordinator = createCoordinator({ decisionLog })
+        try {
+          await coordinator.createDecisionLog()
+          const mark = `mixed-${decisionLog.name}`
+          await coordinator.transaction(databases, async (branches) => {
+            await branches.p1.query('INSERT INTO marks VALUES ($1)', [mark])
+            await branches.p2.query('INSERT INTO marks VALUES ($1)', [mark])
+            await branches.m1.query('INSERT INTO marks VALUES (?)', [mark])
+            await branches.m2.query('INSERT INTO marks VALUES (?)', [mark])
+          })
+          const thrown = await coordinator
+            .transaction(databases, async (branches) => {
+              await branches.p1.query('INSERT INTO marks VALUES ($1)', ['thrown'])
+              await branches.p2.query('INSERT INTO marks VALUES ($1)', ['thrown'])
+              await branches.m1.query('INSERT INTO marks VALUES (?)', ['thrown'])
+              await branches.m2.query('INSERT INTO marks VALUES (?)', ['thrown'])
+              throw new Error('changed my mind')
+            })
+            .catch((error: unknown) => error)
+          assert.equal((thrown as Error).message, 'changed my mind')
+        } finally {
+          await coordinator.close()
+        }
+      }
+      const expected = ['mixed-m2', 'mixed-p2']
+      assert.deepEqual(await pgMarks(p1.pool), expected)
+      assert.deepEqual(await pgMarks(p2.pool), expected)
+      assert.deepEqual(await myMarks(m1.pool), expected)
+      assert.deepEqual(await myMarks(m2.pool), expected)
+      assert.deepEqual(await pgPrepared(p1.pool), [])
+      assert.deepEqual(await pgPrepared(p2.pool), [])
+      assert.deepEqual(await xaRecover(m1.pool), [])
+    } finally {
+      await Promise.all([viaPg, viaJs, viaMysql2, viaConnector].map((opened) => opened.close()))
+    }
+  })
+})
+
+describe('types', () => {
+  test('branch.connection is the driver’s own class; raw pools, empty sets and MySQL shared locks do not compile', () => {
+    // Compile-time checks: `tsc` (npm test builds first) fails if any line below stops holding.
+    const typed = async (pool: pg.Pool, sql: postgres.Sql, my: mysql.Pool) => {
+      const coordinator = createCoordinator({ decisionLog: pgDatabase(pool, { name: 'a' }) })
+      await coordinator.transaction(
+        {
+          a: pgDatabase(pool, { name: 'a' }),
+          b: postgresJsDatabase(sql, { name: 'b' }),
+          c: mysqlDatabase(my, { name: 'c' }),
+        },
+        async ({ a, b, c }) => {
+          const client: pg.PoolClient = a.connection
+          const reserved: postgres.ReservedSql = b.connection
+          const connection: mysql.PoolConnection = c.connection
+          return [client, reserved, connection]
+        },
+      )
+      // @ts-expect-error a transaction over no database at all
+      await coordinator.transaction({}, async () => undefined)
+      // @ts-expect-error a raw pool must be wrapped first
+      await createRunner().run(pool, async () => undefined)
+      createLock(pgDatabase(pool, { name: 'a' }), 'k', { mode: 'shared' })
+      // @ts-expect-error MySQL and MariaDB locks are exclusive only
+      createLock(mysqlDatabase(my, { name: 'c' }), 'k', { mode: 'shared' })
+      // @ts-expect-error a raw pool must be wrapped first
+      createLock(pool, 'k')
+    }
+    assert.equal(typeof typed, 'function')
+  })
+})
