@@ -6,11 +6,8 @@
  * Settings come as JSON in TXKIT_CRASH: { databases: [{ name, kind, url }], decisionLog?, protocol,
  * prefix, marker, killAt?: { step, when, index? }, stopAt?: same (SIGSTOP instead) }.
  */
-import mysql from 'mysql2/promise'
-import pg from 'pg'
 import { createCoordinator, type Database, type ProtocolStepEvent } from '../src/index.js'
-import { mysqlDatabase } from '../src/mysql/mysql2.js'
-import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { openMysql, openPostgres } from './drivers.js'
 
 export interface CrashPoint {
   readonly step: ProtocolStepEvent['step']
@@ -49,7 +46,7 @@ async function main(): Promise<void> {
   const settings = JSON.parse(process.env.TXKIT_CRASH ?? '{}') as CrashSettings
   const databases: Record<string, Database> = {}
   const placeholders: Record<string, string> = {}
-  const open = ({
+  const open = async ({
     name,
     kind,
     url,
@@ -57,20 +54,15 @@ async function main(): Promise<void> {
     name: string
     kind: 'postgres' | 'mariadb'
     url: string
-  }) => {
-    if (kind === 'postgres') {
-      const pool = new pg.Pool({ connectionString: url, max: 2 })
-      pool.on('error', () => {})
-      return pgDatabase(pool, { name })
-    }
-    return mysqlDatabase(mysql.createPool({ uri: url, connectionLimit: 2 }), { name })
-  }
+  }) =>
+    // The driver under test (TXKIT_TEST_POSTGRES_DRIVER / _MYSQL_DRIVER, inherited from the test).
+    kind === 'postgres' ? openPostgres(url, name, 2).db : (await openMysql(url, name, 2)).db
   for (const spec of settings.databases) {
-    databases[spec.name] = open(spec)
+    databases[spec.name] = await open(spec)
     placeholders[spec.name] = spec.kind === 'postgres' ? '$1' : '?'
   }
   const decisionLog = settings.decisionLogElsewhere
-    ? open(settings.decisionLogElsewhere)
+    ? await open(settings.decisionLogElsewhere)
     : settings.decisionLog === undefined
       ? undefined
       : databases[settings.decisionLog]
