@@ -1,9 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
+import postgres from 'postgres'
 import { LatencyProxy } from '../harness/latency-proxy.js'
 import { PostgresServer } from '../harness/postgres-server.js'
 import { type Coordinator, createCoordinator, type Database } from '../src/index.js'
-import { pgDatabase } from '../src/pg/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 import { startSpan } from '../src/tracing/span.js'
 import { type LatencySummary, measure, ratio } from './stats.js'
 
@@ -15,14 +17,24 @@ export interface CommitBenchOptions {
   readonly output: string
 }
 
-type Mode = 'handwritten' | 'decision' | 'sequential' | 'non-atomic'
-const MODES: readonly Mode[] = ['handwritten', 'decision', 'sequential', 'non-atomic']
+type Mode = 'handwritten' | 'decision' | 'decision-postgres-js' | 'sequential' | 'non-atomic'
+const MODES: readonly Mode[] = [
+  'handwritten',
+  'decision',
+  'decision-postgres-js',
+  'sequential',
+  'non-atomic',
+]
 
 interface Target {
   readonly pools: pg.Pool[]
   readonly databases: Database[]
   readonly decision: Coordinator
   readonly sequential: Coordinator
+  /** The same databases through postgres.js, whose branches pipeline BEGIN with the first statement. */
+  readonly sqls: postgres.Sql[]
+  readonly jsDatabases: Database[]
+  readonly jsDecision: Coordinator
 }
 
 let counter = 0
@@ -87,6 +99,8 @@ function run(mode: Mode, target: Target): () => Promise<void> {
       return () => nonAtomic(target.pools)
     case 'decision':
       return viaTxkit(target.decision, target.databases)
+    case 'decision-postgres-js':
+      return viaTxkit(target.jsDecision, target.jsDatabases)
     case 'sequential':
       return viaTxkit(target.sequential, target.databases)
   }
@@ -102,19 +116,29 @@ async function makeTarget(ports: readonly number[], n: number): Promise<Target> 
     return pool
   })
   const databases = pools.map((pool, index) => pgDatabase(pool, { name: `db${index}` }))
+  const sqls = ports
+    .slice(0, n)
+    .map((port) => postgres(`postgres://postgres@127.0.0.1:${port}/postgres`, { max: 24 }))
+  const jsDatabases = sqls.map((sql, index) => postgresJsDatabase(sql, { name: `db${index}` }))
   const [first] = databases
-  if (first === undefined) throw new Error('no database')
+  const [jsFirst] = jsDatabases
+  if (first === undefined || jsFirst === undefined) throw new Error('no database')
   return {
     pools,
     databases,
     decision: createCoordinator({ prefix: 'bench', decisionLog: first }),
     sequential: createCoordinator({ prefix: 'bench', protocol: 'sequential' }),
+    sqls,
+    jsDatabases,
+    jsDecision: createCoordinator({ prefix: 'bench', decisionLog: jsFirst }),
   }
 }
 
 async function closeTarget(target: Target): Promise<void> {
   await target.decision.close()
+  await target.jsDecision.close()
   await Promise.all(target.pools.map((pool) => pool.end()))
+  await Promise.all(target.sqls.map((sql) => sql.end({ timeout: 5 })))
 }
 
 function heapMb(): number {
@@ -223,6 +247,18 @@ export async function runCommitBench(
         find('decision', 2, false, 16).perSecond,
         find('handwritten', 2, false, 16).perSecond,
       ),
+      postgres_js_vs_node_postgres_p50_latency_n2_proxy: ratio(
+        find('decision-postgres-js', 2, true, 1).p50,
+        find('decision', 2, true, 1).p50,
+      ),
+      postgres_js_vs_node_postgres_p50_latency_n3_proxy: ratio(
+        find('decision-postgres-js', 3, true, 1).p50,
+        find('decision', 3, true, 1).p50,
+      ),
+      postgres_js_vs_node_postgres_throughput_n2_c16: ratio(
+        find('decision-postgres-js', 2, false, 16).perSecond,
+        find('decision', 2, false, 16).perSecond,
+      ),
       heap_growth_mb_10k: heapGrowth,
       tracing_noop_us_per_transaction: tracingCost,
       targets: {
@@ -234,7 +270,7 @@ export async function runCommitBench(
       cells: results,
     }
     log('')
-    for (const [key, value] of Object.entries(summary).slice(0, 4)) log(`${key}: ${value}`)
+    for (const [key, value] of Object.entries(summary).slice(0, 7)) log(`${key}: ${value}`)
     writeFileSync(options.output, `${JSON.stringify(summary, null, 2)}\n`)
     log(`\nWrote ${options.output}`)
     return summary

@@ -20,6 +20,7 @@ import {
   createRunner,
   type Database,
   isConfigurationError,
+  isDecisionLogMissingError,
   isTransactionControlRefusedError,
 } from '../src/index.js'
 import { mariadbDatabase, mariadbSession, mysqlDialect } from '../src/mysql/mariadb.js'
@@ -182,6 +183,36 @@ describe('postgres.js', () => {
       connection.release(false)
     } finally {
       await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('a decision table lost after the first commit: the pipelined decision row fails the work, nothing commits', async () => {
+    const a = await markedPostgres('a')
+    const b = await markedPostgres('b')
+    const sqlA = postgres(a.url, { max: 4, onnotice: () => {} })
+    const sqlB = postgres(b.url, { max: 4, onnotice: () => {} })
+    try {
+      const databases = {
+        a: postgresJsDatabase(sqlA, { name: 'a' }),
+        b: postgresJsDatabase(sqlB, { name: 'b' }),
+      }
+      const coordinator = fixture.coordinator({ decisionLog: databases.a })
+      await coordinator.createDecisionLog()
+      const write = (mark: string) =>
+        coordinator.transaction(databases, async ({ a, b }) => {
+          await b.query('INSERT INTO marks VALUES ($1)', [mark])
+          await a.query('INSERT INTO marks VALUES ($1)', [mark])
+        })
+      await write('first')
+      await a.pool.query('ALTER TABLE txkit_decision RENAME TO txkit_decision_gone')
+      const caught = await write('second').catch((error: unknown) => error)
+      // Thrown by the decision branch's first statement, which travelled with the failed INSERT.
+      assert.ok(isDecisionLogMissingError(caught), String(caught))
+      assert.deepEqual(await pgMarks(a.pool), ['first'])
+      assert.deepEqual(await pgMarks(b.pool), ['first'])
+      assert.deepEqual(await pgPrepared(b.pool), [])
+    } finally {
+      await Promise.all([sqlA.end({ timeout: 1 }), sqlB.end({ timeout: 1 })])
     }
   })
 

@@ -257,11 +257,20 @@ export class Coordinator implements AsyncDisposable {
     const decisionLog = context.decisionLog
     try {
       if (decision && context.decisionInsertedAtBegin && decisionLog !== undefined) {
+        const explain = (error: unknown) => decisionLog.explain(error)
         await branch.dialect
-          .beginWithDecision?.(connection, xid, decisionLog.table, context.gtrid, participants)
+          .beginWithDecision?.(
+            connection,
+            xid,
+            decisionLog.table,
+            context.gtrid,
+            participants,
+            decisionLog.seenWorking ? { explain } : undefined,
+          )
           .catch((error: unknown) => {
-            throw decisionLog.explain(error)
+            throw explain(error)
           })
+        decisionLog.seenWorking = true
       } else {
         await branch.dialect.begin(connection, xid)
       }

@@ -48,6 +48,12 @@ export class DecisionLog {
   #finished: string[] = []
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> = Promise.resolve()
+  /**
+   * True once a decision row went in: from then on a branch's BEGIN and its row may be pipelined
+   * with the branch's first statement (postgres.js). Until then they are awaited, so that a missing
+   * table is reported before any work, as `DecisionLogMissingError` in a rolled-back transaction.
+   */
+  seenWorking = false
 
   constructor(options: DecisionLogOptions, logger: Logger) {
     checkOptionNames(options, DECISION_LOG_OPTIONS, 'decisionLog')

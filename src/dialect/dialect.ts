@@ -133,6 +133,8 @@ export interface Dialect {
    * message where the protocol allows. The uncommitted row blocks any recovery worker's abort
    * decision for this transaction, and the branch's COMMIT makes it the decision. Dialects that
    * cannot do both in one round trip leave this out; the row is then inserted at commit time.
+   * With `pipeline`, where the driver pipelines, the message may travel with the branch's first
+   * statement; its failure is then thrown, through `pipeline.explain`, by that statement.
    */
   beginWithDecision?(
     connection: DriverConnection,
@@ -140,6 +142,7 @@ export interface Dialect {
     table: TableName,
     gtrid: string,
     participants: string,
+    pipeline: { readonly explain: (error: unknown) => unknown } | undefined,
   ): Promise<void>
   prepare(connection: DriverConnection, xid: string): Promise<PrepareOutcome>
   /**

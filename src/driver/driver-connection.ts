@@ -44,9 +44,10 @@ export interface DriverConnection<Raw = unknown> {
    * Sends `sql` without waiting for its answer, where the driver pipelines (postgres.js): it
    * travels with the next statement, and the next `query` fails with its error if it failed.
    * Dialects use it only for statements after whose failure no later statement can take effect
-   * on its own (a BEGIN: the session is then closed or in a failed transaction).
+   * on its own (a BEGIN: the session is then closed or in a failed transaction). `explain` turns
+   * its error into the one the next `query` throws.
    */
-  defer?(sql: string): void
+  defer?(sql: string, explain?: (error: unknown) => unknown): void
   /**
    * Gives the session back. `destroy` closes it instead, for a session whose state is unknown (lost
    * mid-statement, or an open transaction that could not be rolled back cleanly).

@@ -187,10 +187,14 @@ export const postgresDialect: Dialect = {
     noteOwnTags(connection)
   },
 
-  async beginWithDecision(connection, xid, table, gtrid, participants) {
-    await connection.query(
-      `BEGIN${markBranch(xid)}; INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES (${ownLiteral(gtrid)}, 'C', ${ownLiteral(participants)})`,
-    )
+  async beginWithDecision(connection, xid, table, gtrid, participants, pipeline) {
+    // A failed INSERT fails the transaction, so nothing after it can commit: safe to pipeline.
+    const begin = `BEGIN${markBranch(xid)}; INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES (${ownLiteral(gtrid)}, 'C', ${ownLiteral(participants)})`
+    if (pipeline !== undefined && connection.defer !== undefined) {
+      connection.defer(begin, pipeline.explain)
+    } else {
+      await connection.query(begin)
+    }
     noteOwnTags(connection)
   },
 

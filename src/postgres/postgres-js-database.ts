@@ -133,8 +133,12 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
    * Issues `sql` now and answers nothing: its answer is checked by the next `query`. Lets a
    * branch's BEGIN travel in the same write as the first statement of the branch's work.
    */
-  defer(sql: string): void {
-    const issued = this.#issue(sql, undefined)
+  defer(sql: string, explain?: (error: unknown) => unknown): void {
+    const answered = this.#issue(sql, undefined)
+    const issued =
+      explain === undefined
+        ? answered
+        : answered.catch((error: unknown) => Promise.reject(explain(error)))
     const previous = this.#deferred
     const chained = previous === undefined ? issued : previous.then(() => issued)
     // Observed here so that an unchecked failure is never an unhandled rejection; it is rethrown
