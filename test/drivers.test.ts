@@ -422,6 +422,10 @@ describe('mixing drivers', () => {
   })
 })
 
+/** True when A and B are the same type (`any` equals only `any`). */
+type Equal<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+
 describe('types', () => {
   test('branch.connection is the driver’s own class; raw pools, empty sets and MySQL shared locks do not compile', () => {
     // Compile-time checks: `tsc` (npm test builds first) fails if any line below stops holding.
@@ -434,10 +438,13 @@ describe('types', () => {
           c: mysqlDatabase(my, { name: 'c' }),
         },
         async ({ a, b, c }) => {
-          const client: pg.PoolClient = a.connection
-          const reserved: postgres.ReservedSql = b.connection
-          const connection: mysql.PoolConnection = c.connection
-          return [client, reserved, connection]
+          // Exact types, not merely assignable ones (an `any` would pass an assignment).
+          const exact: [
+            Equal<typeof a.connection, pg.PoolClient>,
+            Equal<typeof b.connection, postgres.ReservedSql>,
+            Equal<typeof c.connection, mysql.PoolConnection>,
+          ] = [true, true, true]
+          return exact
         },
       )
       // @ts-expect-error a transaction over no database at all

@@ -41,12 +41,12 @@ export interface CoordinatorOptions {
 // biome-ignore lint/suspicious/noExplicitAny: any driver's connection type
 type AnyDatabase = Database<any>
 
-/** The branch handles the transaction callback receives, one per name. */
 /** Refuses, at compile time, a set of databases with none in it (`{}`). */
 export type AtLeastOne<Databases> = keyof Databases extends never
   ? { readonly 'a transaction needs at least one database': never }
   : unknown
 
+/** The branch handles the transaction callback receives, one per name. */
 export type BranchesOf<Databases extends Record<string, AnyDatabase>> = {
   readonly [Name in keyof Databases]: Databases[Name] extends Database<infer Raw>
     ? BranchHandle<Raw>

@@ -46,6 +46,20 @@ export interface PgPoolLike<Client extends PgClientLike = PgClientLike> {
   readonly options?: ConnectionTarget & { connectionString?: string | undefined }
 }
 
+/**
+ * The client class a pool hands out. node-postgres's `Pool.connect` is overloaded, and TypeScript
+ * infers from the last overload (the callback form), whose callback receives the `PoolClient`.
+ */
+export type PgClientOf<Pool> = Pool extends {
+  connect(callback: (error: never, client: infer Client, done: never) => void): void
+}
+  ? NonNullable<Client> extends PgClientLike
+    ? NonNullable<Client>
+    : PgClientLike
+  : Pool extends PgPoolLike<infer Client>
+    ? Client
+    : PgClientLike
+
 export interface PgDatabaseOptions {
   /** The database's stable name in the deployment (see {@link Database.name}). */
   readonly name: string
@@ -264,10 +278,10 @@ const DATABASE_OPTIONS: ReadonlySet<string> = new Set(['name'])
  * const orders = pgDatabase(new pg.Pool({ connectionString: process.env.ORDERS_URL }), { name: 'orders' })
  * ```
  */
-export function pgDatabase<Client extends PgClientLike>(
-  pool: PgPoolLike<Client>,
+export function pgDatabase<Pool extends PgPoolLike>(
+  pool: Pool,
   options: PgDatabaseOptions,
-): Database<Client> {
+): Database<PgClientOf<Pool>> {
   if (pool === null || typeof pool !== 'object' || typeof pool.connect !== 'function') {
     throw new ConfigurationError(
       'pgDatabase() needs a node-postgres Pool (new pg.Pool(...)): the value given has no connect() method.',
@@ -280,7 +294,7 @@ export function pgDatabase<Client extends PgClientLike>(
     identity: poolIdentity(pool),
     dialect: postgresDialect,
     async acquire() {
-      return new PgConnection(await pool.connect())
+      return new PgConnection((await pool.connect()) as PgClientOf<Pool>)
     },
   }
 }

@@ -1,6 +1,7 @@
 export {
   nodePostgresUrls,
   type PgClientLike,
+  type PgClientOf,
   type PgDatabaseOptions,
   type PgPoolLike,
   pgDatabase,
