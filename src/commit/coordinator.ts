@@ -270,7 +270,7 @@ export class Coordinator implements AsyncDisposable {
           .catch((error: unknown) => {
             throw explain(error)
           })
-        decisionLog.seenWorking = true
+        decisionLog.markWorking()
       } else {
         await branch.dialect.begin(connection, xid)
       }

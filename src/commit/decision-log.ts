@@ -48,12 +48,7 @@ export class DecisionLog {
   #finished: string[] = []
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> = Promise.resolve()
-  /**
-   * True once a decision row went in: from then on a branch's BEGIN and its row may be pipelined
-   * with the branch's first statement (postgres.js). Until then they are awaited, so that a missing
-   * table is reported before any work, as `DecisionLogMissingError` in a rolled-back transaction.
-   */
-  seenWorking = false
+  #seenWorking = false
 
   constructor(options: DecisionLogOptions, logger: Logger) {
     checkOptionNames(options, DECISION_LOG_OPTIONS, 'decisionLog')
@@ -63,6 +58,20 @@ export class DecisionLog {
     this.table = parseTableName(this.tableText)
     this.tag = decisionLogTag(this.database.name, this.tableText)
     this.#logger = logger
+  }
+
+  /**
+   * True once a decision row went in: from then on a branch's BEGIN and its row may be pipelined
+   * with the branch's first statement (postgres.js). Until then they are awaited, so that a missing
+   * table is reported before any work, as `DecisionLogMissingError` in a rolled-back transaction.
+   */
+  get seenWorking(): boolean {
+    return this.#seenWorking
+  }
+
+  /** A decision row went in. */
+  markWorking(): void {
+    this.#seenWorking = true
   }
 
   /** Creates the table if it does not exist. */
