@@ -18,6 +18,7 @@ import {
   createCoordinator,
   createLock,
   createRunner,
+  createTransactionManager,
   type Database,
   isConfigurationError,
   isDecisionLogMissingError,
@@ -454,6 +455,12 @@ describe('types', () => {
       createLock(pgDatabase(pool, { name: 'a' }), 'k', { mode: 'shared' })
       // @ts-expect-error MySQL and MariaDB locks are exclusive only
       createLock(mysqlDatabase(my, { name: 'c' }), 'k', { mode: 'shared' })
+      const manager = createTransactionManager({ decisionLog: pgDatabase(pool, { name: 'a' }) })
+      await manager.run(async (tx) => {
+        await tx.lock(pgDatabase(pool, { name: 'a' }), 'k', { mode: 'shared' })
+        // @ts-expect-error the same in a managed transaction
+        await tx.lock(mysqlDatabase(my, { name: 'c' }), 'k', { mode: 'shared' })
+      })
       // @ts-expect-error a raw pool must be wrapped first
       createLock(pool, 'k')
     }

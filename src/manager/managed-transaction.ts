@@ -14,6 +14,7 @@ import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { DatabaseLock } from '../lock/database-lock.js'
 import type { LockKey } from '../lock/lock-key.js'
+import type { LockModesOf } from '../lock/lock-options.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import {
@@ -200,10 +201,10 @@ export class ManagedTransaction {
    * })
    * ```
    */
-  async lock(
-    database: Database,
+  async lock<Source extends Database>(
+    database: Source,
     key: LockKey,
-    options: TransactionLockOptions = {},
+    options: TransactionLockOptions<LockModesOf<Source>> = {},
   ): Promise<DatabaseLock> {
     this.#assertActive('take a lock')
     return this.#locks.take(database, key, options, async () => {

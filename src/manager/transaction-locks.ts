@@ -1,3 +1,4 @@
+import type { LockMode } from '../dialect/lock-dialect.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { LockReentryError } from '../errors/lock-reentry-error.js'
@@ -16,7 +17,9 @@ import {
 import { toLockSource } from '../lock/lock-source.js'
 
 /** Options of `tx.lock`: the lock's own, and how long to wait. */
-export interface TransactionLockOptions extends LockOptions, AcquireOptions {}
+export interface TransactionLockOptions<Mode extends LockMode = LockMode>
+  extends LockOptions<Mode>,
+    AcquireOptions {}
 
 const TRANSACTION_LOCK_OPTIONS: ReadonlySet<string> = new Set([...LOCK_OPTIONS, ...ACQUIRE_OPTIONS])
 
