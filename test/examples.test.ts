@@ -49,3 +49,39 @@ describe('the README quick start, as pasted', () => {
     assert.deepEqual((await accounts.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
   })
 })
+
+describe('the README example with postgres.js and the mariadb connector, as pasted', () => {
+  test('is examples/postgres-js-mariadb.ts, which runs and commits in both databases', async (t) => {
+    const example = readFileSync(`${repository}examples/postgres-js-mariadb.ts`, 'utf8')
+    assert.equal(
+      readmeBlock('### The same with postgres.js and the mariadb connector'),
+      example,
+      'the README block is the example file',
+    )
+    const mariadb = servers.mariadb
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const accountsUrl = await servers.postgres.createDatabase()
+    const ledgerUrl = await mariadb.createDatabase()
+    const run = spawnSync(process.execPath, ['build/examples/postgres-js-mariadb.js'], {
+      cwd: repository,
+      env: { ...process.env, ACCOUNTS_URL: accountsUrl, LEDGER_URL: ledgerUrl },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
+    assert.match(run.stdout, /committed in both databases/)
+    const accounts = servers.fixture.pg(accountsUrl, 'accounts')
+    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
+    assert.deepEqual((await accounts.pool.query('SELECT balance FROM accounts')).rows, [
+      { balance: 90 },
+    ])
+    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
+      'SELECT account_id, amount FROM entries',
+    )
+    assert.deepEqual(
+      entries.map((row) => [row.account_id, row.amount]),
+      [[1, -10]],
+    )
+    assert.deepEqual((await accounts.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
+  })
+})
