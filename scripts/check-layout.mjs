@@ -14,6 +14,8 @@ const VENDORS = {
   mssql: ['mssql'],
   oracle: ['oracledb'],
 }
+/** Integrations with a tool: they build on the capabilities, never on a database folder. */
+const INTEGRATIONS = { kysely: ['kysely'] }
 const APPLICATIONS = ['cli']
 
 /** Folders each folder may import (besides itself), and the packages it may name. */
@@ -23,6 +25,9 @@ function allowed(folder) {
   }
   if (CAPABILITIES.includes(folder)) return { folders: [...CORE, ...CAPABILITIES], packages: [] }
   if (folder in VENDORS) return { folders: CORE, packages: VENDORS[folder] }
+  if (folder in INTEGRATIONS) {
+    return { folders: [...CORE, ...CAPABILITIES], packages: INTEGRATIONS[folder] }
+  }
   if (folder === '.') return { folders: [...CORE, ...CAPABILITIES], packages: [] }
   if (APPLICATIONS.includes(folder)) return 'anything'
   return undefined

@@ -1,0 +1,2 @@
+export { type TxkitDialectOptions, txkitDialect } from './txkit-kysely-dialect.js'
+export { txkitRecords } from './txkit-records-plugin.js'
