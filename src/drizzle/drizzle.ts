@@ -1,0 +1,5 @@
+export {
+  recordWrites,
+  type TxkitDrizzleClientOptions,
+  txkitDrizzleClient,
+} from './txkit-drizzle-client.js'

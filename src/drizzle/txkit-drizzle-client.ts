@@ -1,0 +1,263 @@
+import type { TransactionSavepoint } from '../commit/distributed-transaction.js'
+import type { Database } from '../driver/database.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { TransactionStateError } from '../errors/transaction-state-error.js'
+import type { ManagedTransaction } from '../manager/managed-transaction.js'
+import type { RecordKind } from '../manager/record-hooks.js'
+import type { TransactionManager } from '../manager/transaction-manager.js'
+import { checkOptionNames } from '../util/check-option-names.js'
+
+/** The part of a node-postgres `Pool` or a mysql2 promise pool Drizzle uses. */
+type StatementRunner = Record<string, unknown> & {
+  query(...args: unknown[]): Promise<unknown>
+}
+
+export interface TxkitDrizzleClientOptions<Pool> {
+  /** The pool you would give `drizzle()`: a node-postgres `Pool` or a mysql2 promise pool. */
+  readonly pool: Pool
+  /** The txkit database of that pool (`pgDatabase(pool, …)` or `mysqlDatabase(pool, …)`). */
+  readonly database: Database
+  /** The transaction manager whose current transaction queries join. */
+  readonly manager: TransactionManager
+  /** Outside a txkit transaction, refuse (a `TransactionStateError`) instead of using the pool. */
+  readonly explicit?: boolean
+}
+
+const OPTIONS: ReadonlySet<string> = new Set(['pool', 'database', 'manager', 'explicit'])
+
+/** The SQL text of a statement as Drizzle hands it to the driver. */
+function textOf(first: unknown): string | undefined {
+  if (typeof first === 'string') return first
+  const config = first as { text?: unknown; sql?: unknown } | null
+  if (typeof config?.text === 'string') return config.text
+  if (typeof config?.sql === 'string') return config.sql
+  return undefined
+}
+
+type Control =
+  | { readonly kind: 'begin' | 'commit' | 'rollback' }
+  | { readonly kind: 'savepoint' | 'release' | 'rollback-to'; readonly name: string }
+  | { readonly kind: 'configured'; readonly statement: string }
+
+/** The transaction statements Drizzle sends on the session of its `db.transaction()`. */
+function controlOf(text: string): Control | undefined {
+  const statement = text.trim().replace(/;$/, '').replace(/\s+/g, ' ').toLowerCase()
+  if (statement === 'begin' || statement === 'start transaction') return { kind: 'begin' }
+  if (statement === 'commit') return { kind: 'commit' }
+  if (statement === 'rollback') return { kind: 'rollback' }
+  const savepoint = /^(savepoint|release savepoint|rollback to savepoint) ("?)([a-z0-9_]+)\2$/.exec(
+    statement,
+  )
+  if (savepoint) {
+    const kind =
+      savepoint[1] === 'savepoint'
+        ? 'savepoint'
+        : savepoint[1] === 'release savepoint'
+          ? 'release'
+          : 'rollback-to'
+    return { kind, name: savepoint[3] as string }
+  }
+  if (/^(begin|start transaction|set transaction)\b/.test(statement)) {
+    return { kind: 'configured', statement: text.trim() }
+  }
+  return undefined
+}
+
+/**
+ * The session Drizzle's `db.transaction()` gets inside a txkit transaction: its statements run on
+ * the branch; its BEGIN, COMMIT, ROLLBACK and savepoints become savepoints of the txkit transaction.
+ */
+class SavepointSession {
+  readonly #raw: StatementRunner
+  readonly #transaction: ManagedTransaction
+  readonly #mysql: boolean
+  readonly #open: TransactionSavepoint[] = []
+  readonly #named = new Map<string, TransactionSavepoint>()
+
+  constructor(raw: StatementRunner, transaction: ManagedTransaction, mysql: boolean) {
+    this.#raw = raw
+    this.#transaction = transaction
+    this.#mysql = mysql
+  }
+
+  readonly query = (...args: unknown[]): Promise<unknown> => this.#run('query', args)
+  readonly execute = (...args: unknown[]): Promise<unknown> => this.#run('execute', args)
+
+  /** The transaction's session is the txkit transaction's: nothing to give back. */
+  release(): void {}
+
+  async #run(method: 'query' | 'execute', args: unknown[]): Promise<unknown> {
+    const text = textOf(args[0])
+    const control = text === undefined ? undefined : controlOf(text)
+    if (control === undefined) {
+      const run = this.#raw[method] as (...a: unknown[]) => Promise<unknown>
+      return run.apply(this.#raw, args)
+    }
+    switch (control.kind) {
+      case 'configured':
+        throw new ConfigurationError(
+          `A Drizzle transaction inside a txkit transaction is a savepoint of it: its isolation level and access mode are the txkit transaction's, so "${control.statement}" cannot apply. Drop the transaction config, or run it outside the txkit transaction.`,
+        )
+      case 'begin':
+        this.#open.push(await this.#transaction.savepoint())
+        break
+      case 'commit':
+        await this.#pop().release()
+        break
+      case 'rollback':
+        await this.#pop().rollback()
+        break
+      case 'savepoint':
+        this.#named.set(control.name, await this.#transaction.savepoint())
+        break
+      case 'release':
+        await this.#savepoint(control.name).release()
+        this.#named.delete(control.name)
+        break
+      case 'rollback-to':
+        await this.#savepoint(control.name).rollback()
+        break
+    }
+    return this.#mysql ? [{ affectedRows: 0 }, undefined] : { rows: [], rowCount: 0, command: '' }
+  }
+
+  #pop(): TransactionSavepoint {
+    const savepoint = this.#open.pop()
+    if (savepoint === undefined) {
+      throw new TransactionStateError(
+        'Drizzle ended a transaction it had not begun on this branch.',
+      )
+    }
+    return savepoint
+  }
+
+  #savepoint(name: string): TransactionSavepoint {
+    const savepoint = this.#named.get(name)
+    if (savepoint === undefined) {
+      throw new TransactionStateError(`Drizzle named a savepoint it had not set: "${name}".`)
+    }
+    return savepoint
+  }
+}
+
+/**
+ * A client to give `drizzle()` in place of your pool: one application-wide Drizzle db per database,
+ * used as Drizzle's docs show. Inside `manager.run(...)` its queries run on the current txkit
+ * transaction's branch for the database (joined on first use), and `db.transaction()` there is a
+ * savepoint of it (an inner failure undoes only the inner work and its recorded writes; transaction
+ * config such as an isolation level is refused); outside a transaction it is your pool, unchanged
+ * (or a `TransactionStateError` with `explicit: true`). Works with Drizzle's `node-postgres` driver
+ * over a `pgDatabase`, and its `mysql2` driver over a `mysqlDatabase`. Drizzle has no write events:
+ * feed record hooks with {@link recordWrites}.
+ *
+ * @throws ConfigurationError for a missing or unknown option.
+ * @example
+ * ```ts
+ * import { drizzle } from 'drizzle-orm/node-postgres'
+ * import pg from 'pg'
+ * import { txkitDrizzleClient } from 'txkit/drizzle'
+ * import { pgDatabase } from 'txkit/node-postgres'
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.ORDERS_URL })
+ * const orders = pgDatabase(pool, { name: 'orders' })
+ * const db = drizzle({ client: txkitDrizzleClient({ pool, database: orders, manager }) })
+ * ```
+ */
+export function txkitDrizzleClient<Pool extends object>(
+  options: TxkitDrizzleClientOptions<Pool>,
+): Pool {
+  checkOptionNames(options ?? {}, OPTIONS, 'txkitDrizzleClient()')
+  for (const name of ['pool', 'database', 'manager'] as const) {
+    if (options?.[name] === undefined || options[name] === null) {
+      throw new ConfigurationError(
+        `txkitDrizzleClient() needs ${name}: txkitDrizzleClient({ pool, database: pgDatabase(pool, { name }), manager }).`,
+      )
+    }
+  }
+  const { pool, database, manager } = options
+  const mysql = typeof (pool as { getConnection?: unknown }).getConnection === 'function'
+  const current = (): ManagedTransaction | undefined => {
+    const transaction = manager.current()
+    if (
+      transaction !== undefined &&
+      (transaction.status === 'active' || transaction.status === 'committing')
+    ) {
+      return transaction
+    }
+    if (options.explicit === true) {
+      throw new TransactionStateError(
+        `Drizzle over "${database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,
+      )
+    }
+    return undefined
+  }
+  const branchSession = async (transaction: ManagedTransaction): Promise<StatementRunner> => {
+    const branch = await transaction.join(database.name, database)
+    const raw = branch.connection as StatementRunner | undefined
+    if (typeof raw?.query !== 'function') {
+      throw new ConfigurationError(
+        `Drizzle's ${mysql ? 'mysql2' : 'node-postgres'} driver needs "${database.name}" to be a ${mysql ? 'mysqlDatabase (mysql2)' : 'pgDatabase (node-postgres)'} whose branches hand out the driver's connection.`,
+      )
+    }
+    return raw
+  }
+  const onBranch =
+    (method: 'query' | 'execute') =>
+    async (...args: unknown[]): Promise<unknown> => {
+      const transaction = current()
+      if (transaction === undefined) {
+        const run = (pool as StatementRunner)[method] as (...a: unknown[]) => Promise<unknown>
+        return run.apply(pool, args)
+      }
+      const raw = await branchSession(transaction)
+      return (raw[method] as (...a: unknown[]) => Promise<unknown>).apply(raw, args)
+    }
+  const checkout = async (): Promise<unknown> => {
+    const transaction = current()
+    if (transaction === undefined) {
+      const connect = (pool as Record<string, unknown>)[mysql ? 'getConnection' : 'connect'] as (
+        ...a: unknown[]
+      ) => Promise<unknown>
+      return connect.call(pool)
+    }
+    return new SavepointSession(await branchSession(transaction), transaction, mysql)
+  }
+  const overrides: Record<string, unknown> = {
+    query: onBranch('query'),
+    ...(mysql ? { execute: onBranch('execute'), getConnection: checkout } : { connect: checkout }),
+  }
+  // Drizzle tells a pool from a client by its class name (node-postgres) or getConnection (mysql2):
+  // the Proxy keeps the pool's prototype, so it is still taken for a pool.
+  return new Proxy(pool, {
+    get(target, property, receiver) {
+      if (typeof property === 'string' && property in overrides) return overrides[property]
+      const value = Reflect.get(target, property, receiver)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
+/**
+ * Records rows a Drizzle write returned (`.returning()`) for the record hooks of the current txkit
+ * transaction (`manager.onRecord`): Drizzle has no write events to feed them from. Outside a
+ * transaction it records nothing. Answers the rows.
+ *
+ * @example
+ * ```ts
+ * const rows = await recordWrites(manager, 'insert', 'orders',
+ *   db.insert(ordersTable).values(order).returning())
+ * ```
+ */
+export async function recordWrites<Row>(
+  manager: TransactionManager,
+  kind: RecordKind,
+  table: string,
+  rows: Row[] | Promise<Row[]> | PromiseLike<Row[]>,
+): Promise<Row[]> {
+  const written = await rows
+  const transaction = manager.current()
+  if (transaction !== undefined && transaction.status === 'active') {
+    for (const row of written) transaction.recordWrite(kind, table, row)
+  }
+  return written
+}
