@@ -17,6 +17,7 @@ describe('README code blocks', () => {
       'postgres-js-mariadb.ts',
       'kysely-orders.ts',
       'drizzle-orders.ts',
+      'knex-orders.ts',
     ].map((file) => readFileSync(join(repository, 'examples', file), 'utf8'))
     const fragments = blocks.filter((block) => !programs.includes(block))
     assert.equal(

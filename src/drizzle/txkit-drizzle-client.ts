@@ -6,6 +6,7 @@ import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
+import { controlOf } from '../util/transaction-statements.js'
 
 /** The part of a node-postgres `Pool` or a mysql2 promise pool Drizzle uses. */
 type StatementRunner = Record<string, unknown> & {
@@ -31,35 +32,6 @@ function textOf(first: unknown): string | undefined {
   const config = first as { text?: unknown; sql?: unknown } | null
   if (typeof config?.text === 'string') return config.text
   if (typeof config?.sql === 'string') return config.sql
-  return undefined
-}
-
-type Control =
-  | { readonly kind: 'begin' | 'commit' | 'rollback' }
-  | { readonly kind: 'savepoint' | 'release' | 'rollback-to'; readonly name: string }
-  | { readonly kind: 'configured'; readonly statement: string }
-
-/** The transaction statements Drizzle sends on the session of its `db.transaction()`. */
-function controlOf(text: string): Control | undefined {
-  const statement = text.trim().replace(/;$/, '').replace(/\s+/g, ' ').toLowerCase()
-  if (statement === 'begin' || statement === 'start transaction') return { kind: 'begin' }
-  if (statement === 'commit') return { kind: 'commit' }
-  if (statement === 'rollback') return { kind: 'rollback' }
-  const savepoint = /^(savepoint|release savepoint|rollback to savepoint) ("?)([a-z0-9_]+)\2$/.exec(
-    statement,
-  )
-  if (savepoint) {
-    const kind =
-      savepoint[1] === 'savepoint'
-        ? 'savepoint'
-        : savepoint[1] === 'release savepoint'
-          ? 'release'
-          : 'rollback-to'
-    return { kind, name: savepoint[3] as string }
-  }
-  if (/^(begin|start transaction|set transaction)\b/.test(statement)) {
-    return { kind: 'configured', statement: text.trim() }
-  }
   return undefined
 }
 

@@ -1,0 +1,1 @@
+export { type TxkitKnexOptions, txkitKnex } from './txkit-knex.js'
