@@ -1,12 +1,11 @@
-import type { TransactionSavepoint } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
+import { SavepointStatements } from '../manager/savepoint-statements.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
-import { controlOf } from '../util/transaction-statements.js'
 
 /** The part of a node-postgres `Pool` or a mysql2 promise pool Drizzle uses. */
 type StatementRunner = Record<string, unknown> & {
@@ -41,14 +40,12 @@ function textOf(first: unknown): string | undefined {
  */
 class SavepointSession {
   readonly #raw: StatementRunner
-  readonly #transaction: ManagedTransaction
+  readonly #statements: SavepointStatements
   readonly #mysql: boolean
-  readonly #open: TransactionSavepoint[] = []
-  readonly #named = new Map<string, TransactionSavepoint>()
 
   constructor(raw: StatementRunner, transaction: ManagedTransaction, mysql: boolean) {
     this.#raw = raw
-    this.#transaction = transaction
+    this.#statements = new SavepointStatements(transaction, 'Drizzle')
     this.#mysql = mysql
   }
 
@@ -60,55 +57,11 @@ class SavepointSession {
 
   async #run(method: 'query' | 'execute', args: unknown[]): Promise<unknown> {
     const text = textOf(args[0])
-    const control = text === undefined ? undefined : controlOf(text)
-    if (control === undefined) {
+    if (text === undefined || !(await this.#statements.handle(text))) {
       const run = this.#raw[method] as (...a: unknown[]) => Promise<unknown>
       return run.apply(this.#raw, args)
     }
-    switch (control.kind) {
-      case 'configured':
-        throw new ConfigurationError(
-          `A Drizzle transaction inside a txkit transaction is a savepoint of it: its isolation level and access mode are the txkit transaction's, so "${control.statement}" cannot apply. Drop the transaction config, or run it outside the txkit transaction.`,
-        )
-      case 'begin':
-        this.#open.push(await this.#transaction.savepoint())
-        break
-      case 'commit':
-        await this.#pop().release()
-        break
-      case 'rollback':
-        await this.#pop().rollback()
-        break
-      case 'savepoint':
-        this.#named.set(control.name, await this.#transaction.savepoint())
-        break
-      case 'release':
-        await this.#savepoint(control.name).release()
-        this.#named.delete(control.name)
-        break
-      case 'rollback-to':
-        await this.#savepoint(control.name).rollback()
-        break
-    }
     return this.#mysql ? [{ affectedRows: 0 }, undefined] : { rows: [], rowCount: 0, command: '' }
-  }
-
-  #pop(): TransactionSavepoint {
-    const savepoint = this.#open.pop()
-    if (savepoint === undefined) {
-      throw new TransactionStateError(
-        'Drizzle ended a transaction it had not begun on this branch.',
-      )
-    }
-    return savepoint
-  }
-
-  #savepoint(name: string): TransactionSavepoint {
-    const savepoint = this.#named.get(name)
-    if (savepoint === undefined) {
-      throw new TransactionStateError(`Drizzle named a savepoint it had not set: "${name}".`)
-    }
-    return savepoint
   }
 }
 

@@ -1,12 +1,11 @@
-import type { TransactionSavepoint } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
+import { SavepointStatements } from '../manager/savepoint-statements.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
-import { type Control, controlOf } from '../util/transaction-statements.js'
 
 export interface TxkitKnexOptions {
   /** The txkit database of the same server and database as the Knex instance's connection. */
@@ -50,17 +49,7 @@ type Callback = (error: unknown, ...answer: unknown[]) => void
  * the txkit one become `tx.savepoint()`s (so an inner rollback also drops the writes it recorded).
  */
 function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolean): object {
-  const named = new Map<string, TransactionSavepoint>()
-  const savepoint = async (found: Control): Promise<void> => {
-    if (found.kind === 'savepoint') {
-      named.set(found.name, await transaction.savepoint())
-    } else if (found.kind === 'release') {
-      await savepointNamed(named, found.name).release()
-      named.delete(found.name)
-    } else if (found.kind === 'rollback-to') {
-      await savepointNamed(named, found.name).rollback()
-    }
-  }
+  const statements = new SavepointStatements(transaction, 'Knex')
   const query = (config: unknown, ...rest: unknown[]): unknown => {
     const text =
       typeof config === 'string'
@@ -68,18 +57,21 @@ function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolea
         : ((config as { text?: string; sql?: string } | null)?.text ??
           (config as { sql?: string } | null)?.sql)
     const callback = rest.at(-1) as Callback
-    const found = typeof text === 'string' ? controlOf(text) : undefined
-    // BEGIN, COMMIT and ROLLBACK pass on to the branch's guard, which refuses them.
+    const pass = () =>
+      (raw as { query: (...a: unknown[]) => unknown }).query.call(raw, config, ...rest)
+    // Only savepoint statements are Knex's here (its transactions run nested); BEGIN, COMMIT and
+    // ROLLBACK pass on to the branch's guard, which refuses them.
     if (
-      found === undefined ||
-      !(found.kind === 'savepoint' || found.kind === 'release' || found.kind === 'rollback-to') ||
-      typeof callback !== 'function'
+      typeof text !== 'string' ||
+      typeof callback !== 'function' ||
+      !/^\s*(savepoint|release|rollback\s+to)\b/i.test(text)
     ) {
-      return (raw as { query: (...a: unknown[]) => unknown }).query.call(raw, config, ...rest)
+      return pass()
     }
-    savepoint(found).then(
-      () => {
-        if (mysql) callback(null, { affectedRows: 0 }, undefined)
+    statements.handle(text, false).then(
+      (handled) => {
+        if (!handled) pass()
+        else if (mysql) callback(null, { affectedRows: 0 }, undefined)
         else callback(null, { rows: [], rowCount: 0, command: '' })
       },
       (error: unknown) => callback(error),
@@ -93,17 +85,6 @@ function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolea
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
-}
-
-function savepointNamed(
-  named: Map<string, TransactionSavepoint>,
-  name: string,
-): TransactionSavepoint {
-  const savepoint = named.get(name)
-  if (savepoint === undefined) {
-    throw new TransactionStateError(`Knex named a savepoint it had not set: "${name}".`)
-  }
-  return savepoint
 }
 
 const KINDS: Readonly<Record<string, RecordKind>> = {
