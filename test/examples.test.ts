@@ -187,3 +187,37 @@ describe('the README Knex order service, as pasted', () => {
     assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
   })
 })
+
+describe('the README TypeORM order service, as pasted', () => {
+  test('is examples/typeorm-orders.ts: one order commits in both databases, the failed one in neither', async (t) => {
+    const example = readFileSync(`${repository}examples/typeorm-orders.ts`, 'utf8')
+    assert.equal(readmeBlock('## TypeORM'), example, 'the README block is the example file')
+    const mariadb = servers.mariadb
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const ordersUrl = await servers.postgres.createDatabase()
+    const ledgerUrl = await mariadb.createDatabase()
+    const run = spawnSync(process.execPath, ['build/examples/typeorm-orders.js'], {
+      cwd: repository,
+      env: { ...process.env, ORDERS_URL: ordersUrl, LEDGER_URL: ledgerUrl },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
+    assert.match(run.stdout, /indexed \{ id: 'o-1', customer: 'ada', total: 30 \}/)
+    assert.match(run.stdout, /order o-1: committed/)
+    assert.match(run.stdout, /order o-2: payment declined, rolled back/)
+    const orders = servers.fixture.pg(ordersUrl, 'orders')
+    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
+    assert.deepEqual((await orders.pool.query('SELECT id, total FROM orders')).rows, [
+      { id: 'o-1', total: 30 },
+    ])
+    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
+      'SELECT order_id, amount FROM entries',
+    )
+    assert.deepEqual(
+      entries.map((row) => [row.order_id, row.amount]),
+      [['o-1', -30]],
+    )
+    assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
+  })
+})

@@ -18,6 +18,7 @@ describe('README code blocks', () => {
       'kysely-orders.ts',
       'drizzle-orders.ts',
       'knex-orders.ts',
+      'typeorm-orders.ts',
     ].map((file) => readFileSync(join(repository, 'examples', file), 'utf8'))
     const fragments = blocks.filter((block) => !programs.includes(block))
     assert.equal(

@@ -42,13 +42,14 @@ export class SavepointStatements {
         this.#open.push(await this.#transaction.savepoint())
         return true
       case 'commit':
-        if (!plainBegin) return false
-        await this.#pop().release()
+      case 'rollback': {
+        // With no transaction of the ORM's open, the statement is the user's own: the branch's
+        // guard refuses it.
+        const savepoint = plainBegin ? this.#open.pop() : undefined
+        if (savepoint === undefined) return false
+        await (control.kind === 'commit' ? savepoint.release() : savepoint.rollback())
         return true
-      case 'rollback':
-        if (!plainBegin) return false
-        await this.#pop().rollback()
-        return true
+      }
       case 'savepoint':
         this.#named.set(control.name, await this.#transaction.savepoint())
         return true
@@ -60,16 +61,6 @@ export class SavepointStatements {
         await this.#savepoint(control.name).rollback()
         return true
     }
-  }
-
-  #pop(): TransactionSavepoint {
-    const savepoint = this.#open.pop()
-    if (savepoint === undefined) {
-      throw new TransactionStateError(
-        `${this.#tool} ended a transaction it had not begun on this branch.`,
-      )
-    }
-    return savepoint
   }
 
   #savepoint(name: string): TransactionSavepoint {

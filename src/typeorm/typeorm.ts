@@ -1,0 +1,1 @@
+export { type TxkitTypeormOptions, txkitTypeorm } from './txkit-typeorm.js'
