@@ -15,7 +15,12 @@ const VENDORS = {
   oracle: ['oracledb'],
 }
 /** Integrations with a tool: they build on the capabilities, never on a database folder. */
-const INTEGRATIONS = { kysely: ['kysely'], drizzle: ['drizzle-orm'], knex: ['knex'], typeorm: ['typeorm'] }
+const INTEGRATIONS = {
+  kysely: ['kysely'],
+  drizzle: ['drizzle-orm'],
+  knex: ['knex'],
+  typeorm: ['typeorm'],
+}
 const APPLICATIONS = ['cli']
 
 /** Folders each folder may import (besides itself), and the packages it may name. */
