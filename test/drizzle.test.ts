@@ -13,6 +13,7 @@ import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import mysql from 'mysql2/promise'
 import type pg from 'pg'
+import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { recordWrites, txkitDrizzleClient } from '../src/drizzle/drizzle.js'
@@ -24,6 +25,7 @@ import {
 } from '../src/index.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 
 const servers = serversForFile()
 const { fixture } = servers
@@ -48,7 +50,7 @@ async function bank(name: string) {
   await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
   await pool.query('INSERT INTO accounts VALUES (1, 100), (2, 0)')
   await pool.query('CREATE TABLE entries (id text PRIMARY KEY, amount int NOT NULL)')
-  return { pool, database: pgDatabase(pool, { name }) }
+  return { url, pool, database: pgDatabase(pool, { name }) }
 }
 
 function drizzleOn(
@@ -240,6 +242,32 @@ describe('Drizzle on txkit transactions (PostgreSQL + PostgreSQL)', () => {
         .catch(() => undefined)
     })
     assert.deepEqual(indexed, [{ id: 'kept', amount: 1 }])
+  })
+})
+
+describe('Drizzle over a database its driver cannot drive', () => {
+  test('a postgres.js database under Drizzle’s node-postgres driver is refused with the fix, nothing written', async () => {
+    const a = await bank('a')
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const reservable = postgres(a.url, { max: 2, onnotice: () => {} })
+    try {
+      const wrong = drizzle({
+        client: txkitDrizzleClient({
+          pool: a.pool,
+          database: postgresJsDatabase(reservable, { name: 'a' }),
+          manager,
+        }),
+      })
+      const refused = await manager
+        .run(() => wrong.insert(entries).values({ id: 'never', amount: 1 }))
+        .catch((error: unknown) => error)
+      const cause = (refused as { cause?: unknown }).cause ?? refused
+      assert.ok(isConfigurationError(cause), String(refused))
+      assert.match(cause.message, /pgDatabase \(node-postgres\)/)
+      assert.deepEqual(await entryIds(a.pool), [])
+    } finally {
+      await reservable.end({ timeout: 1 })
+    }
   })
 })
 

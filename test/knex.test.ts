@@ -8,6 +8,7 @@ import { describe, test } from 'node:test'
 import knex, { type Knex } from 'knex'
 import mysql from 'mysql2/promise'
 import type pg from 'pg'
+import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import {
@@ -19,6 +20,7 @@ import {
 import { txkitKnex } from '../src/knex/knex.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 
 const servers = serversForFile()
 const { fixture } = servers
@@ -197,6 +199,32 @@ describe('Knex on txkit transactions (PostgreSQL + PostgreSQL)', () => {
         .catch(() => undefined)
     })
     assert.deepEqual(indexed, [{ id: 'kept', amount: 1 }])
+  })
+})
+
+describe('Knex over a database its client cannot drive', () => {
+  test('a postgres.js database under Knex’s pg client is refused with the fix, nothing written', async () => {
+    const a = await bank('a')
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const sql = postgres(a.url, { max: 2, onnotice: () => {} })
+    const instance = knex({ client: 'pg', connection: a.url, pool: { min: 0, max: 2 } })
+    instances.push(instance)
+    try {
+      const wrong = txkitKnex(instance, {
+        database: postgresJsDatabase(sql, { name: 'a' }),
+        manager,
+      })
+      const refused = await manager
+        .run(async () => {
+          await wrong('entries').insert({ id: 'never', amount: 1 })
+        })
+        .catch((error: unknown) => error)
+      assert.ok(isConfigurationError(refused), String(refused))
+      assert.match(refused.message, /pgDatabase \(node-postgres\)/)
+      assert.deepEqual(await entryIds(a.pool), [])
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
   })
 })
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import type pg from 'pg'
+import postgres from 'postgres'
 import { DataSource, EntitySchema } from 'typeorm'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
@@ -18,6 +19,7 @@ import {
 } from '../src/index.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 import { txkitTypeorm } from '../src/typeorm/typeorm.js'
 
 const servers = serversForFile()
@@ -223,6 +225,35 @@ describe('TypeORM on txkit transactions (PostgreSQL + PostgreSQL)', () => {
         .catch(() => undefined)
     })
     assert.deepEqual(indexed, [{ id: 'kept', amount: 1 }])
+  })
+})
+
+describe('TypeORM over a database its driver cannot drive', () => {
+  test('a postgres.js database under TypeORM’s postgres driver is refused with the fix, nothing written', async () => {
+    const a = await bank('a')
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const sql = postgres(a.url, { max: 2, onnotice: () => {} })
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: a.url,
+      entities: [EntrySchema],
+      poolSize: 2,
+    })
+    sources.push(dataSource)
+    try {
+      const wrong = txkitTypeorm(await dataSource.initialize(), {
+        database: postgresJsDatabase(sql, { name: 'a' }),
+        manager,
+      })
+      const refused = await manager
+        .run(() => wrong.manager.save(EntrySchema, { id: 'never', amount: 1 }))
+        .catch((error: unknown) => error)
+      assert.ok(isConfigurationError(refused), String(refused))
+      assert.match(refused.message, /pgDatabase \(node-postgres\)/)
+      assert.deepEqual(await entryIds(a.pool), [])
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
   })
 })
 
