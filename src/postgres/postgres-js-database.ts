@@ -213,24 +213,75 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   }
 
   /**
-   * postgres.js can give a reserved connection back but not close it: `destroy` closes the pool's
-   * connection underneath (the pool opens a new one when needed), so no session state, lock or
-   * open transaction survives into the next reservation.
+   * postgres.js can give a reserved connection back but not close it by itself. A session whose
+   * state is unknown but which is idle (no statement in flight) is reset in place (ROLLBACK, then
+   * session locks, settings, temporary tables and listeners dropped) and given back; one still busy
+   * is closed by terminating the pool connection underneath. Closing is the last resort: a reserve
+   * queued in postgres.js while one of its connections closes can be stranded (porsager/postgres
+   * #1195), and with a pool of one nothing would be left to serve it.
    */
   release(destroy: boolean): void {
     if (!this.#owned) return
     const internal = this.#internal
     if (this.#lost.lost) return // postgres.js took the closed connection back itself
-    if (internal !== undefined) internal.onclose = null
-    if (destroy || this.#deferred !== undefined) {
-      if (internal !== undefined) {
-        internal.terminate()
-        this.#closed?.()
-        return
-      }
+    if (!destroy && this.#deferred === undefined) {
+      if (internal !== undefined) internal.onclose = null
+      this.raw.release()
+      return
     }
+    if (internal === undefined) {
+      // Nothing ever ran on it: nothing to reset.
+      this.raw.release()
+      return
+    }
+    if (this.#running !== undefined || this.#deferred !== undefined) {
+      this.#terminate(internal)
+      return
+    }
+    void this.#resetThenRelease(internal)
+  }
+
+  async #resetThenRelease(internal: PostgresJsInternalConnection): Promise<void> {
+    try {
+      await withTimeout(this.raw.unsafe('ROLLBACK'), RESET_TIMEOUT_MS)
+      await withTimeout(this.raw.unsafe(RESET_SESSION), RESET_TIMEOUT_MS)
+    } catch {
+      if (!this.#lost.lost) this.#terminate(internal)
+      return
+    }
+    if (this.#lost.lost) return
+    internal.onclose = null
     this.raw.release()
   }
+
+  #terminate(internal: PostgresJsInternalConnection): void {
+    internal.onclose = null
+    internal.terminate()
+    this.#closed?.()
+  }
+}
+
+/** What a reset session must not keep (DISCARD ALL would also drop postgres.js's statements). */
+const RESET_SESSION = 'SELECT pg_advisory_unlock_all(); RESET ALL; DISCARD TEMP; UNLISTEN *'
+
+/** How long a reset may take before the session is closed instead. */
+const RESET_TIMEOUT_MS = 5000
+
+function withTimeout<Value>(work: PromiseLike<Value>, ms: number): Promise<Value> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    timer.unref()
+    Promise.resolve(work).then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
 }
 
 function isLoss(error: unknown): boolean {
