@@ -86,138 +86,46 @@ describe('the README example with postgres.js and the mariadb connector, as past
   })
 })
 
-describe('the README Kysely order service, as pasted', () => {
-  test('is examples/kysely-orders.ts: one order commits in both databases, the failed one in neither', async (t) => {
-    const example = readFileSync(`${repository}examples/kysely-orders.ts`, 'utf8')
-    assert.equal(readmeBlock('## Kysely'), example, 'the README block is the example file')
-    const mariadb = servers.mariadb
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const ordersUrl = await servers.postgres.createDatabase()
-    const ledgerUrl = await mariadb.createDatabase()
-    const run = spawnSync(process.execPath, ['build/examples/kysely-orders.js'], {
-      cwd: repository,
-      env: { ...process.env, ORDERS_URL: ordersUrl, LEDGER_URL: ledgerUrl },
-      encoding: 'utf8',
-      timeout: 60_000,
-    })
-    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
-    assert.match(run.stdout, /indexed \{ id: 'o-1', customer: 'ada', total: 30 \}/)
-    assert.match(run.stdout, /order o-1: committed/)
-    assert.match(run.stdout, /order o-2: payment declined, rolled back/)
-    const orders = servers.fixture.pg(ordersUrl, 'orders')
-    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
-    assert.deepEqual((await orders.pool.query('SELECT id, total FROM orders')).rows, [
-      { id: 'o-1', total: 30 },
-    ])
-    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
-      'SELECT order_id, amount FROM entries',
-    )
-    assert.deepEqual(
-      entries.map((row) => [row.order_id, row.amount]),
-      [['o-1', -30]],
-    )
-    assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
-  })
-})
+/** The README's order-service sections, one per integration, each kept as a program in examples/. */
+const ORDER_SERVICES = [
+  ['Kysely', 'kysely-orders'],
+  ['Drizzle', 'drizzle-orders'],
+  ['Knex', 'knex-orders'],
+  ['TypeORM', 'typeorm-orders'],
+] as const
 
-describe('the README Drizzle order service, as pasted', () => {
-  test('is examples/drizzle-orders.ts: one order commits in both databases, the failed one in neither', async (t) => {
-    const example = readFileSync(`${repository}examples/drizzle-orders.ts`, 'utf8')
-    assert.equal(readmeBlock('## Drizzle'), example, 'the README block is the example file')
-    const mariadb = servers.mariadb
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const ordersUrl = await servers.postgres.createDatabase()
-    const ledgerUrl = await mariadb.createDatabase()
-    const run = spawnSync(process.execPath, ['build/examples/drizzle-orders.js'], {
-      cwd: repository,
-      env: { ...process.env, ORDERS_URL: ordersUrl, LEDGER_URL: ledgerUrl },
-      encoding: 'utf8',
-      timeout: 60_000,
+for (const [tool, program] of ORDER_SERVICES) {
+  describe(`the README ${tool} order service, as pasted`, () => {
+    test(`is examples/${program}.ts: one order commits in both databases, the failed one in neither`, async (t) => {
+      const example = readFileSync(`${repository}examples/${program}.ts`, 'utf8')
+      assert.equal(readmeBlock(`## ${tool}`), example, 'the README block is the example file')
+      const mariadb = servers.mariadb
+      if (mariadb === undefined) return t.skip('no MariaDB')
+      const ordersUrl = await servers.postgres.createDatabase()
+      const ledgerUrl = await mariadb.createDatabase()
+      const run = spawnSync(process.execPath, [`build/examples/${program}.js`], {
+        cwd: repository,
+        env: { ...process.env, ORDERS_URL: ordersUrl, LEDGER_URL: ledgerUrl },
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+      assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
+      assert.match(run.stdout, /indexed \{ id: 'o-1', customer: 'ada', total: 30 \}/)
+      assert.match(run.stdout, /order o-1: committed/)
+      assert.match(run.stdout, /order o-2: payment declined, rolled back/)
+      const orders = servers.fixture.pg(ordersUrl, 'orders')
+      const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
+      assert.deepEqual((await orders.pool.query('SELECT id, total FROM orders')).rows, [
+        { id: 'o-1', total: 30 },
+      ])
+      const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
+        'SELECT order_id, amount FROM entries',
+      )
+      assert.deepEqual(
+        entries.map((row) => [row.order_id, row.amount]),
+        [['o-1', -30]],
+      )
+      assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
     })
-    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
-    assert.match(run.stdout, /indexed \{ id: 'o-1', customer: 'ada', total: 30 \}/)
-    assert.match(run.stdout, /order o-1: committed/)
-    assert.match(run.stdout, /order o-2: payment declined, rolled back/)
-    const orders = servers.fixture.pg(ordersUrl, 'orders')
-    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
-    assert.deepEqual((await orders.pool.query('SELECT id, total FROM orders')).rows, [
-      { id: 'o-1', total: 30 },
-    ])
-    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
-      'SELECT order_id, amount FROM entries',
-    )
-    assert.deepEqual(
-      entries.map((row) => [row.order_id, row.amount]),
-      [['o-1', -30]],
-    )
-    assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
   })
-})
-
-describe('the README Knex order service, as pasted', () => {
-  test('is examples/knex-orders.ts: one order commits in both databases, the failed one in neither', async (t) => {
-    const example = readFileSync(`${repository}examples/knex-orders.ts`, 'utf8')
-    assert.equal(readmeBlock('## Knex'), example, 'the README block is the example file')
-    const mariadb = servers.mariadb
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const ordersUrl = await servers.postgres.createDatabase()
-    const ledgerUrl = await mariadb.createDatabase()
-    const run = spawnSync(process.execPath, ['build/examples/knex-orders.js'], {
-      cwd: repository,
-      env: { ...process.env, ORDERS_URL: ordersUrl, LEDGER_URL: ledgerUrl },
-      encoding: 'utf8',
-      timeout: 60_000,
-    })
-    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
-    assert.match(run.stdout, /indexed \{ id: 'o-1', customer: 'ada', total: 30 \}/)
-    assert.match(run.stdout, /order o-1: committed/)
-    assert.match(run.stdout, /order o-2: payment declined, rolled back/)
-    const orders = servers.fixture.pg(ordersUrl, 'orders')
-    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
-    assert.deepEqual((await orders.pool.query('SELECT id, total FROM orders')).rows, [
-      { id: 'o-1', total: 30 },
-    ])
-    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
-      'SELECT order_id, amount FROM entries',
-    )
-    assert.deepEqual(
-      entries.map((row) => [row.order_id, row.amount]),
-      [['o-1', -30]],
-    )
-    assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
-  })
-})
-
-describe('the README TypeORM order service, as pasted', () => {
-  test('is examples/typeorm-orders.ts: one order commits in both databases, the failed one in neither', async (t) => {
-    const example = readFileSync(`${repository}examples/typeorm-orders.ts`, 'utf8')
-    assert.equal(readmeBlock('## TypeORM'), example, 'the README block is the example file')
-    const mariadb = servers.mariadb
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const ordersUrl = await servers.postgres.createDatabase()
-    const ledgerUrl = await mariadb.createDatabase()
-    const run = spawnSync(process.execPath, ['build/examples/typeorm-orders.js'], {
-      cwd: repository,
-      env: { ...process.env, ORDERS_URL: ordersUrl, LEDGER_URL: ledgerUrl },
-      encoding: 'utf8',
-      timeout: 60_000,
-    })
-    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
-    assert.match(run.stdout, /indexed \{ id: 'o-1', customer: 'ada', total: 30 \}/)
-    assert.match(run.stdout, /order o-1: committed/)
-    assert.match(run.stdout, /order o-2: payment declined, rolled back/)
-    const orders = servers.fixture.pg(ordersUrl, 'orders')
-    const ledger = await servers.fixture.mysql(ledgerUrl, 'ledger')
-    assert.deepEqual((await orders.pool.query('SELECT id, total FROM orders')).rows, [
-      { id: 'o-1', total: 30 },
-    ])
-    const [entries] = await ledger.pool.query<mysql.RowDataPacket[]>(
-      'SELECT order_id, amount FROM entries',
-    )
-    assert.deepEqual(
-      entries.map((row) => [row.order_id, row.amount]),
-      [['o-1', -30]],
-    )
-    assert.deepEqual((await orders.pool.query('SELECT gid FROM pg_prepared_xacts')).rows, [])
-  })
-})
+}

@@ -1,11 +1,12 @@
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
 import { SavepointStatements } from '../manager/savepoint-statements.js'
+import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
+import { overriding } from '../util/overriding.js'
 
 /** The part of a node-postgres `Pool` or a mysql2 promise pool Drizzle uses. */
 type StatementRunner = Record<string, unknown> & {
@@ -92,30 +93,15 @@ export function txkitDrizzleClient<Pool extends object>(
   options: TxkitDrizzleClientOptions<Pool>,
 ): Pool {
   checkOptionNames(options ?? {}, OPTIONS, 'txkitDrizzleClient()')
-  for (const name of ['pool', 'database', 'manager'] as const) {
-    if (options?.[name] === undefined || options[name] === null) {
-      throw new ConfigurationError(
-        `txkitDrizzleClient() needs ${name}: txkitDrizzleClient({ pool, database: pgDatabase(pool, { name }), manager }).`,
-      )
-    }
-  }
+  requireOptions(
+    options as unknown as Record<string, unknown>,
+    ['pool', 'database', 'manager'],
+    'txkitDrizzleClient({ pool, database: pgDatabase(pool, { name }), manager })',
+  )
   const { pool, database, manager } = options
   const mysql = typeof (pool as { getConnection?: unknown }).getConnection === 'function'
-  const current = (): ManagedTransaction | undefined => {
-    const transaction = manager.current()
-    if (
-      transaction !== undefined &&
-      (transaction.status === 'active' || transaction.status === 'committing')
-    ) {
-      return transaction
-    }
-    if (options.explicit === true) {
-      throw new TransactionStateError(
-        `Drizzle over "${database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,
-      )
-    }
-    return undefined
-  }
+  const current = (): ManagedTransaction | undefined =>
+    toolTransaction({ tool: 'Drizzle', database, manager, explicit: options.explicit })
   const branchSession = async (transaction: ManagedTransaction): Promise<StatementRunner> => {
     const branch = await transaction.join(database.name, database)
     const raw = branch.connection as StatementRunner | undefined
@@ -153,13 +139,7 @@ export function txkitDrizzleClient<Pool extends object>(
   }
   // Drizzle tells a pool from a client by its class name (node-postgres) or getConnection (mysql2):
   // the Proxy keeps the pool's prototype, so it is still taken for a pool.
-  return new Proxy(pool, {
-    get(target, property, receiver) {
-      if (typeof property === 'string' && property in overrides) return overrides[property]
-      const value = Reflect.get(target, property, receiver)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
+  return overriding(pool, overrides)
 }
 
 /**

@@ -1,11 +1,12 @@
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
 import { SavepointStatements } from '../manager/savepoint-statements.js'
+import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
+import { overriding } from '../util/overriding.js'
 
 export interface TxkitKnexOptions {
   /** The txkit database of the same server and database as the Knex instance's connection. */
@@ -78,13 +79,7 @@ function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolea
     )
     return undefined
   }
-  return new Proxy(raw, {
-    get(target, property) {
-      if (property === 'query') return query
-      const value = Reflect.get(target, property, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
+  return overriding(raw, { query })
 }
 
 const KINDS: Readonly<Record<string, RecordKind>> = {
@@ -116,13 +111,11 @@ const KINDS: Readonly<Record<string, RecordKind>> = {
  */
 export function txkitKnex<Knex extends object>(knex: Knex, options: TxkitKnexOptions): Knex {
   checkOptionNames(options ?? {}, OPTIONS, 'txkitKnex()')
-  for (const name of ['database', 'manager'] as const) {
-    if (options?.[name] === undefined || options[name] === null) {
-      throw new ConfigurationError(
-        `txkitKnex() needs ${name}: txkitKnex(knex(config), { database: pgDatabase(pool, { name }), manager }).`,
-      )
-    }
-  }
+  requireOptions(
+    options as unknown as Record<string, unknown>,
+    ['database', 'manager'],
+    'txkitKnex(knex(config), { database: pgDatabase(pool, { name }), manager })',
+  )
   const instance = knex as unknown as KnexLike
   const client = instance?.client
   if (typeof client?.acquireConnection !== 'function') {
@@ -133,21 +126,8 @@ export function txkitKnex<Knex extends object>(knex: Knex, options: TxkitKnexOpt
   const mysql = /mysql/.test(String(client.dialect ?? ''))
   const { database, manager } = options
   const branchConnections = new WeakSet<object>()
-  const current = (): ManagedTransaction | undefined => {
-    const transaction = manager.current()
-    if (
-      transaction !== undefined &&
-      (transaction.status === 'active' || transaction.status === 'committing')
-    ) {
-      return transaction
-    }
-    if (options.explicit === true) {
-      throw new TransactionStateError(
-        `Knex over "${database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,
-      )
-    }
-    return undefined
-  }
+  const current = (): ManagedTransaction | undefined =>
+    toolTransaction({ tool: 'Knex', database, manager, explicit: options.explicit })
   /** The branch's driver connection in the form Knex's client drives (callback API). */
   const branchConnection = async (transaction: ManagedTransaction): Promise<object> => {
     const branch = await transaction.join(database.name, database)

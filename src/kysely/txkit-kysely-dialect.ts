@@ -16,6 +16,7 @@ import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
+import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 
@@ -93,22 +94,11 @@ class TxkitDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const { manager, database } = this.#options
-    const transaction = manager.current()
-    // While committing, before-commit hooks still write in the transaction.
-    if (
-      transaction !== undefined &&
-      (transaction.status === 'active' || transaction.status === 'committing')
-    ) {
-      const branch = await transaction.join(database.name, database)
-      return new BranchConnection(branch, transaction)
-    }
-    if (this.#options.explicit === true) {
-      throw new TransactionStateError(
-        `Kysely over "${database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,
-      )
-    }
-    return this.#inner.acquireConnection()
+    const { manager, database, explicit } = this.#options
+    const transaction = toolTransaction({ tool: 'Kysely', database, manager, explicit })
+    if (transaction === undefined) return this.#inner.acquireConnection()
+    const branch = await transaction.join(database.name, database)
+    return new BranchConnection(branch, transaction)
   }
 
   async beginTransaction(
@@ -239,13 +229,11 @@ function named(connection: BranchConnection, name: string): TransactionSavepoint
  */
 export function txkitDialect(options: TxkitDialectOptions): Dialect {
   checkOptionNames(options ?? {}, OPTIONS, 'txkitDialect()')
-  for (const name of ['dialect', 'database', 'manager'] as const) {
-    if (options?.[name] === undefined || options[name] === null) {
-      throw new ConfigurationError(
-        `txkitDialect() needs ${name}: txkitDialect({ dialect: new PostgresDialect({ pool }), database: pgDatabase(pool, { name }), manager }).`,
-      )
-    }
-  }
+  requireOptions(
+    options as unknown as Record<string, unknown>,
+    ['dialect', 'database', 'manager'],
+    'txkitDialect({ dialect: new PostgresDialect({ pool }), database: pgDatabase(pool, { name }), manager })',
+  )
   const { dialect } = options
   return {
     createAdapter: (): DialectAdapter => dialect.createAdapter(),

@@ -1,11 +1,12 @@
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
 import { SavepointStatements } from '../manager/savepoint-statements.js'
+import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
+import { overriding } from '../util/overriding.js'
 
 export interface TxkitTypeormOptions {
   /** The txkit database of the same server and database as the DataSource. */
@@ -52,20 +53,6 @@ function savepointQuery(send: PromiseQuery, statements: SavepointStatements, ans
   }
 }
 
-/** A Proxy of `target` whose listed members are replaced, functions bound to the target. */
-function overriding<Target extends object>(
-  target: Target,
-  members: Record<string, unknown>,
-): Target {
-  return new Proxy(target, {
-    get(object, property) {
-      if (typeof property === 'string' && property in members) return members[property]
-      const value = Reflect.get(object, property, object)
-      return typeof value === 'function' ? value.bind(object) : value
-    },
-  })
-}
-
 /**
  * Puts a TypeORM DataSource on txkit transactions, after `initialize()`: one application-wide
  * DataSource per database, used as TypeORM's docs show. Inside `manager.run(...)` every query
@@ -98,13 +85,11 @@ export function txkitTypeorm<Source extends object>(
   options: TxkitTypeormOptions,
 ): Source {
   checkOptionNames(options ?? {}, OPTIONS, 'txkitTypeorm()')
-  for (const name of ['database', 'manager'] as const) {
-    if (options?.[name] === undefined || options[name] === null) {
-      throw new ConfigurationError(
-        `txkitTypeorm() needs ${name}: txkitTypeorm(dataSource, { database: pgDatabase(pool, { name }), manager }).`,
-      )
-    }
-  }
+  requireOptions(
+    options as unknown as Record<string, unknown>,
+    ['database', 'manager'],
+    'txkitTypeorm(dataSource, { database: pgDatabase(pool, { name }), manager })',
+  )
   const source = dataSource as unknown as DataSourceLike
   if (
     source?.isInitialized !== true ||
@@ -122,21 +107,8 @@ export function txkitTypeorm<Source extends object>(
     )
   }
   const { database, manager } = options
-  const current = (): ManagedTransaction | undefined => {
-    const transaction = manager.current()
-    if (
-      transaction !== undefined &&
-      (transaction.status === 'active' || transaction.status === 'committing')
-    ) {
-      return transaction
-    }
-    if (options.explicit === true) {
-      throw new TransactionStateError(
-        `TypeORM over "${database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,
-      )
-    }
-    return undefined
-  }
+  const current = (): ManagedTransaction | undefined =>
+    toolTransaction({ tool: 'TypeORM', database, manager, explicit: options.explicit })
 
   /** The branch's connection as one query runner of TypeORM gets it. */
   const branchConnection = async (transaction: ManagedTransaction): Promise<unknown> => {

@@ -1,0 +1,60 @@
+import type { Database } from '../driver/database.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { TransactionStateError } from '../errors/transaction-state-error.js'
+import type { ManagedTransaction } from './managed-transaction.js'
+import type { TransactionManager } from './transaction-manager.js'
+
+/** What an integration of a query builder or ORM is configured with. */
+export interface ToolBinding {
+  /** The tool, for messages (`Kysely`, `Drizzle` …). */
+  readonly tool: string
+  readonly database: Database
+  readonly manager: TransactionManager
+  readonly explicit?: boolean | undefined
+}
+
+/**
+ * The manager's transaction a tool's query joins: the current one while it is active or
+ * committing (before-commit hooks still write in it); undefined outside one, where the tool uses
+ * its own pool, unless `explicit` asks for a `TransactionStateError` instead.
+ *
+ * @example
+ * ```ts
+ * const transaction = toolTransaction({ tool: 'Knex', database: orders, manager })
+ * ```
+ */
+export function toolTransaction(binding: ToolBinding): ManagedTransaction | undefined {
+  const transaction = binding.manager.current()
+  if (
+    transaction !== undefined &&
+    (transaction.status === 'active' || transaction.status === 'committing')
+  ) {
+    return transaction
+  }
+  if (binding.explicit === true) {
+    throw new TransactionStateError(
+      `${binding.tool} over "${binding.database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,
+    )
+  }
+  return undefined
+}
+
+/**
+ * Refuses an integration's options without one of `required`, naming the call that was meant.
+ *
+ * @example
+ * ```ts
+ * requireOptions(options, ['database', 'manager'], 'txkitKnex(knex(config), { database, manager })')
+ * ```
+ */
+export function requireOptions(
+  options: Readonly<Record<string, unknown>> | undefined,
+  required: readonly string[],
+  usage: string,
+): void {
+  for (const name of required) {
+    if (options?.[name] === undefined || options[name] === null) {
+      throw new ConfigurationError(`${usage.replace(/\(.*$/, '()')} needs ${name}: ${usage}.`)
+    }
+  }
+}
