@@ -263,7 +263,7 @@ describe('Drizzle over a database its driver cannot drive', () => {
         .catch((error: unknown) => error)
       const cause = (refused as { cause?: unknown }).cause ?? refused
       assert.ok(isConfigurationError(cause), String(refused))
-      assert.match(cause.message, /pgDatabase \(node-postgres\)/)
+      assert.match(cause.message, /pgDatabase \(txkit\/node-postgres\)/)
       assert.deepEqual(await entryIds(a.pool), [])
     } finally {
       await reservable.end({ timeout: 1 })

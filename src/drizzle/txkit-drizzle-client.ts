@@ -1,17 +1,9 @@
 import type { Database } from '../driver/database.js'
-import { ConfigurationError } from '../errors/configuration-error.js'
-import type { ManagedTransaction } from '../manager/managed-transaction.js'
+import { branchPool } from '../manager/branch-pool.js'
 import type { RecordKind } from '../manager/record-hooks.js'
-import { SavepointStatements } from '../manager/savepoint-statements.js'
-import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
+import { requireOptions } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
-import { overriding } from '../util/overriding.js'
-
-/** The part of a node-postgres `Pool` or a mysql2 promise pool Drizzle uses. */
-type StatementRunner = Record<string, unknown> & {
-  query(...args: unknown[]): Promise<unknown>
-}
 
 export interface TxkitDrizzleClientOptions<Pool> {
   /** The pool you would give `drizzle()`: a node-postgres `Pool` or a mysql2 promise pool. */
@@ -25,46 +17,6 @@ export interface TxkitDrizzleClientOptions<Pool> {
 }
 
 const OPTIONS: ReadonlySet<string> = new Set(['pool', 'database', 'manager', 'explicit'])
-
-/** The SQL text of a statement as Drizzle hands it to the driver. */
-function textOf(first: unknown): string | undefined {
-  if (typeof first === 'string') return first
-  const config = first as { text?: unknown; sql?: unknown } | null
-  if (typeof config?.text === 'string') return config.text
-  if (typeof config?.sql === 'string') return config.sql
-  return undefined
-}
-
-/**
- * The session Drizzle's `db.transaction()` gets inside a txkit transaction: its statements run on
- * the branch; its BEGIN, COMMIT, ROLLBACK and savepoints become savepoints of the txkit transaction.
- */
-class SavepointSession {
-  readonly #raw: StatementRunner
-  readonly #statements: SavepointStatements
-  readonly #mysql: boolean
-
-  constructor(raw: StatementRunner, transaction: ManagedTransaction, mysql: boolean) {
-    this.#raw = raw
-    this.#statements = new SavepointStatements(transaction, 'Drizzle')
-    this.#mysql = mysql
-  }
-
-  readonly query = (...args: unknown[]): Promise<unknown> => this.#run('query', args)
-  readonly execute = (...args: unknown[]): Promise<unknown> => this.#run('execute', args)
-
-  /** The transaction's session is the txkit transaction's: nothing to give back. */
-  release(): void {}
-
-  async #run(method: 'query' | 'execute', args: unknown[]): Promise<unknown> {
-    const text = textOf(args[0])
-    if (text === undefined || !(await this.#statements.handle(text))) {
-      const run = this.#raw[method] as (...a: unknown[]) => Promise<unknown>
-      return run.apply(this.#raw, args)
-    }
-    return this.#mysql ? [{ affectedRows: 0 }, undefined] : { rows: [], rowCount: 0, command: '' }
-  }
-}
 
 /**
  * A client to give `drizzle()` in place of your pool: one application-wide Drizzle db per database,
@@ -98,48 +50,14 @@ export function txkitDrizzleClient<Pool extends object>(
     ['pool', 'database', 'manager'],
     'txkitDrizzleClient({ pool, database: pgDatabase(pool, { name }), manager })',
   )
-  const { pool, database, manager } = options
-  const mysql = typeof (pool as { getConnection?: unknown }).getConnection === 'function'
-  const current = (): ManagedTransaction | undefined =>
-    toolTransaction({ tool: 'Drizzle', database, manager, explicit: options.explicit })
-  const branchSession = async (transaction: ManagedTransaction): Promise<StatementRunner> => {
-    const branch = await transaction.join(database.name, database)
-    const raw = branch.connection as StatementRunner | undefined
-    if (typeof raw?.query !== 'function') {
-      throw new ConfigurationError(
-        `Drizzle's ${mysql ? 'mysql2' : 'node-postgres'} driver needs "${database.name}" to be a ${mysql ? 'mysqlDatabase (mysql2)' : 'pgDatabase (node-postgres)'} whose branches hand out the driver's connection.`,
-      )
-    }
-    return raw
-  }
-  const onBranch =
-    (method: 'query' | 'execute') =>
-    async (...args: unknown[]): Promise<unknown> => {
-      const transaction = current()
-      if (transaction === undefined) {
-        const run = (pool as StatementRunner)[method] as (...a: unknown[]) => Promise<unknown>
-        return run.apply(pool, args)
-      }
-      const raw = await branchSession(transaction)
-      return (raw[method] as (...a: unknown[]) => Promise<unknown>).apply(raw, args)
-    }
-  const checkout = async (): Promise<unknown> => {
-    const transaction = current()
-    if (transaction === undefined) {
-      const connect = (pool as Record<string, unknown>)[mysql ? 'getConnection' : 'connect'] as (
-        ...a: unknown[]
-      ) => Promise<unknown>
-      return connect.call(pool)
-    }
-    return new SavepointSession(await branchSession(transaction), transaction, mysql)
-  }
-  const overrides: Record<string, unknown> = {
-    query: onBranch('query'),
-    ...(mysql ? { execute: onBranch('execute'), getConnection: checkout } : { connect: checkout }),
-  }
-  // Drizzle tells a pool from a client by its class name (node-postgres) or getConnection (mysql2):
-  // the Proxy keeps the pool's prototype, so it is still taken for a pool.
-  return overriding(pool, overrides)
+  return branchPool({
+    tool: 'Drizzle',
+    ...options,
+    drivers: {
+      'node-postgres': "Drizzle's node-postgres driver",
+      mysql2: "Drizzle's mysql2 driver",
+    },
+  })
 }
 
 /**
