@@ -20,6 +20,7 @@ const INTEGRATIONS = {
   drizzle: ['drizzle-orm'],
   knex: ['knex'],
   typeorm: ['typeorm'],
+  prisma: [],
 }
 const APPLICATIONS = ['cli']
 

@@ -92,6 +92,7 @@ const ORDER_SERVICES = [
   ['Drizzle', 'drizzle-orders'],
   ['Knex', 'knex-orders'],
   ['TypeORM', 'typeorm-orders'],
+  ['Prisma', 'prisma-orders'],
 ] as const
 
 for (const [tool, program] of ORDER_SERVICES) {

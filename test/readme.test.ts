@@ -19,6 +19,7 @@ describe('README code blocks', () => {
       'drizzle-orders.ts',
       'knex-orders.ts',
       'typeorm-orders.ts',
+      'prisma-orders.ts',
     ].map((file) => readFileSync(join(repository, 'examples', file), 'utf8'))
     const fragments = blocks.filter((block) => !programs.includes(block))
     assert.equal(
