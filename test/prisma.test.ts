@@ -11,7 +11,7 @@ import { describe, test } from 'node:test'
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
 import mariadb, { type Pool as ConnectorPool, type PoolConfig } from 'mariadb'
-import type pg from 'pg'
+import pg from 'pg'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared } from '../harness/fixture.js'
@@ -244,6 +244,90 @@ describe('Prisma on txkit transactions (PostgreSQL + PostgreSQL)', () => {
     assert.deepEqual(await balances(b.pool), [100, 7])
   })
 
+  test('a transaction sees its own uncommitted write through findUnique while another, and a read outside, in the same tick see the committed row', async (t) => {
+    const { manager, pa, done } = await twoBanks()
+    t.after(done)
+    let open: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const arrived: Array<() => void> = []
+    const bothReady = Promise.all(
+      [0, 1].map(
+        (index) =>
+          new Promise<void>((resolve) => {
+            arrived[index] = resolve
+          }),
+      ),
+    )
+    let outside: Promise<number | undefined> = Promise.resolve(undefined)
+    let second: Promise<number | undefined> = Promise.resolve(undefined)
+    const first = manager.run(async () => {
+      await pa.account.update({ where: { id: 1 }, data: { balance: 1 } })
+      arrived[0]?.()
+      await gate
+      const mine = await pa.account.findUnique({ where: { id: 1 } })
+      // Still uncommitted while the others read.
+      await Promise.all([second, outside])
+      return mine?.balance
+    })
+    second = manager.run(async () => {
+      await pa.entry.findMany()
+      arrived[1]?.()
+      await gate
+      return (await pa.account.findUnique({ where: { id: 1 } }))?.balance
+    })
+    await bothReady
+    open()
+    // Prisma batches findUniques by tick and runs a batch in the first one's async context; its
+    // promises run when awaited: then() sets this one off now.
+    outside = pa.account.findUnique({ where: { id: 1 } }).then((row) => row?.balance)
+    assert.equal(await first, 1, 'the first sees its own update')
+    assert.equal(await second, 100, "the second does not see the first one's update")
+    assert.equal(await outside, 100, 'nor does a read outside any transaction')
+  })
+
+  test('more transactions than pool connections, each reading first with findUnique: none waits forever', async (t) => {
+    const a = await bank('a')
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const small = new pg.Pool({ connectionString: a.url, max: 2 })
+    t.after(() => small.end())
+    const client = new PrismaClient({
+      adapter: new PrismaPg(
+        txkitPrismaPool({ pool: small, database: pgDatabase(small, { name: 'a' }), manager }),
+      ),
+    }).$extends(txkitPrismaExtension(manager))
+    t.after(() => client.$disconnect())
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        manager.run(async () => {
+          const row = await client.account.findUnique({ where: { id: 1 } })
+          await client.entry.create({ data: { id: `e${index}`, amount: row?.balance ?? 0 } })
+          return (await client.account.findUnique({ where: { id: 2 } }))?.balance
+        }),
+      ),
+    )
+    assert.deepEqual(results, [0, 0, 0, 0, 0, 0, 0, 0])
+    assert.equal((await entryIds(a.pool)).length, 8)
+  })
+
+  test('a client without txkitPrismaExtension is refused inside a transaction, with the fix; outside it works', async (t) => {
+    const a = await bank('a')
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const bare = new PrismaClient({
+      adapter: new PrismaPg(txkitPrismaPool({ pool: a.pool, database: a.database, manager })),
+    })
+    t.after(() => bare.$disconnect())
+    const refused = await manager
+      .run(() => bare.entry.create({ data: { id: 'never', amount: 1 } }))
+      .catch((error: unknown) => error)
+    // Without the extension, Prisma's own error carries txkit's code and message.
+    assert.equal((refused as { code?: string }).code, 'TXKIT_CONFIGURATION')
+    assert.match((refused as Error).message, /\$extends\(txkitPrismaExtension\(manager\)\)/)
+    await bare.entry.create({ data: { id: 'outside', amount: 1 } })
+    assert.deepEqual(await entryIds(a.pool), ['outside'])
+  })
+
   test('the client extension feeds the record hooks with the rows written; an inner rollback drops them', async (t) => {
     const { manager, pa, done } = await twoBanks()
     t.after(done)
@@ -308,14 +392,13 @@ describe('Prisma over a database its adapter cannot drive', () => {
           manager,
         }),
       ),
-    })
+    }).$extends(txkitPrismaExtension(manager))
     t.after(() => wrong.$disconnect())
     const refused = await manager
       .run(() => wrong.entry.create({ data: { id: 'never', amount: 1 } }))
       .catch((error: unknown) => error)
-    // Without txkitPrismaExtension, Prisma's own error carries txkit's code and message.
-    assert.equal((refused as { code?: string }).code, 'TXKIT_CONFIGURATION')
-    assert.match((refused as Error).message, /pgDatabase \(txkit\/node-postgres\)/)
+    assert.ok(isConfigurationError(refused), String(refused))
+    assert.match(refused.message, /pgDatabase \(txkit\/node-postgres\)/)
     assert.deepEqual(await entryIds(a.pool), [])
   })
 
@@ -432,13 +515,13 @@ describe('Prisma on txkit transactions (PostgreSQL + MariaDB)', () => {
           txkitPrismaPool({ pool: m.pool, database: mysqlDatabase(other, { name: 'm' }), manager }),
         ),
       ),
-    })
+    }).$extends(txkitPrismaExtension(manager))
     t.after(() => wrong.$disconnect())
     const refused = await manager
       .run(() => wrong.entry.create({ data: { id: 'never', amount: 1 } }))
       .catch((error: unknown) => error)
-    assert.equal((refused as { code?: string }).code, 'TXKIT_CONFIGURATION')
-    assert.match((refused as Error).message, /mariadbDatabase \(txkit\/mariadb\)/)
+    assert.ok(isConfigurationError(refused), String(refused))
+    assert.match(refused.message, /mariadbDatabase \(txkit\/mariadb\)/)
     assert.deepEqual((await mariadbRows(m.pool)).entries, [])
   })
 })

@@ -110,6 +110,8 @@ export interface BranchPoolBinding extends ToolBinding {
   readonly drivers: Readonly<Partial<Record<PoolDriver, string>>>
   /** Told of every error a query or a checkout on the branch fails with, before it reaches the tool. */
   readonly onError?: (error: unknown) => void
+  /** Called before a query on the pool runs on a branch; may refuse it by throwing. */
+  readonly beforeBranchQuery?: () => void
 }
 
 /**
@@ -153,6 +155,7 @@ export function branchPool<Pool extends object>(binding: BranchPoolBinding & { p
       reported(
         (async () => {
           const transaction = toolTransaction(binding)
+          if (transaction !== undefined) binding.beforeBranchQuery?.()
           const target =
             transaction === undefined ? (pool as Members) : await branchSession(transaction)
           return (target[method] as Callable).apply(target, args)

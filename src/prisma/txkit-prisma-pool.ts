@@ -1,9 +1,11 @@
 import type { Database } from '../driver/database.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
 import { branchPool } from '../manager/branch-pool.js'
 import { requireOptions } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
-import { noteError } from './prisma-error-scope.js'
+import { inExtensionCall, noteError } from './prisma-call-scope.js'
+import type { txkitPrismaExtension } from './txkit-prisma-extension.js'
 
 export interface TxkitPrismaPoolOptions<Pool> {
   /**
@@ -29,8 +31,9 @@ const OPTIONS: ReadonlySet<string> = new Set(['pool', 'database', 'manager', 'ex
  * itself (nested writes, MySQL's create), are savepoints of it: an inner failure undoes only the
  * inner work and the writes it recorded. An `isolationLevel` there is refused (a
  * `ConfigurationError`): the txkit transaction's own applies. Outside a transaction it is your
- * pool, unchanged (or a `TransactionStateError` with `explicit: true`). Feed record hooks with
- * the {@link txkitPrismaExtension} client extension.
+ * pool, unchanged (or a `TransactionStateError` with `explicit: true`). Extend the client with
+ * {@link txkitPrismaExtension}: inside a transaction, queries of a client without it are refused
+ * (a `ConfigurationError`), as Prisma could run one transaction's reads on another's connection.
  *
  * @throws ConfigurationError for a missing or unknown option, or a pool that is neither
  *   node-postgres's nor the mariadb connector's.
@@ -38,7 +41,7 @@ const OPTIONS: ReadonlySet<string> = new Set(['pool', 'database', 'manager', 'ex
  * ```ts
  * import { PrismaPg } from '@prisma/adapter-pg'
  * import pg from 'pg'
- * import { txkitPrismaPool } from 'txkit/prisma'
+ * import { txkitPrismaExtension, txkitPrismaPool } from 'txkit/prisma'
  * import { pgDatabase } from 'txkit/node-postgres'
  * import { PrismaClient } from './generated/prisma/client.js'
  *
@@ -46,7 +49,7 @@ const OPTIONS: ReadonlySet<string> = new Set(['pool', 'database', 'manager', 'ex
  * const orders = pgDatabase(pool, { name: 'orders' })
  * const prisma = new PrismaClient({
  *   adapter: new PrismaPg(txkitPrismaPool({ pool, database: orders, manager })),
- * })
+ * }).$extends(txkitPrismaExtension(manager))
  * ```
  */
 export function txkitPrismaPool<Pool extends object>(options: TxkitPrismaPoolOptions<Pool>): Pool {
@@ -64,5 +67,12 @@ export function txkitPrismaPool<Pool extends object>(options: TxkitPrismaPoolOpt
       mariadb: "Prisma's PrismaMariaDb adapter",
     },
     onError: noteError,
+    beforeBranchQuery: () => {
+      if (!inExtensionCall()) {
+        throw new ConfigurationError(
+          `A Prisma client over "${options.database.name}" runs inside a txkit transaction only when extended with txkitPrismaExtension(manager): without it Prisma may run one transaction's findUnique on another's connection. Use new PrismaClient({ adapter }).$extends(txkitPrismaExtension(manager)).`,
+        )
+      }
+    },
   })
 }

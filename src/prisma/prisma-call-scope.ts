@@ -2,12 +2,20 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { isTxkitError, type TxkitError } from '../errors/txkit-error.js'
 
 /**
+ * The client call (one operation of `txkitPrismaExtension`) a query on the pool runs for.
+ *
  * Prisma turns an error its driver adapter throws into a `PrismaClientKnownRequestError` that
  * keeps only the message and `code`: the txkit error (its class, `statement`, `database`) is lost.
- * The pool notes the txkit error in the scope of the client call that caused it, and the client
- * extension throws that error instead of Prisma's copy.
+ * The pool notes the txkit error in the scope of the call that caused it, and the extension throws
+ * that error instead of Prisma's copy. The pool also asks whether a query runs under the
+ * extension at all (see `txkitPrismaPool`).
  */
 const scope = new AsyncLocalStorage<{ error?: TxkitError }>()
+
+/** Whether the code running is under a call of `txkitPrismaExtension`. */
+export function inExtensionCall(): boolean {
+  return scope.getStore() !== undefined
+}
 
 /** Keeps `error` for the client call under way, when it is txkit's. */
 export function noteError(error: unknown): void {
@@ -21,10 +29,10 @@ export function noteError(error: unknown): void {
  *
  * @example
  * ```ts
- * return withTxkitErrors(() => query(args))
+ * return extensionCall(() => query(args))
  * ```
  */
-export async function withTxkitErrors<T>(call: () => Promise<T>): Promise<T> {
+export async function extensionCall<T>(call: () => Promise<T>): Promise<T> {
   const store: { error?: TxkitError } = {}
   try {
     return await scope.run(store, call)
