@@ -4,7 +4,9 @@
  * `ACK <gtrid>` when the commit was acknowledged.
  *
  * Settings come as JSON in TXKIT_CRASH: { databases: [{ name, kind, url }], decisionLog?, protocol,
- * prefix, marker, killAt?: { step, when, index? }, stopAt?: same (SIGSTOP instead) }.
+ * prefix, marker, killAt?: { step, when, index? }, stopAt?: same (SIGSTOP instead), acknowledge? }.
+ * With `acknowledge: 'decision'` a kill at a commit step (finished in the background) waits until
+ * the commit has been acknowledged: a crash after the caller was told "committed".
  */
 import { createCoordinator, type Database, type ProtocolStepEvent } from '../src/index.js'
 import { openMysql, openPostgres } from './drivers.js'
@@ -31,6 +33,7 @@ export interface CrashSettings {
   readonly open?: boolean
   readonly killAt?: CrashPoint
   readonly stopAt?: CrashPoint
+  readonly acknowledge?: 'commit' | 'decision'
 }
 
 function matches(point: CrashPoint | undefined, event: ProtocolStepEvent): boolean {
@@ -66,12 +69,21 @@ async function main(): Promise<void> {
     : settings.decisionLog === undefined
       ? undefined
       : databases[settings.decisionLog]
+  let acknowledged: () => void = () => undefined
+  const afterAcknowledgement = new Promise<void>((resolve) => {
+    acknowledged = resolve
+  })
   const coordinator = createCoordinator({
     protocol: settings.protocol,
     prefix: settings.prefix,
     ...(decisionLog && { decisionLog }),
-    onStep: (event) => {
-      if (matches(settings.killAt, event)) process.kill(process.pid, 'SIGKILL')
+    ...(settings.acknowledge && { acknowledge: settings.acknowledge }),
+    onStep: async (event) => {
+      if (matches(settings.killAt, event)) {
+        if (settings.acknowledge === 'decision' && event.step === 'commit')
+          await afterAcknowledgement
+        process.kill(process.pid, 'SIGKILL')
+      }
       if (matches(settings.stopAt, event)) {
         process.stdout.write(`STOPPED ${event.gtrid}\n`)
         process.kill(process.pid, 'SIGSTOP')
@@ -100,6 +112,8 @@ async function main(): Promise<void> {
     })
   }
   process.stdout.write(`ACK ${gtrid}\n`)
+  acknowledged()
+  await coordinator.close()
   process.exit(0)
 }
 

@@ -175,9 +175,19 @@ const topologies: ReadonlyArray<{ name: string; kinds: ReadonlyArray<'postgres' 
   { name: 'PG+PG+MariaDB', kinds: ['postgres', 'postgres', 'mariadb'] },
 ]
 
+const variants = [
+  { protocol: 'decision', acknowledge: 'commit', label: 'decision' },
+  {
+    protocol: 'decision',
+    acknowledge: 'decision',
+    label: 'decision, acknowledged at the decision',
+  },
+  { protocol: 'sequential', acknowledge: 'commit', label: 'sequential' },
+] as const
+
 for (const topology of topologies) {
-  for (const protocol of ['decision', 'sequential'] as const) {
-    describe(`crash matrix: ${topology.name}, ${protocol}`, () => {
+  for (const { protocol, acknowledge, label } of variants) {
+    describe(`crash matrix: ${topology.name}, ${label}`, () => {
       let members: Member[] = []
       let foreign: string[] = []
       const needsMariadb = topology.kinds.includes('mariadb')
@@ -223,6 +233,7 @@ for (const topology of topologies) {
             prefix: PREFIX,
             marker,
             ...(point && { killAt: point }),
+            acknowledge,
           }
           const run = await runCrashCoordinator(settings)
           if (point === undefined) assert.ok(run.acknowledged, run.output)
@@ -233,6 +244,9 @@ for (const topology of topologies) {
             present.every(Boolean) || present.every((p) => !p),
             `split: marker present in ${present.map((p, i) => `${members[i]?.name}=${p}`).join(', ')}`,
           )
+          if (acknowledge === 'decision' && point?.step === 'commit') {
+            assert.ok(run.acknowledged, `acknowledged before the background commit: ${run.output}`)
+          }
           if (run.acknowledged)
             assert.ok(present.every(Boolean), 'an acknowledged commit is visible everywhere')
           if (protocol === 'decision' && point?.step === 'decision' && point.when === 'after') {

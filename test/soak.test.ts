@@ -5,6 +5,7 @@ import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import type { TestServer } from '../harness/test-databases.js'
 import {
+  type Coordinator,
   type Database,
   isOutcomeUnknownError,
   isTransactionRolledBackError,
@@ -86,12 +87,19 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   if (decision === undefined) throw new Error('no bank')
   const coordinator = fixture.coordinator({ prefix: PREFIX, decisionLog: decision.db })
   await coordinator.createDecisionLog()
+  // Half the writers return at the decision and commit their prepared branches in the background,
+  // racing the recovery workers for them.
+  const acknowledging = fixture.coordinator({
+    prefix: PREFIX,
+    decisionLog: decision.db,
+    acknowledge: 'decision',
+  })
   const before = (await Promise.all(banks.map((b) => b.total()))).reduce((x, y) => x + y, 0)
   const deadline = Date.now() + SECONDS * 1000
   const random = (n: number) => Math.floor(Math.random() * n)
   const stats = { acknowledged: 0, rolledBack: 0, unknown: 0, rounds: 0, crashes: 0 }
 
-  const writer = async () => {
+  const writer = async (coordinator: Coordinator) => {
     while (Date.now() < deadline) {
       const from = banks[random(banks.length)] as Bank
       let to = banks[random(banks.length)] as Bank
@@ -140,6 +148,7 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
         prefix: PREFIX,
         marker,
         killAt: points[random(points.length)] as CrashPoint,
+        acknowledge: crashes.length % 2 === 0 ? 'decision' : 'commit',
       })
       crashes.push({ marker, acknowledged: run.acknowledged !== undefined })
       stats.crashes++
@@ -166,16 +175,20 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   }
 
   await Promise.all([
-    writer(),
-    writer(),
-    writer(),
-    writer(),
+    writer(coordinator),
+    writer(coordinator),
+    writer(acknowledging),
+    writer(acknowledging),
     crasher(),
     worker(),
     worker(),
     worker(),
   ])
 
+  await acknowledging.close()
+  const background = acknowledging.backgroundCommits
+  assert.equal(background.inFlight, 0)
+  assert.ok(background.finished > 10, `background commits: ${JSON.stringify(background)}`)
   for (let round = 0; round < 10; round++) {
     await recover({
       databases: banks.map((b) => b.db),
@@ -204,5 +217,5 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   assert.ok(stats.acknowledged > 50, `writers made progress: ${JSON.stringify(stats)}`)
   assert.ok(stats.rounds > 30, `workers ran: ${JSON.stringify(stats)}`)
   assert.ok(stats.crashes > 5, `coordinators crashed: ${JSON.stringify(stats)}`)
-  process.stdout.write(`# soak: ${JSON.stringify(stats)}\n`)
+  process.stdout.write(`# soak: ${JSON.stringify({ ...stats, background })}\n`)
 })

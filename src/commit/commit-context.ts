@@ -1,7 +1,9 @@
 import type { TraceSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitProtocolName } from '../xid/xid.js'
+import type { BackgroundCommits } from './background-commits.js'
 import type { Branch } from './branch.js'
+import type { Acknowledge } from './commit-result.js'
 import type { DecisionLog } from './decision-log.js'
 import type { ProtocolStep, ProtocolStepEvent, ProtocolStepObserver } from './protocol-step.js'
 
@@ -22,6 +24,10 @@ export interface CommitContext {
   readonly onStep: ProtocolStepObserver | undefined
   /** The transaction's `txkit.transaction` span, when tracing is on. */
   readonly span: TraceSpan | undefined
+  /** When the commit returns; set per commit. */
+  acknowledge: Acknowledge
+  /** Where commits acknowledged at their decision are finished. */
+  readonly background: BackgroundCommits
 }
 
 function event(

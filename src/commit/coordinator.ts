@@ -10,8 +10,11 @@ import { type Logger, silentLogger } from '../util/logger.js'
 import { writerDecisionLogTag } from '../xid/decision-log-tag.js'
 import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
 import { branchXid, type CommitProtocolName, MAX_BRANCHES, newGtrid } from '../xid/xid.js'
+import { COMMIT_OPTIONS, checkAcknowledge } from './acknowledge.js'
+import { type BackgroundCommitStats, BackgroundCommits } from './background-commits.js'
 import { Branch, type BranchHandle } from './branch.js'
 import type { CommitContext } from './commit-context.js'
+import type { Acknowledge, CommitOptions } from './commit-result.js'
 import { DecisionLog, type DecisionLogOptions } from './decision-log.js'
 import { DistributedTransaction } from './distributed-transaction.js'
 import type { ProtocolStepObserver } from './protocol-step.js'
@@ -36,6 +39,19 @@ export interface CoordinatorOptions {
   readonly logger?: Logger
   /** Observes each protocol step; see {@link ProtocolStepObserver}. */
   readonly onStep?: ProtocolStepObserver
+  /**
+   * When `commit()` returns: `commit` (default) once every branch is committed; `decision` once
+   * the decision is durable, the prepared branches being committed in the background (decision
+   * protocol). The transaction is committed either way; until the background commit lands, a
+   * plain read on another connection of a database may still see the old rows (a locking read
+   * waits for the new ones). Per commit: `tx.commit({ acknowledge })`.
+   */
+  readonly acknowledge?: Acknowledge
+  /**
+   * Most commits acknowledged at their decision still being finished in the background (default
+   * 256); beyond it a commit is finished before it returns.
+   */
+  readonly maxBackgroundCommits?: number
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any driver's connection type
@@ -63,7 +79,10 @@ export const COORDINATOR_OPTIONS: ReadonlySet<string> = new Set([
   'maxTransactionDuration',
   'logger',
   'onStep',
+  'acknowledge',
+  'maxBackgroundCommits',
 ])
+const DEFAULT_MAX_BACKGROUND_COMMITS = 256
 const ONE_HOUR_MS = 3_600_000
 
 /**
@@ -79,6 +98,8 @@ export class Coordinator implements AsyncDisposable {
   readonly #onStep: ProtocolStepObserver | undefined
   /** Written into every decision id: recovery configured with another log leaves it alone. */
   readonly #decisionLogTag: string | undefined
+  readonly #acknowledge: Acknowledge
+  readonly #background: BackgroundCommits
 
   constructor(options: CoordinatorOptions) {
     if (options === null || typeof options !== 'object') {
@@ -101,6 +122,14 @@ export class Coordinator implements AsyncDisposable {
       )
     }
     this.#maxTransactionDuration = duration
+    this.#acknowledge = checkAcknowledge(options.acknowledge ?? 'commit', this.protocol)
+    const maxBackground = options.maxBackgroundCommits ?? DEFAULT_MAX_BACKGROUND_COMMITS
+    if (!Number.isInteger(maxBackground) || maxBackground < 0) {
+      throw new ConfigurationError(
+        `maxBackgroundCommits must be a whole number of commits (0 or more), not ${describeValue(maxBackground)}.`,
+      )
+    }
+    this.#background = new BackgroundCommits(maxBackground, this.#logger)
     const decisionLog = options.decisionLog
     if (decisionLog !== undefined) {
       this.decisionLog = new DecisionLog(
@@ -183,6 +212,8 @@ export class Coordinator implements AsyncDisposable {
       deadline: Date.now() + this.#maxTransactionDuration,
       logger: this.#logger,
       onStep: this.#onStep,
+      acknowledge: this.#acknowledge,
+      background: this.#background,
       span: startSpan('txkit.transaction', {
         'txkit.transaction.id': gtrid,
         'txkit.transaction.prefix': this.prefix,
@@ -290,6 +321,7 @@ export class Coordinator implements AsyncDisposable {
   /**
    * Runs `work` in a transaction over `databases`: commits everywhere when it returns, rolls back
    * everywhere when it throws (and rethrows). Two names on one database share one branch.
+   * `options.acknowledge` overrides the coordinator's for this commit.
    *
    * @throws TransactionRolledBackError nothing was committed anywhere; safe to retry.
    * @throws OutcomeUnknownError the outcome cannot be known here; recovery finishes it.
@@ -308,7 +340,12 @@ export class Coordinator implements AsyncDisposable {
       branches: BranchesOf<Databases>,
       transaction: DistributedTransaction<BranchesOf<Databases>>,
     ) => Promise<Result>,
+    options?: CommitOptions,
   ): Promise<Result> {
+    if (options !== undefined) {
+      checkOptionNames(options, COMMIT_OPTIONS, 'transaction()')
+      if (options.acknowledge !== undefined) checkAcknowledge(options.acknowledge, this.protocol)
+    }
     const transaction = await this.begin(databases)
     let result: Result
     try {
@@ -319,7 +356,7 @@ export class Coordinator implements AsyncDisposable {
     }
     if (transaction.status === 'active') {
       try {
-        await transaction.commit()
+        await transaction.commit(options)
       } catch (error) {
         // Refused before it began (the transaction can only be rolled back): roll it back.
         if (transaction.status === 'active') await transaction.rollbackAfter(error)
@@ -342,7 +379,21 @@ export class Coordinator implements AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
+    await this.#background.drain()
     await this.decisionLog?.flush()
+  }
+
+  /**
+   * What the commits acknowledged at their decision have come to: in flight, finished, and left
+   * to recovery (a branch the background work could not commit; recovery commits it).
+   *
+   * @example
+   * ```ts
+   * const { inFlight, leftToRecovery } = coordinator.backgroundCommits
+   * ```
+   */
+  get backgroundCommits(): BackgroundCommitStats {
+    return this.#background.stats
   }
 
   /** `close()`, for `await using coordinator = createCoordinator(…)`. */

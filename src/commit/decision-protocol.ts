@@ -62,10 +62,24 @@ export async function commitWithDecision(context: CommitContext): Promise<Commit
   span?.end()
   await afterStep(context, 'decision')
 
-  await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))
+  const finish = async (): Promise<CommitResult> => {
+    await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))
+    const result = report(context)
+    if (result.pending.length === 0) decisionLog.forget(context.gtrid)
+    return result
+  }
+  if (context.acknowledge === 'decision' && context.background.hasRoom()) {
+    // Committed from here on, whatever happens: recovery follows the decision.
+    const completion = context.background.track(context.gtrid, finish(), () => report(context))
+    return { ...report(context), completion }
+  }
+  return finish()
+}
+
+/** Where the branches stand; `pending` lists those not (yet) committed. */
+function report(context: CommitContext): CommitResult {
   const branches = context.branches.map((branch) => branch.report())
   const pending = branches.filter((branch) => branch.state !== 'committed')
-  if (pending.length === 0) decisionLog.forget(context.gtrid)
   return { gtrid: context.gtrid, protocol: 'decision', branches, pending }
 }
 

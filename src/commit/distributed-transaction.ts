@@ -4,12 +4,14 @@ import type { DriverConnection } from '../driver/driver-connection.js'
 import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { isTransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import { rollBackEverything, rolledBack } from './abort.js'
+import { COMMIT_OPTIONS, checkAcknowledge } from './acknowledge.js'
 import type { Branch, BranchHandle } from './branch.js'
 import type { CommitContext } from './commit-context.js'
-import type { CommitResult } from './commit-result.js'
+import type { CommitOptions, CommitResult } from './commit-result.js'
 import type { DatabaseGroup } from './coordinator.js'
 import { commitWithDecision } from './decision-protocol.js'
 import { commitInOnePhase } from './one-phase-commit.js'
@@ -164,18 +166,25 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
    * const { pending } = await tx.commit()
    * ```
    */
-  async commit(): Promise<CommitResult> {
+  async commit(options?: CommitOptions): Promise<CommitResult> {
     if (this.#status !== 'active') {
       throw new TransactionStateError(
         `Cannot commit transaction ${this.gtrid}: it is already ${this.#status}.`,
       )
     }
     if (this.#uncommittable !== undefined) throw this.#uncommittable
+    if (options !== undefined) {
+      checkOptionNames(options, COMMIT_OPTIONS, 'commit()')
+      if (options.acknowledge !== undefined) {
+        this.#context.acknowledge = checkAcknowledge(options.acknowledge, this.protocol)
+      }
+    }
     this.#status = 'committing'
+    let result: CommitResult | undefined
     try {
       const protocol =
         this.#context.branches.length <= 1 ? commitInOnePhase : PROTOCOLS[this.protocol]
-      const result = await protocol(this.#context)
+      result = await protocol(this.#context)
       this.#status = 'committed'
       this.#endSpan(undefined, result.pending.length)
       return result
@@ -188,7 +197,10 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
       this.#endSpan(error)
       throw error
     } finally {
-      this.#release()
+      // Branches committed in the background keep their sessions until then: a prepared XA
+      // branch may be finished only on its own session while that session lives.
+      if (result?.completion === undefined) this.#release()
+      else void result.completion.then(() => this.#release())
     }
   }
 
