@@ -1,5 +1,5 @@
-export type { BranchHandle } from './commit/branch.js'
 export type { BackgroundCommitStats } from './commit/background-commits.js'
+export type { BranchHandle } from './commit/branch.js'
 export type { Acknowledge, CommitOptions, CommitResult } from './commit/commit-result.js'
 export {
   type BranchesOf,
