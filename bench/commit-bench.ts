@@ -17,11 +17,20 @@ export interface CommitBenchOptions {
   readonly output: string
 }
 
-type Mode = 'handwritten' | 'decision' | 'decision-postgres-js' | 'sequential' | 'non-atomic'
+type Mode =
+  | 'handwritten'
+  | 'decision'
+  | 'decision-ack'
+  | 'decision-postgres-js'
+  | 'decision-ack-postgres-js'
+  | 'sequential'
+  | 'non-atomic'
 const MODES: readonly Mode[] = [
   'handwritten',
   'decision',
+  'decision-ack',
   'decision-postgres-js',
+  'decision-ack-postgres-js',
   'sequential',
   'non-atomic',
 ]
@@ -30,11 +39,14 @@ interface Target {
   readonly pools: pg.Pool[]
   readonly databases: Database[]
   readonly decision: Coordinator
+  /** `acknowledge: 'decision'`: returns at the decision, commits prepared branches in the background. */
+  readonly acknowledging: Coordinator
   readonly sequential: Coordinator
   /** The same databases through postgres.js, whose branches pipeline BEGIN with the first statement. */
   readonly sqls: postgres.Sql[]
   readonly jsDatabases: Database[]
   readonly jsDecision: Coordinator
+  readonly jsAcknowledging: Coordinator
 }
 
 let counter = 0
@@ -99,8 +111,12 @@ function run(mode: Mode, target: Target): () => Promise<void> {
       return () => nonAtomic(target.pools)
     case 'decision':
       return viaTxkit(target.decision, target.databases)
+    case 'decision-ack':
+      return viaTxkit(target.acknowledging, target.databases)
     case 'decision-postgres-js':
       return viaTxkit(target.jsDecision, target.jsDatabases)
+    case 'decision-ack-postgres-js':
+      return viaTxkit(target.jsAcknowledging, target.jsDatabases)
     case 'sequential':
       return viaTxkit(target.sequential, target.databases)
   }
@@ -127,18 +143,52 @@ async function makeTarget(ports: readonly number[], n: number): Promise<Target> 
     pools,
     databases,
     decision: createCoordinator({ prefix: 'bench', decisionLog: first }),
+    acknowledging: createCoordinator({
+      prefix: 'bench',
+      decisionLog: first,
+      acknowledge: 'decision',
+    }),
     sequential: createCoordinator({ prefix: 'bench', protocol: 'sequential' }),
     sqls,
     jsDatabases,
     jsDecision: createCoordinator({ prefix: 'bench', decisionLog: jsFirst }),
+    jsAcknowledging: createCoordinator({
+      prefix: 'bench',
+      decisionLog: jsFirst,
+      acknowledge: 'decision',
+    }),
   }
 }
 
 async function closeTarget(target: Target): Promise<void> {
   await target.decision.close()
+  await target.acknowledging.close()
   await target.jsDecision.close()
+  await target.jsAcknowledging.close()
   await Promise.all(target.pools.map((pool) => pool.end()))
   await Promise.all(target.sqls.map((sql) => sql.end({ timeout: 5 })))
+}
+
+/** Round trips per transaction of `mode`, through `proxies`, 100 transactions one at a time. */
+async function countRoundTrips(
+  mode: Mode,
+  target: Target,
+  proxies: readonly LatencyProxy[],
+): Promise<number> {
+  const settle = () =>
+    Promise.all(
+      [target.decision, target.acknowledging, target.jsDecision, target.jsAcknowledging].map(
+        (coordinator) => coordinator.close(),
+      ),
+    )
+  const total = () => proxies.reduce((sum, proxy) => sum + proxy.roundTrips, 0)
+  await settle()
+  const once = run(mode, target)
+  const before = total()
+  for (let i = 0; i < 100; i++) await once()
+  // Background commits and the decision rows' deletion count too.
+  await settle()
+  return Math.round((total() - before) / 10) / 10
 }
 
 function heapMb(): number {
@@ -167,7 +217,14 @@ export async function runCommitBench(
     servers.map((server) => LatencyProxy.start(server.port, options.latencyMs)),
   )
   const results: Array<
-    { mode: Mode; n: number; proxy: boolean; concurrency: number } & LatencySummary
+    {
+      mode: Mode
+      n: number
+      proxy: boolean
+      concurrency: number
+      /** Through the proxy, one at a time: round trips per transaction, background work included. */
+      roundTrips?: number
+    } & LatencySummary
   > = []
   try {
     for (const server of servers) {
@@ -183,18 +240,30 @@ export async function runCommitBench(
     await first.decision.createDecisionLog()
     await closeTarget(first)
 
-    log('| mode | N | proxy | concurrency | tx/s | p50 ms | p99 ms |')
-    log('|---|---|---|---|---|---|---|')
+    log('| mode | N | proxy | concurrency | tx/s | p50 ms | p99 ms | round trips |')
+    log('|---|---|---|---|---|---|---|---|')
     for (const proxy of [false, true]) {
       const ports = proxy ? proxies.map((p) => p.port) : servers.map((server) => server.port)
       for (const n of [2, 3]) {
         const target = await makeTarget(ports, n)
         for (const concurrency of [1, 16]) {
           for (const mode of MODES) {
-            const summary = await measure(run(mode, target), { ...options, concurrency })
-            results.push({ mode, n, proxy, concurrency, ...summary })
+            // One at a time through the proxy, a cell holds few transactions: three times as long
+            // gives its p99 more than a couple of samples to stand on.
+            const seconds = proxy && concurrency === 1 ? options.seconds * 3 : options.seconds
+            const summary = await measure(run(mode, target), { ...options, seconds, concurrency })
+            const roundTrips =
+              proxy && concurrency === 1 ? await countRoundTrips(mode, target, proxies) : undefined
+            results.push({
+              mode,
+              n,
+              proxy,
+              concurrency,
+              ...summary,
+              ...(roundTrips && { roundTrips }),
+            })
             log(
-              `| ${mode} | ${n} | ${proxy ? 'yes' : 'no'} | ${concurrency} | ${summary.perSecond.toFixed(0)} | ${summary.p50.toFixed(2)} | ${summary.p99.toFixed(2)} |`,
+              `| ${mode} | ${n} | ${proxy ? 'yes' : 'no'} | ${concurrency} | ${summary.perSecond.toFixed(0)} | ${summary.p50.toFixed(2)} | ${summary.p99.toFixed(2)} | ${roundTrips ?? ''} |`,
             )
           }
         }
@@ -238,7 +307,41 @@ export async function runCommitBench(
       if (found === undefined) throw new Error('missing cell')
       return found
     }
+    const roundTripsOf = (n: number) =>
+      Object.fromEntries(MODES.map((mode) => [mode, find(mode, n, true, 1).roundTrips]))
     const summary = {
+      decision_ack_vs_handwritten_p50_latency_n2_proxy: ratio(
+        find('decision-ack', 2, true, 1).p50,
+        find('handwritten', 2, true, 1).p50,
+      ),
+      decision_ack_vs_sequential_p50_latency_n3_proxy: ratio(
+        find('decision-ack', 3, true, 1).p50,
+        find('sequential', 3, true, 1).p50,
+      ),
+      decision_ack_vs_handwritten_throughput_n2_c16: ratio(
+        find('decision-ack', 2, false, 16).perSecond,
+        find('handwritten', 2, false, 16).perSecond,
+      ),
+      decision_ack_vs_handwritten_p99_latency_n2_proxy: ratio(
+        find('decision-ack', 2, true, 1).p99,
+        find('handwritten', 2, true, 1).p99,
+      ),
+      decision_ack_postgres_js_vs_handwritten_p50_latency_n2_proxy: ratio(
+        find('decision-ack-postgres-js', 2, true, 1).p50,
+        find('handwritten', 2, true, 1).p50,
+      ),
+      decision_ack_postgres_js_vs_sequential_p50_latency_n3_proxy: ratio(
+        find('decision-ack-postgres-js', 3, true, 1).p50,
+        find('sequential', 3, true, 1).p50,
+      ),
+      decision_vs_handwritten_p50_latency_n2_proxy: ratio(
+        find('decision', 2, true, 1).p50,
+        find('handwritten', 2, true, 1).p50,
+      ),
+      decision_vs_handwritten_p99_latency_n2_proxy: ratio(
+        find('decision', 2, true, 1).p99,
+        find('handwritten', 2, true, 1).p99,
+      ),
       decision_vs_sequential_p50_latency_n3_proxy: ratio(
         find('decision', 3, true, 1).p50,
         find('sequential', 3, true, 1).p50,
@@ -261,7 +364,13 @@ export async function runCommitBench(
       ),
       heap_growth_mb_10k: heapGrowth,
       tracing_noop_us_per_transaction: tracingCost,
+      round_trips_per_transaction_n2: roundTripsOf(2),
+      round_trips_per_transaction_n3: roundTripsOf(3),
       targets: {
+        decision_ack_vs_handwritten_p50_latency_n2_proxy: '<= 1.0',
+        decision_ack_vs_sequential_p50_latency_n3_proxy: '<= 0.55',
+        decision_ack_vs_handwritten_throughput_n2_c16: '>= 1.05',
+        decision_vs_handwritten_p99_latency_n2_proxy: '<= 1.2',
         decision_vs_sequential_p50_latency_n3_proxy: '<= 0.6',
         decision_vs_handwritten_throughput_n2_c16: '>= 1.0',
         heap_growth_mb_10k: '< 5',
@@ -270,7 +379,9 @@ export async function runCommitBench(
       cells: results,
     }
     log('')
-    for (const [key, value] of Object.entries(summary).slice(0, 7)) log(`${key}: ${value}`)
+    for (const [key, value] of Object.entries(summary).slice(0, 17)) {
+      log(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : value}`)
+    }
     writeFileSync(options.output, `${JSON.stringify(summary, null, 2)}\n`)
     log(`\nWrote ${options.output}`)
     return summary
