@@ -151,7 +151,9 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
 
   /**
    * Commits on every database or on none. Resolves once every branch is committed (or, after a
-   * durable decision, left to recovery: see `pending`).
+   * durable decision, left to recovery: see `pending`); with `acknowledge: 'decision'` (here or
+   * the coordinator's), once the decision is durable, the prepared branches being committed in
+   * the background (see `completion`).
    *
    * @throws TransactionRolledBackError nothing was committed anywhere; safe to retry.
    * @throws OutcomeUnknownError this process cannot know; recovery finishes it, all one way.
