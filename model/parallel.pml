@@ -1,0 +1,270 @@
+/*
+ * Issue 14 part 5, modelled before any code: a "parallel commit" analogue of CockroachDB's for
+ * txkit. The coordinator writes a STAGED decision row in parallel with the PREPAREs; the
+ * transaction is committed once the staged row is durable and every branch is prepared, so the
+ * caller can be told "committed" after one phase. Each branch first inserts a fence row
+ * (gtrid, branch) in its own database; recovery, finding a staged transaction with a branch
+ * neither prepared nor committed, claims that branch's fence (a committed insert of the same key)
+ * so that the branch can never be prepared later, and then records 'A'. A fence held by a live
+ * branch (active or prepared) blocks the claim: lock timeout, left for later.
+ *
+ * Same invariants as decision.pml. Variants: N (2 or 3 branches, none on the decision database).
+ * Broken variants that must be refuted: BROKEN_NO_FENCE (recovery decides 'A' for a missing branch
+ * without claiming its fence); BROKEN_TRUST_FOUND_A (a coordinator that lost a PREPARE's answer
+ * reports "rolled back" on finding an 'A' it did not write: the first version of this model did,
+ * and Spin found the trace where that 'A' is a stale worker's, written after the transaction had
+ * committed and its 'C' had been collected).
+ */
+
+#ifndef N
+#define N 2
+#endif
+
+mtype = { IDLE, ACTIVE, PREPARED, COMMITTED, ABORTED };   /* a branch */
+mtype = { NONE, S, C, A };                                /* the decision row */
+mtype = { FREE, BRANCH, CLAIMED };                        /* a branch's fence row */
+
+mtype branch[N];
+mtype fence[N];
+mtype row = NONE;
+bool deadline = false;
+bool acked = false;
+bool reportedRolledBack = false;
+
+#define anyIn(state) (branch[0] == state || branch[1] == state || (N > 2 && branch[N - 1] == state))
+#define allIn2(s1, s2) ((branch[0] == s1 || branch[0] == s2) && (branch[1] == s1 || branch[1] == s2) && (N < 3 || branch[N - 1] == s1 || branch[N - 1] == s2))
+#define someCommitted anyIn(COMMITTED)
+#define someAborted anyIn(ABORTED)
+#define somePrepared anyIn(PREPARED)
+
+/* A branch's transaction ends without commit: its uncommitted fence row goes with it. */
+inline abortBranch(k) {
+  branch[k] = ABORTED;
+  if :: fence[k] == BRANCH -> fence[k] = FREE :: else -> skip fi
+}
+
+inline die() {
+  atomic {
+    i = 0;
+    do
+    :: i < N -> if :: branch[i] == ACTIVE -> abortBranch(i) :: else -> skip fi; i++
+    :: else -> break
+    od
+  }
+}
+
+#define MAYBE_DIE if :: true -> goto crash :: true -> skip fi
+
+active proctype Coordinator() {
+  byte i;
+  bool staged = false, maybeStaged = false, tried = false, prepared[N], failed = false, aborted = false;
+  byte preparedOk = 0;   /* PREPAREs the coordinator saw succeed */
+  /* Each branch begins by inserting its fence row. */
+  i = 0;
+  do
+  :: i < N ->
+     MAYBE_DIE;
+     atomic {
+       if
+       :: fence[i] == FREE -> fence[i] = BRANCH; branch[i] = ACTIVE
+       :: else -> branch[i] = ABORTED; failed = true     /* claimed: this branch can never run */
+       fi
+     };
+     i++
+  :: else -> break
+  od;
+  if :: failed -> goto abort :: else -> skip fi;
+  /* One phase: the staged row and every PREPARE, in parallel (any order). */
+  do
+  :: !tried ->
+     MAYBE_DIE;
+     atomic {
+       if
+       :: row == NONE && !deadline -> row = S; staged = true
+       :: row == NONE && !deadline -> row = S; maybeStaged = true   /* inserted, answer lost */
+       :: else -> skip
+       fi;
+       tried = true
+     }
+  :: !prepared[0] ->
+     MAYBE_DIE;
+     atomic {
+       if
+       :: branch[0] == ACTIVE -> branch[0] = PREPARED; preparedOk++
+       :: branch[0] == ACTIVE -> branch[0] = PREPARED           /* prepared, answer lost */
+       :: branch[0] == ACTIVE -> abortBranch(0)
+       :: else -> skip
+       fi
+     };
+     prepared[0] = true
+  :: !prepared[1] ->
+     MAYBE_DIE;
+     atomic {
+       if
+       :: branch[1] == ACTIVE -> branch[1] = PREPARED; preparedOk++
+       :: branch[1] == ACTIVE -> branch[1] = PREPARED           /* prepared, answer lost */
+       :: branch[1] == ACTIVE -> abortBranch(1)
+       :: else -> skip
+       fi
+     };
+     prepared[1] = true
+  :: N > 2 && !prepared[N - 1] ->
+     MAYBE_DIE;
+     atomic {
+       if
+       :: branch[N - 1] == ACTIVE -> branch[N - 1] = PREPARED; preparedOk++
+       :: branch[N - 1] == ACTIVE -> branch[N - 1] = PREPARED           /* prepared, answer lost */
+       :: branch[N - 1] == ACTIVE -> abortBranch(N - 1)
+       :: else -> skip
+       fi
+     };
+     prepared[N - 1] = true
+  :: tried && prepared[0] && prepared[1] && (N < 3 || prepared[N - 1]) -> break
+  od;
+  if
+  :: staged && preparedOk == N -> skip          /* its own answers, never a re-read */
+  :: else -> goto abort
+  fi;
+  acked = true;                                  /* committed: staged and every branch prepared */
+  MAYBE_DIE;
+  atomic { if :: row == S -> row = C :: else -> skip fi };
+  i = 0;
+  do
+  :: i < N ->
+     MAYBE_DIE;
+     atomic { if :: branch[i] == PREPARED -> branch[i] = COMMITTED :: true -> skip fi };
+     i++
+  :: else -> break
+  od;
+  atomic { if :: row == C && !somePrepared -> row = NONE :: else -> skip fi };
+  goto done;
+abort:
+  /* Before the commit point: record 'A' over our staged row, then roll everything back. */
+  if
+  :: staged || maybeStaged ->
+     atomic {
+       if
+       :: row == S -> row = A; aborted = true
+#ifdef BROKEN_EMPTY_MEANS_ABORTED
+       :: maybeStaged && row == NONE -> aborted = true   /* "the lost insert did not happen" */
+#endif
+#ifdef BROKEN_TRUST_FOUND_A
+       :: row == A -> aborted = true
+#endif
+       /* 'C' (recovery found every branch prepared), gone, or an 'A' it did not write (which may
+          be a stale worker's, inserted after a 'C' came and went): outcome unknown */
+       :: else -> skip
+       fi
+     };
+     if :: !aborted -> goto done :: else -> skip fi
+  :: else -> skip
+  fi;
+  i = 0;
+  do
+  :: i < N ->
+     atomic {
+       if
+       :: branch[i] == ACTIVE || branch[i] == PREPARED -> abortBranch(i)
+       :: branch[i] == PREPARED -> skip                /* answer lost: recovery finishes it */
+       :: else -> skip
+       fi
+     };
+     i++
+  :: else -> break
+  od;
+  reportedRolledBack = true;
+  goto done;
+crash:
+  die();
+done:
+  skip
+}
+
+proctype Recovery() {
+  byte i, k;
+  mtype seen;
+  bool missing;
+  do
+  :: /* a transaction found by a prepared branch or by its staged row */
+     atomic { (somePrepared || row == S) -> seen = row };
+     if
+     :: seen == NONE ->
+        atomic { if :: row == NONE -> row = A :: else -> skip fi };
+        seen = row
+     :: else -> skip
+     fi;
+     if
+     :: seen == S ->
+        /* Committed if every branch is prepared or committed; a missing one is claimed. */
+        missing = false;
+        k = 0;
+        do
+        :: k < N ->
+           if
+           :: branch[k] == PREPARED || branch[k] == COMMITTED -> skip
+           :: else ->
+#ifdef BROKEN_NO_FENCE
+              missing = true
+#else
+              atomic {
+                if
+                :: fence[k] == FREE -> fence[k] = CLAIMED; missing = true
+                :: fence[k] == CLAIMED -> missing = true
+                :: fence[k] == BRANCH -> skip        /* held by a live branch: lock timeout */
+                fi
+              }
+#endif
+           fi;
+           k++
+        :: else -> break
+        od;
+        if
+        :: missing -> atomic { if :: row == S -> row = A :: else -> skip fi }
+        :: !missing && allIn2(PREPARED, COMMITTED) -> atomic { if :: row == S -> row = C :: else -> skip fi }
+        :: else -> skip                              /* a branch still running: later */
+        fi;
+        seen = row
+     :: else -> skip
+     fi;
+     /* Follow the row on every prepared branch. */
+     i = 0;
+     do
+     :: i < N ->
+        atomic {
+          if
+          :: seen == C && branch[i] == PREPARED -> branch[i] = COMMITTED
+          :: seen == A && branch[i] == PREPARED -> abortBranch(i)
+          :: else -> skip
+          fi
+        };
+        i++
+     :: else -> break
+     od
+  :: atomic { row == C && !somePrepared -> row = NONE }
+  :: atomic { row == A && deadline && !somePrepared -> row = NONE }
+  od
+}
+
+active proctype Clock() {
+  deadline = true
+}
+
+init {
+  byte k = 0;
+  atomic {
+    do
+    :: k < N -> branch[k] = IDLE; fence[k] = FREE; k++
+    :: else -> break
+    od;
+    run Recovery();
+    run Recovery()
+  }
+}
+
+active proctype Invariants() {
+  do
+  :: assert(!(someCommitted && someAborted));
+  :: assert(!(acked && someAborted));
+  :: assert(!(reportedRolledBack && someCommitted))
+  od
+}
