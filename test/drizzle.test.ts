@@ -12,10 +12,10 @@ import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import mysql from 'mysql2/promise'
-import type pg from 'pg'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import { recordWrites, txkitDrizzleClient } from '../src/drizzle/drizzle.js'
 import {
   isConfigurationError,
@@ -24,7 +24,6 @@ import {
   type TransactionManager,
 } from '../src/index.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
-import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 
 const servers = serversForFile()
@@ -43,15 +42,7 @@ const myAccounts = mysqlTable('accounts', {
   balance: int('balance').notNull(),
 })
 
-/** A PostgreSQL database with accounts (1: 100, 2: 0) and entries, through node-postgres. */
-async function bank(name: string) {
-  const url = await servers.postgres.createDatabase()
-  const { pool } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await pool.query('INSERT INTO accounts VALUES (1, 100), (2, 0)')
-  await pool.query('CREATE TABLE entries (id text PRIMARY KEY, amount int NOT NULL)')
-  return { url, pool, database: pgDatabase(pool, { name }) }
-}
+const bank = (name: string) => toolBank(servers, name)
 
 function drizzleOn(
   bankOf: Awaited<ReturnType<typeof bank>>,
@@ -66,16 +57,6 @@ function drizzleOn(
       ...(explicit && { explicit }),
     }),
   })
-}
-
-async function balances(pool: pg.Pool): Promise<number[]> {
-  const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts ORDER BY id')
-  return rows.map((row) => row.balance)
-}
-
-async function entryIds(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM entries ORDER BY id')
-  return rows.map((row) => row.id)
 }
 
 async function twoBanks() {

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import knex, { type Knex } from 'knex'
 import mysql from 'mysql2/promise'
-import type pg from 'pg'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
   isTransactionControlRefusedError,
@@ -19,22 +19,13 @@ import {
 } from '../src/index.js'
 import { txkitKnex } from '../src/knex/knex.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
-import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 
 const servers = serversForFile()
 const { fixture } = servers
 const instances: Knex[] = []
 
-/** A PostgreSQL database with accounts (1: 100, 2: 0) and entries. */
-async function bank(name: string) {
-  const url = await servers.postgres.createDatabase()
-  const { pool } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await pool.query('INSERT INTO accounts VALUES (1, 100), (2, 0)')
-  await pool.query('CREATE TABLE entries (id text PRIMARY KEY, amount int NOT NULL)')
-  return { url, pool, database: pgDatabase(pool, { name }) }
-}
+const bank = (name: string) => toolBank(servers, name)
 
 function knexOn(
   b: Awaited<ReturnType<typeof bank>>,
@@ -44,16 +35,6 @@ function knexOn(
   const instance = knex({ client: 'pg', connection: b.url, pool: { min: 0, max: 4 } })
   instances.push(instance)
   return txkitKnex(instance, { database: b.database, manager, ...(explicit && { explicit }) })
-}
-
-async function balances(pool: pg.Pool): Promise<number[]> {
-  const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts ORDER BY id')
-  return rows.map((row) => row.balance)
-}
-
-async function entryIds(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM entries ORDER BY id')
-  return rows.map((row) => row.id)
 }
 
 async function twoBanks() {

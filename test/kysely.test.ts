@@ -10,6 +10,7 @@ import type mysql from 'mysql2/promise'
 import type pg from 'pg'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { balances, entryIds as entries, toolBank } from '../harness/tool-bank.js'
 import {
   type Database,
   isConfigurationError,
@@ -27,15 +28,8 @@ interface Schema {
   entries: { id: string; account_id: number; amount: number }
 }
 
-/** A PostgreSQL database with `accounts` (1: 100, 2: 0), its txkit handle and a raw pool. */
-async function bank(name: string) {
-  const url = await servers.postgres.createDatabase()
-  const { pool, db } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await pool.query('INSERT INTO accounts VALUES (1, 100), (2, 0)')
-  await pool.query('CREATE TABLE entries (id text PRIMARY KEY, account_id int, amount int)')
-  return { pool, db }
-}
+const bank = (name: string) =>
+  toolBank(servers, name, 'id text PRIMARY KEY, account_id int, amount int')
 
 function kyselyOn(
   pool: pg.Pool,
@@ -54,16 +48,6 @@ function kyselyOn(
   })
   // Not destroyed: Kysely would end the pool, which the fixture ends.
   return db
-}
-
-async function balances(pool: pg.Pool): Promise<number[]> {
-  const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts ORDER BY id')
-  return rows.map((row) => row.balance)
-}
-
-async function entries(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM entries ORDER BY id')
-  return rows.map((row) => row.id)
 }
 
 /** Two banks, a manager whose decision log is the first, and a Kysely per bank. */

@@ -15,6 +15,7 @@ import pg from 'pg'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared } from '../harness/fixture.js'
+import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
   isTransactionControlRefusedError,
@@ -32,17 +33,12 @@ import { PrismaClient } from './prisma/generated/bank-postgres/client.js'
 const servers = serversForFile()
 const { fixture } = servers
 
-/** A PostgreSQL database with accounts (1: 100, 2: 0) and entries, through node-postgres. */
-async function bank(name: string) {
-  const url = await servers.postgres.createDatabase()
-  const { pool } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await pool.query('INSERT INTO accounts VALUES (1, 100), (2, 0)')
-  await pool.query(
-    'CREATE TABLE entries (id text PRIMARY KEY, amount int NOT NULL, account_id int REFERENCES accounts)',
+const bank = (name: string) =>
+  toolBank(
+    servers,
+    name,
+    'id text PRIMARY KEY, amount int NOT NULL, account_id int REFERENCES accounts',
   )
-  return { url, pool, database: pgDatabase(pool, { name }) }
-}
 
 type Bank = Awaited<ReturnType<typeof bank>>
 
@@ -57,16 +53,6 @@ function prismaOn(bankOf: Bank, manager: TransactionManager, explicit = false) {
 }
 
 type Prisma = ReturnType<typeof prismaOn>
-
-async function balances(pool: pg.Pool): Promise<number[]> {
-  const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts ORDER BY id')
-  return rows.map((row) => row.balance)
-}
-
-async function entryIds(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM entries ORDER BY id')
-  return rows.map((row) => row.id)
-}
 
 async function twoBanks() {
   const a = await bank('a')

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
-import type pg from 'pg'
 import postgres from 'postgres'
 import { DataSource, EntitySchema } from 'typeorm'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
   isTransactionControlRefusedError,
@@ -18,7 +18,6 @@ import {
   type TransactionManager,
 } from '../src/index.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
-import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 import { txkitTypeorm } from '../src/typeorm/typeorm.js'
 
@@ -46,14 +45,7 @@ const EntrySchema = new EntitySchema<Entry>({
 
 const sources: DataSource[] = []
 
-async function bank(name: string) {
-  const url = await servers.postgres.createDatabase()
-  const { pool } = fixture.pg(url, name)
-  await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await pool.query('INSERT INTO accounts VALUES (1, 100), (2, 0)')
-  await pool.query('CREATE TABLE entries (id text PRIMARY KEY, amount int NOT NULL)')
-  return { url, pool, database: pgDatabase(pool, { name }) }
-}
+const bank = (name: string) => toolBank(servers, name)
 
 async function typeormOn(
   b: Awaited<ReturnType<typeof bank>>,
@@ -72,16 +64,6 @@ async function typeormOn(
     manager,
     ...(explicit && { explicit }),
   })
-}
-
-async function balances(pool: pg.Pool): Promise<number[]> {
-  const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts ORDER BY id')
-  return rows.map((row) => row.balance)
-}
-
-async function entryIds(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM entries ORDER BY id')
-  return rows.map((row) => row.id)
 }
 
 async function twoBanks() {
