@@ -9,6 +9,10 @@
  * branch (active or prepared) blocks the claim: lock timeout, left for later.
  *
  * Same invariants as decision.pml. Variants: N (2 or 3 branches, none on the decision database).
+ * Fence rows are deleted by the coordinator once its row says 'C', and by recovery's garbage
+ * collection once past the deadline. Recovery decides from a scan of the prepared branches taken
+ * before it reads the row, as the code does.
+ *
  * Broken variants that must be refuted: BROKEN_NO_FENCE (recovery decides 'A' for a missing branch
  * without claiming its fence); BROKEN_TRUST_FOUND_A (a coordinator that lost a PREPARE's answer
  * reports "rolled back" on finding an 'A' it did not write: the first version of this model did,
@@ -136,6 +140,15 @@ active proctype Coordinator() {
      i++
   :: else -> break
   od;
+  /* Its fence rows, committed with its branches, are no longer needed once the row says 'C'. */
+  i = 0;
+  do
+  :: i < N ->
+     MAYBE_DIE;
+     atomic { if :: row == C && fence[i] == BRANCH && branch[i] == COMMITTED -> fence[i] = FREE :: else -> skip fi };
+     i++
+  :: else -> break
+  od;
   atomic { if :: row == C && !somePrepared -> row = NONE :: else -> skip fi };
   goto done;
 abort:
@@ -183,34 +196,45 @@ done:
 proctype Recovery() {
   byte i, k;
   mtype seen;
-  bool missing;
+  bool missing, busy, scanned[N];
   do
-  :: /* a transaction found by a prepared branch or by its staged row */
-     atomic { (somePrepared || row == S) -> seen = row };
+  :: /* A round: scan the prepared branches, then read the row (the scan is stale by then). */
+     atomic {
+       (somePrepared || row == S);
+       k = 0;
+       do
+       :: k < N -> scanned[k] = (branch[k] == PREPARED); k++
+       :: else -> break
+       od
+     };
+     seen = row;
      if
-     :: seen == NONE ->
+     :: seen == NONE && (scanned[0] || scanned[1] || (N > 2 && scanned[N - 1])) ->
         atomic { if :: row == NONE -> row = A :: else -> skip fi };
         seen = row
      :: else -> skip
      fi;
      if
      :: seen == S ->
-        /* Committed if every branch is prepared or committed; a missing one is claimed. */
+        /* Committed if every branch was prepared in the scan or its fence is committed; any other
+           is claimed: a committed insert of its key, which a live branch's fence blocks. */
         missing = false;
+        busy = false;
         k = 0;
         do
         :: k < N ->
            if
-           :: branch[k] == PREPARED || branch[k] == COMMITTED -> skip
+           :: scanned[k] -> skip
            :: else ->
 #ifdef BROKEN_NO_FENCE
-              missing = true
+              if :: branch[k] != COMMITTED -> missing = true :: else -> skip fi
 #else
               atomic {
                 if
                 :: fence[k] == FREE -> fence[k] = CLAIMED; missing = true
                 :: fence[k] == CLAIMED -> missing = true
-                :: fence[k] == BRANCH -> skip        /* held by a live branch: lock timeout */
+                :: fence[k] == BRANCH && branch[k] == COMMITTED -> skip   /* visible: committed */
+                :: fence[k] == BRANCH && branch[k] != COMMITTED -> busy = true   /* lock timeout */
                 fi
               }
 #endif
@@ -220,7 +244,7 @@ proctype Recovery() {
         od;
         if
         :: missing -> atomic { if :: row == S -> row = A :: else -> skip fi }
-        :: !missing && allIn2(PREPARED, COMMITTED) -> atomic { if :: row == S -> row = C :: else -> skip fi }
+        :: !missing && !busy -> atomic { if :: row == S -> row = C :: else -> skip fi }
         :: else -> skip                              /* a branch still running: later */
         fi;
         seen = row
@@ -242,6 +266,20 @@ proctype Recovery() {
      od
   :: atomic { row == C && !somePrepared -> row = NONE }
   :: atomic { row == A && deadline && !somePrepared -> row = NONE }
+  :: /* GC of committed fence rows (claimed, or of a committed branch) past the deadline. A live
+        branch's fence is uncommitted: no other session can delete it. */
+     atomic {
+       k = 0;
+       do
+       :: k < N ->
+          if
+          :: deadline && (fence[k] == CLAIMED || (fence[k] == BRANCH && branch[k] == COMMITTED)) -> fence[k] = FREE
+          :: else -> skip
+          fi;
+          k++
+       :: else -> break
+       od
+     }
   od
 }
 
