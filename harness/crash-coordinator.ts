@@ -24,7 +24,7 @@ export interface CrashSettings {
   readonly decisionLog?: string
   /** A decision database that takes no part in the transaction. */
   readonly decisionLogElsewhere?: { name: string; kind: 'postgres' | 'mariadb'; url: string }
-  readonly protocol: 'decision' | 'sequential'
+  readonly protocol: 'decision' | 'parallel' | 'sequential'
   readonly prefix: string
   readonly marker: string
   /** Statements to run per database instead of the marker insert. */

@@ -202,7 +202,7 @@ describe("acknowledge: 'decision'", () => {
     )
     refused(
       () => fixture.coordinator({ protocol: 'sequential', acknowledge: 'decision' }),
-      /needs the decision protocol/,
+      /needs the decision or parallel protocol/,
     )
     refused(
       () => fixture.coordinator({ decisionLog: a.db, maxBackgroundCommits: -1 }),

@@ -79,11 +79,37 @@ describe('txkit command line', () => {
       ['recover', '--db', `a=ftp://u:${SENTINEL}@h/x`],
       ['recover', '--db', 'bad name=postgres://x'],
       ['init', '--db', `a=${urls.a}`],
+      ['init', '--db', `a=${urls.a}`, '--decision-log', 'a', '--fence-table', 'f'],
     ]) {
       const result = await runCli(args)
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
       if (args.length > 0) assert.match(result.stderr, /txkit: .+\nRun txkit --help for usage\./)
       assertNoSecret(result.stdout, result.stderr)
+    }
+  })
+
+  test('init --fences creates the fence table in every --db; --print-sql shows its statements', async () => {
+    const db = ['--db', `a=${urls.a}`, '--db', `b=${urls.b}`]
+    const sql = await runCli(['init', ...db, '--decision-log', 'a', '--fences', '--print-sql'])
+    assert.equal(sql.code, 0, sql.stderr)
+    assert.match(sql.stdout, /-- b\nCREATE TABLE IF NOT EXISTS "txkit_fence"/)
+    const init = await runCli([
+      'init',
+      ...db,
+      '--decision-log',
+      'a',
+      '--fences',
+      '--fence-table',
+      'cli_fence',
+    ])
+    assert.equal(init.code, 0, init.stderr)
+    assert.match(init.stdout, /Fence table cli_fence is ready in "a", "b"\./)
+    for (const url of [urls.a, urls.b]) {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      const { rows } = await client.query("SELECT to_regclass('cli_fence') IS NOT NULL AS found")
+      await client.end()
+      assert.equal(rows[0]?.found, true)
     }
   })
 

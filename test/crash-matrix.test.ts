@@ -126,8 +126,9 @@ async function rollBackForeign(members: readonly Member[]): Promise<void> {
 
 /** Every step at which a coordinator can die, for `count` branches of which `onePhase` is not prepared. */
 function crashPoints(protocol: CommitProtocolName, count: number): Array<CrashPoint | undefined> {
+  // The decision protocol commits the decision database's branch (0) in one phase.
   const prepared = Array.from({ length: count }, (_, index) => index).filter(
-    (index) => protocol === 'sequential' || index !== 0,
+    (index) => protocol !== 'decision' || index !== 0,
   )
   const points: Array<CrashPoint | undefined> = [undefined]
   for (const index of prepared) {
@@ -136,7 +137,9 @@ function crashPoints(protocol: CommitProtocolName, count: number): Array<CrashPo
       { step: 'prepare', when: 'after', index },
     )
   }
-  if (protocol === 'decision') {
+  if (protocol !== 'sequential') {
+    // parallel: 'before' is the staged row's insert (in parallel with the PREPAREs), 'after' the
+    // commit point.
     points.push({ step: 'decision', when: 'before' }, { step: 'decision', when: 'after' })
   }
   for (const index of prepared) {
@@ -155,9 +158,9 @@ async function recoverAll(members: readonly Member[], protocol: CommitProtocolNa
   for (let round = 0; round < 6; round++) {
     const report = await recover({
       databases: members.map((m) => m.db),
-      ...(protocol === 'decision' && { decisionLog: (members[0] as Member).db }),
+      ...(protocol !== 'sequential' && { decisionLog: (members[0] as Member).db }),
       prefix: PREFIX,
-      protocol,
+      protocol: protocol === 'sequential' ? 'sequential' : 'decision',
       minAge: protocol === 'sequential' ? 100 : 0,
     })
     assert.equal(report.counts.failed, 0, JSON.stringify(report.transactions))
@@ -182,6 +185,12 @@ const variants = [
     acknowledge: 'decision',
     label: 'decision, acknowledged at the decision',
   },
+  { protocol: 'parallel', acknowledge: 'commit', label: 'parallel' },
+  {
+    protocol: 'parallel',
+    acknowledge: 'decision',
+    label: 'parallel, acknowledged at the commit point',
+  },
   { protocol: 'sequential', acknowledge: 'commit', label: 'sequential' },
 ] as const
 
@@ -202,10 +211,16 @@ for (const topology of topologies) {
             ),
           ),
         )
-        if (protocol === 'decision') {
-          await fixture
-            .coordinator({ decisionLog: members[0]?.db as Database, prefix: PREFIX })
-            .createDecisionLog()
+        if (protocol !== 'sequential') {
+          const coordinator = fixture.coordinator({
+            decisionLog: members[0]?.db as Database,
+            prefix: PREFIX,
+            protocol,
+          })
+          await coordinator.createDecisionLog()
+          if (protocol === 'parallel') {
+            for (const m of members) await coordinator.createFenceTable(m.db)
+          }
         }
         await prepareForeign(members)
         foreign = await foreignOf(members)
@@ -228,7 +243,7 @@ for (const topology of topologies) {
           const marker = `${protocol}-${describePoint(point)}-${Math.random()}`.slice(0, 64)
           const settings: CrashSettings = {
             databases: members.map((m) => ({ name: m.name, kind: m.kind, url: m.url })),
-            ...(protocol === 'decision' && { decisionLog: (members[0] as Member).name }),
+            ...(protocol !== 'sequential' && { decisionLog: (members[0] as Member).name }),
             protocol,
             prefix: PREFIX,
             marker,
@@ -249,10 +264,13 @@ for (const topology of topologies) {
           }
           if (run.acknowledged)
             assert.ok(present.every(Boolean), 'an acknowledged commit is visible everywhere')
-          if (protocol === 'decision' && point?.step === 'decision' && point.when === 'after') {
+          if (protocol !== 'sequential' && point?.step === 'decision' && point.when === 'after') {
             assert.ok(present.every(Boolean), 'a crash after the decision commits')
           }
-          if (point?.step === 'prepare' && protocol === 'decision') {
+          // parallel: a branch not yet prepared is fenced off by recovery, so the rest rolls back.
+          const beforeDecision =
+            protocol === 'decision' || (protocol === 'parallel' && point?.when === 'before')
+          if (point?.step === 'prepare' && beforeDecision) {
             assert.ok(
               present.every((p) => !p),
               'a crash before the decision rolls back',

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { DecisionLog } from '../commit/decision-log.js'
+import { DEFAULT_FENCE_TABLE, FenceTable } from '../commit/fence-table.js'
 import type { Database } from '../driver/database.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
 import { createLock } from '../lock/create-lock.js'
@@ -25,6 +26,7 @@ const DATABASE_HELP = `  --db NAME=URL          a database of the deployment (re
 const SELECTION_HELP = `  --decision-log NAME    the database holding the decision table (required for the
                          decision protocol)
   --table NAME           the decision table (default txkit_decision)
+  --fence-table NAME     the parallel protocol's fence table (default txkit_fence)
   --prefix P             the writers' deployment prefix (default txkit)
   --protocol P           decision | sequential | all (default: decision with --decision-log,
                          else sequential)
@@ -52,14 +54,17 @@ Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (anoth
 decision log, a missing table, malformed ids); 2 usage error; 3 work left for a later round
 (too young, a decision still open, a branch still attached to its session).
 txkit --version prints the version.`,
-  init: `Usage: txkit init --db NAME=URL --decision-log NAME [--table NAME] [--print-sql]
+  init: `Usage: txkit init --db NAME=URL --decision-log NAME [--table NAME] [--fences] [--print-sql]
 
-Creates the decision table (if it does not exist) in the decision database.
+Creates the decision table (if it does not exist) in the decision database; with --fences, the
+parallel protocol's fence table in every --db too.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
   --decision-log NAME    which of the databases holds it
   --table NAME           table name, or schema.table (default txkit_decision)
+  --fences               also create the fence table in every --db (parallel protocol)
+  --fence-table NAME     its name, or schema.table (default txkit_fence)
   --print-sql            print the statements instead of running them (for migration tools:
                          idempotent; on PostgreSQL they stamp the table's creation time)`,
   status: `Usage: txkit status --db NAME=URL [--db …] [options]
@@ -111,6 +116,8 @@ const OPTIONS = {
   'connect-timeout': { type: 'string' },
   'statement-timeout': { type: 'string' },
   'print-sql': { type: 'boolean' },
+  fences: { type: 'boolean' },
+  'fence-table': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -119,10 +126,10 @@ type Values = ReturnType<
 >['values']
 
 const COMMON = ['db', 'json', 'help', 'connect-timeout', 'statement-timeout']
-const SELECTION = ['decision-log', 'table', 'prefix', 'protocol', 'min-age']
+const SELECTION = ['decision-log', 'table', 'fence-table', 'prefix', 'protocol', 'min-age']
 /** The options each command takes: any other is a usage error, never silently ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
-  init: new Set([...COMMON, 'decision-log', 'table', 'print-sql']),
+  init: new Set([...COMMON, 'decision-log', 'table', 'fences', 'fence-table', 'print-sql']),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
   watch: new Set([
@@ -201,6 +208,7 @@ function recoverOptions(values: Values, connected: readonly ConnectedDatabase[])
   }
   return {
     databases,
+    ...(values['fence-table'] !== undefined && { fenceTable: values['fence-table'] }),
     ...(decisionLog && {
       decisionLog:
         values.table === undefined ? decisionLog : { database: decisionLog, table: values.table },
@@ -244,15 +252,38 @@ async function init(values: Values, connected: readonly ConnectedDatabase[]): Pr
     { database, ...(values.table !== undefined && { table: values.table }) },
     stderrLogger,
   )
+  if (values['fence-table'] !== undefined && !values.fences) {
+    throw new UsageError('--fence-table names the table --fences creates: add --fences.')
+  }
+  const fences = values.fences
+    ? new FenceTable(values['fence-table'] ?? DEFAULT_FENCE_TABLE, stderrLogger)
+    : undefined
   if (values['print-sql']) {
-    out(`${database.dialect.decisionLogSql(log.table).join(';\n\n')};`)
+    out(`-- ${name}\n${database.dialect.decisionLogSql(log.table).join(';\n\n')};`)
+    for (const { database: each } of fences === undefined ? [] : connected) {
+      out(
+        `\n-- ${each.name}\n${FenceTable.dialectOf(each)
+          .tableSql(fences?.table ?? log.table)
+          .join(';\n\n')};`,
+      )
+    }
     return EXIT.done
   }
   await log.create()
+  for (const { database: each } of fences === undefined ? [] : connected) {
+    await fences?.create(each)
+  }
   out(
     values.json
-      ? JSON.stringify({ created: log.tableText, database: name })
-      : `Decision table ${log.tableText} is ready in "${name}".`,
+      ? JSON.stringify({
+          created: log.tableText,
+          database: name,
+          ...(fences && {
+            fences: fences.tableText,
+            in: connected.map((each) => each.database.name),
+          }),
+        })
+      : `Decision table ${log.tableText} is ready in "${name}".${fences === undefined ? '' : ` Fence table ${fences.tableText} is ready in ${connected.map((each) => `"${each.database.name}"`).join(', ')}.`}`,
   )
   return 0
 }

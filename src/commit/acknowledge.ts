@@ -21,9 +21,9 @@ export function checkAcknowledge(value: unknown, protocol: CommitProtocolName): 
       `acknowledge must be "commit" (the default: once every branch is committed) or "decision" (once the decision is durable), not ${describeValue(value)}.`,
     )
   }
-  if (value === 'decision' && protocol !== 'decision') {
+  if (value === 'decision' && protocol === 'sequential') {
     throw new ConfigurationError(
-      `acknowledge: "decision" needs the decision protocol: the ${protocol} protocol records no decision to acknowledge at.`,
+      'acknowledge: "decision" needs the decision or parallel protocol: the sequential protocol records no decision to acknowledge at.',
     )
   }
   return value

@@ -136,7 +136,7 @@ export async function commitBranch(context: CommitContext, branch: Branch): Prom
   const answer = await finishByXid(branch, xid, 'commitPrepared')
   // After a 'C' decision only recovery, following that same decision, can finish a branch first.
   // Under the seed's rule recovery may have rolled it back instead: a "not found" proves nothing.
-  const proof = context.protocol === 'decision' || answer === 'done'
+  const proof = context.protocol !== 'sequential' || answer === 'done'
   if (proof && provesFinished(branch, answer)) branch.state = 'committed'
   span?.set({ 'txkit.branch.state': branch.state })
   span?.end(branch.state === 'committed' ? undefined : (branch.error ?? 'left for recovery'))

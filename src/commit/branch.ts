@@ -39,6 +39,8 @@ export class Branch {
   error: unknown = undefined
   /** Set when a rollback could not be confirmed on this session: it must be closed, not reused. */
   sessionDirty = false
+  /** The branch inserted a fence row with its BEGIN (parallel protocol). */
+  fenced = false
   readonly handle: BranchHandle
   #guardedConnection: unknown
 

@@ -5,6 +5,7 @@ import type { BackgroundCommits } from './background-commits.js'
 import type { Branch } from './branch.js'
 import type { Acknowledge } from './commit-result.js'
 import type { DecisionLog } from './decision-log.js'
+import type { FenceTable } from './fence-table.js'
 import type { ProtocolStep, ProtocolStepEvent, ProtocolStepObserver } from './protocol-step.js'
 
 /** What a commit protocol works with: one transaction's branches and the coordinator's settings. */
@@ -16,6 +17,8 @@ export interface CommitContext {
   /** The branch running on the decision database, which commits in one phase; decision only. */
   decisionBranch: Branch | undefined
   readonly decisionLog: DecisionLog | undefined
+  /** The fence table of every participating database; parallel protocol only. */
+  readonly fences: FenceTable | undefined
   /** The 'C' row already rides in the decision branch (inserted with its BEGIN). */
   readonly decisionInsertedAtBegin: boolean
   /** After this instant (ms since the epoch, by the decision database's clock) no commit. */

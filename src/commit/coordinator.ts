@@ -17,6 +17,7 @@ import type { CommitContext } from './commit-context.js'
 import type { Acknowledge, CommitOptions } from './commit-result.js'
 import { DecisionLog, type DecisionLogOptions } from './decision-log.js'
 import { DistributedTransaction } from './distributed-transaction.js'
+import { DEFAULT_FENCE_TABLE, FenceTable } from './fence-table.js'
 import type { ProtocolStepObserver } from './protocol-step.js'
 
 export interface CoordinatorOptions {
@@ -28,8 +29,17 @@ export interface CoordinatorOptions {
   readonly decisionLog?: Database | DecisionLogOptions
   /** 1 to 8 lowercase letters written into every transaction id; default `txkit`. */
   readonly prefix?: string
-  /** `decision` (default) or `sequential` (sqlalchemy-xa-recovery's order and id format). */
+  /**
+   * `decision` (default), `parallel` (the decision staged in parallel with the PREPAREs: committed
+   * after one phase; needs a fence table in every database, see {@link Coordinator.createFenceTable})
+   * or `sequential` (sqlalchemy-xa-recovery's order and id format).
+   */
   readonly protocol?: CommitProtocolName
+  /**
+   * The fence table's name (`table` or `schema.table`) in every database of a parallel
+   * transaction; default `txkit_fence`. Parallel protocol only.
+   */
+  readonly fenceTable?: string
   /**
    * Longest time from `begin` to the decision, in ms (default one hour). The decision database
    * refuses to record a commit later than that, by its own clock, so recovery may safely forget
@@ -69,13 +79,14 @@ export type BranchesOf<Databases extends Record<string, AnyDatabase>> = {
     : never
 }
 
-const PROTOCOL_NAMES: readonly CommitProtocolName[] = ['decision', 'sequential']
+const PROTOCOL_NAMES: readonly CommitProtocolName[] = ['decision', 'parallel', 'sequential']
 
 /** The option names of `createCoordinator()`. */
 export const COORDINATOR_OPTIONS: ReadonlySet<string> = new Set([
   'decisionLog',
   'prefix',
   'protocol',
+  'fenceTable',
   'maxTransactionDuration',
   'logger',
   'onStep',
@@ -93,6 +104,8 @@ export class Coordinator implements AsyncDisposable {
   readonly prefix: string
   readonly protocol: CommitProtocolName
   readonly decisionLog: DecisionLog | undefined
+  /** Where parallel transactions fence their branches; parallel protocol only. */
+  readonly fences: FenceTable | undefined
   readonly #maxTransactionDuration: number
   readonly #logger: Logger
   readonly #onStep: ProtocolStepObserver | undefined
@@ -110,7 +123,7 @@ export class Coordinator implements AsyncDisposable {
     this.protocol = options.protocol ?? 'decision'
     if (!PROTOCOL_NAMES.includes(this.protocol)) {
       throw new ConfigurationError(
-        `Unknown protocol ${describeValue(this.protocol)}: use "decision" (the default) or "sequential".`,
+        `Unknown protocol ${describeValue(this.protocol)}: use "decision" (the default), "parallel" or "sequential".`,
       )
     }
     this.#logger = options.logger ?? silentLogger
@@ -136,14 +149,23 @@ export class Coordinator implements AsyncDisposable {
         'acquire' in decisionLog ? { database: decisionLog } : decisionLog,
         this.#logger,
       )
-    } else if (this.protocol === 'decision') {
+    } else if (this.protocol !== 'sequential') {
       throw new ConfigurationError(
-        'The decision protocol needs a decision log: pass decisionLog: <one of your databases> ' +
+        `The ${this.protocol} protocol needs a decision log: pass decisionLog: <one of your databases> ` +
           '(create its table once with coordinator.createDecisionLog()), or choose protocol: "sequential".',
       )
     }
+    if (options.fenceTable !== undefined && this.protocol !== 'parallel') {
+      throw new ConfigurationError(
+        `fenceTable is used by the parallel protocol only; this coordinator runs the ${this.protocol} protocol.`,
+      )
+    }
+    this.fences =
+      this.protocol === 'parallel'
+        ? new FenceTable(options.fenceTable ?? DEFAULT_FENCE_TABLE, this.#logger)
+        : undefined
     this.#decisionLogTag =
-      this.protocol === 'decision' && this.decisionLog !== undefined
+      this.protocol !== 'sequential' && this.decisionLog !== undefined
         ? writerDecisionLogTag(this.decisionLog.database.name, this.decisionLog.tableText)
         : undefined
   }
@@ -166,6 +188,29 @@ export class Coordinator implements AsyncDisposable {
   }
 
   /**
+   * Creates the fence table in `database` if it does not exist: once in every database that takes
+   * part in parallel transactions (or `txkit init --fences`).
+   *
+   * @throws ConfigurationError when this coordinator does not run the parallel protocol, or the
+   *   database cannot take part in it.
+   * @example
+   * ```ts
+   * const coordinator = createCoordinator({ protocol: 'parallel', decisionLog: orders })
+   * await coordinator.createDecisionLog()
+   * for (const database of [orders, ledger]) await coordinator.createFenceTable(database)
+   * ```
+   */
+  async createFenceTable(database: AnyDatabase): Promise<void> {
+    if (this.fences === undefined) {
+      throw new ConfigurationError(
+        `Fence tables serve the parallel protocol; this coordinator runs the ${this.protocol} protocol.`,
+      )
+    }
+    assertDatabase(database, 'createFenceTable()')
+    await this.fences.create(database)
+  }
+
+  /**
    * Opens one branch per distinct database (each on a dedicated connection) and returns the
    * transaction, for callers that commit or roll back themselves. Without databases, the
    * transaction is open: databases join it later with `tx.join(name, database)` (decision protocol).
@@ -184,13 +229,22 @@ export class Coordinator implements AsyncDisposable {
     databases?: Databases,
   ): Promise<DistributedTransaction<BranchesOf<Databases>>> {
     const open = databases === undefined
-    if (open && this.protocol !== 'decision') {
+    if (open && this.protocol === 'sequential') {
       throw new ConfigurationError(
-        'Only the decision protocol takes databases after begin: pass every database to begin() for "sequential".',
+        'The sequential protocol takes no databases after begin: pass every database to begin().',
       )
     }
     const groups = open ? [] : groupByIdentity(databases)
-    const gtrid = newGtrid(this.protocol, this.prefix, Date.now(), this.#decisionLogTag)
+    // Refused before any connection is taken: a database that cannot hold a fence row.
+    if (this.fences !== undefined && groups.length > 1) {
+      for (const group of groups) FenceTable.dialectOf(group.database)
+    }
+    const gtrid = newGtrid(
+      this.protocol === 'sequential' ? 'sequential' : 'decision',
+      this.prefix,
+      Date.now(),
+      this.#decisionLogTag,
+    )
     const decisionLog = this.decisionLog
     // A PostgreSQL decision database writes the 'C' row with its BEGIN when every participant is
     // known; an open transaction writes it at commit time, under the deadline.
@@ -204,6 +258,7 @@ export class Coordinator implements AsyncDisposable {
       branches: [],
       decisionBranch: undefined,
       decisionLog,
+      fences: this.fences,
       // One branch commits in one phase and needs no decision at all.
       decisionInsertedAtBegin:
         groups.length > 1 &&
@@ -286,8 +341,23 @@ export class Coordinator implements AsyncDisposable {
     const connection = await group.database.acquire()
     const branch = new Branch(group.names, index, xid, group.database, connection, assertActive)
     const decisionLog = context.decisionLog
+    const fences = context.fences
     try {
-      if (decision && context.decisionInsertedAtBegin && decisionLog !== undefined) {
+      // A transaction of one database commits in one phase: no fence. An open one may be joined
+      // by more, so each of its branches is fenced.
+      if (fences !== undefined && count !== 1) {
+        await FenceTable.dialectOf(group.database)
+          .begin(connection, xid, fences.table, { gtrid: context.gtrid, index })
+          .catch((error: unknown) => {
+            throw group.database.dialect.isUndefinedTable(error)
+              ? new ConfigurationError(
+                  `The fence table ${fences.tableText} does not exist in database "${group.database.name}": create it once with \`await coordinator.createFenceTable(database)\` (or \`txkit init --fences\`).`,
+                  { cause: error },
+                )
+              : error
+          })
+        branch.fenced = true
+      } else if (decision && context.decisionInsertedAtBegin && decisionLog !== undefined) {
         const explain = (error: unknown) => decisionLog.explain(error)
         await branch.dialect
           .beginWithDecision?.(
@@ -381,6 +451,7 @@ export class Coordinator implements AsyncDisposable {
   async close(): Promise<void> {
     await this.#background.drain()
     await this.decisionLog?.flush()
+    await this.fences?.flush()
   }
 
   /**

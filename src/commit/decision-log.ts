@@ -30,6 +30,13 @@ export class DecisionInsertFailure {
   ) {}
 }
 
+/** Why a decision insert that answered did not decide commit. */
+export const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, string> = {
+  'already-decided': 'a recovery worker had already decided to abort it',
+  'deadline-passed':
+    "the decision database's clock is past the transaction's deadline (raise maxTransactionDuration, or check the clocks)",
+}
+
 const DECISION_LOG_OPTIONS: ReadonlySet<string> = new Set(['database', 'table'])
 const FLUSH_DELAY_MS = 1000
 const FLUSH_BATCH = 500
@@ -92,12 +99,13 @@ export class DecisionLog {
     }
   }
 
-  /** Inserts the commit decision inside a branch of the decision database (no commit). */
+  /** Inserts the commit decision ('C', or 'S' staged) inside a branch of the decision database. */
   insertIn(
     connection: DriverConnection,
     gtrid: string,
     participants: string,
     deadline: number,
+    outcome: 'C' | 'S' = 'C',
   ): Promise<DecisionInsertOutcome> {
     return this.database.dialect.insertCommitDecision(
       connection,
@@ -105,6 +113,7 @@ export class DecisionLog {
       gtrid,
       participants,
       deadline,
+      outcome,
     )
   }
 
@@ -117,6 +126,7 @@ export class DecisionLog {
     gtrid: string,
     participants: string,
     deadline: number,
+    outcome: 'C' | 'S' = 'C',
   ): Promise<DecisionInsertOutcome> {
     let connection: DriverConnection
     try {
@@ -125,9 +135,9 @@ export class DecisionLog {
       throw new DecisionInsertFailure(false, false, error)
     }
     try {
-      const outcome = await this.insertIn(connection, gtrid, participants, deadline)
+      const inserted = await this.insertIn(connection, gtrid, participants, deadline, outcome)
       connection.release(false)
-      return outcome
+      return inserted
     } catch (error) {
       connection.release(true)
       const lost = connection.lost || this.database.dialect.isConnectionLost(error)
@@ -135,8 +145,27 @@ export class DecisionLog {
     }
   }
 
+  /**
+   * Turns this transaction's staged decision ('S') into `outcome`; false when the row says
+   * something else or is gone. Throws when the answer is lost.
+   */
+  resolveStaged(gtrid: string, outcome: 'C' | 'A'): Promise<boolean> {
+    return withConnection(this.database, (connection) =>
+      this.database.dialect.resolveStagedDecision(connection, this.table, gtrid, outcome),
+    )
+  }
+
   /** When `error` says the table is missing, the error to report instead. */
   explain(error: unknown): unknown {
+    if (this.database.dialect.isOutcomeRefused?.(error) === true) {
+      return new DecisionLogMissingError(
+        this.database.name,
+        this.tableText,
+        `The decision table ${this.tableText} in database "${this.database.name}" was made before the parallel protocol and refuses staged ('S') rows. ` +
+          'Run `await coordinator.createDecisionLog()` (or `txkit init`) once more: it widens the table in place.',
+        { cause: error },
+      )
+    }
     if (!this.database.dialect.isUndefinedTable(error)) return error
     return new DecisionLogMissingError(
       this.database.name,

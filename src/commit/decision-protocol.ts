@@ -5,15 +5,8 @@ import type { Branch } from './branch.js'
 import { commitBranch, prepareBranch } from './branch-steps.js'
 import { afterStep, beforeStep, type CommitContext, participantsOf } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
-import { DecisionInsertFailure, type DecisionLog } from './decision-log.js'
+import { DecisionInsertFailure, type DecisionLog, NOT_INSERTED } from './decision-log.js'
 import { commitInOneStep } from './one-step-commit.js'
-
-/** Why a decision insert that answered did not decide commit. */
-const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, string> = {
-  'already-decided': 'a recovery worker had already decided to abort it',
-  'deadline-passed':
-    "the decision database's clock is past the transaction's deadline (raise maxTransactionDuration, or check the clocks)",
-}
 
 /**
  * The default protocol (ARCHITECTURE.md, "decision record"): prepare every branch but the decision

@@ -15,6 +15,7 @@ import type { CommitOptions, CommitResult } from './commit-result.js'
 import type { DatabaseGroup } from './coordinator.js'
 import { commitWithDecision } from './decision-protocol.js'
 import { commitInOnePhase } from './one-phase-commit.js'
+import { commitInParallel } from './parallel-protocol.js'
 import { commitSequentially } from './sequential-protocol.js'
 
 /**
@@ -45,6 +46,7 @@ type OpenBranch = (group: DatabaseGroup, index: number) => Promise<Branch>
 
 const PROTOCOLS: Record<CommitProtocolName, (context: CommitContext) => Promise<CommitResult>> = {
   decision: commitWithDecision,
+  parallel: commitInParallel,
   sequential: commitSequentially,
 }
 

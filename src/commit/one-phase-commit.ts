@@ -29,6 +29,10 @@ export async function commitInOnePhase(context: CommitContext): Promise<CommitRe
       await rollBackEverything(context, 'parallel')
       throw rolledBack(context, ...outcome)
     }
+    // A fence row (an open parallel transaction) committed along: it serves no one.
+    if (branch.fenced) {
+      context.fences?.forget(branch.database, { gtrid: context.gtrid, index: branch.index })
+    }
     // A decision row written with BEGIN committed along: it serves no one.
     if (branch === context.decisionBranch && context.decisionInsertedAtBegin) {
       context.decisionLog?.forget(context.gtrid)

@@ -1,4 +1,5 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
+import type { FenceDialect } from './fence-dialect.js'
 import type { LockDialect } from './lock-dialect.js'
 import type { RunnerDialect } from './runner-dialect.js'
 import type { TableName } from './table-name.js'
@@ -82,10 +83,16 @@ export function stampedCreation(comment: unknown): number | undefined {
   return match ? Number(match[1]) : undefined
 }
 
+/**
+ * A decision's outcome: 'C' commit, 'A' abort, 'S' staged (parallel protocol: committed once every
+ * branch is prepared; recovery resolves it to 'C' or 'A').
+ */
+export type DecisionOutcome = 'C' | 'A' | 'S'
+
 /** A row of the decision table. */
 export interface DecisionRow {
   readonly gtrid: string
-  readonly outcome: 'C' | 'A'
+  readonly outcome: DecisionOutcome
   readonly participants: string
 }
 
@@ -113,6 +120,8 @@ export interface Dialect {
   readonly preparedBranchMayStayAttached: boolean
   /** The database's locks (advisory locks, named locks); absent where it has none. */
   readonly locks?: LockDialect
+  /** The parallel protocol's fence rows; absent where a database cannot take part in it. */
+  readonly fences?: FenceDialect
   /**
    * The runner's dialect for the server behind `connection` (MySQL and MariaDB differ, so it may
    * ask the server); absent where the runner cannot work (user-written resources).
@@ -178,8 +187,8 @@ export interface Dialect {
     table: TableName,
   ): Promise<DecisionLogState | undefined>
   /**
-   * Inserts the commit decision `(gtrid, 'C')` unless a decision exists or the database's own clock
-   * is past `deadline` (ms since the epoch).
+   * Inserts the commit decision `(gtrid, outcome)` ('C', or 'S' staged) unless a decision exists or
+   * the database's own clock is past `deadline` (ms since the epoch).
    */
   insertCommitDecision(
     connection: DriverConnection,
@@ -187,7 +196,15 @@ export interface Dialect {
     gtrid: string,
     participants: string,
     deadline: number,
+    outcome?: 'C' | 'S',
   ): Promise<DecisionInsertOutcome>
+  /** Turns a staged decision ('S') into `outcome`; false when the row is not 'S' (or gone). */
+  resolveStagedDecision(
+    connection: DriverConnection,
+    table: TableName,
+    gtrid: string,
+    outcome: 'C' | 'A',
+  ): Promise<boolean>
 
   /**
    * Whether the list of prepared transactions covers one database (PostgreSQL) or the whole server
@@ -228,6 +245,11 @@ export interface Dialect {
   /** The error says the session is gone (server-side codes; adapters flag client-side losses). */
   isConnectionLost(error: unknown): boolean
   isUndefinedTable(error: unknown): boolean
+  /**
+   * The error says a decision table refused a staged ('S') row: made before the parallel
+   * protocol existed, its outcome constraint allows only 'C' and 'A'.
+   */
+  isOutcomeRefused?(error: unknown): boolean
   /**
    * When `error` (thrown by a prepare) means the server refuses two-phase commit, a message that
    * names the setting and the fix; otherwise undefined.

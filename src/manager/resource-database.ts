@@ -122,6 +122,7 @@ const resourceDialect: Dialect = {
   describeDecisionLog: unused,
   decisionLogSql: () => [],
   insertCommitDecision: unused,
+  resolveStagedDecision: unused,
   listPrepared: async () => [],
   readDecisions: unused,
   readOldDecisions: unused,

@@ -14,6 +14,7 @@ import { errno, findErrorProperty, SOCKET_ERROR_CODES } from '../dialect/error-c
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
+import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
@@ -177,6 +178,7 @@ async function finishPrepared(
 export const mysqlDialect: Dialect = {
   displayName: 'MySQL/MariaDB',
   locks: mysqlLockDialect,
+  fences: mysqlFenceDialect,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))
   },
@@ -266,18 +268,27 @@ export const mysqlDialect: Dialect = {
     gtrid: string,
     participants: string,
     deadline: number,
+    outcome: 'C' | 'S' = 'C',
   ): Promise<DecisionInsertOutcome> {
     try {
       const result = await connection.query(
         `INSERT INTO ${quoteTableName(table, '`')} (gtrid, outcome, participants)
-         SELECT ?, 'C', ? FROM DUAL WHERE UNIX_TIMESTAMP(NOW(6)) * 1000 < ?`,
-        [gtrid, participants, deadline],
+         SELECT ?, ?, ? FROM DUAL WHERE UNIX_TIMESTAMP(NOW(6)) * 1000 < ?`,
+        [gtrid, outcome, participants, deadline],
       )
       return result.affectedRows === 1 ? 'inserted' : 'deadline-passed'
     } catch (error) {
       if (errno(error) === ER_DUP_ENTRY) return 'already-decided'
       throw error
     }
+  },
+
+  async resolveStagedDecision(connection, table, gtrid, outcome) {
+    const result = await connection.query(
+      `UPDATE ${quoteTableName(table, '`')} SET outcome = ? WHERE gtrid = ? AND outcome = 'S'`,
+      [outcome, gtrid],
+    )
+    return result.affectedRows === 1
   },
 
   preparedListScope: 'server',

@@ -14,6 +14,7 @@ import {
   UnconfirmedAnswer,
 } from '../dialect/dialect.js'
 import { SOCKET_ERROR_CODES, sqlState } from '../dialect/error-code.js'
+import type { FenceClaim, FenceDialect, FenceKey } from '../dialect/fence-dialect.js'
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
@@ -25,6 +26,7 @@ const UNDEFINED_TABLE = '42P01'
 const UNIQUE_VIOLATION = '23505'
 const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'
 const LOCK_NOT_AVAILABLE = '55P03'
+const CHECK_VIOLATION = '23514'
 const SESSION_ENDED = new Set(['57P01', '57P02', '57P03'])
 
 /**
@@ -46,6 +48,14 @@ function ownLiteral(text: string): string {
     throw new TypeError(`Refusing to inline unexpected text into SQL: ${JSON.stringify(text)}`)
   }
   return `'${text}'`
+}
+
+/** A fence key's branch index, checked: it is written into SQL text. */
+function fenceIndex(key: FenceKey): number {
+  if (!Number.isInteger(key.index) || key.index < 0 || key.index > 999) {
+    throw new TypeError(`Unexpected branch index ${String(key.index)}`)
+  }
+  return key.index
 }
 
 /** COMMIT / ROLLBACK PREPARED: 42704 is "does not exist", 55000 "is busy" (another session). */
@@ -166,10 +176,94 @@ async function inOwnTransaction(connection: DriverConnection, xid: string, state
   }
 }
 
+/**
+ * PostgreSQL's fence rows (parallel protocol). The fence row travels with the branch's BEGIN in
+ * one simple-query message: no round trip more than a plain BEGIN.
+ */
+const postgresFenceDialect: FenceDialect = {
+  async begin(connection, xid, table, key) {
+    await connection.query(
+      `BEGIN${markBranch(xid)}; INSERT INTO ${quoteTableName(table, '"')} (gtrid, branch) VALUES (${ownLiteral(key.gtrid)}, ${fenceIndex(key)})`,
+    )
+    noteOwnTags(connection)
+  },
+
+  async createTable(connection, table) {
+    await connection.query(this.tableSql(table).join(';\n'))
+  },
+
+  tableSql(table) {
+    return [
+      ...(table.schema === undefined ? [] : [`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`]),
+      `CREATE TABLE IF NOT EXISTS ${quoteTableName(table, '"')} (
+  gtrid varchar(64) NOT NULL,
+  branch smallint NOT NULL,
+  claimed boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (gtrid, branch)
+)`,
+    ]
+  },
+
+  async claim(connection, table, key, lockTimeoutMs): Promise<FenceClaim> {
+    const name = quoteTableName(table, '"')
+    await connection.query('BEGIN')
+    try {
+      await connection.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`)
+      // A conflicting insert that is not yet committed (a live branch's) makes this one wait.
+      const inserted = await connection.query(
+        `INSERT INTO ${name} (gtrid, branch, claimed) VALUES ($1, $2, true) ON CONFLICT DO NOTHING RETURNING 1`,
+        [key.gtrid, fenceIndex(key)],
+      )
+      const found =
+        inserted.rows.length === 1
+          ? undefined
+          : await connection.query<{ claimed: boolean }>(
+              `SELECT claimed FROM ${name} WHERE gtrid = $1 AND branch = $2`,
+              [key.gtrid, fenceIndex(key)],
+            )
+      await connection.query('COMMIT')
+      if (found === undefined) return 'claimed'
+      const row = found.rows[0]
+      return row === undefined ? 'gone' : row.claimed ? 'claimed' : 'committed'
+    } catch (error) {
+      await connection.query('ROLLBACK')
+      if (sqlState(error) === LOCK_NOT_AVAILABLE) return 'busy'
+      throw error
+    }
+  },
+
+  async delete(connection, table, keys) {
+    if (keys.length === 0) return
+    await connection.query(
+      `DELETE FROM ${quoteTableName(table, '"')} f USING unnest($1::varchar[], $2::smallint[]) AS x(gtrid, branch)
+       WHERE f.gtrid = x.gtrid AND f.branch = x.branch`,
+      [keys.map((key) => key.gtrid), keys.map((key) => fenceIndex(key))],
+    )
+  },
+
+  async deleteOlderThan(connection, table, olderThanMs, limit) {
+    const name = quoteTableName(table, '"')
+    const { rows } = await connection.query<{ found: boolean }>(
+      'SELECT to_regclass($1) IS NOT NULL AS found',
+      [name],
+    )
+    if (rows[0]?.found !== true) return 0
+    const deleted = await connection.query(
+      `DELETE FROM ${name} WHERE (gtrid, branch) IN (
+         SELECT gtrid, branch FROM ${name}
+         WHERE created_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000) LIMIT $2::int)`,
+      [olderThanMs, limit],
+    )
+    return deleted.affectedRows ?? 0
+  },
+}
+
 /** PostgreSQL: PREPARE TRANSACTION / COMMIT PREPARED, SQLSTATE error codes. */
 export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
   locks: postgresLockDialect,
+  fences: postgresFenceDialect,
   async runnerDialect() {
     return postgresRunnerDialect
   },
@@ -288,12 +382,21 @@ export const postgresDialect: Dialect = {
       ...(table.schema === undefined ? [] : [`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`]),
       `CREATE TABLE IF NOT EXISTS ${name} (
   gtrid varchar(64) PRIMARY KEY,
-  outcome char(1) NOT NULL CHECK (outcome IN ('C', 'A')),
+  outcome char(1) NOT NULL CHECK (outcome IN ('C', 'A', 'S')),
   participants text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 )`,
+      // A table made before the parallel protocol allows only 'C' and 'A': widened in place.
       `DO $txkit$
+DECLARE
+  refusing name;
 BEGIN
+  SELECT conname INTO refusing FROM pg_constraint
+    WHERE conrelid = to_regclass('${name}') AND contype = 'c'
+      AND pg_get_constraintdef(oid) LIKE '%outcome%' AND pg_get_constraintdef(oid) NOT LIKE '%''S''%';
+  IF refusing IS NOT NULL THEN
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I CHECK (outcome IN (''C'', ''A'', ''S''))', '${name}', refusing, refusing);
+  END IF;
   IF coalesce(obj_description(to_regclass('${name}'), 'pg_class'), '') NOT LIKE '%created_ms=%' THEN
     EXECUTE format('COMMENT ON TABLE %s IS %L', '${name}', 'txkit decision log; created_ms=' ||
       floor(extract(epoch FROM least(clock_timestamp(), (SELECT min(created_at) FROM ${name}))) * 1000)::bigint);
@@ -318,18 +421,27 @@ $txkit$`,
     gtrid: string,
     participants: string,
     deadline: number,
+    outcome: 'C' | 'S' = 'C',
   ): Promise<DecisionInsertOutcome> {
     try {
       const result = await connection.query(
         `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants)
-         SELECT $1, 'C', $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8`,
-        [gtrid, participants, deadline],
+         SELECT $1, $4::char, $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8`,
+        [gtrid, participants, deadline, outcome],
       )
       return result.affectedRows === 1 ? 'inserted' : 'deadline-passed'
     } catch (error) {
       if (sqlState(error) === UNIQUE_VIOLATION) return 'already-decided'
       throw error
     }
+  },
+
+  async resolveStagedDecision(connection, table, gtrid, outcome) {
+    const result = await connection.query(
+      `UPDATE ${quoteTableName(table, '"')} SET outcome = $2::char WHERE gtrid = $1 AND outcome = 'S'`,
+      [gtrid, outcome],
+    )
+    return result.affectedRows === 1
   },
 
   preparedListScope: 'database',
@@ -415,6 +527,10 @@ $txkit$`,
 
   isUndefinedTable(error) {
     return sqlState(error) === UNDEFINED_TABLE
+  },
+
+  isOutcomeRefused(error) {
+    return sqlState(error) === CHECK_VIOLATION
   },
 
   async explainPrepareFailure(connection, error) {

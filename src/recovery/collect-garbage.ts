@@ -32,7 +32,8 @@ export async function collectGarbage(
     return await withConnection(decisionLog.database, async (connection) => {
       const now = await decisionLog.database.dialect.now(connection)
       const deletable = oldRows.filter((row) => {
-        if (groups.has(row.gtrid) || !allConfigured(row)) return false
+        // A staged row is resolved first, never collected.
+        if (row.outcome === 'S' || groups.has(row.gtrid) || !allConfigured(row)) return false
         if (row.outcome === 'C') return true
         const startedAt = startTimeOf(row.gtrid, settings.prefix)
         return (

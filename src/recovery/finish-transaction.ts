@@ -6,6 +6,7 @@ import { ageOf, branchName, leftAlone } from './left-alone.js'
 import type { FoundBranch } from './prepared-scan.js'
 import type { Settings } from './recover-options.js'
 import type { RecoveredBranch, TransactionRecovery } from './recovery-report.js'
+import { resolveStaged } from './resolve-staged.js'
 
 export async function recoverDecision(
   group: readonly FoundBranch[],
@@ -27,7 +28,39 @@ export async function recoverDecision(
       'decision',
       'too-young',
       `younger than minAge (${settings.minAge} ms)`,
-      row === undefined ? 'none' : row.outcome === 'C' ? 'commit' : 'rollback',
+      row === undefined || row.outcome === 'S'
+        ? 'none'
+        : row.outcome === 'C'
+          ? 'commit'
+          : 'rollback',
+    )
+  }
+  if (row?.outcome === 'S') {
+    if (settings.dryRun) {
+      return leftAlone(
+        group,
+        'decision',
+        'decision-open',
+        "staged decision 'S' (parallel protocol): a recovery run resolves it by the prepared branches and their fences",
+      )
+    }
+    const resolved = await resolveStaged(row, group, settings)
+    if ('left' in resolved) return leftAlone(group, 'decision', 'decision-open', resolved.left)
+    if (resolved.row === undefined || resolved.row.outcome === 'S') {
+      return leftAlone(
+        group,
+        'decision',
+        'in-use',
+        'its staged decision was resolved and finished by another session meanwhile',
+      )
+    }
+    const { outcome } = resolved.row
+    return finishGroup(
+      group,
+      outcome === 'C' ? 'commit' : 'rollback',
+      resolved.reason,
+      resolved.row,
+      settings,
     )
   }
   let reason: string
@@ -88,6 +121,51 @@ export async function recoverDecision(
     }
   }
   return finishGroup(group, row?.outcome === 'C' ? 'commit' : 'rollback', reason, row, settings)
+}
+
+/**
+ * A staged decision ('S') older than `minAge` with no branch prepared: its coordinator stopped
+ * before any PREPARE succeeded, or after every branch committed. Resolved like any staged one.
+ */
+export async function recoverStagedRow(
+  row: DecisionRow,
+  settings: Settings,
+): Promise<TransactionRecovery> {
+  const resolved = await resolveStaged(row, [], settings)
+  const base = {
+    gtrid: row.gtrid,
+    protocol: 'decision' as const,
+    ageMs: undefined,
+    branches: [],
+    warnings: [],
+  }
+  if ('left' in resolved) {
+    return {
+      ...base,
+      decision: 'none',
+      reason: resolved.left,
+      action: 'left',
+      left: 'decision-open',
+    }
+  }
+  const outcome = resolved.row?.outcome
+  if (outcome !== 'C' && outcome !== 'A') {
+    return {
+      ...base,
+      decision: 'none',
+      reason: 'its staged decision was resolved and collected by another session meanwhile',
+      action: 'left',
+      left: 'in-use',
+    }
+  }
+  // Nothing was prepared: the row now says what happened everywhere.
+  const decision = outcome === 'C' ? 'commit' : 'rollback'
+  return {
+    ...base,
+    decision,
+    reason: resolved.reason,
+    action: decision === 'commit' ? 'committed' : 'rolled-back',
+  }
 }
 
 export async function recoverSequential(

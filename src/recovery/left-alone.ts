@@ -1,6 +1,6 @@
 import type { DecisionLog } from '../commit/decision-log.js'
 import { errorMessage } from '../util/error-message.js'
-import type { CommitProtocolName } from '../xid/xid.js'
+import type { IdKind } from '../xid/xid.js'
 import type { FoundBranch } from './prepared-scan.js'
 import type { Settings } from './recover-options.js'
 import type { LeftReason, TransactionRecovery } from './recovery-report.js'
@@ -45,7 +45,7 @@ export function inOtherDecisionLog(
 /** A transaction of a protocol this round does not recover: reported, with how to recover it. */
 export function notSelected(
   group: readonly FoundBranch[],
-  kind: CommitProtocolName,
+  kind: IdKind,
   settings: Settings,
 ): TransactionRecovery {
   const tag = group[0]?.parsed.decisionLog
@@ -84,7 +84,7 @@ export function branchName(branch: FoundBranch, participants: readonly string[])
 
 export function leftAlone(
   group: readonly FoundBranch[],
-  protocol: CommitProtocolName,
+  protocol: IdKind,
   left: LeftReason,
   reason: string,
   decision: TransactionRecovery['decision'] = 'none',

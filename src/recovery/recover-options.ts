@@ -1,4 +1,6 @@
 import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
+import { DEFAULT_FENCE_TABLE } from '../commit/fence-table.js'
+import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
@@ -7,7 +9,7 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { type Logger, silentLogger } from '../util/logger.js'
 import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
-import type { CommitProtocolName } from '../xid/xid.js'
+import type { IdKind } from '../xid/xid.js'
 
 export interface RecoverOptions {
   /**
@@ -19,8 +21,16 @@ export interface RecoverOptions {
   readonly decisionLog?: Database | DecisionLogOptions
   /** The writers' prefix; default `txkit`. Transactions with any other prefix are never touched. */
   readonly prefix?: string
-  /** Which transactions to recover; default `decision` with a decision log, else `sequential`. */
-  readonly protocol?: CommitProtocolName | 'all'
+  /**
+   * Which transactions to recover; default `decision` with a decision log, else `sequential`.
+   * `decision` covers the parallel protocol's transactions too (they write the same ids and rows).
+   */
+  readonly protocol?: IdKind | 'all'
+  /**
+   * The writers' fence table (parallel protocol; default `txkit_fence`), in every database:
+   * recovery claims fences to resolve staged decisions and deletes old fence rows.
+   */
+  readonly fenceTable?: string
   /**
    * Leave transactions younger than this alone (ms, default 15 000). For `decision` this only
    * spares healthy in-flight transactions, safety never depends on it. For `sequential` it is the
@@ -48,7 +58,7 @@ export interface Settings {
   readonly databases: readonly Database[]
   readonly decisionLog: DecisionLog | undefined
   readonly prefix: string
-  readonly protocols: ReadonlySet<CommitProtocolName>
+  readonly protocols: ReadonlySet<IdKind>
   readonly minAge: number
   readonly dryRun: boolean
   readonly signal: AbortSignal | undefined
@@ -56,6 +66,7 @@ export interface Settings {
   readonly concurrency: number
   readonly lockTimeout: number
   readonly maxTransactionDuration: number
+  readonly fenceTable: { readonly table: TableName; readonly text: string }
 }
 
 export const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
@@ -70,6 +81,7 @@ export const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
   'concurrency',
   'lockTimeout',
   'maxTransactionDuration',
+  'fenceTable',
 ])
 
 export function checkOptions(options: RecoverOptions): Settings {
@@ -112,9 +124,7 @@ export function checkOptions(options: RecoverOptions): Settings {
       `Unknown protocol ${describeValue(protocol)}: use "decision", "sequential" or "all".`,
     )
   }
-  const protocols = new Set<CommitProtocolName>(
-    protocol === 'all' ? ['decision', 'sequential'] : [protocol],
-  )
+  const protocols = new Set<IdKind>(protocol === 'all' ? ['decision', 'sequential'] : [protocol])
   if (protocols.has('decision') && decisionLog === undefined) {
     throw new ConfigurationError(
       'Recovering the decision protocol needs the decision log the writers use: pass decisionLog.',
@@ -127,9 +137,11 @@ export function checkOptions(options: RecoverOptions): Settings {
     }
     return result
   }
+  const fenceTableText = options.fenceTable ?? DEFAULT_FENCE_TABLE
   return {
     databases,
     decisionLog,
+    fenceTable: { table: parseTableName(fenceTableText, 'fence table'), text: fenceTableText },
     prefix: validatePrefix(options.prefix ?? DEFAULT_PREFIX),
     protocols,
     minAge: number(options.minAge, DEFAULT_MIN_AGE_MS, 'minAge', 0),

@@ -4,9 +4,10 @@ import { startSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
 import { mapConcurrent } from '../util/map-concurrent.js'
 import { sleep } from '../util/sleep.js'
+import { collectFences } from './collect-fences.js'
 import { collectGarbage } from './collect-garbage.js'
 import { READ_BATCH, readOldRows, readRowsInBatches } from './decision-rows.js'
-import { recoverDecision, recoverSequential } from './finish-transaction.js'
+import { recoverDecision, recoverSequential, recoverStagedRow } from './finish-transaction.js'
 import {
   failedTransaction,
   inOtherDecisionLog,
@@ -119,6 +120,13 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       })
     })
   }
+  if (decisionLog !== undefined && settings.protocols.has('decision') && !settings.dryRun) {
+    for (const row of oldRows) {
+      if (row.outcome === 'S' && !groups.has(row.gtrid)) {
+        work.push({ group: [], run: () => recoverStagedRow(row, settings) })
+      }
+    }
+  }
   if (settings.protocols.has('sequential')) {
     for (const [gtrid, group] of groups) {
       if (group[0]?.parsed.kind !== 'sequential') continue
@@ -151,6 +159,10 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     decisionLog && !settings.dryRun && !aborted
       ? await collectGarbage(decisionLog, oldRows, groups, latest.complete, settings)
       : 0
+  const fencesDeleted =
+    settings.protocols.has('decision') && !settings.dryRun && !aborted
+      ? await collectFences(settings)
+      : 0
   const counts = { committed: 0, rolledBack: 0, left: 0, failed: 0 }
   for (const transaction of transactions) {
     if (transaction.action === 'committed') counts.committed++
@@ -168,6 +180,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     transactions,
     malformed: latest.malformed,
     decisionsDeleted,
+    fencesDeleted,
     counts,
   }
 }

@@ -1,4 +1,4 @@
-import type { CommitProtocolName } from '../xid/xid.js'
+import type { IdKind } from '../xid/xid.js'
 
 /** Why recovery left a transaction alone this round. */
 export type LeftReason =
@@ -61,7 +61,7 @@ export interface RecoveredBranch {
 /** What recovery found and did for one transaction. */
 export interface TransactionRecovery {
   readonly gtrid: string
-  readonly protocol: CommitProtocolName
+  readonly protocol: IdKind
   /** Age by the coordinator's start time (decision) or the oldest prepare (when the server knows). */
   readonly ageMs: number | undefined
   readonly branches: readonly RecoveredBranch[]
@@ -113,6 +113,8 @@ export interface RecoveryReport {
   readonly malformed: readonly MalformedPrepared[]
   /** Decision rows of finished transactions removed this round. */
   readonly decisionsDeleted: number
+  /** Fence rows (parallel protocol) past every transaction's deadline removed this round. */
+  readonly fencesDeleted: number
   readonly counts: {
     readonly committed: number
     readonly rolledBack: number

@@ -1,11 +1,14 @@
 import { randomFillSync } from 'node:crypto'
 
-/** Which commit protocol wrote a transaction id. */
-export type CommitProtocolName = 'decision' | 'sequential'
+/** The two shapes of transaction id: `decision` (decision and parallel protocols) and `sequential`. */
+export type IdKind = 'decision' | 'sequential'
+
+/** A commit protocol: `parallel` writes `decision` ids and the same decision rows, staged first. */
+export type CommitProtocolName = IdKind | 'parallel'
 
 /** A transaction id of ours, parsed. */
 export interface OurXid {
-  readonly kind: CommitProtocolName
+  readonly kind: IdKind
   readonly prefix: string
   /** The global part shared by every branch (prefix included), the decision log's key. */
   readonly gtrid: string
@@ -75,7 +78,7 @@ function randomHex16(): string {
  * ```
  */
 export function newGtrid(
-  protocol: CommitProtocolName,
+  protocol: IdKind,
   prefix: string,
   now: number,
   decisionLog?: string,

@@ -1,0 +1,135 @@
+import { startSpan } from '../tracing/span.js'
+import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
+import { commitBranch, prepareBranch } from './branch-steps.js'
+import { afterStep, beforeStep, type CommitContext, participantsOf } from './commit-context.js'
+import type { CommitResult } from './commit-result.js'
+import { DecisionInsertFailure, type DecisionLog, NOT_INSERTED } from './decision-log.js'
+import type { FenceTable } from './fence-table.js'
+
+/** Whether this coordinator's staged row went in: by its answer, perhaps (answer lost), or not. */
+type Staged = 'yes' | 'perhaps' | 'no'
+
+/**
+ * The parallel protocol (docs/architecture.md, "Parallel commit"; model/parallel.pml). Every
+ * branch inserted its fence row with its BEGIN. In one phase, in parallel: every PREPARE and the
+ * staged decision row 'S'. The transaction is committed once this coordinator's own answers say
+ * the row is staged and every branch prepared; then 'S' becomes 'C' and the branches are committed.
+ * Before that point a failure turns its own 'S' into 'A' and rolls back; an 'S' it cannot turn
+ * (the answer was lost, or a recovery worker resolved it first) leaves the outcome unknown.
+ */
+export async function commitInParallel(context: CommitContext): Promise<CommitResult> {
+  const { decisionLog, fences } = context
+  if (decisionLog === undefined || fences === undefined) {
+    throw new TypeError('the parallel protocol needs a decision log and a fence table')
+  }
+  let staged: Staged = 'no'
+  const stage = async () => {
+    await beforeStep(context, 'decision')
+    let outcome: Awaited<ReturnType<DecisionLog['insertAlone']>>
+    try {
+      outcome = await decisionLog.insertAlone(
+        context.gtrid,
+        participantsOf(context),
+        context.deadline,
+        'S',
+      )
+    } catch (error) {
+      if (!(error instanceof DecisionInsertFailure)) throw error
+      if (error.lost) staged = 'perhaps'
+      throw decisionLog.explain(error.cause)
+    }
+    if (outcome !== 'inserted') throw new Error(NOT_INSERTED[outcome])
+    staged = 'yes'
+  }
+  const span = startSpan(
+    'txkit.decision',
+    { 'txkit.database': decisionLog.database.name, 'txkit.decision.staged': true },
+    context.span,
+  )
+  const phaseOne = await Promise.allSettled([
+    ...context.branches.map((branch) => prepareBranch(context, branch)),
+    stage(),
+  ])
+  const failure = phaseOne.find((result) => result.status === 'rejected')
+  if (failure !== undefined) {
+    span?.end(failure.reason)
+    return abortBeforeCommitPoint(context, decisionLog, staged, failure.reason)
+  }
+  span?.end()
+  // Committed: the staged row and every branch's PREPARE, by this coordinator's own answers.
+  await afterStep(context, 'decision')
+
+  const finish = async (): Promise<CommitResult> => {
+    try {
+      // Not 'S' any more: a recovery worker found every branch prepared and wrote 'C' first.
+      await decisionLog.resolveStaged(context.gtrid, 'C')
+    } catch (error) {
+      context.logger.warn(
+        { gtrid: context.gtrid, error },
+        "txkit: committed, but the staged decision could not be turned into 'C'; recovery will",
+      )
+      return report(context)
+    }
+    await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))
+    const result = report(context)
+    if (result.pending.length === 0) forgetFinished(context, decisionLog, fences)
+    return result
+  }
+  if (context.acknowledge === 'decision' && context.background.hasRoom()) {
+    const completion = context.background.track(context.gtrid, finish(), () => report(context))
+    return { ...report(context), completion }
+  }
+  return finish()
+}
+
+async function abortBeforeCommitPoint(
+  context: CommitContext,
+  decisionLog: DecisionLog,
+  staged: Staged,
+  cause: unknown,
+): Promise<never> {
+  if (staged !== 'no') {
+    let aborted: boolean
+    try {
+      aborted = await decisionLog.resolveStaged(context.gtrid, 'A')
+    } catch (error) {
+      throw outcomeUnknown(
+        context,
+        'the staged decision could not be turned into an abort (the connection to the decision database was lost): recovery decides',
+        error,
+      )
+    }
+    // Only an 'A' written over its own 'S' proves the rollback: a 'C' (every branch was found
+    // prepared), a missing row, or an 'A' someone else wrote may follow a commit.
+    if (!aborted) {
+      throw outcomeUnknown(
+        context,
+        staged === 'yes'
+          ? 'a recovery worker resolved the staged decision first: it may have committed'
+          : 'the answer to the staged decision was lost and no staged row of it was found: it may have been committed and collected',
+        cause,
+      )
+    }
+  }
+  await rollBackEverything(context, 'parallel')
+  throw rolledBack(context, 'a branch or the staged decision failed before the commit point', cause)
+}
+
+/** Where the branches stand; `pending` lists those not (yet) committed. */
+function report(context: CommitContext): CommitResult {
+  const branches = context.branches.map((branch) => branch.report())
+  const pending = branches.filter((branch) => branch.state !== 'committed')
+  return { gtrid: context.gtrid, protocol: 'parallel', branches, pending }
+}
+
+/** The row says 'C' and every branch is committed: its fence rows and row can go. */
+function forgetFinished(
+  context: CommitContext,
+  decisionLog: DecisionLog,
+  fences: FenceTable,
+): void {
+  for (const branch of context.branches) {
+    if (branch.fenced) fences.forget(branch.database, { gtrid: context.gtrid, index: branch.index })
+  }
+  decisionLog.forget(context.gtrid)
+}

@@ -1,0 +1,78 @@
+import type { DecisionRow } from '../dialect/dialect.js'
+import type { FenceClaim } from '../dialect/fence-dialect.js'
+import { withConnection } from '../driver/with-connection.js'
+import { names, readRows } from './decision-rows.js'
+import type { FoundBranch } from './prepared-scan.js'
+import type { Settings } from './recover-options.js'
+
+/** A staged decision resolved (the row as it now reads), or why it was left. */
+export type StagedResolution =
+  | { readonly row: DecisionRow | undefined; readonly reason: string }
+  | { readonly left: string }
+
+/**
+ * Resolves a staged decision ('S', parallel protocol; model/parallel.pml): 'C' when every branch was
+ * prepared in the scan or is committed; 'A' once the fence of a branch neither prepared nor
+ * committed is claimed, so that it can never be prepared; left while a live branch holds its fence.
+ * The row changes only from 'S': whatever the row says afterwards is followed.
+ */
+export async function resolveStaged(
+  row: DecisionRow,
+  prepared: readonly FoundBranch[],
+  settings: Settings,
+): Promise<StagedResolution> {
+  const decisionLog = settings.decisionLog
+  if (decisionLog === undefined) throw new TypeError('no decision log')
+  const participants = names(row)
+  const preparedIndexes = new Set(prepared.map((branch) => branch.parsed.index))
+  const claims: Array<{ readonly index: number; readonly claim: FenceClaim }> = []
+  for (const [index, name] of participants.entries()) {
+    if (name === '' || preparedIndexes.has(index)) continue
+    const database = settings.databases.find((candidate) => candidate.name === name)
+    const fences = database?.dialect.fences
+    if (database === undefined || fences === undefined) {
+      return {
+        left: `staged decision: participant "${name}" is not configured (or holds no fences), so its branch's fence cannot be claimed: run recovery with every database`,
+      }
+    }
+    const claim = await withConnection(database, (connection) =>
+      fences.claim(
+        connection,
+        settings.fenceTable.table,
+        { gtrid: row.gtrid, index },
+        settings.lockTimeout,
+      ),
+    )
+    claims.push({ index, claim })
+    // One claimed fence decides: the transaction can never have every branch prepared.
+    if (claim === 'claimed') break
+  }
+  const claimed = claims.find((each) => each.claim === 'claimed')
+  const waiting = claims.find((each) => each.claim === 'busy' || each.claim === 'gone')
+  if (claimed === undefined && waiting !== undefined) {
+    return {
+      left: `staged decision: branch ${waiting.index} is still running (its fence row is held by a live session)`,
+    }
+  }
+  const outcome = claimed === undefined ? 'C' : 'A'
+  await withConnection(decisionLog.database, (connection) =>
+    decisionLog.database.dialect.resolveStagedDecision(
+      connection,
+      decisionLog.table,
+      row.gtrid,
+      outcome,
+    ),
+  )
+  const now = (await readRows(decisionLog, [row.gtrid])).get(row.gtrid)
+  const reason =
+    claimed === undefined
+      ? "staged decision 'S', every branch prepared or committed: recorded 'C'"
+      : `staged decision 'S', branch ${claimed.index} never prepared (its fence is claimed): recorded 'A'`
+  return {
+    row: now,
+    reason:
+      now?.outcome === outcome
+        ? reason
+        : `staged decision resolved concurrently ('${now?.outcome ?? 'gone'}')`,
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The parallel protocol: the decision staged ('S') in parallel with the PREPAREs, a fence row per
+ * branch. Asserts on rows, decision rows, fence rows and prepared transactions, on PostgreSQL and
+ * MariaDB; the crash matrix kills its coordinator at every step.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type pg from 'pg'
+import { serversForFile } from '../harness/file-servers.js'
+import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import {
+  type CoordinatorOptions,
+  isConfigurationError,
+  isDecisionLogMissingError,
+  isTransactionRolledBackError,
+  recover,
+} from '../src/index.js'
+
+const servers = serversForFile()
+const { fixture } = servers
+
+/** Two PostgreSQL databases with `marks` and fence tables; `a` holds the decision log. */
+async function twoDatabases(options: Partial<CoordinatorOptions> = {}, fences = true) {
+  const [urlA, urlB] = await Promise.all([1, 2].map(() => servers.postgres.createDatabase()))
+  const a = fixture.pg(urlA ?? '', 'a')
+  const b = fixture.pg(urlB ?? '', 'b')
+  for (const { pool } of [a, b]) await pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
+  const coordinator = fixture.coordinator({ decisionLog: a.db, protocol: 'parallel', ...options })
+  await coordinator.createDecisionLog()
+  if (fences) for (const { db } of [a, b]) await coordinator.createFenceTable(db)
+  return { a, b, coordinator }
+}
+
+async function marks(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ tx: string }>('SELECT tx FROM marks ORDER BY tx')
+  return rows.map((row) => row.tx)
+}
+
+async function decisionRows(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ outcome: string }>('SELECT outcome FROM txkit_decision')
+  return rows.map((row) => row.outcome)
+}
+
+async function fenceRows(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ branch: number; claimed: boolean }>(
+    'SELECT branch, claimed FROM txkit_fence ORDER BY branch',
+  )
+  return rows.map((row) => `${row.branch}${row.claimed ? ' claimed' : ''}`)
+}
+
+describe('parallel protocol', () => {
+  test('commits everywhere; its staged row and fence rows are gone once it is finished', async () => {
+    const { a, b, coordinator } = await twoDatabases()
+    const tx = await coordinator.begin({ a: a.db, b: b.db })
+    await tx.branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['p1'])
+    await tx.branches.b.query('INSERT INTO marks (tx) VALUES ($1)', ['p1'])
+    // Each branch's fence row is in, uncommitted: invisible to others.
+    assert.deepEqual(await fenceRows(a.pool), [])
+    const result = await tx.commit()
+    assert.equal(result.protocol, 'parallel')
+    assert.deepEqual(result.pending, [])
+    assert.deepEqual(
+      result.branches.map((branch) => branch.state),
+      ['committed', 'committed'],
+    )
+    assert.deepEqual(await marks(a.pool), ['p1'])
+    assert.deepEqual(await marks(b.pool), ['p1'])
+    // Before the batched deletions: 'C' (turned from 'S') and each branch's committed fence.
+    assert.deepEqual(await decisionRows(a.pool), ['C'])
+    assert.deepEqual(await fenceRows(a.pool), ['0'])
+    assert.deepEqual(await fenceRows(b.pool), ['1'])
+    await coordinator.close()
+    assert.deepEqual(await decisionRows(a.pool), [])
+    assert.deepEqual(await fenceRows(a.pool), [])
+    assert.deepEqual(await fenceRows(b.pool), [])
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+  })
+
+  test("acknowledged at the commit point: returns with both branches prepared, 'S' staged", async () => {
+    let open: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const { a, b, coordinator } = await twoDatabases({
+      acknowledge: 'decision',
+      onStep: async (event) => {
+        if (event.step === 'commit' && event.when === 'before') await gate
+      },
+    })
+    const tx = await coordinator.begin({ a: a.db, b: b.db })
+    await tx.branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['p2'])
+    await tx.branches.b.query('INSERT INTO marks (tx) VALUES ($1)', ['p2'])
+    const result = await tx.commit()
+    assert.ok(result.completion !== undefined)
+    assert.deepEqual(
+      result.pending.map((branch) => branch.state),
+      ['prepared', 'prepared'],
+    )
+    assert.equal((await pgPrepared(a.pool)).length, 1)
+    assert.equal((await pgPrepared(b.pool)).length, 1)
+    open()
+    const final = await result.completion
+    assert.deepEqual(final?.pending, [])
+    assert.deepEqual(await marks(a.pool), ['p2'])
+    assert.deepEqual(await marks(b.pool), ['p2'])
+    await coordinator.close()
+    assert.deepEqual(await fenceRows(b.pool), [])
+  })
+
+  test("a branch that fails to prepare: 'A' over its own 'S', nothing committed or prepared", async () => {
+    const { a, b, coordinator } = await twoDatabases()
+    await b.pool.query(
+      'CREATE TABLE strict (x int UNIQUE DEFERRABLE INITIALLY DEFERRED); INSERT INTO strict VALUES (1)',
+    )
+    const tx = await coordinator.begin({ a: a.db, b: b.db })
+    await tx.branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['p3'])
+    await tx.branches.b.query('INSERT INTO strict VALUES (1)')
+    await assert.rejects(tx.commit(), isTransactionRolledBackError)
+    assert.deepEqual(await marks(a.pool), [])
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+    // The staged row went in alongside the PREPAREs; the coordinator turned its own 'S' into 'A'.
+    assert.deepEqual(await decisionRows(a.pool), ['A'])
+    assert.deepEqual(await fenceRows(a.pool), [])
+    await coordinator.close()
+  })
+
+  test('a database without the fence table: refused at begin with the fix, nothing written', async () => {
+    const { a, b, coordinator } = await twoDatabases({}, false)
+    await coordinator.createFenceTable(a.db)
+    await assert.rejects(
+      coordinator.transaction({ a: a.db, b: b.db }, async ({ a: branchA }) => {
+        await branchA.query('INSERT INTO marks (tx) VALUES ($1)', ['p4'])
+      }),
+      (error: unknown) =>
+        isTransactionRolledBackError(error) &&
+        isConfigurationError(error.cause) &&
+        /fence table txkit_fence does not exist in database "b".*createFenceTable/.test(
+          error.cause.message,
+        ),
+    )
+    assert.deepEqual(await marks(a.pool), [])
+    assert.deepEqual(await fenceRows(a.pool), [])
+    await coordinator.close()
+  })
+
+  test('a decision table made before the parallel protocol refuses S: rolled back with the fix; createDecisionLog() widens it', async () => {
+    const { a, b, coordinator } = await twoDatabases()
+    await a.pool.query('DROP TABLE txkit_decision')
+    await a.pool.query(`CREATE TABLE txkit_decision (
+      gtrid varchar(64) PRIMARY KEY,
+      outcome char(1) NOT NULL CHECK (outcome IN ('C', 'A')),
+      participants text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now())`)
+    const write = (tx: string) =>
+      coordinator.transaction({ a: a.db, b: b.db }, async (branches) => {
+        await branches.a.query('INSERT INTO marks (tx) VALUES ($1)', [tx])
+        await branches.b.query('INSERT INTO marks (tx) VALUES ($1)', [tx])
+      })
+    await assert.rejects(
+      write('old'),
+      (error: unknown) =>
+        isTransactionRolledBackError(error) &&
+        isDecisionLogMissingError(error.cause) &&
+        /made before the parallel protocol.*createDecisionLog/.test(error.cause.message),
+    )
+    assert.deepEqual([...(await marks(a.pool)), ...(await marks(b.pool))], [])
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+    await coordinator.createDecisionLog()
+    await write('new')
+    assert.deepEqual(await marks(b.pool), ['new'])
+    await coordinator.close()
+  })
+
+  test('an open transaction: joined branches are fenced; one branch commits in one phase and leaves no fence', async () => {
+    const { a, b, coordinator } = await twoDatabases()
+    const two = await coordinator.begin()
+    await (await two.join('a', a.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['o2'])
+    await (await two.join('b', b.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['o2'])
+    assert.equal((await two.commit()).protocol, 'parallel')
+    const one = await coordinator.begin()
+    await (await one.join('b', b.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['o1'])
+    await one.commit()
+    assert.deepEqual(await marks(b.pool), ['o1', 'o2'])
+    await coordinator.close()
+    assert.deepEqual([...(await fenceRows(a.pool)), ...(await fenceRows(b.pool))], [])
+    assert.deepEqual(await decisionRows(a.pool), [])
+  })
+
+  test('configuration: fenceTable only with the parallel protocol, a valid name, fence tables only for it', async () => {
+    const { a } = await twoDatabases({}, false)
+    assert.throws(
+      () => fixture.coordinator({ decisionLog: a.db, fenceTable: 'f' }),
+      (error: unknown) =>
+        isConfigurationError(error) && /parallel protocol only/.test(error.message),
+    )
+    assert.throws(
+      () => fixture.coordinator({ decisionLog: a.db, protocol: 'parallel', fenceTable: 'a;b' }),
+      (error: unknown) =>
+        isConfigurationError(error) && /Invalid fence table name/.test(error.message),
+    )
+    assert.throws(
+      () => fixture.coordinator({ protocol: 'parallel' }),
+      (error: unknown) =>
+        isConfigurationError(error) && /parallel protocol needs a decision log/.test(error.message),
+    )
+    await assert.rejects(
+      fixture.coordinator({ decisionLog: a.db }).createFenceTable(a.db),
+      (error: unknown) =>
+        isConfigurationError(error) &&
+        /Fence tables serve the parallel protocol/.test(error.message),
+    )
+  })
+})
+
+describe('parallel protocol: recovery and the fence', () => {
+  test("a staged row whose branch is live is left; once the branch is gone its fence is claimed, 'A' recorded, and the branch can never begin", async () => {
+    // Branches that never began are claimed at once: see the crash matrix.
+    const { a, b, coordinator } = await twoDatabases()
+    const gtrid = `txkit.${Date.now().toString(36).padStart(9, '0')}0123456789abcdef`
+    // Branch 1 is open on b and holds its fence row; the staged row names only it (index 0 is an
+    // unused index, as a failed join leaves).
+    const live = await b.pool.connect()
+    await live.query('BEGIN')
+    await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES ($1, 1)', [gtrid])
+    await a.pool.query(
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '[null,"b"]')`,
+      [gtrid],
+    )
+    const round = () =>
+      recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0, lockTimeout: 200 })
+    const first = await round()
+    assert.equal(first.transactions.length, 1, JSON.stringify(first))
+    assert.equal(first.transactions[0]?.left, 'decision-open')
+    assert.match(first.transactions[0]?.reason ?? '', /still running/)
+    assert.deepEqual(await decisionRows(a.pool), ['S'])
+    assert.deepEqual(await fenceRows(b.pool), [])
+    await live.query('ROLLBACK')
+    const second = await round()
+    assert.equal(second.transactions[0]?.action, 'rolled-back', JSON.stringify(second))
+    assert.match(second.transactions[0]?.reason ?? '', /branch 1 never prepared/)
+    assert.deepEqual(await decisionRows(a.pool), ['A'])
+    assert.deepEqual(await fenceRows(b.pool), ['1 claimed'])
+    // A branch that begins late cannot take its fence: it can never be prepared.
+    await assert.rejects(
+      live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES ($1, 1)', [gtrid]),
+      /duplicate key/,
+    )
+    live.release()
+    // Fence rows older than any transaction may run are collected.
+    await b.pool.query("UPDATE txkit_fence SET created_at = now() - interval '3 hours'")
+    const third = await round()
+    assert.equal(third.fencesDeleted, 1)
+    assert.deepEqual(await fenceRows(b.pool), [])
+    await coordinator.close()
+  })
+})
+
+describe('parallel protocol on MariaDB', () => {
+  test('PG + MariaDB commit, and a MariaDB fence blocks a claim while its branch lives', async (t) => {
+    if (servers.mariadb === undefined) {
+      t.skip('no MariaDB')
+      return
+    }
+    const urlA = await servers.postgres.createDatabase()
+    const urlM = await servers.mariadb.createDatabase()
+    const a = fixture.pg(urlA, 'a')
+    const m = await fixture.mysql(urlM, 'm')
+    await a.pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
+    await m.pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY) ENGINE=InnoDB')
+    const coordinator = fixture.coordinator({ decisionLog: a.db, protocol: 'parallel' })
+    await coordinator.createDecisionLog()
+    for (const db of [a.db, m.db]) await coordinator.createFenceTable(db)
+    await coordinator.transaction({ a: a.db, m: m.db }, async (branches) => {
+      await branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['pm'])
+      await branches.m.query('INSERT INTO marks (tx) VALUES (?)', ['pm'])
+    })
+    const [rows] = await m.pool.query('SELECT tx FROM marks')
+    assert.deepEqual(rows, [{ tx: 'pm' }])
+    await coordinator.close()
+    assert.deepEqual(await xaRecover(m.pool), [])
+    const [fences] = await m.pool.query('SELECT * FROM txkit_fence')
+    assert.deepEqual(fences, [])
+
+    const gtrid = `txkit.${Date.now().toString(36).padStart(9, '0')}fedcba9876543210`
+    const live = await m.pool.getConnection()
+    await live.query('BEGIN')
+    await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES (?, 1)', [gtrid])
+    await a.pool.query(
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '[null,"m"]')`,
+      [gtrid],
+    )
+    const round = () =>
+      recover({ databases: [a.db, m.db], decisionLog: a.db, minAge: 0, lockTimeout: 1000 })
+    assert.equal((await round()).transactions[0]?.left, 'decision-open')
+    await live.query('ROLLBACK')
+    live.release()
+    assert.equal((await round()).transactions[0]?.action, 'rolled-back')
+    assert.deepEqual(await decisionRows(a.pool), ['A'])
+    const [claimed] = await m.pool.query('SELECT branch, claimed FROM txkit_fence')
+    assert.deepEqual(claimed, [{ branch: 1, claimed: 1 }])
+  })
+})
