@@ -7,7 +7,7 @@ import { type Coordinator, createCoordinator, type Database } from '../src/index
 import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 import { startSpan } from '../src/tracing/span.js'
-import { type LatencySummary, measure, ratio } from './stats.js'
+import { descendantsCpuSeconds, type LatencySummary, measure, ratio } from './stats.js'
 
 export interface CommitBenchOptions {
   readonly seconds: number
@@ -23,6 +23,7 @@ type Mode =
   | 'decision-ack'
   | 'decision-postgres-js'
   | 'decision-ack-postgres-js'
+  | 'parallel'
   | 'sequential'
   | 'non-atomic'
 const MODES: readonly Mode[] = [
@@ -31,6 +32,7 @@ const MODES: readonly Mode[] = [
   'decision-ack',
   'decision-postgres-js',
   'decision-ack-postgres-js',
+  'parallel',
   'sequential',
   'non-atomic',
 ]
@@ -41,6 +43,8 @@ interface Target {
   readonly decision: Coordinator
   /** `acknowledge: 'decision'`: returns at the decision, commits prepared branches in the background. */
   readonly acknowledging: Coordinator
+  /** The parallel protocol, acknowledged at its commit point (staged and every branch prepared). */
+  readonly parallel: Coordinator
   readonly sequential: Coordinator
   /** The same databases through postgres.js, whose branches pipeline BEGIN with the first statement. */
   readonly sqls: postgres.Sql[]
@@ -117,6 +121,8 @@ function run(mode: Mode, target: Target): () => Promise<void> {
       return viaTxkit(target.jsDecision, target.jsDatabases)
     case 'decision-ack-postgres-js':
       return viaTxkit(target.jsAcknowledging, target.jsDatabases)
+    case 'parallel':
+      return viaTxkit(target.parallel, target.databases)
     case 'sequential':
       return viaTxkit(target.sequential, target.databases)
   }
@@ -148,6 +154,12 @@ async function makeTarget(ports: readonly number[], n: number): Promise<Target> 
       decisionLog: first,
       acknowledge: 'decision',
     }),
+    parallel: createCoordinator({
+      prefix: 'bench',
+      decisionLog: first,
+      protocol: 'parallel',
+      acknowledge: 'decision',
+    }),
     sequential: createCoordinator({ prefix: 'bench', protocol: 'sequential' }),
     sqls,
     jsDatabases,
@@ -163,6 +175,7 @@ async function makeTarget(ports: readonly number[], n: number): Promise<Target> 
 async function closeTarget(target: Target): Promise<void> {
   await target.decision.close()
   await target.acknowledging.close()
+  await target.parallel.close()
   await target.jsDecision.close()
   await target.jsAcknowledging.close()
   await Promise.all(target.pools.map((pool) => pool.end()))
@@ -177,9 +190,13 @@ async function countRoundTrips(
 ): Promise<number> {
   const settle = () =>
     Promise.all(
-      [target.decision, target.acknowledging, target.jsDecision, target.jsAcknowledging].map(
-        (coordinator) => coordinator.close(),
-      ),
+      [
+        target.decision,
+        target.acknowledging,
+        target.parallel,
+        target.jsDecision,
+        target.jsAcknowledging,
+      ].map((coordinator) => coordinator.close()),
     )
   const total = () => proxies.reduce((sum, proxy) => sum + proxy.roundTrips, 0)
   await settle()
@@ -224,6 +241,8 @@ export async function runCommitBench(
       concurrency: number
       /** Through the proxy, one at a time: round trips per transaction, background work included. */
       roundTrips?: number
+      /** Direct, 16 at a time: CPU µs per transaction of Node and of the PostgreSQL servers. */
+      cpu?: { node: number; postgres: number }
     } & LatencySummary
   > = []
   try {
@@ -233,15 +252,18 @@ export async function runCommitBench(
       await client.query('CREATE TABLE bench (id bigserial PRIMARY KEY, note text)')
       await client.end()
     }
-    const first = await makeTarget(
+    const all = await makeTarget(
       servers.map((server) => server.port),
-      1,
+      servers.length,
     )
-    await first.decision.createDecisionLog()
-    await closeTarget(first)
+    await all.decision.createDecisionLog()
+    for (const database of all.databases) await all.parallel.createFenceTable(database)
+    await closeTarget(all)
 
-    log('| mode | N | proxy | concurrency | tx/s | p50 ms | p99 ms | round trips |')
-    log('|---|---|---|---|---|---|---|---|')
+    log(
+      '| mode | N | proxy | concurrency | tx/s | p50 ms | p99 ms | round trips | CPU µs/tx Node / PostgreSQL |',
+    )
+    log('|---|---|---|---|---|---|---|---|---|')
     for (const proxy of [false, true]) {
       const ports = proxy ? proxies.map((p) => p.port) : servers.map((server) => server.port)
       for (const n of [2, 3]) {
@@ -251,7 +273,27 @@ export async function runCommitBench(
             // One at a time through the proxy, a cell holds few transactions: three times as long
             // gives its p99 more than a couple of samples to stand on.
             const seconds = proxy && concurrency === 1 ? options.seconds * 3 : options.seconds
-            const summary = await measure(run(mode, target), { ...options, seconds, concurrency })
+            const cpuMeasured = !proxy && concurrency === 16
+            const once = run(mode, target)
+            let calls = 0
+            const nodeBefore = process.cpuUsage()
+            const serversBefore = cpuMeasured ? descendantsCpuSeconds() : 0
+            const summary = await measure(
+              cpuMeasured
+                ? async () => {
+                    await once()
+                    calls++
+                  }
+                : once,
+              { ...options, seconds, concurrency },
+            )
+            const nodeUsed = process.cpuUsage(nodeBefore)
+            const cpu = cpuMeasured
+              ? {
+                  node: Math.round((nodeUsed.user + nodeUsed.system) / calls),
+                  postgres: Math.round(((descendantsCpuSeconds() - serversBefore) * 1e6) / calls),
+                }
+              : undefined
             const roundTrips =
               proxy && concurrency === 1 ? await countRoundTrips(mode, target, proxies) : undefined
             results.push({
@@ -261,9 +303,10 @@ export async function runCommitBench(
               concurrency,
               ...summary,
               ...(roundTrips && { roundTrips }),
+              ...(cpu && { cpu }),
             })
             log(
-              `| ${mode} | ${n} | ${proxy ? 'yes' : 'no'} | ${concurrency} | ${summary.perSecond.toFixed(0)} | ${summary.p50.toFixed(2)} | ${summary.p99.toFixed(2)} | ${roundTrips ?? ''} |`,
+              `| ${mode} | ${n} | ${proxy ? 'yes' : 'no'} | ${concurrency} | ${summary.perSecond.toFixed(0)} | ${summary.p50.toFixed(2)} | ${summary.p99.toFixed(2)} | ${roundTrips ?? ''} | ${cpu ? `${cpu.node} / ${cpu.postgres}` : ''} |`,
             )
           }
         }
@@ -326,6 +369,18 @@ export async function runCommitBench(
         find('decision-ack', 2, true, 1).p99,
         find('handwritten', 2, true, 1).p99,
       ),
+      parallel_vs_sequential_p50_latency_n3_proxy: ratio(
+        find('parallel', 3, true, 1).p50,
+        find('sequential', 3, true, 1).p50,
+      ),
+      parallel_vs_handwritten_p50_latency_n2_proxy: ratio(
+        find('parallel', 2, true, 1).p50,
+        find('handwritten', 2, true, 1).p50,
+      ),
+      parallel_vs_handwritten_throughput_n2_c16: ratio(
+        find('parallel', 2, false, 16).perSecond,
+        find('handwritten', 2, false, 16).perSecond,
+      ),
       decision_ack_postgres_js_vs_handwritten_p50_latency_n2_proxy: ratio(
         find('decision-ack-postgres-js', 2, true, 1).p50,
         find('handwritten', 2, true, 1).p50,
@@ -366,11 +421,15 @@ export async function runCommitBench(
       tracing_noop_us_per_transaction: tracingCost,
       round_trips_per_transaction_n2: roundTripsOf(2),
       round_trips_per_transaction_n3: roundTripsOf(3),
+      cpu_us_per_transaction_n2_c16: Object.fromEntries(
+        MODES.map((mode) => [mode, find(mode, 2, false, 16).cpu]),
+      ),
       targets: {
         decision_ack_vs_handwritten_p50_latency_n2_proxy: '<= 1.0',
         decision_ack_vs_sequential_p50_latency_n3_proxy: '<= 0.55',
         decision_ack_vs_handwritten_throughput_n2_c16: '>= 1.05',
         decision_vs_handwritten_p99_latency_n2_proxy: '<= 1.2',
+        parallel_vs_sequential_p50_latency_n3_proxy: 'floor 3/8 = 0.375',
         decision_vs_sequential_p50_latency_n3_proxy: '<= 0.6',
         decision_vs_handwritten_throughput_n2_c16: '>= 1.0',
         heap_growth_mb_10k: '< 5',
@@ -379,7 +438,7 @@ export async function runCommitBench(
       cells: results,
     }
     log('')
-    for (const [key, value] of Object.entries(summary).slice(0, 17)) {
+    for (const [key, value] of Object.entries(summary).slice(0, 21)) {
       log(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : value}`)
     }
     writeFileSync(options.output, `${JSON.stringify(summary, null, 2)}\n`)

@@ -83,6 +83,21 @@ function rawMysql(pool: mysql.Pool): Locker {
   }
 }
 
+/**
+ * The statements txkit's lock sends, on txkit's connection adapter, without the lock object: what
+ * the adapter costs over the raw driver, and what the lock object costs over it.
+ */
+function adapter(database: Database, take: string, release: string, key: unknown): Locker {
+  return async () => {
+    const connection = await database.acquire()
+    await connection.query(take, [key])
+    return async () => {
+      await connection.query(release, [key])
+      connection.release(false)
+    }
+  }
+}
+
 function txkit(pool: Database): Locker {
   return async (key) => {
     const lock = await createLock(pool, key).acquire()
@@ -157,12 +172,19 @@ async function cycle(locker: Locker, key: string): Promise<void> {
   await release()
 }
 
+/** What one contended slice saw: every wait (ms) and each contender's grants. */
+interface ContendedSlice {
+  readonly waits: number[]
+  readonly grants: number[]
+  readonly seconds: number
+}
+
 /** `contenders` loops on one key: each waits, holds the lock for a moment, hands it on. */
-async function contended(
+async function contendedSlice(
   locker: Locker,
   options: LockBenchOptions,
   key: string,
-): Promise<Contended> {
+): Promise<ContendedSlice> {
   const waits: number[] = []
   const warmupEnd = performance.now() + options.warmup * 1000
   const end = warmupEnd + options.seconds * 1000
@@ -196,14 +218,45 @@ async function contended(
     }),
   )
   clearTimeout(closing)
-  const summary = summarise(waits, options.seconds)
-  return {
-    handoffsPerSecond: summary.perSecond,
-    p50WaitMs: summary.p50,
-    p99WaitMs: summary.p99,
-    maxWaitMs: Math.max(0, ...waits),
-    grantsPerContender: { min: Math.min(...grants), max: Math.max(...grants) },
+  return { waits, grants, seconds: options.seconds }
+}
+
+const CONTENDED_ROUNDS = 2
+
+/**
+ * Every locker contended in turn, in rounds of half the time whose order reverses each round: a
+ * locker always following the same one would pay for its leftovers (as the uncontended slices did).
+ */
+async function contended(
+  lockers: ReadonlyArray<readonly [string, Locker]>,
+  options: LockBenchOptions,
+): Promise<Record<string, Contended>> {
+  const slices = new Map<string, ContendedSlice[]>(lockers.map(([name]) => [name, []]))
+  const slice = { ...options, seconds: options.seconds / CONTENDED_ROUNDS }
+  for (let round = 0; round < CONTENDED_ROUNDS; round++) {
+    for (const [name, locker] of round % 2 === 0 ? lockers : [...lockers].reverse()) {
+      slices.get(name)?.push(await contendedSlice(locker, slice, `c-${name}-${round}`))
+    }
   }
+  const results: Record<string, Contended> = {}
+  for (const [name, parts] of slices) {
+    const waits = parts.flatMap((part) => part.waits)
+    const grants = (parts[0]?.grants ?? []).map((_, contender) =>
+      parts.reduce((sum, part) => sum + (part.grants[contender] ?? 0), 0),
+    )
+    const summary = summarise(
+      waits,
+      parts.reduce((sum, part) => sum + part.seconds, 0),
+    )
+    results[name] = {
+      handoffsPerSecond: summary.perSecond,
+      p50WaitMs: summary.p50,
+      p99WaitMs: summary.p99,
+      maxWaitMs: Math.max(0, ...waits),
+      grantsPerContender: { min: Math.min(...grants), max: Math.max(...grants) },
+    }
+  }
+  return results
 }
 
 async function startRedis(): Promise<{ client: Redis; stop: () => Promise<void> } | undefined> {
@@ -278,16 +331,36 @@ export async function runLockBench(options: LockBenchOptions): Promise<void> {
       ? undefined
       : mysql.createPool({ uri: mariadb.url('mysql'), connectionLimit: options.contenders + 2 })
   try {
+    const pgBench = pgDatabase(pgPool, { name: 'bench' })
     const lockers: Array<[string, Locker]> = [
-      ['txkit_pg', txkit(pgDatabase(pgPool, { name: 'bench' }))],
+      ['txkit_pg', txkit(pgBench)],
       ['raw_pg', rawPg(pgPool)],
+      [
+        'adapter_pg',
+        adapter(
+          pgBench,
+          'SELECT pg_advisory_lock($1::bigint)',
+          'SELECT pg_advisory_unlock($1::bigint) AS released',
+          '4242',
+        ),
+      ],
       ['advisory_lock_pkg', advisoryLockPackage(postgres.url())],
       ['polling_100ms_pg', pollingPg(pgPool)],
     ]
     if (mysqlPool !== undefined) {
+      const mariadbBench = mysqlDatabase(mysqlPool, { name: 'bench' })
       lockers.push(
-        ['txkit_mariadb', txkit(mysqlDatabase(mysqlPool, { name: 'bench' }))],
+        ['txkit_mariadb', txkit(mariadbBench)],
         ['raw_mariadb', rawMysql(mysqlPool)],
+        [
+          'adapter_mariadb',
+          adapter(
+            mariadbBench,
+            'SELECT GET_LOCK(?, 1e9) AS acquired',
+            'SELECT RELEASE_LOCK(?) AS released',
+            'adapter',
+          ),
+        ],
       )
     }
     if (redis !== undefined) lockers.push(['redlock', redlock(redis.client)])
@@ -298,10 +371,9 @@ export async function runLockBench(options: LockBenchOptions): Promise<void> {
         `locks uncontended ${name.padEnd(18)} ${uncontendedResults[name]?.perSecond.toFixed(0).padStart(6)} acquire+release/s  p50 ${uncontendedResults[name]?.p50.toFixed(3)} ms`,
       )
     }
-    const contendedResults: Record<string, Contended> = {}
-    for (const [name, locker] of lockers) {
-      contendedResults[name] = await contended(locker, options, `c-${name}`)
-      const result = contendedResults[name]
+    const contendedResults = await contended(lockers, options)
+    for (const [name] of lockers) {
+      const result = contendedResults[name] as Contended
       console.log(
         `locks ${options.contenders} contenders ${name.padEnd(18)} ${result.handoffsPerSecond.toFixed(0).padStart(5)} hand-offs/s  wait p50 ${result.p50WaitMs.toFixed(1)} ms  p99 ${result.p99WaitMs.toFixed(1)} ms  max ${result.maxWaitMs.toFixed(0)} ms  grants/contender ${result.grantsPerContender.min}..${result.grantsPerContender.max}`,
       )
@@ -342,6 +414,26 @@ export async function runLockBench(options: LockBenchOptions): Promise<void> {
         uncontendedResults.txkit_mariadb?.perSecond,
         uncontendedResults.raw_mariadb?.perSecond,
       ),
+      // Where the uncontended cost is: txkit's connection adapter over the raw driver, then the
+      // lock object (key, re-entrance check, lost-session watch, state) over the adapter.
+      cost_breakdown_uncontended: {
+        adapter_vs_raw_pg: ratio(
+          uncontendedResults.adapter_pg?.perSecond ?? 0,
+          uncontendedResults.raw_pg?.perSecond ?? 1,
+        ),
+        txkit_vs_adapter_pg: ratio(
+          uncontendedResults.txkit_pg?.perSecond ?? 0,
+          uncontendedResults.adapter_pg?.perSecond ?? 1,
+        ),
+        adapter_vs_raw_mariadb: ratio(
+          uncontendedResults.adapter_mariadb?.perSecond ?? 0,
+          uncontendedResults.raw_mariadb?.perSecond ?? 1,
+        ),
+        txkit_vs_adapter_mariadb: ratio(
+          uncontendedResults.txkit_mariadb?.perSecond ?? 0,
+          uncontendedResults.adapter_mariadb?.perSecond ?? 1,
+        ),
+      },
       uncontended: uncontendedResults,
       contended: contendedResults,
       setup: {
@@ -360,6 +452,7 @@ export async function runLockBench(options: LockBenchOptions): Promise<void> {
         console.log(`locks: ${key} ${value.value} (target ${value.target})`)
       }
     }
+    console.log(`locks: cost breakdown ${JSON.stringify(results.cost_breakdown_uncontended)}`)
     writeFileSync(options.output, `${JSON.stringify(results, null, 2)}\n`)
   } finally {
     await pgPool.end()

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+
 /** Latencies in ms, summarised. */
 export interface LatencySummary {
   readonly transactions: number
@@ -35,6 +37,46 @@ export async function measure(
   }
   await Promise.all(Array.from({ length: options.concurrency }, loop))
   return summarise(latencies, options.seconds)
+}
+
+/**
+ * CPU seconds (user + system) used so far by every descendant of this process (the throwaway
+ * database servers and their backends), from /proc; 0 where there is no /proc.
+ */
+export function descendantsCpuSeconds(): number {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+  } catch {
+    return 0
+  }
+  const processes: Array<{ pid: number; ppid: number; ticks: number }> = []
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      processes.push({
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]),
+      })
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const ours = new Set([process.pid])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const each of processes) {
+      if (!ours.has(each.pid) && ours.has(each.ppid)) {
+        ours.add(each.pid)
+        grew = true
+      }
+    }
+  }
+  ours.delete(process.pid)
+  // Linux reports clock ticks of 1/100 s (USER_HZ) in /proc/<pid>/stat.
+  return processes.reduce((sum, each) => sum + (ours.has(each.pid) ? each.ticks : 0), 0) / 100
 }
 
 export function ratio(a: number, b: number): number {

@@ -2,7 +2,7 @@
 # Checks the models exhaustively with Spin: every correct variant must hold every invariant; every
 # broken variant must be refuted (an assertion violated). `npm run model`; CI.
 #   decision.pml  the decision protocol and its recovery (what txkit runs)
-#   parallel.pml  a one-phase "parallel commit" design (issue 14 part 5), checked before any code
+#   parallel.pml  the parallel protocol (protocol: 'parallel'), checked before it was written
 set -euo pipefail
 cd "$(dirname "$0")"
 work=$(mktemp -d)

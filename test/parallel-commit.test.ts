@@ -186,6 +186,35 @@ describe('parallel protocol', () => {
     assert.deepEqual(await decisionRows(a.pool), [])
   })
 
+  test('the transaction manager runs it: joined databases are fenced; a user-written resource is refused', async () => {
+    const { a, b, coordinator } = await twoDatabases()
+    await coordinator.close()
+    const manager = await fixture.manager({ decisionLog: a.db, protocol: 'parallel' })
+    await manager.run(async (tx) => {
+      await (await tx.join('a', a.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['m1'])
+      await (await tx.join('b', b.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['m1'])
+    })
+    assert.deepEqual([...(await marks(a.pool)), ...(await marks(b.pool))], ['m1', 'm1'])
+    const resource = {
+      sortKey: 'outbox',
+      prepare: async () => {},
+      commit: async () => {},
+      abort: async () => {},
+    }
+    await assert.rejects(
+      manager.run(async (tx) => {
+        await (await tx.join('a', a.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['m2'])
+        await tx.joinResource(resource)
+      }),
+      (error: unknown) =>
+        isConfigurationError(error) &&
+        /cannot take part in a parallel transaction/.test(error.message),
+    )
+    assert.deepEqual(await marks(a.pool), ['m1'])
+    await manager.close()
+    assert.deepEqual([...(await fenceRows(a.pool)), ...(await fenceRows(b.pool))], [])
+  })
+
   test('configuration: fenceTable only with the parallel protocol, a valid name, fence tables only for it', async () => {
     const { a } = await twoDatabases({}, false)
     assert.throws(

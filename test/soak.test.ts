@@ -94,6 +94,20 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
     decisionLog: decision.db,
     acknowledge: 'decision',
   })
+  // Writers of the parallel protocol too, on the same decision log: one acknowledging at its
+  // commit point, one once every branch is committed.
+  const parallel = fixture.coordinator({
+    prefix: PREFIX,
+    decisionLog: decision.db,
+    protocol: 'parallel',
+  })
+  for (const b of banks) await parallel.createFenceTable(b.db)
+  const parallelAcknowledging = fixture.coordinator({
+    prefix: PREFIX,
+    decisionLog: decision.db,
+    protocol: 'parallel',
+    acknowledge: 'decision',
+  })
   const before = (await Promise.all(banks.map((b) => b.total()))).reduce((x, y) => x + y, 0)
   const deadline = Date.now() + SECONDS * 1000
   const random = (n: number) => Math.floor(Math.random() * n)
@@ -144,7 +158,7 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
       const run = await runCrashCoordinator({
         databases: banks.map((b) => ({ name: b.name, kind: b.kind, url: b.url })),
         decisionLog: decision.name,
-        protocol: 'decision',
+        protocol: crashes.length % 4 < 2 ? 'decision' : 'parallel',
         prefix: PREFIX,
         marker,
         killAt: points[random(points.length)] as CrashPoint,
@@ -176,9 +190,9 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
 
   await Promise.all([
     writer(coordinator),
-    writer(coordinator),
     writer(acknowledging),
-    writer(acknowledging),
+    writer(parallel),
+    writer(parallelAcknowledging),
     crasher(),
     worker(),
     worker(),
@@ -186,9 +200,15 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   ])
 
   await acknowledging.close()
+  await parallelAcknowledging.close()
   const background = acknowledging.backgroundCommits
   assert.equal(background.inFlight, 0)
   assert.ok(background.finished > 10, `background commits: ${JSON.stringify(background)}`)
+  const parallelBackground = parallelAcknowledging.backgroundCommits
+  assert.ok(
+    parallelBackground.finished > 10,
+    `parallel background commits: ${JSON.stringify(parallelBackground)}`,
+  )
   for (let round = 0; round < 10; round++) {
     await recover({
       databases: banks.map((b) => b.db),
@@ -217,5 +237,5 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   assert.ok(stats.acknowledged > 50, `writers made progress: ${JSON.stringify(stats)}`)
   assert.ok(stats.rounds > 30, `workers ran: ${JSON.stringify(stats)}`)
   assert.ok(stats.crashes > 5, `coordinators crashed: ${JSON.stringify(stats)}`)
-  process.stdout.write(`# soak: ${JSON.stringify({ ...stats, background })}\n`)
+  process.stdout.write(`# soak: ${JSON.stringify({ ...stats, background, parallelBackground })}\n`)
 })
