@@ -128,7 +128,9 @@ describe('open transactions: databases join after begin', () => {
     const sequential = fixture.coordinator({ protocol: 'sequential' })
     await assert.rejects(
       sequential.begin(),
-      (e: unknown) => isConfigurationError(e) && /Only the decision protocol/.test(e.message),
+      (e: unknown) =>
+        isConfigurationError(e) &&
+        /sequential protocol takes no databases after begin/.test(e.message),
     )
     await using open = await coordinator.begin()
     await assert.rejects(

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type pg from 'pg'
+import pg from 'pg'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import {
@@ -15,6 +15,7 @@ import {
   isTransactionRolledBackError,
   recover,
 } from '../src/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 
 const servers = serversForFile()
 const { fixture } = servers
@@ -213,6 +214,41 @@ describe('parallel protocol', () => {
     assert.deepEqual(await marks(a.pool), ['m1'])
     await manager.close()
     assert.deepEqual([...(await fenceRows(a.pool)), ...(await fenceRows(b.pool))], [])
+  })
+
+  test('small pools: concurrent transactions never wait for a connection while holding their branches', async () => {
+    const [urlA, urlB] = await Promise.all([1, 2].map(() => servers.postgres.createDatabase()))
+    const small = [urlA, urlB].map((url) => new pg.Pool({ connectionString: url, max: 2 }))
+    try {
+      const [a, b] = small.map((pool, index) => pgDatabase(pool, { name: `s${index}` }))
+      if (a === undefined || b === undefined) throw new Error('no pools')
+      for (const pool of small) await pool.query('CREATE TABLE marks (tx text PRIMARY KEY)')
+      const coordinator = fixture.coordinator({
+        decisionLog: a,
+        protocol: 'parallel',
+        acknowledge: 'decision',
+      })
+      await coordinator.createDecisionLog()
+      for (const db of [a, b]) await coordinator.createFenceTable(db)
+      // Each transaction needs two of a's two connections (its branch and its staged row).
+      await Promise.all(
+        Array.from({ length: 6 }, async (_, loop) => {
+          for (let i = 0; i < 10; i++) {
+            await coordinator.transaction({ a, b }, async (branches) => {
+              await branches.a.query('INSERT INTO marks (tx) VALUES ($1)', [`${loop}-${i}`])
+              await branches.b.query('INSERT INTO marks (tx) VALUES ($1)', [`${loop}-${i}`])
+            })
+          }
+        }),
+      )
+      await coordinator.close()
+      for (const pool of small) {
+        const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM marks')
+        assert.equal(Number(rows[0]?.n), 60)
+      }
+    } finally {
+      await Promise.all(small.map((pool) => pool.end()))
+    }
   })
 
   test('configuration: fenceTable only with the parallel protocol, a valid name, fence tables only for it', async () => {

@@ -1,3 +1,4 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
 import type { TraceSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitProtocolName } from '../xid/xid.js'
@@ -19,6 +20,12 @@ export interface CommitContext {
   readonly decisionLog: DecisionLog | undefined
   /** The fence table of every participating database; parallel protocol only. */
   readonly fences: FenceTable | undefined
+  /**
+   * Parallel protocol: the decision database's connection the staged row and its turn to 'C' (or
+   * 'A') are written on, held from `begin` until then, so that a transaction never waits for a
+   * connection while holding its branches (see `coordinator.begin`).
+   */
+  staging: DriverConnection | undefined
   /** The 'C' row already rides in the decision branch (inserted with its BEGIN). */
   readonly decisionInsertedAtBegin: boolean
   /** After this instant (ms since the epoch, by the decision database's clock) no commit. */

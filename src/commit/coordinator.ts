@@ -259,6 +259,7 @@ export class Coordinator implements AsyncDisposable {
       decisionBranch: undefined,
       decisionLog,
       fences: this.fences,
+      staging: undefined,
       // One branch commits in one phase and needs no decision at all.
       decisionInsertedAtBegin:
         groups.length > 1 &&
@@ -283,11 +284,19 @@ export class Coordinator implements AsyncDisposable {
     let transaction: DistributedTransaction<BranchesOf<Databases>> | undefined
     const assertActive = () => transaction?.assertActive()
     const count = open ? 0 : groups.length
-    const opened = await Promise.allSettled(
-      groups.map((group, index) =>
-        this.#openBranch(context, group, index, count, assertActive, participants),
-      ),
+    const opening = groups.map((group, index) =>
+      this.#openBranch(context, group, index, count, assertActive, participants),
     )
+    // A parallel transaction writes its staged row on a connection of its own, taken now, in the
+    // same tick as its branches: taken later, while holding them, transactions could each hold a
+    // branch and wait for the pool's last connection forever.
+    const staging =
+      this.fences !== undefined && groups.length > 1 && decisionLog !== undefined
+        ? decisionLog.database.acquire().then((connection) => {
+            context.staging = connection
+          })
+        : Promise.resolve()
+    const opened = await Promise.allSettled([...opening, staging])
     const failure = opened.find((result) => result.status === 'rejected')
     beginSpan?.end(failure === undefined ? undefined : (failure as PromiseRejectedResult).reason)
     if (failure !== undefined) {
@@ -295,6 +304,8 @@ export class Coordinator implements AsyncDisposable {
       context.span?.set({ 'txkit.transaction.outcome': 'rolled-back' })
       context.span?.end(reason)
       await Promise.all(context.branches.map(abandon))
+      context.staging?.release(false)
+      context.staging = undefined
       throw new TransactionRolledBackError(
         gtrid,
         context.branches.map((branch) => branch.report()),

@@ -126,7 +126,6 @@ export class DecisionLog {
     gtrid: string,
     participants: string,
     deadline: number,
-    outcome: 'C' | 'S' = 'C',
   ): Promise<DecisionInsertOutcome> {
     let connection: DriverConnection
     try {
@@ -135,7 +134,7 @@ export class DecisionLog {
       throw new DecisionInsertFailure(false, false, error)
     }
     try {
-      const inserted = await this.insertIn(connection, gtrid, participants, deadline, outcome)
+      const inserted = await this.insertIn(connection, gtrid, participants, deadline)
       connection.release(false)
       return inserted
     } catch (error) {
@@ -146,13 +145,15 @@ export class DecisionLog {
   }
 
   /**
-   * Turns this transaction's staged decision ('S') into `outcome`; false when the row says
-   * something else or is gone. Throws when the answer is lost.
+   * Turns this transaction's staged decision ('S') into `outcome` on `connection`; false when the
+   * row says something else or is gone.
    */
-  resolveStaged(gtrid: string, outcome: 'C' | 'A'): Promise<boolean> {
-    return withConnection(this.database, (connection) =>
-      this.database.dialect.resolveStagedDecision(connection, this.table, gtrid, outcome),
-    )
+  resolveStagedOn(
+    connection: DriverConnection,
+    gtrid: string,
+    outcome: 'C' | 'A',
+  ): Promise<boolean> {
+    return this.database.dialect.resolveStagedDecision(connection, this.table, gtrid, outcome)
   }
 
   /** When `error` says the table is missing, the error to report instead. */

@@ -1,9 +1,10 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { startSpan } from '../tracing/span.js'
 import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
 import { commitBranch, prepareBranch } from './branch-steps.js'
 import { afterStep, beforeStep, type CommitContext, participantsOf } from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
-import { DecisionInsertFailure, type DecisionLog, NOT_INSERTED } from './decision-log.js'
+import { type DecisionLog, NOT_INSERTED } from './decision-log.js'
 import type { FenceTable } from './fence-table.js'
 
 /** Whether this coordinator's staged row went in: by its answer, perhaps (answer lost), or not. */
@@ -25,18 +26,23 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
   let staged: Staged = 'no'
   const stage = async () => {
     await beforeStep(context, 'decision')
-    let outcome: Awaited<ReturnType<DecisionLog['insertAlone']>>
+    let outcome: Awaited<ReturnType<DecisionLog['insertIn']>>
     try {
-      outcome = await decisionLog.insertAlone(
-        context.gtrid,
-        participantsOf(context),
-        context.deadline,
-        'S',
+      outcome = await onStaging(context, decisionLog, (connection) =>
+        decisionLog.insertIn(
+          connection,
+          context.gtrid,
+          participantsOf(context),
+          context.deadline,
+          'S',
+        ),
       )
     } catch (error) {
-      if (!(error instanceof DecisionInsertFailure)) throw error
-      if (error.lost) staged = 'perhaps'
-      throw decisionLog.explain(error.cause)
+      if (error instanceof StagingLost) {
+        staged = 'perhaps'
+        throw error.cause
+      }
+      throw decisionLog.explain(error)
     }
     if (outcome !== 'inserted') throw new Error(NOT_INSERTED[outcome])
     staged = 'yes'
@@ -62,7 +68,10 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
   const finish = async (): Promise<CommitResult> => {
     try {
       // Not 'S' any more: a recovery worker found every branch prepared and wrote 'C' first.
-      await decisionLog.resolveStaged(context.gtrid, 'C')
+      await onStaging(context, decisionLog, (connection) =>
+        decisionLog.resolveStagedOn(connection, context.gtrid, 'C'),
+      )
+      releaseStaging(context)
     } catch (error) {
       context.logger.warn(
         { gtrid: context.gtrid, error },
@@ -91,7 +100,10 @@ async function abortBeforeCommitPoint(
   if (staged !== 'no') {
     let aborted: boolean
     try {
-      aborted = await decisionLog.resolveStaged(context.gtrid, 'A')
+      aborted = await onStaging(context, decisionLog, (connection) =>
+        decisionLog.resolveStagedOn(connection, context.gtrid, 'A'),
+      )
+      releaseStaging(context)
     } catch (error) {
       throw outcomeUnknown(
         context,
@@ -113,6 +125,37 @@ async function abortBeforeCommitPoint(
   }
   await rollBackEverything(context, 'parallel')
   throw rolledBack(context, 'a branch or the staged decision failed before the commit point', cause)
+}
+
+/** The staging connection was lost with a statement on it: whether it took effect is unknown. */
+class StagingLost {
+  constructor(readonly cause: unknown) {}
+}
+
+/**
+ * Runs `work` on the transaction's staging connection (taken at `begin`; an open transaction's is
+ * taken here). A connection that fails is closed, and a lost one reported as {@link StagingLost}.
+ */
+async function onStaging<Result>(
+  context: CommitContext,
+  decisionLog: DecisionLog,
+  work: (connection: DriverConnection) => Promise<Result>,
+): Promise<Result> {
+  const connection = context.staging ?? (await decisionLog.database.acquire())
+  context.staging = connection
+  try {
+    return await work(connection)
+  } catch (error) {
+    context.staging = undefined
+    connection.release(true)
+    const lost = connection.lost || decisionLog.database.dialect.isConnectionLost(error)
+    throw lost ? new StagingLost(error) : error
+  }
+}
+
+function releaseStaging(context: CommitContext): void {
+  context.staging?.release(false)
+  context.staging = undefined
 }
 
 /** Where the branches stand; `pending` lists those not (yet) committed. */

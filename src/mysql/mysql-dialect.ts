@@ -18,6 +18,7 @@ import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
+import { xaXid } from './xa-xid.js'
 
 const ER_XAER_NOTA = 1397
 const ER_DUP_ENTRY = 1062
@@ -40,15 +41,6 @@ const CONNECTION_LOST_CODES = new Set([
   'ER_SOCKET_TIMEOUT',
   ...SOCKET_ERROR_CODES,
 ])
-
-/**
- * An XA xid as hex literals: the whole id is the gtrid, bqual is empty and formatID is 1, which is
- * what SQLAlchemy (and so sqlalchemy-xa-recovery) writes. Hex needs no escaping and survives any
- * character set.
- */
-function xaXid(xid: string): string {
-  return `X'${Buffer.from(xid, 'utf8').toString('hex')}'`
-}
 
 interface XaRecoverRow {
   readonly formatID: number | string

@@ -1,6 +1,7 @@
 import { errno } from '../dialect/error-code.js'
 import type { FenceClaim, FenceDialect } from '../dialect/fence-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
+import { xaXid } from './xa-xid.js'
 
 const ER_DUP_ENTRY = 1062
 const ER_LOCK_WAIT_TIMEOUT = 1205
@@ -11,7 +12,7 @@ const ER_LOCK_WAIT_TIMEOUT = 1205
  */
 export const mysqlFenceDialect: FenceDialect = {
   async begin(connection, xid, table, key) {
-    await connection.query(`XA START X'${Buffer.from(xid, 'utf8').toString('hex')}'`)
+    await connection.query(`XA START ${xaXid(xid)}`)
     await connection.query(
       `INSERT INTO ${quoteTableName(table, '`')} (gtrid, branch) VALUES (?, ?)`,
       [key.gtrid, key.index],
