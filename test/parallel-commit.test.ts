@@ -241,10 +241,25 @@ describe('parallel protocol', () => {
           }
         }),
       )
+      // Open transactions (the transaction manager's way) take it with their first join.
+      await Promise.all(
+        Array.from({ length: 6 }, async (_, loop) => {
+          for (let i = 0; i < 10; i++) {
+            const tx = await coordinator.begin()
+            await (await tx.join('a', a)).query('INSERT INTO marks (tx) VALUES ($1)', [
+              `o${loop}-${i}`,
+            ])
+            await (await tx.join('b', b)).query('INSERT INTO marks (tx) VALUES ($1)', [
+              `o${loop}-${i}`,
+            ])
+            await tx.commit()
+          }
+        }),
+      )
       await coordinator.close()
       for (const pool of small) {
         const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM marks')
-        assert.equal(Number(rows[0]?.n), 60)
+        assert.equal(Number(rows[0]?.n), 120)
       }
     } finally {
       await Promise.all(small.map((pool) => pool.end()))

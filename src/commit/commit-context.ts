@@ -1,4 +1,3 @@
-import type { DriverConnection } from '../driver/driver-connection.js'
 import type { TraceSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitProtocolName } from '../xid/xid.js'
@@ -8,6 +7,7 @@ import type { Acknowledge } from './commit-result.js'
 import type { DecisionLog } from './decision-log.js'
 import type { FenceTable } from './fence-table.js'
 import type { ProtocolStep, ProtocolStepEvent, ProtocolStepObserver } from './protocol-step.js'
+import type { StagingConnection } from './staging-connection.js'
 
 /** What a commit protocol works with: one transaction's branches and the coordinator's settings. */
 export interface CommitContext {
@@ -20,12 +20,8 @@ export interface CommitContext {
   readonly decisionLog: DecisionLog | undefined
   /** The fence table of every participating database; parallel protocol only. */
   readonly fences: FenceTable | undefined
-  /**
-   * Parallel protocol: the decision database's connection the staged row and its turn to 'C' (or
-   * 'A') are written on, held from `begin` until then, so that a transaction never waits for a
-   * connection while holding its branches (see `coordinator.begin`).
-   */
-  staging: DriverConnection | undefined
+  /** Parallel protocol: where the staged row and its turn to 'C' or 'A' are written. */
+  readonly staging: StagingConnection | undefined
   /** The 'C' row already rides in the decision branch (inserted with its BEGIN). */
   readonly decisionInsertedAtBegin: boolean
   /** After this instant (ms since the epoch, by the decision database's clock) no commit. */

@@ -19,6 +19,7 @@ import { DecisionLog, type DecisionLogOptions } from './decision-log.js'
 import { DistributedTransaction } from './distributed-transaction.js'
 import { DEFAULT_FENCE_TABLE, FenceTable } from './fence-table.js'
 import type { ProtocolStepObserver } from './protocol-step.js'
+import { StagingConnection } from './staging-connection.js'
 
 export interface CoordinatorOptions {
   /**
@@ -259,7 +260,10 @@ export class Coordinator implements AsyncDisposable {
       decisionBranch: undefined,
       decisionLog,
       fences: this.fences,
-      staging: undefined,
+      staging:
+        this.fences !== undefined && decisionLog !== undefined
+          ? new StagingConnection(decisionLog.database)
+          : undefined,
       // One branch commits in one phase and needs no decision at all.
       decisionInsertedAtBegin:
         groups.length > 1 &&
@@ -287,16 +291,10 @@ export class Coordinator implements AsyncDisposable {
     const opening = groups.map((group, index) =>
       this.#openBranch(context, group, index, count, assertActive, participants),
     )
-    // A parallel transaction writes its staged row on a connection of its own, taken now, in the
-    // same tick as its branches: taken later, while holding them, transactions could each hold a
-    // branch and wait for the pool's last connection forever.
-    const staging =
-      this.fences !== undefined && groups.length > 1 && decisionLog !== undefined
-        ? decisionLog.database.acquire().then((connection) => {
-            context.staging = connection
-          })
-        : Promise.resolve()
-    const opened = await Promise.allSettled([...opening, staging])
+    // A parallel transaction's staged row has a connection of its own, taken in the same tick as
+    // its branches (see StagingConnection).
+    const staging = groups.length > 1 ? context.staging?.take() : undefined
+    const opened = await Promise.allSettled([...opening, staging ?? Promise.resolve()])
     const failure = opened.find((result) => result.status === 'rejected')
     beginSpan?.end(failure === undefined ? undefined : (failure as PromiseRejectedResult).reason)
     if (failure !== undefined) {
@@ -304,8 +302,7 @@ export class Coordinator implements AsyncDisposable {
       context.span?.set({ 'txkit.transaction.outcome': 'rolled-back' })
       context.span?.end(reason)
       await Promise.all(context.branches.map(abandon))
-      context.staging?.release(false)
-      context.staging = undefined
+      context.staging?.release()
       throw new TransactionRolledBackError(
         gtrid,
         context.branches.map((branch) => branch.report()),
@@ -322,8 +319,11 @@ export class Coordinator implements AsyncDisposable {
       context,
       handles as BranchesOf<Databases>,
       open
-        ? (group: DatabaseGroup, index: number) =>
-            this.#openBranch(context, group, index, 0, assertActive, '[]')
+        ? (group: DatabaseGroup, index: number) => {
+            // With the first join, in the same tick; a failure is retried at commit.
+            context.staging?.take().catch(() => undefined)
+            return this.#openBranch(context, group, index, 0, assertActive, '[]')
+          }
         : undefined,
     )
     return transaction

@@ -344,7 +344,6 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
 
   #release(): void {
     for (const branch of this.#context.branches as readonly Branch[]) branch.release()
-    this.#context.staging?.release(false)
-    this.#context.staging = undefined
+    this.#context.staging?.release()
   }
 }

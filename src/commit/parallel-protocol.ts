@@ -6,6 +6,7 @@ import { afterStep, beforeStep, type CommitContext, participantsOf } from './com
 import type { CommitResult } from './commit-result.js'
 import { type DecisionLog, NOT_INSERTED } from './decision-log.js'
 import type { FenceTable } from './fence-table.js'
+import { StagingLost } from './staging-connection.js'
 
 /** Whether this coordinator's staged row went in: by its answer, perhaps (answer lost), or not. */
 type Staged = 'yes' | 'perhaps' | 'no'
@@ -28,7 +29,7 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
     await beforeStep(context, 'decision')
     let outcome: Awaited<ReturnType<DecisionLog['insertIn']>>
     try {
-      outcome = await onStaging(context, decisionLog, (connection) =>
+      outcome = await onStaging(context, (connection) =>
         decisionLog.insertIn(
           connection,
           context.gtrid,
@@ -68,10 +69,10 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
   const finish = async (): Promise<CommitResult> => {
     try {
       // Not 'S' any more: a recovery worker found every branch prepared and wrote 'C' first.
-      await onStaging(context, decisionLog, (connection) =>
+      await onStaging(context, (connection) =>
         decisionLog.resolveStagedOn(connection, context.gtrid, 'C'),
       )
-      releaseStaging(context)
+      context.staging?.release()
     } catch (error) {
       context.logger.warn(
         { gtrid: context.gtrid, error },
@@ -100,10 +101,10 @@ async function abortBeforeCommitPoint(
   if (staged !== 'no') {
     let aborted: boolean
     try {
-      aborted = await onStaging(context, decisionLog, (connection) =>
+      aborted = await onStaging(context, (connection) =>
         decisionLog.resolveStagedOn(connection, context.gtrid, 'A'),
       )
-      releaseStaging(context)
+      context.staging?.release()
     } catch (error) {
       throw outcomeUnknown(
         context,
@@ -127,35 +128,14 @@ async function abortBeforeCommitPoint(
   throw rolledBack(context, 'a branch or the staged decision failed before the commit point', cause)
 }
 
-/** The staging connection was lost with a statement on it: whether it took effect is unknown. */
-class StagingLost {
-  constructor(readonly cause: unknown) {}
-}
-
-/**
- * Runs `work` on the transaction's staging connection (taken at `begin`; an open transaction's is
- * taken here). A connection that fails is closed, and a lost one reported as {@link StagingLost}.
- */
-async function onStaging<Result>(
+/** Runs `work` on the transaction's staging connection. */
+function onStaging<Result>(
   context: CommitContext,
-  decisionLog: DecisionLog,
   work: (connection: DriverConnection) => Promise<Result>,
 ): Promise<Result> {
-  const connection = context.staging ?? (await decisionLog.database.acquire())
-  context.staging = connection
-  try {
-    return await work(connection)
-  } catch (error) {
-    context.staging = undefined
-    connection.release(true)
-    const lost = connection.lost || decisionLog.database.dialect.isConnectionLost(error)
-    throw lost ? new StagingLost(error) : error
-  }
-}
-
-function releaseStaging(context: CommitContext): void {
-  context.staging?.release(false)
-  context.staging = undefined
+  if (context.staging === undefined)
+    throw new TypeError('a parallel transaction has a staging connection')
+  return context.staging.use(work)
 }
 
 /** Where the branches stand; `pending` lists those not (yet) committed. */
