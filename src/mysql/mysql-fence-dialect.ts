@@ -1,10 +1,29 @@
 import { errno } from '../dialect/error-code.js'
 import type { FenceClaim, FenceDialect } from '../dialect/fence-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { xaXid } from './xa-xid.js'
 
 const ER_DUP_ENTRY = 1062
 const ER_LOCK_WAIT_TIMEOUT = 1205
+
+/**
+ * Runs a deletion of fence rows waiting at most a second for a row lock: what it cannot delete now
+ * is deleted later, and a long wait would hold locks that stop branches from beginning.
+ */
+async function withShortLockWait(
+  connection: DriverConnection,
+  work: () => Promise<unknown>,
+): Promise<void> {
+  await connection.query('SET SESSION innodb_lock_wait_timeout = 1')
+  try {
+    await work()
+  } finally {
+    await connection.query(
+      'SET SESSION innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout',
+    )
+  }
+}
 
 /**
  * MySQL and MariaDB fence rows (parallel protocol). Without multi-statement messages the fence
@@ -67,9 +86,11 @@ export const mysqlFenceDialect: FenceDialect = {
 
   async delete(connection, table, keys) {
     if (keys.length === 0) return
-    await connection.query(
-      `DELETE FROM ${quoteTableName(table, '`')} WHERE ${keys.map(() => '(gtrid = ? AND branch = ?)').join(' OR ')}`,
-      keys.flatMap((key) => [key.gtrid, key.index]),
+    await withShortLockWait(connection, () =>
+      connection.query(
+        `DELETE FROM ${quoteTableName(table, '`')} WHERE ${keys.map(() => '(gtrid = ? AND branch = ?)').join(' OR ')}`,
+        keys.flatMap((key) => [key.gtrid, key.index]),
+      ),
     )
   },
 
@@ -80,10 +101,21 @@ export const mysqlFenceDialect: FenceDialect = {
       [table.schema ?? null, table.name],
     )
     if (Number(rows[0]?.found) === 0) return 0
-    const deleted = await connection.query(
-      `DELETE FROM ${quoteTableName(table, '`')} WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND LIMIT ?`,
+    // A plain read takes no locks; deleting by key then locks only those (committed) rows. A
+    // DELETE … WHERE created_at < … would lock every row it scans and wait for the uncommitted
+    // fence rows of live branches (a crashed coordinator's prepared branch holds its row until
+    // recovery finishes it), stopping every branch's BEGIN on this database meanwhile.
+    const { rows: old } = await connection.query<{ gtrid: string; branch: number }>(
+      `SELECT gtrid, branch FROM ${quoteTableName(table, '`')}
+       WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND LIMIT ?`,
       [Math.round(olderThanMs * 1000), limit],
     )
-    return deleted.affectedRows ?? 0
+    if (old.length === 0) return 0
+    await this.delete(
+      connection,
+      table,
+      old.map((row) => ({ gtrid: row.gtrid, index: Number(row.branch) })),
+    )
+    return old.length
   },
 }
