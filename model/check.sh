@@ -56,3 +56,10 @@ done
 verify refuted parallel.pml -DN=2 -DBROKEN_NO_FENCE
 verify refuted parallel.pml -DN=2 -DBROKEN_TRUST_FOUND_A
 verify refuted parallel.pml -DN=2 -DBROKEN_EMPTY_MEANS_ABORTED
+verify holds parallel.pml -DN=2 -DACK_AT_FINISH
+# Recovery given the wrong fence table: an acknowledged commit rolled back, whatever the
+# coordinator does (so the staged row records the table); acknowledged after its branches commit,
+# no split only because the coordinator follows the row.
+verify refuted parallel.pml -DN=2 -DOTHER_FENCE_TABLE
+verify holds parallel.pml -DN=2 -DOTHER_FENCE_TABLE -DACK_AT_FINISH
+verify refuted parallel.pml -DN=2 -DOTHER_FENCE_TABLE -DACK_AT_FINISH -DBROKEN_FINISH_IGNORES_ROW

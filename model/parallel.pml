@@ -13,6 +13,13 @@
  * collection once past the deadline. Recovery decides from a scan of the prepared branches taken
  * before it reads the row, as the code does.
  *
+ * Variants of the caller's view: by default the caller is told "committed" at the commit point
+ * (acknowledge: 'decision'); ACK_AT_FINISH tells it once the branches are committed (the default
+ * acknowledgement). OTHER_FENCE_TABLE: recovery claims fences in a table the branches do not use
+ * (a worker given another deployment's fence table, as the code refuses since it records the table
+ * in the staged row); it must be refuted as it stands, and hold with ACK_AT_FINISH only because the
+ * coordinator commits nothing when its row does not read 'C' (BROKEN_FINISH_IGNORES_ROW: it does).
+ *
  * Broken variants that must be refuted: BROKEN_NO_FENCE (recovery decides 'A' for a missing branch
  * without claiming its fence); BROKEN_TRUST_FOUND_A (a coordinator that lost a PREPARE's answer
  * reports "rolled back" on finding an 'A' it did not write: the first version of this model did,
@@ -129,9 +136,16 @@ active proctype Coordinator() {
   :: staged && preparedOk == N -> skip          /* its own answers, never a re-read */
   :: else -> goto abort
   fi;
+#ifndef ACK_AT_FINISH
   acked = true;                                  /* committed: staged and every branch prepared */
+#endif
   MAYBE_DIE;
+  /* 'S' -> 'C', or the row as it reads: a worker may have written 'C' first. Anything else was
+     written against the protocol; the branches are left to recovery, which follows the row. */
   atomic { if :: row == S -> row = C :: else -> skip fi };
+#ifndef BROKEN_FINISH_IGNORES_ROW
+  if :: row != C -> goto done :: else -> skip fi;
+#endif
   i = 0;
   do
   :: i < N ->
@@ -150,6 +164,9 @@ active proctype Coordinator() {
   :: else -> break
   od;
   atomic { if :: row == C && !somePrepared -> row = NONE :: else -> skip fi };
+#ifdef ACK_AT_FINISH
+  acked = true;                                  /* told "committed" once its branches are */
+#endif
   goto done;
 abort:
   /* Before the commit point: record 'A' over our staged row, then roll everything back. */
@@ -227,6 +244,9 @@ proctype Recovery() {
            :: scanned[k] -> skip
            :: else ->
 #ifdef BROKEN_NO_FENCE
+              if :: branch[k] != COMMITTED -> missing = true :: else -> skip fi
+#elif defined(OTHER_FENCE_TABLE)
+              /* Claims in another table than the branches': a live branch holds nothing there. */
               if :: branch[k] != COMMITTED -> missing = true :: else -> skip fi
 #else
               atomic {

@@ -8,10 +8,12 @@ import { describe, test } from 'node:test'
 import pg from 'pg'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { waitFor } from '../harness/wait-for.js'
 import {
   type CoordinatorOptions,
   isConfigurationError,
   isDecisionLogMissingError,
+  isOutcomeUnknownError,
   isTransactionRolledBackError,
   recover,
 } from '../src/index.js'
@@ -303,7 +305,7 @@ describe('parallel protocol: recovery and the fence', () => {
     await live.query('BEGIN')
     await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES ($1, 1)', [gtrid])
     await a.pool.query(
-      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '[null,"b"]')`,
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '{"branches":[null,"b"],"fenceTable":"txkit_fence"}')`,
       [gtrid],
     )
     const round = () =>
@@ -331,6 +333,99 @@ describe('parallel protocol: recovery and the fence', () => {
     const third = await round()
     assert.equal(third.fencesDeleted, 1)
     assert.deepEqual(await fenceRows(b.pool), [])
+    await coordinator.close()
+  })
+})
+
+describe('parallel protocol: recovery given the wrong fence table', () => {
+  test("a worker given another deployment's fence table claims nothing there: the transaction commits everywhere", async () => {
+    // The split this prevents: recovery sees branch 0 prepared while branch 1 is still live, claims
+    // branch 1's fence in the other table (where nothing holds it), records 'A' and rolls branch 0
+    // back; branch 1 then prepares, and the coordinator, committed by its own answers, commits it.
+    let report: Awaited<ReturnType<typeof recover>> | undefined
+    const { a, b, coordinator } = await twoDatabases({
+      onStep: async (event) => {
+        if (event.step !== 'prepare' || event.when !== 'before' || event.branch?.index !== 1) return
+        await waitFor('branch 0 prepared and the staged row in', 10_000, async () => {
+          const staged = await decisionRows(a.pool)
+          return (await pgPrepared(a.pool)).length === 1 && staged[0] === 'S'
+        })
+        report = await recover({
+          databases: [a.db, b.db],
+          decisionLog: a.db,
+          fenceTable: 'other_fence',
+          minAge: 0,
+          lockTimeout: 200,
+        })
+      },
+    })
+    const other = fixture.coordinator({
+      decisionLog: a.db,
+      protocol: 'parallel',
+      fenceTable: 'other_fence',
+    })
+    for (const db of [a.db, b.db]) await other.createFenceTable(db)
+    await other.close()
+    await coordinator.transaction({ a: a.db, b: b.db }, async (branches) => {
+      await branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['w1'])
+      await branches.b.query('INSERT INTO marks (tx) VALUES ($1)', ['w1'])
+    })
+    assert.equal(report?.transactions.length, 1, JSON.stringify(report))
+    assert.equal(report?.transactions[0]?.action, 'left')
+    assert.equal(report?.transactions[0]?.left, 'other-fence-table')
+    assert.match(
+      report?.transactions[0]?.reason ?? '',
+      /fences are in the fence table txkit_fence, and recovery was given other_fence.*--fence-table txkit_fence/,
+    )
+    assert.deepEqual(await marks(a.pool), ['w1'])
+    assert.deepEqual(await marks(b.pool), ['w1'])
+    const claimedElsewhere = await b.pool.query('SELECT 1 FROM other_fence')
+    assert.equal(claimedElsewhere.rowCount, 0)
+    await coordinator.close()
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+  })
+
+  test("a staged row that records no fence table (an earlier txkit's) is left, never claimed", async () => {
+    const { a, b, coordinator } = await twoDatabases()
+    const gtrid = `txkit.${Date.now().toString(36).padStart(9, '0')}00112233445566ff`
+    await a.pool.query(
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '[null,"b"]')`,
+      [gtrid],
+    )
+    const report = await recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0 })
+    assert.equal(report.transactions[0]?.left, 'other-fence-table', JSON.stringify(report))
+    assert.match(report.transactions[0]?.reason ?? '', /does not record its fence table/)
+    assert.deepEqual(await decisionRows(a.pool), ['S'])
+    assert.deepEqual(await fenceRows(b.pool), [])
+    await coordinator.close()
+  })
+
+  test("the coordinator never commits over an 'A' it finds where its 'C' was due: outcome unknown, recovery rolls back", async () => {
+    // What a worker that claims fences in the wrong table (or edits the row) would leave.
+    const { a, b, coordinator } = await twoDatabases({
+      onStep: async (event) => {
+        if (event.step === 'decision' && event.when === 'after') {
+          await a.pool.query("UPDATE txkit_decision SET outcome = 'A' WHERE outcome = 'S'")
+        }
+      },
+    })
+    const tx = await coordinator.begin({ a: a.db, b: b.db })
+    await tx.branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['w2'])
+    await tx.branches.b.query('INSERT INTO marks (tx) VALUES ($1)', ['w2'])
+    await assert.rejects(
+      tx.commit(),
+      (error: unknown) =>
+        isOutcomeUnknownError(error) &&
+        /decision row 'A' where 'C' was due/.test(error.message) &&
+        /stay prepared/.test(error.message),
+    )
+    assert.equal((await pgPrepared(a.pool)).length, 1)
+    assert.equal((await pgPrepared(b.pool)).length, 1)
+    assert.deepEqual([...(await marks(a.pool)), ...(await marks(b.pool))], [])
+    const report = await recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0 })
+    assert.equal(report.transactions[0]?.action, 'rolled-back', JSON.stringify(report))
+    assert.deepEqual([...(await marks(a.pool)), ...(await marks(b.pool))], [])
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
     await coordinator.close()
   })
 })
@@ -366,7 +461,7 @@ describe('parallel protocol on MariaDB', () => {
     await live.query('BEGIN')
     await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES (?, 1)', [gtrid])
     await a.pool.query(
-      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '[null,"m"]')`,
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '{"branches":[null,"m"],"fenceTable":"txkit_fence"}')`,
       [gtrid],
     )
     const round = () =>

@@ -64,6 +64,7 @@ export function formatStatus(report: RecoveryReport): string {
 const ACT_ON = new Set([
   'no-decision-log',
   'other-decision-log',
+  'other-fence-table',
   'decision-table-missing',
   'older-than-decision-log',
   'protocol-not-selected',

@@ -79,7 +79,21 @@ async function observe(observer: ProtocolStepObserver, event: ProtocolStepEvent)
  * (`null` where a join failed and left its index unused).
  */
 export function participantsOf(context: CommitContext): string {
+  return JSON.stringify(participantNames(context))
+}
+
+/**
+ * A staged decision row's `participants`: the names as in {@link participantsOf}, and the fence
+ * table its branches' fences are in. Recovery claims fences only in that table: a claim in any
+ * other (another deployment's, a misconfigured worker's) would succeed while the branch lives, and
+ * its 'A' would roll back a transaction that may have been acknowledged.
+ */
+export function stagedParticipantsOf(context: CommitContext, fenceTable: string): string {
+  return JSON.stringify({ branches: participantNames(context), fenceTable })
+}
+
+function participantNames(context: CommitContext): Array<string | null> {
   const names: Array<string | null> = []
   for (const branch of context.branches) names[branch.index] = branch.database.name
-  return JSON.stringify(Array.from(names, (name) => name ?? null))
+  return Array.from(names, (name) => name ?? null)
 }

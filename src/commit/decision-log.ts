@@ -1,4 +1,4 @@
-import type { DecisionInsertOutcome } from '../dialect/dialect.js'
+import type { DecisionInsertOutcome, DecisionOutcome } from '../dialect/dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
@@ -154,6 +154,12 @@ export class DecisionLog {
     outcome: 'C' | 'A',
   ): Promise<boolean> {
     return this.database.dialect.resolveStagedDecision(connection, this.table, gtrid, outcome)
+  }
+
+  /** What this transaction's decision row says on `connection`; undefined when there is none. */
+  async readOn(connection: DriverConnection, gtrid: string): Promise<DecisionOutcome | undefined> {
+    const rows = await this.database.dialect.readDecisions(connection, this.table, [gtrid])
+    return rows.find((row) => row.gtrid === gtrid)?.outcome
   }
 
   /** When `error` says the table is missing, the error to report instead. */

@@ -1,8 +1,14 @@
+import type { DecisionOutcome } from '../dialect/dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { startSpan } from '../tracing/span.js'
 import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
 import { commitBranch, prepareBranch } from './branch-steps.js'
-import { afterStep, beforeStep, type CommitContext, participantsOf } from './commit-context.js'
+import {
+  afterStep,
+  beforeStep,
+  type CommitContext,
+  stagedParticipantsOf,
+} from './commit-context.js'
 import type { CommitResult } from './commit-result.js'
 import { type DecisionLog, NOT_INSERTED } from './decision-log.js'
 import type { FenceTable } from './fence-table.js'
@@ -33,7 +39,7 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
         decisionLog.insertIn(
           connection,
           context.gtrid,
-          participantsOf(context),
+          stagedParticipantsOf(context, fences.tableText),
           context.deadline,
           'S',
         ),
@@ -67,10 +73,13 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
   await afterStep(context, 'decision')
 
   const finish = async (): Promise<CommitResult> => {
+    let outcome: DecisionOutcome | undefined
     try {
-      // Not 'S' any more: a recovery worker found every branch prepared and wrote 'C' first.
-      await onStaging(context, (connection) =>
-        decisionLog.resolveStagedOn(connection, context.gtrid, 'C'),
+      outcome = await onStaging(context, async (connection) =>
+        (await decisionLog.resolveStagedOn(connection, context.gtrid, 'C'))
+          ? 'C'
+          : // Not 'S' any more: a recovery worker found every branch prepared and wrote 'C' first.
+            decisionLog.readOn(connection, context.gtrid),
       )
       context.staging?.release()
     } catch (error) {
@@ -79,6 +88,22 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
         "txkit: committed, but the staged decision could not be turned into 'C'; recovery will",
       )
       return report(context)
+    }
+    if (outcome !== 'C') {
+      // Every branch holds its fence while prepared, so no worker claiming them in this
+      // transaction's fence table can write 'A' now: whoever did broke the protocol. Committing
+      // anyway would split the transaction; the row decides, and recovery follows it.
+      const found = outcome === undefined ? 'no decision row' : `decision row '${outcome}'`
+      const error = outcomeUnknown(
+        context,
+        "every branch is prepared, but a recovery worker resolved its staged decision without the branches' fences",
+        new Error(`${found} where 'C' was due`),
+      )
+      context.logger.error(
+        { gtrid: context.gtrid, error },
+        'txkit: a staged decision was resolved against the protocol; its branches are left to recovery',
+      )
+      throw error
     }
     await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))
     const result = report(context)

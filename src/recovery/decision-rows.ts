@@ -55,13 +55,32 @@ export async function readRows(
   return new Map(rows.map((row) => [row.gtrid, row]))
 }
 
+/**
+ * The participants' names at their branch index (an unused index is an empty name): a JSON array,
+ * or in a staged row `{ branches, fenceTable }` (see `stagedParticipantsOf`).
+ */
 export function names(row: DecisionRow | undefined): string[] {
-  if (row === undefined) return []
+  const parsed = parseParticipants(row)
+  const branches = Array.isArray(parsed) ? parsed : isObject(parsed) ? parsed.branches : undefined
+  if (!Array.isArray(branches)) return []
+  return branches.map((name: unknown) => (typeof name === 'string' ? name : ''))
+}
+
+/** The fence table a staged row's branches put their fences in; undefined when not recorded. */
+export function fenceTableOf(row: DecisionRow): string | undefined {
+  const parsed = parseParticipants(row)
+  return isObject(parsed) && typeof parsed.fenceTable === 'string' ? parsed.fenceTable : undefined
+}
+
+function parseParticipants(row: DecisionRow | undefined): unknown {
+  if (row === undefined) return undefined
   try {
-    const parsed: unknown = JSON.parse(row.participants)
-    // Positions matter (they are branch indexes): an unused index stays as an empty name.
-    return Array.isArray(parsed) ? parsed.map((name) => (typeof name === 'string' ? name : '')) : []
+    return JSON.parse(row.participants)
   } catch {
-    return []
+    return undefined
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -45,7 +45,7 @@ export async function recoverDecision(
       )
     }
     const resolved = await resolveStaged(row, group, settings)
-    if ('left' in resolved) return leftAlone(group, 'decision', 'decision-open', resolved.left)
+    if ('left' in resolved) return leftAlone(group, 'decision', resolved.left, resolved.reason)
     if (resolved.row === undefined || resolved.row.outcome === 'S') {
       return leftAlone(
         group,
@@ -143,9 +143,9 @@ export async function recoverStagedRow(
     return {
       ...base,
       decision: 'none',
-      reason: resolved.left,
+      reason: resolved.reason,
       action: 'left',
-      left: 'decision-open',
+      left: resolved.left,
     }
   }
   const outcome = resolved.row?.outcome

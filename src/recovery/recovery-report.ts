@@ -18,6 +18,8 @@ export type LeftReason =
   | 'no-decision-log'
   /** Its id names another decision log than the one recovery was given. */
   | 'other-decision-log'
+  /** Its staged decision's fences are in another fence table than the one recovery was given. */
+  | 'other-fence-table'
   /** The decision table does not exist: the wrong database, or a lost table. */
   | 'decision-table-missing'
   /** It began before its decision table existed (or the table's age is unknown): never aborted. */
@@ -35,6 +37,7 @@ export const LEFT_REASONS: readonly LeftReason[] = [
   'invalid-state',
   'no-decision-log',
   'other-decision-log',
+  'other-fence-table',
   'decision-table-missing',
   'older-than-decision-log',
   'protocol-not-selected',

@@ -1,20 +1,22 @@
 import type { DecisionRow } from '../dialect/dialect.js'
 import type { FenceClaim } from '../dialect/fence-dialect.js'
 import { withConnection } from '../driver/with-connection.js'
-import { names, readRows } from './decision-rows.js'
+import { fenceTableOf, names, readRows } from './decision-rows.js'
 import type { FoundBranch } from './prepared-scan.js'
 import type { Settings } from './recover-options.js'
+import type { LeftReason } from './recovery-report.js'
 
 /** A staged decision resolved (the row as it now reads), or why it was left. */
 export type StagedResolution =
   | { readonly row: DecisionRow | undefined; readonly reason: string }
-  | { readonly left: string }
+  | { readonly left: LeftReason; readonly reason: string }
 
 /**
  * Resolves a staged decision ('S', parallel protocol; model/parallel.pml): 'C' when every branch was
  * prepared in the scan or is committed; 'A' once the fence of a branch neither prepared nor
  * committed is claimed, so that it can never be prepared; left while a live branch holds its fence.
- * The row changes only from 'S': whatever the row says afterwards is followed.
+ * Fences are claimed only in the fence table the row records: in any other table a claim succeeds
+ * while the branch lives. The row changes only from 'S': whatever the row says afterwards is followed.
  */
 export async function resolveStaged(
   row: DecisionRow,
@@ -25,14 +27,27 @@ export async function resolveStaged(
   if (decisionLog === undefined) throw new TypeError('no decision log')
   const participants = names(row)
   const preparedIndexes = new Set(prepared.map((branch) => branch.parsed.index))
+  const unprepared = [...participants.entries()].filter(
+    ([index, name]) => name !== '' && !preparedIndexes.has(index),
+  )
+  const recordedFenceTable = fenceTableOf(row)
+  if (unprepared.length > 0 && recordedFenceTable !== settings.fenceTable.text) {
+    return {
+      left: 'other-fence-table',
+      reason:
+        recordedFenceTable === undefined
+          ? 'staged decision: its row does not record its fence table (written by an earlier txkit), so no fence can be claimed safely: finish it by hand'
+          : `staged decision: its branches' fences are in the fence table ${recordedFenceTable}, and recovery was given ${settings.fenceTable.text}: run recovery with fenceTable: '${recordedFenceTable}' (--fence-table ${recordedFenceTable})`,
+    }
+  }
   const claims: Array<{ readonly index: number; readonly claim: FenceClaim }> = []
-  for (const [index, name] of participants.entries()) {
-    if (name === '' || preparedIndexes.has(index)) continue
+  for (const [index, name] of unprepared) {
     const database = settings.databases.find((candidate) => candidate.name === name)
     const fences = database?.dialect.fences
     if (database === undefined || fences === undefined) {
       return {
-        left: `staged decision: participant "${name}" is not configured (or holds no fences), so its branch's fence cannot be claimed: run recovery with every database`,
+        left: 'decision-open',
+        reason: `staged decision: participant "${name}" is not configured (or holds no fences), so its branch's fence cannot be claimed: run recovery with every database`,
       }
     }
     const claim = await withConnection(database, (connection) =>
@@ -51,7 +66,8 @@ export async function resolveStaged(
   const waiting = claims.find((each) => each.claim === 'busy' || each.claim === 'gone')
   if (claimed === undefined && waiting !== undefined) {
     return {
-      left: `staged decision: branch ${waiting.index} is still running (its fence row is held by a live session)`,
+      left: 'decision-open',
+      reason: `staged decision: branch ${waiting.index} is still running (its fence row is held by a live session)`,
     }
   }
   const outcome = claimed === undefined ? 'C' : 'A'
