@@ -56,6 +56,7 @@ done
 verify refuted parallel.pml -DN=2 -DBROKEN_NO_FENCE
 verify refuted parallel.pml -DN=2 -DBROKEN_TRUST_FOUND_A
 verify refuted parallel.pml -DN=2 -DBROKEN_EMPTY_MEANS_ABORTED
+verify refuted parallel.pml -DN=2 -DBROKEN_STAGED_AS_ABORT
 verify holds parallel.pml -DN=2 -DACK_AT_FINISH
 # Recovery given the wrong fence table: an acknowledged commit rolled back, whatever the
 # coordinator does (so the staged row records the table); acknowledged after its branches commit,

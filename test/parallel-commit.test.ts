@@ -337,6 +337,56 @@ describe('parallel protocol: recovery and the fence', () => {
   })
 })
 
+describe('parallel protocol: recovery racing the staged row', () => {
+  test("a staged row that lands while recovery inserts 'A' is resolved by the fences, never taken as an abort", async () => {
+    // Found by the soak test: recovery read no row, the staged row went in, recovery's 'A' insert
+    // met it and rolled the branches back as if it were an 'A', while the coordinator, staged and
+    // prepared by its own answers, committed: told committed, nothing committed. A trigger holds
+    // the staged insert uncommitted so that recovery's 'A' insert waits for it, then meets it.
+    // The coordinator waits at its commit point until recovery is done, so that recovery's
+    // re-read finds 'S' rather than the coordinator's 'C'.
+    let recovered: () => void = () => undefined
+    const recoveryDone = new Promise<void>((resolve) => {
+      recovered = resolve
+    })
+    const { a, b, coordinator } = await twoDatabases({
+      onStep: async (event) => {
+        if (event.step === 'decision' && event.when === 'after') await recoveryDone
+      },
+    })
+    await a.pool.query(`
+      CREATE FUNCTION slow_staged() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.outcome = 'S' THEN PERFORM pg_sleep(3); END IF; RETURN NEW; END $$;
+      CREATE TRIGGER slow_staged AFTER INSERT ON txkit_decision
+      FOR EACH ROW EXECUTE FUNCTION slow_staged()`)
+    const tx = await coordinator.begin({ a: a.db, b: b.db })
+    await tx.branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['r1'])
+    await tx.branches.b.query('INSERT INTO marks (tx) VALUES ($1)', ['r1'])
+    const committing = tx.commit()
+    await waitFor('both branches prepared', 10_000, async () => {
+      const prepared = [...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))]
+      return prepared.length === 2
+    })
+    assert.deepEqual(await decisionRows(a.pool), [], 'the staged row is not visible yet')
+    const report = await recover({
+      databases: [a.db, b.db],
+      decisionLog: a.db,
+      minAge: 0,
+      lockTimeout: 10_000,
+    })
+    recovered()
+    assert.equal(report.transactions.length, 1, JSON.stringify(report))
+    assert.equal(report.transactions[0]?.action, 'committed', JSON.stringify(report))
+    assert.match(report.transactions[0]?.reason ?? '', /every branch prepared/)
+    const result = await committing
+    assert.deepEqual(result.pending, [])
+    assert.deepEqual(await marks(a.pool), ['r1'])
+    assert.deepEqual(await marks(b.pool), ['r1'])
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+    await coordinator.close()
+  })
+})
+
 describe('parallel protocol: recovery given the wrong fence table', () => {
   test("a worker given another deployment's fence table claims nothing there: the transaction commits everywhere", async () => {
     // The split this prevents: recovery sees branch 0 prepared while branch 1 is still live, claims

@@ -113,8 +113,14 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   const random = (n: number) => Math.floor(Math.random() * n)
   const stats = { acknowledged: 0, rolledBack: 0, unknown: 0, rounds: 0, crashes: 0 }
 
-  const writer = async (coordinator: Coordinator) => {
+  // Every writer transaction marks both databases: a split names the transaction and what its
+  // writer was told.
+  const told: Array<{ marker: string; writer: string; outcome: string; error?: string }> = []
+  const writer = async (coordinator: Coordinator, name: string) => {
     while (Date.now() < deadline) {
+      const marker = `${name}-${told.length}`
+      const entry: (typeof told)[number] = { marker, writer: name, outcome: 'running' }
+      told.push(entry)
       const from = banks[random(banks.length)] as Bank
       let to = banks[random(banks.length)] as Bank
       while (to === from) to = banks[random(banks.length)] as Bank
@@ -134,13 +140,22 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
             `UPDATE accounts SET balance = balance + ${to.p(1)} WHERE id = ${to.p(2)}`,
             [amount, toId],
           )
+          for (const [b, branch] of [
+            [from, branches.from],
+            [to, branches.to],
+          ] as const) {
+            await branch.query(`INSERT INTO marks (tx) VALUES (${b.p(1)})`, [marker])
+          }
         })
         stats.acknowledged++
+        entry.outcome = 'committed'
       } catch (error) {
         // Recovery may decide 'A' for a live transaction past minAge 0: a clean rollback.
         if (isTransactionRolledBackError(error)) stats.rolledBack++
         else if (isOutcomeUnknownError(error)) stats.unknown++
         else throw error
+        entry.outcome = isTransactionRolledBackError(error) ? 'rolled back' : 'unknown'
+        entry.error = error.message
       }
     }
   }
@@ -189,10 +204,10 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   }
 
   await Promise.all([
-    writer(coordinator),
-    writer(acknowledging),
-    writer(parallel),
-    writer(parallelAcknowledging),
+    writer(coordinator, 'decision'),
+    writer(acknowledging, 'decision-ack'),
+    writer(parallel, 'parallel'),
+    writer(parallelAcknowledging, 'parallel-ack'),
     crasher(),
     worker(),
     worker(),
@@ -224,6 +239,20 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
     [],
     'nothing of ours left prepared',
   )
+  const wrong: string[] = []
+  for (const entry of told) {
+    const present = (await Promise.all(banks.map((b) => b.hasMark(entry.marker)))).filter(Boolean)
+    const split = present.length === 1
+    const untrue =
+      (entry.outcome === 'committed' && present.length !== 2) ||
+      (entry.outcome === 'rolled back' && present.length !== 0)
+    if (split || untrue) wrong.push(`${JSON.stringify(entry)} on ${present.length} databases`)
+  }
+  assert.deepEqual(
+    wrong,
+    [],
+    'every writer transaction all or nothing, and its writer told the truth',
+  )
   const afterTotal = (await Promise.all(banks.map((b) => b.total()))).reduce((x, y) => x + y, 0)
   assert.equal(afterTotal, before, 'money conserved')
   for (const crash of crashes) {
@@ -237,5 +266,9 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
   assert.ok(stats.acknowledged > 50, `writers made progress: ${JSON.stringify(stats)}`)
   assert.ok(stats.rounds > 30, `workers ran: ${JSON.stringify(stats)}`)
   assert.ok(stats.crashes > 5, `coordinators crashed: ${JSON.stringify(stats)}`)
-  process.stdout.write(`# soak: ${JSON.stringify({ ...stats, background, parallelBackground })}\n`)
+  // What the writers told "outcome unknown" heard: each must be a case the protocols name.
+  const unknown = told.filter((entry) => entry.outcome === 'unknown').map((entry) => entry.error)
+  process.stdout.write(
+    `# soak: ${JSON.stringify({ ...stats, background, parallelBackground, unknown })}\n`,
+  )
 })

@@ -35,34 +35,7 @@ export async function recoverDecision(
           : 'rollback',
     )
   }
-  if (row?.outcome === 'S') {
-    if (settings.dryRun) {
-      return leftAlone(
-        group,
-        'decision',
-        'decision-open',
-        "staged decision 'S' (parallel protocol): a recovery run resolves it by the prepared branches and their fences",
-      )
-    }
-    const resolved = await resolveStaged(row, group, settings)
-    if ('left' in resolved) return leftAlone(group, 'decision', resolved.left, resolved.reason)
-    if (resolved.row === undefined || resolved.row.outcome === 'S') {
-      return leftAlone(
-        group,
-        'decision',
-        'in-use',
-        'its staged decision was resolved and finished by another session meanwhile',
-      )
-    }
-    const { outcome } = resolved.row
-    return finishGroup(
-      group,
-      outcome === 'C' ? 'commit' : 'rollback',
-      resolved.reason,
-      resolved.row,
-      settings,
-    )
-  }
+  if (row?.outcome === 'S') return recoverStaged(group, row, settings)
   let reason: string
   const startedAt = first.parsed.startedAt
   if (row !== undefined) {
@@ -108,6 +81,9 @@ export async function recoverDecision(
       reason = "no decision row: recorded 'A', roll back"
     } else {
       row = (await readRows(decisionLog, [gtrid])).get(gtrid)
+      // A parallel transaction's staged row, inserted since the first read: never an abort as it
+      // stands (its coordinator may be committing by its own answers); resolved by the fences.
+      if (row?.outcome === 'S') return recoverStaged(group, row, settings)
       if (row === undefined) {
         // A decision row is removed only once every branch is finished: it came and went.
         return leftAlone(
@@ -121,6 +97,40 @@ export async function recoverDecision(
     }
   }
   return finishGroup(group, row?.outcome === 'C' ? 'commit' : 'rollback', reason, row, settings)
+}
+
+/** A transaction with prepared branches whose row reads 'S': resolved first, then followed. */
+async function recoverStaged(
+  group: readonly FoundBranch[],
+  row: DecisionRow,
+  settings: Settings,
+): Promise<TransactionRecovery> {
+  if (settings.dryRun) {
+    return leftAlone(
+      group,
+      'decision',
+      'decision-open',
+      "staged decision 'S' (parallel protocol): a recovery run resolves it by the prepared branches and their fences",
+    )
+  }
+  const resolved = await resolveStaged(row, group, settings)
+  if ('left' in resolved) return leftAlone(group, 'decision', resolved.left, resolved.reason)
+  if (resolved.row === undefined || resolved.row.outcome === 'S') {
+    return leftAlone(
+      group,
+      'decision',
+      'in-use',
+      'its staged decision was resolved and finished by another session meanwhile',
+    )
+  }
+  const { outcome } = resolved.row
+  return finishGroup(
+    group,
+    outcome === 'C' ? 'commit' : 'rollback',
+    resolved.reason,
+    resolved.row,
+    settings,
+  )
 }
 
 /**
