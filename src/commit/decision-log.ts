@@ -8,8 +8,8 @@ import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js
 import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
-
 import { DEFAULT_DECISION_TABLE, decisionLogTag } from '../xid/decision-log-tag.js'
+import { BatchedDeletion } from './batched-deletion.js'
 
 export { DEFAULT_DECISION_TABLE }
 
@@ -38,8 +38,6 @@ export const NOT_INSERTED: Record<Exclude<DecisionInsertOutcome, 'inserted'>, st
 }
 
 const DECISION_LOG_OPTIONS: ReadonlySet<string> = new Set(['database', 'table'])
-const FLUSH_DELAY_MS = 1000
-const FLUSH_BATCH = 500
 
 /**
  * The decision table: one row per transaction that reached its decision. A 'C' row is the
@@ -52,9 +50,7 @@ export class DecisionLog {
   /** How transaction ids name this log (see `decisionLogTag`). */
   readonly tag: string
   readonly #logger: Logger
-  #finished: string[] = []
-  #timer: NodeJS.Timeout | undefined
-  #flushing: Promise<void> = Promise.resolve()
+  readonly #finished = new BatchedDeletion<Database, string>((_, gtrids) => this.#delete(gtrids))
   #seenWorking = false
 
   constructor(options: DecisionLogOptions, logger: Logger) {
@@ -185,27 +181,15 @@ export class DecisionLog {
 
   /** Queues the decision row of a fully finished transaction for deletion. */
   forget(gtrid: string): void {
-    this.#finished.push(gtrid)
-    if (this.#finished.length >= FLUSH_BATCH) {
-      void this.flush()
-    } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => void this.flush(), FLUSH_DELAY_MS)
-      this.#timer.unref()
-    }
+    this.#finished.queue(this.database, gtrid)
   }
 
   /** Deletes the queued rows now. Never throws: a row left behind is removed by recovery later. */
   flush(): Promise<void> {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    const batch = this.#finished
-    this.#finished = []
-    this.#flushing = this.#flushing.then(() => this.#delete(batch))
-    return this.#flushing
+    return this.#finished.flush()
   }
 
   async #delete(gtrids: string[]): Promise<void> {
-    if (gtrids.length === 0) return
     try {
       await withConnection(this.database, (connection) =>
         this.database.dialect.deleteDecisions(

@@ -5,12 +5,10 @@ import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
+import { BatchedDeletion } from './batched-deletion.js'
 
 /** The fence table's name in every database of a parallel transaction, unless configured. */
 export const DEFAULT_FENCE_TABLE = 'txkit_fence'
-
-const FLUSH_DELAY_MS = 1000
-const FLUSH_BATCH = 500
 
 /**
  * The parallel protocol's fence table, one of the same name in every participating database. A
@@ -21,9 +19,9 @@ export class FenceTable {
   readonly table: TableName
   readonly tableText: string
   readonly #logger: Logger
-  readonly #finished = new Map<Database, FenceKey[]>()
-  #timer: NodeJS.Timeout | undefined
-  #flushing: Promise<void> = Promise.resolve()
+  readonly #finished = new BatchedDeletion<Database, FenceKey>((database, keys) =>
+    this.#delete(database, keys),
+  )
 
   constructor(tableText: string, logger: Logger) {
     this.tableText = tableText
@@ -54,27 +52,12 @@ export class FenceTable {
 
   /** Queues the fence rows of a committed transaction's branches for deletion. */
   forget(database: Database, key: FenceKey): void {
-    const keys = this.#finished.get(database)
-    if (keys === undefined) this.#finished.set(database, [key])
-    else keys.push(key)
-    if ((keys?.length ?? 1) >= FLUSH_BATCH) {
-      void this.flush()
-    } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => void this.flush(), FLUSH_DELAY_MS)
-      this.#timer.unref()
-    }
+    this.#finished.queue(database, key)
   }
 
   /** Deletes the queued rows now. Never throws: a row left behind is removed by recovery later. */
   flush(): Promise<void> {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    const batches = [...this.#finished]
-    this.#finished.clear()
-    this.#flushing = this.#flushing.then(() =>
-      Promise.all(batches.map(([database, keys]) => this.#delete(database, keys))).then(() => {}),
-    )
-    return this.#flushing
+    return this.#finished.flush()
   }
 
   async #delete(database: Database, keys: FenceKey[]): Promise<void> {

@@ -14,6 +14,7 @@ import { errno, findErrorProperty, SOCKET_ERROR_CODES } from '../dialect/error-c
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
+import { withLockWait } from './lock-wait.js'
 import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
@@ -315,26 +316,20 @@ export const mysqlDialect: Dialect = {
     participants: string,
     lockTimeoutMs: number,
   ): Promise<AbortInsertOutcome> {
-    // innodb_lock_wait_timeout counts whole seconds; restore the server's value for the next user.
-    await connection.query(
-      `SET SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.ceil(lockTimeoutMs / 1000))}`,
-    )
-    try {
-      await connection.query(
-        `INSERT INTO ${quoteTableName(table, '`')} (gtrid, outcome, participants) VALUES (?, 'A', ?)`,
-        [gtrid, participants],
-      )
-      return 'inserted'
-    } catch (error) {
-      const number = errno(error)
-      if (number === ER_DUP_ENTRY) return 'exists'
-      if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
-      throw error
-    } finally {
-      await connection.query(
-        'SET SESSION innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout',
-      )
-    }
+    return withLockWait(connection, lockTimeoutMs, async () => {
+      try {
+        await connection.query(
+          `INSERT INTO ${quoteTableName(table, '`')} (gtrid, outcome, participants) VALUES (?, 'A', ?)`,
+          [gtrid, participants],
+        )
+        return 'inserted'
+      } catch (error) {
+        const number = errno(error)
+        if (number === ER_DUP_ENTRY) return 'exists'
+        if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
+        throw error
+      }
+    })
   },
 
   async deleteDecisions(connection, table, rows) {

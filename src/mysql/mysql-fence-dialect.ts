@@ -1,29 +1,17 @@
 import { errno } from '../dialect/error-code.js'
 import type { FenceClaim, FenceDialect } from '../dialect/fence-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
-import type { DriverConnection } from '../driver/driver-connection.js'
+import { withLockWait } from './lock-wait.js'
 import { xaXid } from './xa-xid.js'
 
 const ER_DUP_ENTRY = 1062
 const ER_LOCK_WAIT_TIMEOUT = 1205
 
 /**
- * Runs a deletion of fence rows waiting at most a second for a row lock: what it cannot delete now
- * is deleted later, and a long wait would hold locks that stop branches from beginning.
+ * Deletions of fence rows wait at most a second for a row lock: what they cannot delete now is
+ * deleted later, and a long wait would hold locks that stop branches from beginning.
  */
-async function withShortLockWait(
-  connection: DriverConnection,
-  work: () => Promise<unknown>,
-): Promise<void> {
-  await connection.query('SET SESSION innodb_lock_wait_timeout = 1')
-  try {
-    await work()
-  } finally {
-    await connection.query(
-      'SET SESSION innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout',
-    )
-  }
-}
+const DELETION_LOCK_WAIT_MS = 1000
 
 /**
  * MySQL and MariaDB fence rows (parallel protocol). Without multi-statement messages the fence
@@ -56,26 +44,22 @@ export const mysqlFenceDialect: FenceDialect = {
 
   async claim(connection, table, key, lockTimeoutMs): Promise<FenceClaim> {
     const name = quoteTableName(table, '`')
-    // innodb_lock_wait_timeout counts whole seconds; restore the server's value for the next user.
-    await connection.query(
-      `SET SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.ceil(lockTimeoutMs / 1000))}`,
-    )
-    try {
-      // A live branch's uncommitted fence row makes this insert wait (autocommit: committed).
-      await connection.query(`INSERT INTO ${name} (gtrid, branch, claimed) VALUES (?, ?, true)`, [
-        key.gtrid,
-        key.index,
-      ])
-      return 'claimed'
-    } catch (error) {
-      const number = errno(error)
-      if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
-      if (number !== ER_DUP_ENTRY) throw error
-    } finally {
-      await connection.query(
-        'SET SESSION innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout',
-      )
-    }
+    const inserted = await withLockWait(connection, lockTimeoutMs, async () => {
+      try {
+        // A live branch's uncommitted fence row makes this insert wait (autocommit: committed).
+        await connection.query(`INSERT INTO ${name} (gtrid, branch, claimed) VALUES (?, ?, true)`, [
+          key.gtrid,
+          key.index,
+        ])
+        return 'claimed'
+      } catch (error) {
+        const number = errno(error)
+        if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
+        if (number !== ER_DUP_ENTRY) throw error
+        return undefined
+      }
+    })
+    if (inserted !== undefined) return inserted
     const { rows } = await connection.query<{ claimed: number | boolean }>(
       `SELECT claimed FROM ${name} WHERE gtrid = ? AND branch = ?`,
       [key.gtrid, key.index],
@@ -86,7 +70,7 @@ export const mysqlFenceDialect: FenceDialect = {
 
   async delete(connection, table, keys) {
     if (keys.length === 0) return
-    await withShortLockWait(connection, () =>
+    await withLockWait(connection, DELETION_LOCK_WAIT_MS, () =>
       connection.query(
         `DELETE FROM ${quoteTableName(table, '`')} WHERE ${keys.map(() => '(gtrid = ? AND branch = ?)').join(' OR ')}`,
         keys.flatMap((key) => [key.gtrid, key.index]),

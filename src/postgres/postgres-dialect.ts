@@ -177,6 +177,27 @@ async function inOwnTransaction(connection: DriverConnection, xid: string, state
 }
 
 /**
+ * Runs `work` in a transaction of its own whose lock waits end after `lockTimeoutMs`
+ * (`LOCK_NOT_AVAILABLE`); rolled back if anything fails.
+ */
+async function withLockTimeout<Result>(
+  connection: DriverConnection,
+  lockTimeoutMs: number,
+  work: () => Promise<Result>,
+): Promise<Result> {
+  await connection.query('BEGIN')
+  try {
+    await connection.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`)
+    const result = await work()
+    await connection.query('COMMIT')
+    return result
+  } catch (error) {
+    await connection.query('ROLLBACK')
+    throw error
+  }
+}
+
+/**
  * PostgreSQL's fence rows (parallel protocol). The fence row travels with the branch's BEGIN in
  * one simple-query message: no round trip more than a plain BEGIN.
  */
@@ -207,27 +228,22 @@ const postgresFenceDialect: FenceDialect = {
 
   async claim(connection, table, key, lockTimeoutMs): Promise<FenceClaim> {
     const name = quoteTableName(table, '"')
-    await connection.query('BEGIN')
     try {
-      await connection.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`)
-      // A conflicting insert that is not yet committed (a live branch's) makes this one wait.
-      const inserted = await connection.query(
-        `INSERT INTO ${name} (gtrid, branch, claimed) VALUES ($1, $2, true) ON CONFLICT DO NOTHING RETURNING 1`,
-        [key.gtrid, fenceIndex(key)],
-      )
-      const found =
-        inserted.rows.length === 1
-          ? undefined
-          : await connection.query<{ claimed: boolean }>(
-              `SELECT claimed FROM ${name} WHERE gtrid = $1 AND branch = $2`,
-              [key.gtrid, fenceIndex(key)],
-            )
-      await connection.query('COMMIT')
-      if (found === undefined) return 'claimed'
-      const row = found.rows[0]
-      return row === undefined ? 'gone' : row.claimed ? 'claimed' : 'committed'
+      return await withLockTimeout(connection, lockTimeoutMs, async () => {
+        // A conflicting insert that is not yet committed (a live branch's) makes this one wait.
+        const inserted = await connection.query(
+          `INSERT INTO ${name} (gtrid, branch, claimed) VALUES ($1, $2, true) ON CONFLICT DO NOTHING RETURNING 1`,
+          [key.gtrid, fenceIndex(key)],
+        )
+        if (inserted.rows.length === 1) return 'claimed'
+        const { rows } = await connection.query<{ claimed: boolean }>(
+          `SELECT claimed FROM ${name} WHERE gtrid = $1 AND branch = $2`,
+          [key.gtrid, fenceIndex(key)],
+        )
+        const row = rows[0]
+        return row === undefined ? 'gone' : row.claimed ? 'claimed' : 'committed'
+      })
     } catch (error) {
-      await connection.query('ROLLBACK')
       if (sqlState(error) === LOCK_NOT_AVAILABLE) return 'busy'
       throw error
     }
@@ -480,17 +496,19 @@ $txkit$`,
     participants: string,
     lockTimeoutMs: number,
   ): Promise<AbortInsertOutcome> {
-    await connection.query('BEGIN')
     try {
-      await connection.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`)
-      await connection.query(
-        `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES ($1, 'A', $2)`,
-        [gtrid, participants],
+      return await withLockTimeout(
+        connection,
+        lockTimeoutMs,
+        async (): Promise<AbortInsertOutcome> => {
+          await connection.query(
+            `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants) VALUES ($1, 'A', $2)`,
+            [gtrid, participants],
+          )
+          return 'inserted'
+        },
       )
-      await connection.query('COMMIT')
-      return 'inserted'
     } catch (error) {
-      await connection.query('ROLLBACK')
       const code = sqlState(error)
       if (code === UNIQUE_VIOLATION) return 'exists'
       if (code === LOCK_NOT_AVAILABLE) return 'busy'
