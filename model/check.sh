@@ -64,3 +64,4 @@ verify holds parallel.pml -DN=2 -DACK_AT_FINISH
 verify refuted parallel.pml -DN=2 -DOTHER_FENCE_TABLE
 verify holds parallel.pml -DN=2 -DOTHER_FENCE_TABLE -DACK_AT_FINISH
 verify refuted parallel.pml -DN=2 -DOTHER_FENCE_TABLE -DACK_AT_FINISH -DBROKEN_FINISH_IGNORES_ROW
+verify refuted parallel.pml -DN=2 -DOTHER_FENCE_TABLE -DACK_AT_FINISH -DBROKEN_GONE_MEANS_COMMITTED

@@ -18,7 +18,9 @@
  * acknowledgement). OTHER_FENCE_TABLE: recovery claims fences in a table the branches do not use
  * (a worker given another deployment's fence table, as the code refuses since it records the table
  * in the staged row); it must be refuted as it stands, and hold with ACK_AT_FINISH only because the
- * coordinator commits nothing when its row does not read 'C' (BROKEN_FINISH_IGNORES_ROW: it does).
+ * coordinator commits nothing when its row does not read 'C' (BROKEN_FINISH_IGNORES_ROW: it does)
+ * and claims a commit for a row gone only on its fence rows' evidence (BROKEN_GONE_MEANS_COMMITTED:
+ * without it, an 'A' collected past the deadline reads as a commit).
  *
  * Broken variants that must be refuted: BROKEN_NO_FENCE (recovery decides 'A' for a missing branch
  * without claiming its fence); BROKEN_STAGED_AS_ABORT (recovery, finding no row, loses its 'A'
@@ -70,7 +72,8 @@ inline die() {
 
 active proctype Coordinator() {
   byte i;
-  bool staged = false, maybeStaged = false, tried = false, prepared[N], failed = false, aborted = false;
+  bool staged = false, maybeStaged = false, tried = false, prepared[N], failed = false, aborted = false, proven;
+  mtype seen;
   byte preparedOk = 0;   /* PREPAREs the coordinator saw succeed */
   /* Each branch begins by inserting its fence row. */
   i = 0;
@@ -142,11 +145,29 @@ active proctype Coordinator() {
   acked = true;                                  /* committed: staged and every branch prepared */
 #endif
   MAYBE_DIE;
-  /* 'S' -> 'C', or the row as it reads: a worker may have written 'C' first. Anything else was
-     written against the protocol; the branches are left to recovery, which follows the row. */
-  atomic { if :: row == S -> row = C :: else -> skip fi };
+  /* 'S' -> 'C', or the row as it reads: a worker may have written 'C' first. An 'A' was written
+     against the protocol: the branches are left to recovery, which follows the row. No row: a
+     worker's 'C', collected once every branch was committed; told "committed" only if every
+     branch's fence row shows its branch committed (visible, unclaimed). */
+  atomic { if :: row == S -> row = C :: else -> skip fi; seen = row };
 #ifndef BROKEN_FINISH_IGNORES_ROW
-  if :: row != C -> goto done :: else -> skip fi;
+  if
+  :: seen == C -> skip
+  :: seen == NONE ->
+     atomic {
+       proven = true;
+       i = 0;
+       do
+       :: i < N -> if :: !(fence[i] == BRANCH && branch[i] == COMMITTED) -> proven = false :: else -> skip fi; i++
+       :: else -> break
+       od
+     };
+#ifdef BROKEN_GONE_MEANS_COMMITTED
+     proven = true;
+#endif
+     if :: proven -> goto told :: else -> goto done fi
+  :: else -> goto done
+  fi;
 #endif
   i = 0;
   do
@@ -166,6 +187,7 @@ active proctype Coordinator() {
   :: else -> break
   od;
   atomic { if :: row == C && !somePrepared -> row = NONE :: else -> skip fi };
+told:
 #ifdef ACK_AT_FINISH
   acked = true;                                  /* told "committed" once its branches are */
 #endif

@@ -385,6 +385,41 @@ describe('parallel protocol: recovery racing the staged row', () => {
     assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
     await coordinator.close()
   })
+
+  for (const fencesKept of [true, false]) {
+    test(`a worker committed it and collected its row before the coordinator came back: ${fencesKept ? 'the fence rows prove the commit' : 'no fence rows left, outcome unknown'}`, async () => {
+      const { a, b, coordinator } = await twoDatabases({
+        onStep: async (event) => {
+          if (event.step !== 'decision' || event.when !== 'after') return
+          const round = () => recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0 })
+          assert.equal((await round()).transactions[0]?.action, 'committed')
+          await round() // collects the 'C' row: nothing of it is prepared any more
+          assert.deepEqual(await decisionRows(a.pool), [])
+          // Recovery's fence collection, past the deadline, would leave no evidence.
+          if (!fencesKept)
+            for (const { pool } of [a, b]) await pool.query('DELETE FROM txkit_fence')
+        },
+      })
+      const tx = await coordinator.begin({ a: a.db, b: b.db })
+      await tx.branches.a.query('INSERT INTO marks (tx) VALUES ($1)', ['r2'])
+      await tx.branches.b.query('INSERT INTO marks (tx) VALUES ($1)', ['r2'])
+      if (fencesKept) {
+        const result = await tx.commit()
+        assert.deepEqual(result.pending, [])
+      } else {
+        await assert.rejects(
+          tx.commit(),
+          (error: unknown) =>
+            isOutcomeUnknownError(error) && /staged decision is gone/.test(error.message),
+        )
+      }
+      assert.deepEqual(await marks(a.pool), ['r2'])
+      assert.deepEqual(await marks(b.pool), ['r2'])
+      assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+      await coordinator.close()
+      assert.deepEqual([...(await fenceRows(a.pool)), ...(await fenceRows(b.pool))], [])
+    })
+  }
 })
 
 describe('parallel protocol: recovery given the wrong fence table', () => {

@@ -50,6 +50,21 @@ export class FenceTable {
     await withConnection(database, (connection) => fences.createTable(connection, this.table))
   }
 
+  /**
+   * Whether `database` shows the fence row of branch `key` committed: proof that the branch
+   * committed. False when it cannot be read.
+   */
+  async showsCommitted(database: Database, key: FenceKey): Promise<boolean> {
+    try {
+      const fences = FenceTable.dialectOf(database)
+      return await withConnection(database, (connection) =>
+        fences.showsCommitted(connection, this.table, key),
+      )
+    } catch {
+      return false
+    }
+  }
+
   /** Queues the fence rows of a committed transaction's branches for deletion. */
   forget(database: Database, key: FenceKey): void {
     this.#finished.queue(database, key)

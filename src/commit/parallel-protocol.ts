@@ -89,15 +89,28 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
       )
       return report(context)
     }
+    if (outcome === undefined) {
+      // The protocol's only way here: a worker wrote 'C', committed every branch and collected
+      // the row. Claimed only on each branch's own evidence, its fence row committed.
+      if (await everyBranchShowsCommitted(context, fences)) {
+        for (const branch of context.branches) branch.state = 'committed'
+        forgetFinished(context, decisionLog, fences)
+        return report(context)
+      }
+      throw outcomeUnknown(
+        context,
+        "its staged decision is gone (a recovery worker's 'C', collected once it had committed every branch, is the protocol's only way there), but not every branch's fence row shows its commit any more",
+        new Error("no decision row where 'C' was due"),
+      )
+    }
     if (outcome !== 'C') {
       // Every branch holds its fence while prepared, so no worker claiming them in this
       // transaction's fence table can write 'A' now: whoever did broke the protocol. Committing
       // anyway would split the transaction; the row decides, and recovery follows it.
-      const found = outcome === undefined ? 'no decision row' : `decision row '${outcome}'`
       const error = outcomeUnknown(
         context,
-        "every branch is prepared, but a recovery worker resolved its staged decision without the branches' fences",
-        new Error(`${found} where 'C' was due`),
+        "every branch is prepared, but its staged decision was resolved without the branches' fences",
+        new Error(`decision row '${outcome}' where 'C' was due`),
       )
       context.logger.error(
         { gtrid: context.gtrid, error },
@@ -168,6 +181,23 @@ function report(context: CommitContext): CommitResult {
   const branches = context.branches.map((branch) => branch.report())
   const pending = branches.filter((branch) => branch.state !== 'committed')
   return { gtrid: context.gtrid, protocol: 'parallel', branches, pending }
+}
+
+async function everyBranchShowsCommitted(
+  context: CommitContext,
+  fences: FenceTable,
+): Promise<boolean> {
+  const shown = await Promise.all(
+    context.branches.map(
+      async (branch) =>
+        branch.fenced &&
+        (await fences.showsCommitted(branch.database, {
+          gtrid: context.gtrid,
+          index: branch.index,
+        })),
+    ),
+  )
+  return shown.every(Boolean)
 }
 
 /** The row says 'C' and every branch is committed: its fence rows and row can go. */

@@ -34,6 +34,11 @@ export interface FenceDialect {
     key: FenceKey,
     lockTimeoutMs: number,
   ): Promise<FenceClaim>
+  /**
+   * Whether the branch's own fence row is visible and unclaimed: the row commits with its branch,
+   * so its branch committed.
+   */
+  showsCommitted(connection: DriverConnection, table: TableName, key: FenceKey): Promise<boolean>
   /** Deletes fence rows of finished transactions. */
   delete(connection: DriverConnection, table: TableName, keys: readonly FenceKey[]): Promise<void>
   /**

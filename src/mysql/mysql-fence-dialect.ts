@@ -1,6 +1,7 @@
 import { errno } from '../dialect/error-code.js'
-import type { FenceClaim, FenceDialect } from '../dialect/fence-dialect.js'
-import { quoteTableName } from '../dialect/table-name.js'
+import type { FenceClaim, FenceDialect, FenceKey } from '../dialect/fence-dialect.js'
+import { quoteTableName, type TableName } from '../dialect/table-name.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { withLockWait } from './lock-wait.js'
 import { xaXid } from './xa-xid.js'
 
@@ -12,6 +13,20 @@ const ER_LOCK_WAIT_TIMEOUT = 1205
  * deleted later, and a long wait would hold locks that stop branches from beginning.
  */
 const DELETION_LOCK_WAIT_MS = 1000
+
+/** A fence row as others see it: claimed by recovery, its branch's (committed), or none. */
+async function readFence(
+  connection: DriverConnection,
+  table: TableName,
+  key: FenceKey,
+): Promise<'claimed' | 'committed' | undefined> {
+  const { rows } = await connection.query<{ claimed: number | boolean }>(
+    `SELECT claimed FROM ${quoteTableName(table, '`')} WHERE gtrid = ? AND branch = ?`,
+    [key.gtrid, key.index],
+  )
+  const row = rows[0]
+  return row === undefined ? undefined : Number(row.claimed) === 1 ? 'claimed' : 'committed'
+}
 
 /**
  * MySQL and MariaDB fence rows (parallel protocol). Without multi-statement messages the fence
@@ -60,12 +75,11 @@ export const mysqlFenceDialect: FenceDialect = {
       }
     })
     if (inserted !== undefined) return inserted
-    const { rows } = await connection.query<{ claimed: number | boolean }>(
-      `SELECT claimed FROM ${name} WHERE gtrid = ? AND branch = ?`,
-      [key.gtrid, key.index],
-    )
-    const row = rows[0]
-    return row === undefined ? 'gone' : Number(row.claimed) === 1 ? 'claimed' : 'committed'
+    return (await readFence(connection, table, key)) ?? 'gone'
+  },
+
+  async showsCommitted(connection, table, key) {
+    return (await readFence(connection, table, key)) === 'committed'
   },
 
   async delete(connection, table, keys) {

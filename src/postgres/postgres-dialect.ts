@@ -197,6 +197,20 @@ async function withLockTimeout<Result>(
   }
 }
 
+/** A fence row as others see it: claimed by recovery, its branch's (committed), or none. */
+async function readFence(
+  connection: DriverConnection,
+  table: TableName,
+  key: FenceKey,
+): Promise<'claimed' | 'committed' | undefined> {
+  const { rows } = await connection.query<{ claimed: boolean }>(
+    `SELECT claimed FROM ${quoteTableName(table, '"')} WHERE gtrid = $1 AND branch = $2`,
+    [key.gtrid, fenceIndex(key)],
+  )
+  const row = rows[0]
+  return row === undefined ? undefined : row.claimed ? 'claimed' : 'committed'
+}
+
 /**
  * PostgreSQL's fence rows (parallel protocol). The fence row travels with the branch's BEGIN in
  * one simple-query message: no round trip more than a plain BEGIN.
@@ -236,17 +250,17 @@ const postgresFenceDialect: FenceDialect = {
           [key.gtrid, fenceIndex(key)],
         )
         if (inserted.rows.length === 1) return 'claimed'
-        const { rows } = await connection.query<{ claimed: boolean }>(
-          `SELECT claimed FROM ${name} WHERE gtrid = $1 AND branch = $2`,
-          [key.gtrid, fenceIndex(key)],
-        )
-        const row = rows[0]
-        return row === undefined ? 'gone' : row.claimed ? 'claimed' : 'committed'
+        const found = await readFence(connection, table, key)
+        return found === undefined ? 'gone' : found
       })
     } catch (error) {
       if (sqlState(error) === LOCK_NOT_AVAILABLE) return 'busy'
       throw error
     }
+  },
+
+  async showsCommitted(connection, table, key) {
+    return (await readFence(connection, table, key)) === 'committed'
   },
 
   async delete(connection, table, keys) {
