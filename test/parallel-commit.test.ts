@@ -559,4 +559,45 @@ describe('parallel protocol on MariaDB', () => {
     const [claimed] = await m.pool.query('SELECT branch, claimed FROM txkit_fence')
     assert.deepEqual(claimed, [{ branch: 1, claimed: 1 }])
   })
+
+  test('two workers claiming one MariaDB fence as its branch ends: one claims it, the other waits for a later round', async (t) => {
+    // InnoDB: two inserts of a key another session inserted uncommitted both wait; when it rolls
+    // back, one of them is chosen as a deadlock victim (found by the soak test as a failed round).
+    if (servers.mariadb === undefined) {
+      t.skip('no MariaDB')
+      return
+    }
+    const a = fixture.pg(await servers.postgres.createDatabase(), 'a')
+    const m = await fixture.mysql(await servers.mariadb.createDatabase(), 'm')
+    const coordinator = fixture.coordinator({ decisionLog: a.db, protocol: 'parallel' })
+    await coordinator.createDecisionLog()
+    await coordinator.createFenceTable(m.db)
+    const gtrid = `txkit.${Date.now().toString(36).padStart(9, '0')}0f1e2d3c4b5a6978`
+    const live = await m.pool.getConnection()
+    await live.query('BEGIN')
+    await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES (?, 1)', [gtrid])
+    await a.pool.query(
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '{"branches":[null,"m"],"fenceTable":"txkit_fence"}')`,
+      [gtrid],
+    )
+    const round = () =>
+      recover({ databases: [a.db, m.db], decisionLog: a.db, minAge: 0, lockTimeout: 10_000 })
+    const rounds = Promise.all([round(), round()])
+    await waitFor('both claims waiting for the live fence', 10_000, async () => {
+      const [rows] = await m.pool.query(
+        "SELECT COUNT(*) AS waiting FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+      )
+      return Number((rows as Array<{ waiting: number }>)[0]?.waiting) === 2
+    })
+    await live.query('ROLLBACK')
+    live.release()
+    const reports = await rounds
+    const actions = reports.map((report) => report.transactions[0]?.action)
+    assert.ok(
+      actions.includes('rolled-back') && actions.every((a) => a === 'rolled-back' || a === 'left'),
+      JSON.stringify(reports),
+    )
+    assert.deepEqual(await decisionRows(a.pool), ['A'])
+    await coordinator.close()
+  })
 })

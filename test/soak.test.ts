@@ -13,7 +13,7 @@ import {
   recover,
 } from '../src/index.js'
 
-const SECONDS = Number(process.env.TXKIT_SOAK_SECONDS ?? 30)
+const SECONDS = Number(process.env.TXKIT_SOAK_SECONDS ?? 60)
 const ACCOUNTS = 5
 const OPENING = 1000
 const PREFIX = 'soak'

@@ -25,6 +25,7 @@ const ER_XAER_NOTA = 1397
 const ER_DUP_ENTRY = 1062
 const ER_NO_SUCH_TABLE = 1146
 const ER_LOCK_WAIT_TIMEOUT = 1205
+const ER_LOCK_DEADLOCK = 1213
 const CONNECTION_LOST_ERRNOS = new Set([
   1053, // ER_SERVER_SHUTDOWN
   1927, // ER_CONNECTION_KILLED (MariaDB)
@@ -326,7 +327,9 @@ export const mysqlDialect: Dialect = {
       } catch (error) {
         const number = errno(error)
         if (number === ER_DUP_ENTRY) return 'exists'
-        if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
+        // Two workers inserting 'A' behind a coordinator's uncommitted 'C' that rolls back: one
+        // is a deadlock victim. Its statement undone, it is a wait that ended: try later.
+        if (number === ER_LOCK_WAIT_TIMEOUT || number === ER_LOCK_DEADLOCK) return 'busy'
         throw error
       }
     })

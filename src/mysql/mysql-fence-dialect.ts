@@ -7,6 +7,11 @@ import { xaXid } from './xa-xid.js'
 
 const ER_DUP_ENTRY = 1062
 const ER_LOCK_WAIT_TIMEOUT = 1205
+/**
+ * Two inserts of a key that a third session inserted uncommitted both wait; should it roll back,
+ * InnoDB picks one as a deadlock victim. For a claim that is a wait that ended: try later.
+ */
+const ER_LOCK_DEADLOCK = 1213
 
 /**
  * Deletions of fence rows wait at most a second for a row lock: what they cannot delete now is
@@ -69,7 +74,7 @@ export const mysqlFenceDialect: FenceDialect = {
         return 'claimed'
       } catch (error) {
         const number = errno(error)
-        if (number === ER_LOCK_WAIT_TIMEOUT) return 'busy'
+        if (number === ER_LOCK_WAIT_TIMEOUT || number === ER_LOCK_DEADLOCK) return 'busy'
         if (number !== ER_DUP_ENTRY) throw error
         return undefined
       }

@@ -36,7 +36,7 @@ export async function resolveStaged(
       left: 'other-fence-table',
       reason:
         recordedFenceTable === undefined
-          ? 'staged decision: its row does not record its fence table (written by an earlier txkit), so no fence can be claimed safely: finish it by hand'
+          ? `staged decision: its row does not record its fence table (written by an earlier txkit), so no fence can be claimed safely: set its participants to {"branches": ${JSON.stringify(participants)}, "fenceTable": "<the writers' fence table>"} and recover again`
           : `staged decision: its branches' fences are in the fence table ${recordedFenceTable}, and recovery was given ${settings.fenceTable.text}: run recovery with fenceTable: '${recordedFenceTable}' (--fence-table ${recordedFenceTable})`,
     }
   }
