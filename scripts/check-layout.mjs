@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const CORE = ['driver', 'dialect', 'errors', 'util', 'xid', 'tracing']
-const CAPABILITIES = ['commit', 'recovery', 'manager', 'lock', 'runner']
+const CAPABILITIES = ['commit', 'recovery', 'manager', 'lock', 'runner', 'preflight']
 const VENDORS = {
   postgres: ['pg', 'postgres'],
   mysql: ['mysql2', 'mysql2/promise', 'mariadb'],

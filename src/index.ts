@@ -27,6 +27,7 @@ export type {
   LockScope,
   LockWait,
 } from './dialect/lock-dialect.js'
+export type { Finding, FindingCode, FindingSeverity } from './dialect/preflight-dialect.js'
 export type { OperationSettings, RunnerDialect } from './dialect/runner-dialect.js'
 export type { Database } from './driver/database.js'
 export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
@@ -118,6 +119,11 @@ export {
   TransactionManager,
   type TransactionManagerOptions,
 } from './manager/transaction-manager.js'
+export {
+  type CheckDeploymentOptions,
+  checkDeployment,
+  type DeploymentCheck,
+} from './preflight/check-deployment.js'
 export { type RecoverOptions, recover } from './recovery/recover.js'
 export type {
   LeftReason,

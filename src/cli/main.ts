@@ -5,6 +5,7 @@ import { DEFAULT_FENCE_TABLE, FenceTable } from '../commit/fence-table.js'
 import type { Database } from '../driver/database.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
 import { createLock } from '../lock/create-lock.js'
+import { checkDeployment } from '../preflight/check-deployment.js'
 import { type RecoverOptions, recover } from '../recovery/recover.js'
 import type { RecoveryReport } from '../recovery/recovery-report.js'
 import { errorMessage } from '../util/error-message.js'
@@ -48,6 +49,7 @@ Commands:
   status    show our prepared transactions and what recover would do
   recover   finish in-doubt transactions once, print what was done
   watch     recover every interval, serve Prometheus metrics
+  check     inspect every database before the first transaction: settings, tables
 
 Run txkit <command> --help for its options.
 Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (another
@@ -86,6 +88,21 @@ ${TIMEOUT_HELP}
 ${SELECTION_HELP}
   --dry-run              report what would be done, change nothing
   --concurrency N        transactions finished at once (default 8)`,
+  check: `Usage: txkit check --db NAME=URL [--db …] [--decision-log NAME [--table T]] [--fences [--fence-table F]] [--concurrency N]
+
+Inspects every database and reports what would make transactions fail or recovery impossible:
+prepared transactions disabled or too few for --concurrency, the decision table or fence tables
+missing, a database that cannot be reached. Each finding has a severity, an explanation and the
+fix. Changes nothing. Exit code 1 when any finding is an error, else 0.
+
+${DATABASE_HELP}
+${TIMEOUT_HELP}
+  --decision-log NAME    the database holding the decision table: check that it exists
+  --table NAME           the decision table (default txkit_decision)
+  --fences               check the parallel protocol's fence table in every --db
+  --fence-table NAME     its name (default txkit_fence)
+  --concurrency N        transactions expected in flight at once with a branch on one server
+  --json                 print JSON instead of text`,
   watch: `Usage: txkit watch --db NAME=URL [--db …] [options] --interval 30s [--metrics-port 9464]
 
 Recovers every interval until SIGINT or SIGTERM (the current round finishes first). Several
@@ -130,6 +147,7 @@ const SELECTION = ['decision-log', 'table', 'fence-table', 'prefix', 'protocol',
 /** The options each command takes: any other is a usage error, never silently ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
   init: new Set([...COMMON, 'decision-log', 'table', 'fences', 'fence-table', 'print-sql']),
+  check: new Set([...COMMON, 'decision-log', 'table', 'fences', 'fence-table', 'concurrency']),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
   watch: new Set([
@@ -241,6 +259,50 @@ function exitCode(report: RecoveryReport, command: 'status' | 'recover'): number
   }
   if (command === 'status' && report.transactions.length > 0) later = true
   return later ? EXIT.later : EXIT.done
+}
+
+async function check(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
+  const name = values['decision-log']
+  const decisionDatabase =
+    name === undefined
+      ? undefined
+      : connected.find((entry) => entry.database.name === name)?.database
+  if (name !== undefined && decisionDatabase === undefined) {
+    throw new UsageError(`--decision-log ${name} names no --db.`)
+  }
+  if (values.table !== undefined && decisionDatabase === undefined) {
+    throw new UsageError('--table names the decision table: add --decision-log NAME.')
+  }
+  if (values['fence-table'] !== undefined && !values.fences) {
+    throw new UsageError('--fence-table names the table --fences checks: add --fences.')
+  }
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency)
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+    throw new UsageError('--concurrency takes a positive whole number.')
+  }
+  const result = await checkDeployment({
+    databases: connected.map((entry) => entry.database),
+    ...(decisionDatabase && {
+      decisionLog: {
+        database: decisionDatabase,
+        ...(values.table !== undefined && { table: values.table }),
+      },
+    }),
+    ...(values.fences && { fenceTable: values['fence-table'] ?? DEFAULT_FENCE_TABLE }),
+    ...(concurrency !== undefined && { concurrency }),
+  })
+  if (values.json) {
+    out(JSON.stringify(result))
+  } else if (result.findings.length === 0) {
+    out(`No findings: ${connected.map((entry) => `"${entry.database.name}"`).join(', ')} ready.`)
+  } else {
+    for (const finding of result.findings) {
+      out(
+        `${finding.severity.toUpperCase().padEnd(8)} ${finding.database}  ${finding.code}: ${finding.message}\n         fix: ${finding.fix}`,
+      )
+    }
+  }
+  return result.ok ? EXIT.done : EXIT.failed
 }
 
 async function init(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
@@ -408,7 +470,7 @@ async function main(argv: readonly string[]): Promise<number> {
     out(packageVersion())
     return EXIT.done
   }
-  if (!['init', 'status', 'recover', 'watch'].includes(command)) {
+  if (!['init', 'status', 'recover', 'watch', 'check'].includes(command)) {
     throw new UsageError(`Unknown command "${command}".`)
   }
   let values: Values
@@ -444,6 +506,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const connected = await openDatabases(values)
   try {
     if (command === 'init') return await init(values, connected)
+    if (command === 'check') return await check(values, connected)
     if (command === 'watch') return await watch(values, connected)
     return await once(values, connected, command as 'status' | 'recover')
   } finally {

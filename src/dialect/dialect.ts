@@ -1,6 +1,7 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
 import type { FenceDialect } from './fence-dialect.js'
 import type { LockDialect } from './lock-dialect.js'
+import type { PreflightDialect } from './preflight-dialect.js'
 import type { RunnerDialect } from './runner-dialect.js'
 import type { TableName } from './table-name.js'
 
@@ -122,6 +123,8 @@ export interface Dialect {
   readonly locks?: LockDialect
   /** The parallel protocol's fence rows; absent where a database cannot take part in it. */
   readonly fences?: FenceDialect
+  /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */
+  readonly preflight?: PreflightDialect
   /**
    * The runner's dialect for the server behind `connection` (MySQL and MariaDB differ, so it may
    * ask the server); absent where the runner cannot work (user-written resources).

@@ -19,6 +19,7 @@ import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { plainHead, type SqlSyntax, statementWords } from '../util/sql-statements.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
+import { postgresPreflight } from './postgres-preflight.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
 
 const UNDEFINED_OBJECT = '42704'
@@ -294,6 +295,7 @@ export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
   locks: postgresLockDialect,
   fences: postgresFenceDialect,
+  preflight: postgresPreflight,
   async runnerDialect() {
     return postgresRunnerDialect
   },

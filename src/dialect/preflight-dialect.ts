@@ -1,0 +1,43 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
+
+/** How much a finding stops txkit: `error`, it cannot run safely; `warning`, it may fail under load. */
+export type FindingSeverity = 'error' | 'warning'
+
+/** What a finding is about: stable, for scripts and metrics. */
+export type FindingCode =
+  /** The database cannot be reached (connect or query failed). */
+  | 'unreachable'
+  /** PostgreSQL `max_prepared_transactions = 0`: every PREPARE TRANSACTION fails. */
+  | 'prepared-transactions-disabled'
+  /** Fewer prepared-transaction slots than the expected concurrent transactions. */
+  | 'prepared-transactions-too-few'
+  /** The decision table does not exist in the decision database. */
+  | 'decision-table-missing'
+  /** The parallel protocol's fence table does not exist in a database. */
+  | 'fence-table-missing'
+
+/** One problem found in one database, with what to do about it. */
+export interface Finding {
+  /** The database's stable name. */
+  readonly database: string
+  readonly code: FindingCode
+  readonly severity: FindingSeverity
+  /** What is wrong and what it breaks, in plain words. */
+  readonly message: string
+  /** What to change. */
+  readonly fix: string
+}
+
+/** What the deployment expects of each database. */
+export interface PreflightExpectations {
+  /** Transactions that may be in flight at once on one database; unknown when undefined. */
+  readonly concurrency: number | undefined
+}
+
+/** A dialect's checks of its own server (settings, clusters, poolers, privileges). */
+export interface PreflightDialect {
+  inspect(
+    connection: DriverConnection,
+    expected: PreflightExpectations,
+  ): Promise<ReadonlyArray<Omit<Finding, 'database'>>>
+}

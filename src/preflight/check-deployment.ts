@@ -1,0 +1,180 @@
+import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
+import type { Finding, PreflightExpectations } from '../dialect/preflight-dialect.js'
+import { parseTableName, type TableName } from '../dialect/table-name.js'
+import { assertDatabase } from '../driver/assert-database.js'
+import type { Database } from '../driver/database.js'
+import { withConnection } from '../driver/with-connection.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
+import { checkOptionNames } from '../util/check-option-names.js'
+import { describeValue } from '../util/describe-value.js'
+import { errorMessage } from '../util/error-message.js'
+import { silentLogger } from '../util/logger.js'
+
+export interface CheckDeploymentOptions {
+  /** Every database of the deployment (a record or a list), by the names the writers use. */
+  readonly databases: Readonly<Record<string, Database>> | readonly Database[]
+  /** The writers' decision log: its table must exist. */
+  readonly decisionLog?: Database | DecisionLogOptions
+  /** The parallel protocol's fence table, which must exist in every database; unchecked if absent. */
+  readonly fenceTable?: string
+  /** Transactions expected in flight at once with a branch on one server. */
+  readonly concurrency?: number
+  /** How long one database may take to answer every check (ms, default 10 000). */
+  readonly timeout?: number
+}
+
+/** What `checkDeployment` found; `ok` when no finding is an error. */
+export interface DeploymentCheck {
+  readonly ok: boolean
+  readonly findings: readonly Finding[]
+}
+
+const OPTIONS: ReadonlySet<string> = new Set([
+  'databases',
+  'decisionLog',
+  'fenceTable',
+  'concurrency',
+  'timeout',
+])
+const PROBE_GTRID = 'txkit-preflight'
+
+/**
+ * Inspects every database of a deployment before any transaction runs, and reports what would make
+ * transactions fail or recovery impossible, each finding with its severity, a plain explanation and
+ * the fix. Reads only; changes nothing. A database that cannot be reached is a finding too.
+ *
+ * @example
+ * ```ts
+ * const check = await checkDeployment({ databases: { accounts, ledger }, decisionLog: accounts, concurrency: 50 })
+ * for (const finding of check.findings) console.log(finding.severity, finding.database, finding.message, finding.fix)
+ * if (!check.ok) process.exit(1)
+ * ```
+ */
+export async function checkDeployment(options: CheckDeploymentOptions): Promise<DeploymentCheck> {
+  checkOptionNames(options, OPTIONS, 'checkDeployment()')
+  const databases = Array.isArray(options.databases)
+    ? options.databases
+    : Object.values(options.databases ?? {})
+  if (databases.length === 0) {
+    throw new ConfigurationError('checkDeployment() needs the databases to check; none was given.')
+  }
+  for (const [position, database] of databases.entries()) {
+    assertDatabase(database, `databases[${position}]`)
+  }
+  const decisionLog =
+    options.decisionLog === undefined
+      ? undefined
+      : new DecisionLog(
+          'acquire' in options.decisionLog
+            ? { database: options.decisionLog }
+            : options.decisionLog,
+          silentLogger,
+        )
+  const fenceTable =
+    options.fenceTable === undefined
+      ? undefined
+      : { text: options.fenceTable, table: parseTableName(options.fenceTable, 'fence table') }
+  const concurrency = options.concurrency
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+    throw new ConfigurationError(
+      `concurrency must be a positive whole number, not ${describeValue(concurrency)}.`,
+    )
+  }
+  const timeout = options.timeout ?? 10_000
+  if (!(Number.isFinite(timeout) && timeout > 0)) {
+    throw new ConfigurationError(
+      `timeout must be a number of ms > 0, not ${describeValue(timeout)}.`,
+    )
+  }
+  const checked = new Set(databases)
+  if (decisionLog !== undefined) checked.add(decisionLog.database)
+  const perDatabase = await Promise.all(
+    [...checked].map((database) =>
+      withTimeout(
+        inspect(database, { concurrency }, decisionLog, fenceTable),
+        timeout,
+        database,
+      ).catch((error: unknown) => [unreachable(database, error)]),
+    ),
+  )
+  const findings = perDatabase.flat()
+  return { ok: findings.every((finding) => finding.severity !== 'error'), findings }
+}
+
+async function inspect(
+  database: Database,
+  expected: PreflightExpectations,
+  decisionLog: DecisionLog | undefined,
+  fenceTable: { readonly text: string; readonly table: TableName } | undefined,
+): Promise<Finding[]> {
+  return withConnection(database, async (connection) => {
+    const found: Finding[] = []
+    const own = (await database.dialect.preflight?.inspect(connection, expected)) ?? []
+    for (const finding of own) found.push({ database: database.name, ...finding })
+    if (decisionLog?.database === database) {
+      const missing = await isMissing(database, () =>
+        database.dialect.readDecisions(connection, decisionLog.table, [PROBE_GTRID]),
+      )
+      if (missing) {
+        found.push({
+          database: database.name,
+          code: 'decision-table-missing',
+          severity: 'error',
+          message: `The decision table ${decisionLog.tableText} does not exist: transactions of the decision and parallel protocols roll back at their decision, and recovery leaves them alone.`,
+          fix: 'Create it once: `txkit init --db … --decision-log NAME` or `await coordinator.createDecisionLog()` (if it was lost, find out why before re-creating it: recovery never aborts a transaction older than its decision table).',
+        })
+      }
+    }
+    const fences = database.dialect.fences
+    if (fenceTable !== undefined && fences !== undefined) {
+      const missing = await isMissing(database, () =>
+        fences.showsCommitted(connection, fenceTable.table, { gtrid: PROBE_GTRID, index: 0 }),
+      )
+      if (missing) {
+        found.push({
+          database: database.name,
+          code: 'fence-table-missing',
+          severity: 'error',
+          message: `The fence table ${fenceTable.text} does not exist: parallel transactions with a branch here are refused at begin.`,
+          fix: 'Create it once: `txkit init --fences --fence-table …` or `await coordinator.createFenceTable(database)`.',
+        })
+      }
+    }
+    return found
+  })
+}
+
+async function isMissing(database: Database, probe: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await probe()
+    return false
+  } catch (error) {
+    if (database.dialect.isUndefinedTable(error)) return true
+    throw error
+  }
+}
+
+function unreachable(database: Database, error: unknown): Finding {
+  return {
+    database: database.name,
+    code: 'unreachable',
+    severity: 'error',
+    message: `Could not inspect the database: ${errorMessage(error)}`,
+    fix: 'Check that it runs and that its address and credentials are right; then check again.',
+  }
+}
+
+function withTimeout<Result>(
+  work: Promise<Result>,
+  ms: number,
+  database: Database,
+): Promise<Result> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`database "${database.name}" did not answer within ${ms} ms`)),
+      ms,
+    )
+  })
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,183 @@
+/**
+ * Preflight (`checkDeployment`, `txkit check`): each finding against a real server set up wrong,
+ * and nothing found where nothing is wrong.
+ */
+import assert from 'node:assert/strict'
+import { createServer, type Socket } from 'node:net'
+import { describe, test } from 'node:test'
+import { serversForFile } from '../harness/file-servers.js'
+import { runCli } from '../harness/run-cli.js'
+import { startPostgres } from '../harness/test-databases.js'
+import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
+
+const servers = serversForFile()
+const { fixture } = servers
+
+const codes = (findings: readonly Finding[]) =>
+  findings.map((finding) => `${finding.database}:${finding.code}:${finding.severity}`).sort()
+
+describe('checkDeployment', () => {
+  test('PostgreSQL with max_prepared_transactions = 0: an error naming the setting and the restart', async () => {
+    const disabled = await startPostgres({ maxPreparedTransactions: 0 })
+    const off = fixture.pg(await disabled.createDatabase(), 'off')
+    const on = fixture.pg(await servers.postgres.createDatabase(), 'on')
+    const check = await checkDeployment({ databases: [off.db, on.db] })
+    assert.equal(check.ok, false)
+    assert.deepEqual(codes(check.findings), ['off:prepared-transactions-disabled:error'])
+    assert.match(
+      check.findings[0]?.fix ?? '',
+      /max_prepared_transactions to at least max_connections \(\d+\).*restart/,
+    )
+
+    // The CLI says the same, exits 1, and prints no password.
+    const cli = await runCli(['check', '--db', `off=${await disabled.createDatabase()}`])
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr)
+    assert.match(
+      cli.stdout,
+      /^ERROR +off +prepared-transactions-disabled: max_prepared_transactions is 0/m,
+    )
+    assert.match(cli.stdout, /fix: Set max_prepared_transactions/)
+  })
+
+  test('fewer prepared-transaction slots than the expected concurrency: a warning, still ok', async () => {
+    const db = fixture.pg(await servers.postgres.createDatabase(), 'a')
+    const { rows } = await db.pool.query<{ max: string }>(
+      "SELECT current_setting('max_prepared_transactions') AS max",
+    )
+    const slots = Number(rows[0]?.max)
+    const over = await checkDeployment({ databases: [db.db], concurrency: slots + 1 })
+    assert.equal(over.ok, true)
+    assert.deepEqual(codes(over.findings), ['a:prepared-transactions-too-few:warning'])
+    assert.match(
+      over.findings[0]?.message ?? '',
+      new RegExp(`is ${slots}, fewer than the ${slots + 1}`),
+    )
+    const within = await checkDeployment({ databases: [db.db], concurrency: slots })
+    assert.deepEqual(within.findings, [])
+  })
+
+  test('the decision table and fence tables missing (PostgreSQL and MariaDB), then created: nothing found', async (t) => {
+    const a = fixture.pg(await servers.postgres.createDatabase(), 'a')
+    const databases = [a.db]
+    if (servers.mariadb !== undefined) {
+      databases.push((await fixture.mysql(await servers.mariadb.createDatabase(), 'm')).db)
+    } else {
+      t.diagnostic('no MariaDB: PostgreSQL only')
+    }
+    const options = { databases, decisionLog: a.db, fenceTable: 'txkit_fence' }
+    const before = await checkDeployment(options)
+    assert.equal(before.ok, false)
+    assert.deepEqual(
+      codes(before.findings),
+      [
+        'a:decision-table-missing:error',
+        'a:fence-table-missing:error',
+        ...(databases.length > 1 ? ['m:fence-table-missing:error'] : []),
+      ].sort(),
+    )
+    assert.match(
+      before.findings.find((f) => f.code === 'decision-table-missing')?.fix ?? '',
+      /txkit init/,
+    )
+    const coordinator = fixture.coordinator({ decisionLog: a.db, protocol: 'parallel' })
+    await coordinator.createDecisionLog()
+    for (const db of databases) await coordinator.createFenceTable(db)
+    await coordinator.close()
+    const after = await checkDeployment(options)
+    assert.deepEqual(after, { ok: true, findings: [] })
+    // Another decision table name is looked for by that name.
+    const other = await checkDeployment({
+      databases,
+      decisionLog: { database: a.db, table: 'other_log' },
+    })
+    assert.deepEqual(codes(other.findings), ['a:decision-table-missing:error'])
+  })
+
+  test('a database that refuses connections, or accepts and never answers: unreachable, within the timeout', async () => {
+    const sockets = new Set<Socket>()
+    const silent = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    try {
+      const quiet = fixture.pg(`postgres://app:hunter2@127.0.0.1:${port}/x`, 'quiet')
+      const refused = fixture.pg('postgres://app:hunter2@127.0.0.1:1/x', 'refused')
+      const ok = fixture.pg(await servers.postgres.createDatabase(), 'ok')
+      const started = Date.now()
+      const check = await checkDeployment({
+        databases: [quiet.db, refused.db, ok.db],
+        timeout: 1000,
+      })
+      assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`)
+      assert.equal(check.ok, false)
+      assert.deepEqual(codes(check.findings), [
+        'quiet:unreachable:error',
+        'refused:unreachable:error',
+      ])
+      assert.match(
+        check.findings.find((f) => f.database === 'quiet')?.message ?? '',
+        /did not answer within 1000 ms/,
+      )
+      for (const finding of check.findings) assert.doesNotMatch(JSON.stringify(finding), /hunter2/)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => silent.close(resolve))
+    }
+  })
+
+  test('bad options are refused with the fix', async () => {
+    const db = fixture.pg(await servers.postgres.createDatabase(), 'a')
+    await assert.rejects(
+      checkDeployment({ databases: [db.db], concurency: 5 } as never),
+      (error: unknown) =>
+        isConfigurationError(error) && /did you mean "concurrency"/.test(error.message),
+    )
+    await assert.rejects(
+      checkDeployment({ databases: [db.db], concurrency: 0 }),
+      (error: unknown) =>
+        isConfigurationError(error) && /positive whole number/.test(error.message),
+    )
+    await assert.rejects(
+      checkDeployment({ databases: [] }),
+      (error: unknown) => isConfigurationError(error) && /none was given/.test(error.message),
+    )
+    await assert.rejects(
+      checkDeployment({ databases: [db.db], fenceTable: 'a;b' }),
+      (error: unknown) => isConfigurationError(error) && /fence table/.test(error.message),
+    )
+  })
+})
+
+describe('txkit check', () => {
+  test('--json, exit 0 with nothing found; usage errors for options that do not fit', async () => {
+    const url = await servers.postgres.createDatabase()
+    const db = fixture.pg(url, 'a')
+    const coordinator = fixture.coordinator({ decisionLog: db.db })
+    await coordinator.createDecisionLog()
+    await coordinator.close()
+    const ok = await runCli(['check', '--db', `a=${url}`, '--decision-log', 'a', '--json'])
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    assert.deepEqual(JSON.parse(ok.stdout), { ok: true, findings: [] })
+    const text = await runCli(['check', '--db', `a=${url}`, '--decision-log', 'a'])
+    assert.match(text.stdout, /No findings: "a" ready\./)
+    const fences = await runCli(['check', '--db', `a=${url}`, '--fences', '--json'])
+    assert.equal(fences.code, 1)
+    assert.deepEqual(codes(JSON.parse(fences.stdout).findings), ['a:fence-table-missing:error'])
+    const refused = await runCli(['check', '--db', 'gone=postgres://app:hunter2@127.0.0.1:1/x'])
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr)
+    assert.match(refused.stdout, /^ERROR +gone +unreachable: Could not inspect the database/m)
+    assert.doesNotMatch(refused.stdout + refused.stderr, /hunter2/)
+    for (const [args, message] of [
+      [['--fence-table', 'f'], /--fence-table names the table --fences checks/],
+      [['--table', 't'], /add --decision-log NAME/],
+      [['--concurrency', 'many'], /positive whole number/],
+      [['--dry-run'], /does not take --dry-run/],
+    ] as const) {
+      const result = await runCli(['check', '--db', `a=${url}`, ...args])
+      assert.equal(result.code, 2, result.stdout + result.stderr)
+      assert.match(result.stderr + result.stdout, message)
+    }
+  })
+})
