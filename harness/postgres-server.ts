@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+} from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -15,6 +23,20 @@ export interface PostgresServerOptions {
   readonly maxConnections?: number
   /** Log every statement to the server log (`log_statement = all`), for assertions on the server. */
   readonly logStatements?: boolean
+  /**
+   * Run the server with its clock moved by this much (libfaketime's FAKETIME syntax, e.g. `+2m`):
+   * a server whose clock is wrong. Needs Debian's faketime (see {@link fakeTimeLibrary}).
+   */
+  readonly clockOffset?: string
+}
+
+/** libfaketime, when installed (`apt-get install faketime`). */
+export function fakeTimeLibrary(): string | undefined {
+  for (const directory of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib']) {
+    const path = join(directory, 'faketime', 'libfaketime.so.1')
+    if (existsSync(path)) return path
+  }
+  return undefined
 }
 
 interface Binaries {
@@ -60,7 +82,13 @@ export class PostgresServer {
   readonly directory: string
   readonly #process: ServerProcess
 
-  private constructor(port: number, directory: string, command: string[], user?: ServerUser) {
+  private constructor(
+    port: number,
+    directory: string,
+    command: string[],
+    user?: ServerUser,
+    env?: NodeJS.ProcessEnv,
+  ) {
     this.port = port
     this.directory = directory
     const log = join(directory, 'server.log')
@@ -68,7 +96,11 @@ export class PostgresServer {
       description: `PostgreSQL on port ${port}`,
       directory,
       command,
-      spawn: { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], ...user },
+      spawn: {
+        stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+        ...user,
+        ...(env && { env }),
+      },
       logFile: log,
       stopSignal: 'SIGINT',
       startTimeoutMs: 30_000,
@@ -115,7 +147,14 @@ export class PostgresServer {
       '-c',
       `log_statement=${options.logStatements ? 'all' : 'none'}`,
     ]
-    const server = new PostgresServer(port, directory, [postgres, ...args], user)
+    let env: NodeJS.ProcessEnv | undefined
+    if (options.clockOffset !== undefined) {
+      const library = fakeTimeLibrary()
+      if (library === undefined)
+        throw new Error('clockOffset needs libfaketime: apt-get install faketime')
+      env = { ...process.env, LD_PRELOAD: library, FAKETIME: options.clockOffset }
+    }
+    const server = new PostgresServer(port, directory, [postgres, ...args], user, env)
     await server.#process.launch()
     return server
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../harness/file-servers.js'
+import { fakeTimeLibrary } from '../harness/postgres-server.js'
 import { runCli } from '../harness/run-cli.js'
 import { startPostgres } from '../harness/test-databases.js'
 import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
@@ -93,6 +94,26 @@ describe('checkDeployment', () => {
     assert.deepEqual(codes(other.findings), ['a:decision-table-missing:error'])
   })
 
+  test('a server whose clock is two minutes ahead: a warning naming the offset; in-sync servers none', async (t) => {
+    if (fakeTimeLibrary() === undefined) {
+      // CI installs it (.ci/run): there the finding is always tested.
+      if (process.env.CI === 'true')
+        throw new Error('CI=true: libfaketime missing (apt-get install faketime)')
+      t.skip('no libfaketime (apt-get install faketime)')
+      return
+    }
+    const ahead = await startPostgres({ clockOffset: '+120s' })
+    const skewed = fixture.pg(await ahead.createDatabase(), 'skewed')
+    const fine = fixture.pg(await servers.postgres.createDatabase(), 'fine')
+    const check = await checkDeployment({ databases: [skewed.db, fine.db] })
+    assert.equal(check.ok, true)
+    assert.deepEqual(codes(check.findings), ['skewed:clock-skew:warning'])
+    assert.match(check.findings[0]?.message ?? '', /clock is 1[12]\d\.\d s ahead of this host's/)
+    // A bound above the offset: nothing.
+    const loose = await checkDeployment({ databases: [skewed.db], maxClockSkew: 300_000 })
+    assert.deepEqual(loose.findings, [])
+  })
+
   test('a database that refuses connections, or accepts and never answers: unreachable, within the timeout', async () => {
     const sockets = new Set<Socket>()
     const silent = createServer((socket) => {
@@ -174,6 +195,7 @@ describe('txkit check', () => {
       [['--table', 't'], /add --decision-log NAME/],
       [['--concurrency', 'many'], /positive whole number/],
       [['--dry-run'], /does not take --dry-run/],
+      [['--max-clock-skew', 'soon'], /--max-clock-skew/],
     ] as const) {
       const result = await runCli(['check', '--db', `a=${url}`, ...args])
       assert.equal(result.code, 2, result.stdout + result.stderr)

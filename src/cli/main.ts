@@ -92,7 +92,7 @@ ${SELECTION_HELP}
 
 Inspects every database and reports what would make transactions fail or recovery impossible:
 prepared transactions disabled or too few for --concurrency, the decision table or fence tables
-missing, a database that cannot be reached. Each finding has a severity, an explanation and the
+missing, a clock off from this host's, a database that cannot be reached. Each finding has a severity, an explanation and the
 fix. Changes nothing. Exit code 1 when any finding is an error, else 0.
 
 ${DATABASE_HELP}
@@ -102,6 +102,7 @@ ${TIMEOUT_HELP}
   --fences               check the parallel protocol's fence table in every --db
   --fence-table NAME     its name (default txkit_fence)
   --concurrency N        transactions expected in flight at once with a branch on one server
+  --max-clock-skew D     how far a database's clock may be from this host's (default 5s)
   --json                 print JSON instead of text`,
   watch: `Usage: txkit watch --db NAME=URL [--db …] [options] --interval 30s [--metrics-port 9464]
 
@@ -135,6 +136,7 @@ const OPTIONS = {
   'print-sql': { type: 'boolean' },
   fences: { type: 'boolean' },
   'fence-table': { type: 'string' },
+  'max-clock-skew': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -147,7 +149,15 @@ const SELECTION = ['decision-log', 'table', 'fence-table', 'prefix', 'protocol',
 /** The options each command takes: any other is a usage error, never silently ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
   init: new Set([...COMMON, 'decision-log', 'table', 'fences', 'fence-table', 'print-sql']),
-  check: new Set([...COMMON, 'decision-log', 'table', 'fences', 'fence-table', 'concurrency']),
+  check: new Set([
+    ...COMMON,
+    'decision-log',
+    'table',
+    'fences',
+    'fence-table',
+    'concurrency',
+    'max-clock-skew',
+  ]),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
   watch: new Set([
@@ -290,6 +300,9 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
     }),
     ...(values.fences && { fenceTable: values['fence-table'] ?? DEFAULT_FENCE_TABLE }),
     ...(concurrency !== undefined && { concurrency }),
+    ...(values['max-clock-skew'] !== undefined && {
+      maxClockSkew: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
+    }),
   })
   if (values.json) {
     out(JSON.stringify(result))

@@ -15,6 +15,8 @@ export type FindingCode =
   | 'decision-table-missing'
   /** The parallel protocol's fence table does not exist in a database. */
   | 'fence-table-missing'
+  /** The database's clock is off from this host's by more than the bound. */
+  | 'clock-skew'
 
 /** One problem found in one database, with what to do about it. */
 export interface Finding {

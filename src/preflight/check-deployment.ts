@@ -21,6 +21,11 @@ export interface CheckDeploymentOptions {
   readonly concurrency?: number
   /** How long one database may take to answer every check (ms, default 10 000). */
   readonly timeout?: number
+  /**
+   * How far a database's clock may be from this host's (ms, default 5 000). Run the check where the
+   * coordinators run: their clocks set the deadlines the databases' clocks enforce.
+   */
+  readonly maxClockSkew?: number
 }
 
 /** What `checkDeployment` found; `ok` when no finding is an error. */
@@ -35,6 +40,7 @@ const OPTIONS: ReadonlySet<string> = new Set([
   'fenceTable',
   'concurrency',
   'timeout',
+  'maxClockSkew',
 ])
 const PROBE_GTRID = 'txkit-preflight'
 
@@ -86,12 +92,18 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
       `timeout must be a number of ms > 0, not ${describeValue(timeout)}.`,
     )
   }
+  const maxClockSkew = options.maxClockSkew ?? 5000
+  if (!(Number.isFinite(maxClockSkew) && maxClockSkew >= 0)) {
+    throw new ConfigurationError(
+      `maxClockSkew must be a number of ms ≥ 0, not ${describeValue(maxClockSkew)}.`,
+    )
+  }
   const checked = new Set(databases)
   if (decisionLog !== undefined) checked.add(decisionLog.database)
   const perDatabase = await Promise.all(
     [...checked].map((database) =>
       withTimeout(
-        inspect(database, { concurrency }, decisionLog, fenceTable),
+        inspect(database, { concurrency }, decisionLog, fenceTable, maxClockSkew),
         timeout,
         database,
       ).catch((error: unknown) => [unreachable(database, error)]),
@@ -106,9 +118,25 @@ async function inspect(
   expected: PreflightExpectations,
   decisionLog: DecisionLog | undefined,
   fenceTable: { readonly text: string; readonly table: TableName } | undefined,
+  maxClockSkew: number,
 ): Promise<Finding[]> {
   return withConnection(database, async (connection) => {
     const found: Finding[] = []
+    const sent = Date.now()
+    const serverNow = await database.dialect.now(connection)
+    const answered = Date.now()
+    // The server read its clock somewhere between sending and answering: only what lies beyond
+    // that window is skew for certain.
+    const offset = serverNow - (sent + answered) / 2
+    if (Math.abs(offset) - (answered - sent) / 2 > maxClockSkew) {
+      found.push({
+        database: database.name,
+        code: 'clock-skew',
+        severity: 'warning',
+        message: `Its clock is ${(Math.abs(offset) / 1000).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} this host's (bound ${maxClockSkew} ms). Deadlines are set by the coordinators' clocks and enforced by the databases': a decision database far ahead refuses commits as past their deadline, and recovery's garbage collection and its check of the decision table's age are off by as much.`,
+        fix: 'Synchronise the clocks (NTP/chrony) of the database servers and of the hosts running coordinators.',
+      })
+    }
     const own = (await database.dialect.preflight?.inspect(connection, expected)) ?? []
     for (const finding of own) found.push({ database: database.name, ...finding })
     if (decisionLog?.database === database) {
