@@ -56,9 +56,9 @@ async function binaries(): Promise<Binaries> {
 }
 
 /** PostgreSQL refuses to run as root: when we are root, run it as the `postgres` user. */
-type ServerUser = { uid: number; gid: number }
+export type ServerUser = { uid: number; gid: number }
 
-function serverUser(): ServerUser | undefined {
+export function serverUser(): ServerUser | undefined {
   if (userInfo().uid !== 0) return undefined
   const lookup = () => {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../harness/file-servers.js'
+import { hasPgbouncer, PgbouncerServer } from '../harness/pgbouncer-server.js'
 import { fakeTimeLibrary } from '../harness/postgres-server.js'
 import { runCli } from '../harness/run-cli.js'
 import { startPostgres } from '../harness/test-databases.js'
@@ -112,6 +113,35 @@ describe('checkDeployment', () => {
     // A bound above the offset: nothing.
     const loose = await checkDeployment({ databases: [skewed.db], maxClockSkew: 300_000 })
     assert.deepEqual(loose.findings, [])
+  })
+
+  test('PgBouncer in transaction mode: an error (session locks and settings are shared); in session mode none', async (t) => {
+    if (!hasPgbouncer()) {
+      if (process.env.CI === 'true')
+        throw new Error('CI=true: pgbouncer missing (apt-get install pgbouncer)')
+      t.skip('no pgbouncer (apt-get install pgbouncer)')
+      return
+    }
+    const direct = new URL(await servers.postgres.createDatabase())
+    const database = direct.pathname.slice(1)
+    for (const mode of ['transaction', 'session'] as const) {
+      const bouncer = await PgbouncerServer.start(Number(direct.port), mode)
+      try {
+        const pooled = fixture.pg(bouncer.url(database), 'pooled')
+        const check = await checkDeployment({ databases: [pooled.db] })
+        if (mode === 'transaction') {
+          assert.equal(check.ok, false)
+          assert.deepEqual(codes(check.findings), ['pooled:transaction-pooler:error'])
+          assert.match(check.findings[0]?.fix ?? '', /pool_mode = session/)
+        } else {
+          assert.deepEqual(check, { ok: true, findings: [] })
+        }
+        await pooled.driver.close()
+        await pooled.pool.end()
+      } finally {
+        await bouncer.stop()
+      }
+    }
   })
 
   test('a database that refuses connections, or accepts and never answers: unreachable, within the timeout', async () => {

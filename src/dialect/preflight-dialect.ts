@@ -1,3 +1,4 @@
+import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 
 /** How much a finding stops txkit: `error`, it cannot run safely; `warning`, it may fail under load. */
@@ -17,6 +18,8 @@ export type FindingCode =
   | 'fence-table-missing'
   /** The database's clock is off from this host's by more than the bound. */
   | 'clock-skew'
+  /** Connections go through a pooler that shares server sessions between clients (PgBouncer's transaction mode). */
+  | 'transaction-pooler'
 
 /** One problem found in one database, with what to do about it. */
 export interface Finding {
@@ -38,8 +41,13 @@ export interface PreflightExpectations {
 
 /** A dialect's checks of its own server (settings, clusters, poolers, privileges). */
 export interface PreflightDialect {
+  /**
+   * Findings about the server behind `connection`; `database` gives more sessions to checks that
+   * need two (a pooler shows itself by moving a session's statements between server sessions).
+   */
   inspect(
     connection: DriverConnection,
     expected: PreflightExpectations,
+    database: Pick<Database, 'acquire'>,
   ): Promise<ReadonlyArray<Omit<Finding, 'database'>>>
 }

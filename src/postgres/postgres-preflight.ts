@@ -1,35 +1,88 @@
-import type { PreflightDialect } from '../dialect/preflight-dialect.js'
+import type {
+  Finding,
+  PreflightDialect,
+  PreflightExpectations,
+} from '../dialect/preflight-dialect.js'
+import type { Database } from '../driver/database.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
+import { withConnection } from '../driver/with-connection.js'
+
+type Found = Omit<Finding, 'database'>
+
+async function backendPid(connection: DriverConnection): Promise<number> {
+  const { rows } = await connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  return Number(rows[0]?.pid)
+}
+
+/**
+ * Whether `connection`'s statements run on a server session it does not own: one statement reads
+ * its server session, another client then holds a transaction open (a transaction-mode pooler
+ * hands it the session just freed, most recently used first), and a second statement reads again.
+ * Direct connections and session pooling keep one server session per client.
+ */
+async function sharesServerSessions(
+  connection: DriverConnection,
+  database: Pick<Database, 'acquire'>,
+): Promise<boolean> {
+  const before = await backendPid(connection)
+  return withConnection(database, async (other) => {
+    await other.query('BEGIN')
+    try {
+      await backendPid(other)
+      return (await backendPid(connection)) !== before
+    } finally {
+      await other.query('ROLLBACK')
+    }
+  })
+}
 
 /** PostgreSQL's checks of its own server. */
 export const postgresPreflight: PreflightDialect = {
-  async inspect(connection, expected) {
-    const { rows } = await connection.query<{ max_prepared: string; max_connections: string }>(
-      `SELECT current_setting('max_prepared_transactions') AS max_prepared,
-              current_setting('max_connections') AS max_connections`,
-    )
-    const maxPrepared = Number(rows[0]?.max_prepared)
-    const maxConnections = Number(rows[0]?.max_connections)
-    if (maxPrepared === 0) {
-      return [
-        {
-          code: 'prepared-transactions-disabled',
-          severity: 'error',
-          message:
-            'max_prepared_transactions is 0 (PostgreSQL’s default): every PREPARE TRANSACTION fails, so no transaction with a branch here can commit.',
-          fix: `Set max_prepared_transactions to at least max_connections (${maxConnections}) in postgresql.conf and restart the server.`,
-        },
-      ]
+  async inspect(connection, expected, database) {
+    const found: Found[] = []
+    if (await sharesServerSessions(connection, database)) {
+      found.push({
+        code: 'transaction-pooler',
+        severity: 'error',
+        message:
+          'Connections go through a pooler that moves a client between server sessions after each transaction (PgBouncer in transaction or statement mode, or a proxy doing the same): session state is shared with other clients, so txkit locks (session advisory locks) are released under their holder or held for someone else, and session settings leak between clients.',
+        fix: 'Connect txkit directly, or through a pooler in session mode (PgBouncer pool_mode = session) on a port of its own.',
+      })
     }
-    if (expected.concurrency !== undefined && maxPrepared < expected.concurrency) {
-      return [
-        {
-          code: 'prepared-transactions-too-few',
-          severity: 'warning',
-          message: `max_prepared_transactions is ${maxPrepared}, fewer than the ${expected.concurrency} transactions expected in flight at once: beyond it PREPARE TRANSACTION fails and those transactions roll back.`,
-          fix: `Set max_prepared_transactions to at least ${expected.concurrency} (PostgreSQL advises max_connections, ${maxConnections}) and restart the server; prepared transactions left by crashes count too, so run recovery.`,
-        },
-      ]
-    }
-    return []
+    return [...found, ...(await preparedTransactionFindings(connection, expected))]
   },
+}
+
+async function preparedTransactionFindings(
+  connection: DriverConnection,
+  expected: PreflightExpectations,
+): Promise<Found[]> {
+  const { rows } = await connection.query<{ max_prepared: string; max_connections: string }>(
+    `SELECT current_setting('max_prepared_transactions') AS max_prepared,
+              current_setting('max_connections') AS max_connections`,
+  )
+  const maxPrepared = Number(rows[0]?.max_prepared)
+  const maxConnections = Number(rows[0]?.max_connections)
+  if (maxPrepared === 0) {
+    return [
+      {
+        code: 'prepared-transactions-disabled',
+        severity: 'error',
+        message:
+          'max_prepared_transactions is 0 (PostgreSQL’s default): every PREPARE TRANSACTION fails, so no transaction with a branch here can commit.',
+        fix: `Set max_prepared_transactions to at least max_connections (${maxConnections}) in postgresql.conf and restart the server.`,
+      },
+    ]
+  }
+  if (expected.concurrency !== undefined && maxPrepared < expected.concurrency) {
+    return [
+      {
+        code: 'prepared-transactions-too-few',
+        severity: 'warning',
+        message: `max_prepared_transactions is ${maxPrepared}, fewer than the ${expected.concurrency} transactions expected in flight at once: beyond it PREPARE TRANSACTION fails and those transactions roll back.`,
+        fix: `Set max_prepared_transactions to at least ${expected.concurrency} (PostgreSQL advises max_connections, ${maxConnections}) and restart the server; prepared transactions left by crashes count too, so run recovery.`,
+      },
+    ]
+  }
+  return []
 }

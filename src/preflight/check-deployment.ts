@@ -137,7 +137,7 @@ async function inspect(
         fix: 'Synchronise the clocks (NTP/chrony) of the database servers and of the hosts running coordinators.',
       })
     }
-    const own = (await database.dialect.preflight?.inspect(connection, expected)) ?? []
+    const own = (await database.dialect.preflight?.inspect(connection, expected, database)) ?? []
     for (const finding of own) found.push({ database: database.name, ...finding })
     if (decisionLog?.database === database) {
       const missing = await isMissing(database, () =>
