@@ -34,6 +34,14 @@ export function findMariadb(): { server: string; installer: string } | undefined
 export interface MariadbServerOptions {
   /** Flush the redo log at every commit (benchmarks). Tests run faster without. */
   readonly durable?: boolean
+  /** Run as a one-node Galera cluster (needs Debian's galera-4; see {@link galeraProvider}). */
+  readonly galera?: boolean
+}
+
+/** Galera's wsrep provider, when installed (`apt-get install galera-4`). */
+export function galeraProvider(): string | undefined {
+  const path = '/usr/lib/galera/libgalera_smm.so'
+  return existsSync(path) ? path : undefined
 }
 
 /**
@@ -102,6 +110,20 @@ export class MariadbServer {
       '--max-connections=400',
       `--innodb-flush-log-at-trx-commit=${options.durable ? 1 : 2}`,
     ]
+    if (options.galera) {
+      const provider = galeraProvider()
+      if (provider === undefined) throw new Error('galera needs galera-4: apt-get install galera-4')
+      // A new cluster of one node: an empty cluster address bootstraps it.
+      args.push(
+        '--wsrep-on=ON',
+        `--wsrep-provider=${provider}`,
+        '--wsrep-cluster-address=gcomm://',
+        `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${await freePort()};base_dir=${directory}`,
+        '--wsrep-node-address=127.0.0.1',
+        '--binlog-format=ROW',
+        '--innodb-autoinc-lock-mode=2',
+      )
+    }
     const server = new MariadbServer(port, directory, args)
     await server.#process.launch()
     return server

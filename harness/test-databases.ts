@@ -86,6 +86,15 @@ export async function startPostgres(
   return postgresOn(server.url(), server)
 }
 
+/** A second, private MariaDB server with options of its own (the system's mariadbd). */
+export async function startMariadb(
+  options: Parameters<typeof MariadbServer.start>[0],
+): Promise<TestServer> {
+  const server = await MariadbServer.start(options)
+  started.push(server)
+  return mariadbOn(server.url(), server)
+}
+
 const MARIADB_MISSING =
   'MariaDB tests SKIPPED: no mariadbd on this machine and no TXKIT_TEST_MYSQL_URL. ' +
   'Install one (apt-get install mariadb-server) or set TXKIT_TEST_MYSQL_URL=mysql://root@host:3306/ to run them.'

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict'
 import { createServer, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../harness/file-servers.js'
+import { galeraProvider } from '../harness/mariadb-server.js'
 import { hasPgbouncer, PgbouncerServer } from '../harness/pgbouncer-server.js'
 import { fakeTimeLibrary } from '../harness/postgres-server.js'
 import { runCli } from '../harness/run-cli.js'
-import { startPostgres } from '../harness/test-databases.js'
+import { startMariadb, startPostgres } from '../harness/test-databases.js'
 import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
 
 const servers = serversForFile()
@@ -141,6 +142,29 @@ describe('checkDeployment', () => {
       } finally {
         await bouncer.stop()
       }
+    }
+  })
+
+  test('a MariaDB Galera node: an error, and XA START is indeed refused there; plain MariaDB none', async (t) => {
+    if (servers.mariadb === undefined || galeraProvider() === undefined) {
+      if (process.env.CI === 'true') throw new Error('CI=true: MariaDB or galera-4 missing')
+      t.skip('no MariaDB or no galera-4 (apt-get install galera-4)')
+      return
+    }
+    const galera = await startMariadb({ galera: true })
+    const node = await fixture.mysql(await galera.createDatabase(), 'node')
+    const plain = await fixture.mysql(await servers.mariadb.createDatabase(), 'plain')
+    const check = await checkDeployment({ databases: [node.db, plain.db] })
+    assert.equal(check.ok, false)
+    assert.deepEqual(codes(check.findings), ['node:galera-no-xa:error'])
+    const connection = await node.pool.getConnection()
+    try {
+      await assert.rejects(
+        connection.query("XA START 'txkit-preflight-probe'"),
+        /XA transactions with Galera replication/,
+      )
+    } finally {
+      connection.release()
     }
   })
 

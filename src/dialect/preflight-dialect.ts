@@ -18,6 +18,8 @@ export type FindingCode =
   | 'fence-table-missing'
   /** The database's clock is off from this host's by more than the bound. */
   | 'clock-skew'
+  /** A MariaDB Galera Cluster node (wsrep on): it does not run XA transactions. */
+  | 'galera-no-xa'
   /** Connections go through a pooler that shares server sessions between clients (PgBouncer's transaction mode). */
   | 'transaction-pooler'
 

@@ -18,6 +18,7 @@ import { withLockWait } from './lock-wait.js'
 import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
+import { mysqlPreflight } from './mysql-preflight.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
 import { xaXid } from './xa-xid.js'
 
@@ -173,6 +174,7 @@ export const mysqlDialect: Dialect = {
   displayName: 'MySQL/MariaDB',
   locks: mysqlLockDialect,
   fences: mysqlFenceDialect,
+  preflight: mysqlPreflight,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))
   },
