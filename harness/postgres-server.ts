@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import {
+  appendFileSync,
   chmodSync,
   chownSync,
   existsSync,
@@ -7,6 +8,8 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  rmSync,
+  writeFileSync,
 } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +17,7 @@ import pg from 'pg'
 import { trackDirectory } from './cleanup.js'
 import { freePort } from './free-port.js'
 import { ServerProcess } from './server-process.js'
+import { waitFor } from './wait-for.js'
 
 export interface PostgresServerOptions {
   /** `max_prepared_transactions`; 0 turns two-phase commit off, as PostgreSQL's default does. */
@@ -73,6 +77,33 @@ export function serverUser(): ServerUser | undefined {
   }
 }
 
+function serverArgs(data: string, port: number, options: PostgresServerOptions): string[] {
+  return [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    `max_prepared_transactions=${options.maxPreparedTransactions ?? 100}`,
+    '-c',
+    `max_connections=${options.maxConnections ?? 200}`,
+    '-c',
+    `fsync=${options.durable ? 'on' : 'off'}`,
+    '-c',
+    `synchronous_commit=${options.durable ? 'on' : 'off'}`,
+    '-c',
+    `full_page_writes=${options.durable ? 'on' : 'off'}`,
+    '-c',
+    'shared_buffers=64MB',
+    '-c',
+    `log_statement=${options.logStatements ? 'all' : 'none'}`,
+  ]
+}
+
 /**
  * A throwaway PostgreSQL server: its own data directory in a temp folder, a free port, trust
  * authentication for the `postgres` superuser. Killed and removed when the process exits.
@@ -123,30 +154,7 @@ export class PostgresServer {
       { stdio: 'pipe', ...user },
     )
     const port = await freePort()
-    const args = [
-      '-D',
-      data,
-      '-p',
-      String(port),
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      `max_prepared_transactions=${options.maxPreparedTransactions ?? 100}`,
-      '-c',
-      `max_connections=${options.maxConnections ?? 200}`,
-      '-c',
-      `fsync=${options.durable ? 'on' : 'off'}`,
-      '-c',
-      `synchronous_commit=${options.durable ? 'on' : 'off'}`,
-      '-c',
-      `full_page_writes=${options.durable ? 'on' : 'off'}`,
-      '-c',
-      'shared_buffers=64MB',
-      '-c',
-      `log_statement=${options.logStatements ? 'all' : 'none'}`,
-    ]
+    const args = serverArgs(data, port, options)
     let env: NodeJS.ProcessEnv | undefined
     if (options.clockOffset !== undefined) {
       const library = fakeTimeLibrary()
@@ -156,7 +164,65 @@ export class PostgresServer {
     }
     const server = new PostgresServer(port, directory, [postgres, ...args], user, env)
     await server.#process.launch()
+    server.#options = options
     return server
+  }
+
+  #options: PostgresServerOptions = {}
+
+  /**
+   * A streaming-replication standby of `primary`, from a copy of its data directory taken while it
+   * is stopped for a moment (embedded PostgreSQL ships no pg_basebackup). `synchronous`: named in
+   * the primary's `synchronous_standby_names`, so that a commit on the primary waits for it.
+   */
+  static async startStandby(
+    primary: PostgresServer,
+    options: { readonly name: string; readonly synchronous: boolean } & PostgresServerOptions,
+  ): Promise<PostgresServer> {
+    const { postgres } = await binaries()
+    const user = serverUser()
+    const directory = mkdtempSync(join(tmpdir(), 'txkit-pg-standby-'))
+    trackDirectory(directory)
+    chmodSync(directory, 0o755)
+    const data = join(directory, 'data')
+    await primary.#process.kill()
+    execFileSync('cp', ['-a', join(primary.directory, 'data'), data])
+    await primary.#process.launch()
+    rmSync(join(data, 'postmaster.pid'), { force: true })
+    writeFileSync(join(data, 'standby.signal'), '')
+    appendFileSync(
+      join(data, 'postgresql.auto.conf'),
+      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${options.name}'\n`,
+    )
+    if (user) chownSync(join(data, 'standby.signal'), user.uid, user.gid)
+    const port = await freePort()
+    const standbyOptions = { ...primary.#options, ...options }
+    const standby = new PostgresServer(
+      port,
+      directory,
+      [postgres, ...serverArgs(data, port, standbyOptions)],
+      user,
+    )
+    await standby.#process.launch()
+    standby.#options = standbyOptions
+    const client = new pg.Client({ connectionString: primary.url() })
+    await client.connect()
+    try {
+      if (options.synchronous) {
+        await client.query(`ALTER SYSTEM SET synchronous_standby_names = '"${options.name}"'`)
+        await client.query('SELECT pg_reload_conf()')
+      }
+      await waitFor(`standby ${options.name} streaming`, 30_000, async () => {
+        const { rows } = await client.query<{ sync_state: string }>(
+          "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'",
+          [options.name],
+        )
+        return rows[0]?.sync_state === (options.synchronous ? 'sync' : 'async')
+      })
+    } finally {
+      await client.end()
+    }
+    return standby
   }
 
   /** A connection URL for `database` as the superuser. */

@@ -95,6 +95,26 @@ export async function startMariadb(
   return mariadbOn(server.url(), server)
 }
 
+/**
+ * A private PostgreSQL primary and a streaming standby of it (synchronous or not), both embedded.
+ * The standby's `createDatabase` is unusable (it is read-only): create databases on the primary.
+ */
+export async function startPrimaryAndStandby(
+  synchronous: boolean,
+): Promise<{ primary: TestServer; standby: TestServer }> {
+  const primaryServer = await PostgresServer.start({})
+  started.push(primaryServer)
+  const standbyServer = await PostgresServer.startStandby(primaryServer, {
+    name: 'standby1',
+    synchronous,
+  })
+  started.push(standbyServer)
+  return {
+    primary: postgresOn(primaryServer.url(), primaryServer),
+    standby: postgresOn(standbyServer.url(), standbyServer),
+  }
+}
+
 const MARIADB_MISSING =
   'MariaDB tests SKIPPED: no mariadbd on this machine and no TXKIT_TEST_MYSQL_URL. ' +
   'Install one (apt-get install mariadb-server) or set TXKIT_TEST_MYSQL_URL=mysql://root@host:3306/ to run them.'

@@ -10,7 +10,7 @@ import { galeraProvider } from '../harness/mariadb-server.js'
 import { hasPgbouncer, PgbouncerServer } from '../harness/pgbouncer-server.js'
 import { fakeTimeLibrary } from '../harness/postgres-server.js'
 import { runCli } from '../harness/run-cli.js'
-import { startMariadb, startPostgres } from '../harness/test-databases.js'
+import { startMariadb, startPostgres, startPrimaryAndStandby } from '../harness/test-databases.js'
 import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
 
 const servers = serversForFile()
@@ -166,6 +166,43 @@ describe('checkDeployment', () => {
     } finally {
       connection.release()
     }
+  })
+
+  test('the decision database with only an asynchronous standby: an error; a synchronous one counts only with synchronous_commit on', async () => {
+    const asynchronous = await startPrimaryAndStandby(false)
+    const decisions = fixture.pg(await asynchronous.primary.createDatabase(), 'decisions')
+    const other = fixture.pg(await asynchronous.primary.createDatabase(), 'other')
+    const check = await checkDeployment({
+      databases: [decisions.db, other.db],
+      decisionLog: decisions.db,
+    })
+    // Only the database holding decisions is concerned (the missing table is another finding).
+    assert.deepEqual(codes(check.findings), [
+      'decisions:decision-table-missing:error',
+      'decisions:decisions-on-async-standby:error',
+    ])
+    assert.match(
+      check.findings.find((f) => f.code === 'decisions-on-async-standby')?.message ?? '',
+      /replicates only asynchronously \("standby1" async\)/,
+    )
+
+    const synchronous = await startPrimaryAndStandby(true)
+    const url = await synchronous.primary.createDatabase()
+    const held = fixture.pg(url, 'held')
+    const coordinator = fixture.coordinator({ decisionLog: held.db })
+    await coordinator.createDecisionLog()
+    await coordinator.close()
+    // The harness runs its servers with synchronous_commit = off: commits do not wait.
+    const off = await checkDeployment({ databases: [held.db], decisionLog: held.db })
+    assert.deepEqual(codes(off.findings), ['held:decisions-on-async-standby:error'])
+    assert.match(off.findings[0]?.message ?? '', /synchronous_commit is 'off'/)
+    const database = new URL(url).pathname.slice(1)
+    await held.pool.query(`ALTER DATABASE ${database} SET synchronous_commit = on`)
+    const on = fixture.pg(url, 'held')
+    assert.deepEqual(await checkDeployment({ databases: [on.db], decisionLog: on.db }), {
+      ok: true,
+      findings: [],
+    })
   })
 
   test('a database that refuses connections, or accepts and never answers: unreachable, within the timeout', async () => {

@@ -92,8 +92,8 @@ ${SELECTION_HELP}
 
 Inspects every database and reports what would make transactions fail or recovery impossible:
 prepared transactions disabled or too few for --concurrency, the decision table or fence tables
-missing, a transaction-mode pooler, a Galera node, a clock off from this host's, a database that
-cannot be reached. Each finding has a severity, an explanation and the
+missing, a transaction-mode pooler, a Galera node, a decision database with only asynchronous
+standbys, a clock off from this host's, a database that cannot be reached. Each finding has a severity, an explanation and the
 fix. Changes nothing. Exit code 1 when any finding is an error, else 0.
 
 ${DATABASE_HELP}

@@ -18,6 +18,8 @@ export type FindingCode =
   | 'fence-table-missing'
   /** The database's clock is off from this host's by more than the bound. */
   | 'clock-skew'
+  /** The database holding decisions replicates only to asynchronous standbys: a failover may lose decisions. */
+  | 'decisions-on-async-standby'
   /** A MariaDB Galera Cluster node (wsrep on): it does not run XA transactions. */
   | 'galera-no-xa'
   /** Connections go through a pooler that shares server sessions between clients (PgBouncer's transaction mode). */
@@ -39,6 +41,8 @@ export interface Finding {
 export interface PreflightExpectations {
   /** Transactions that may be in flight at once on one database; unknown when undefined. */
   readonly concurrency: number | undefined
+  /** Whether this database holds the deployment's decision records. */
+  readonly holdsDecisions: boolean
 }
 
 /** A dialect's checks of its own server (settings, clusters, poolers, privileges). */

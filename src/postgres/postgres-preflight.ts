@@ -49,8 +49,44 @@ export const postgresPreflight: PreflightDialect = {
         fix: 'Connect txkit directly, or through a pooler in session mode (PgBouncer pool_mode = session) on a port of its own.',
       })
     }
+    if (expected.holdsDecisions) found.push(...(await standbyFindings(connection)))
     return [...found, ...(await preparedTransactionFindings(connection, expected))]
   },
+}
+
+/**
+ * The decision database's standbys, as its primary sees them (`pg_stat_replication`; its columns
+ * are empty without superuser or pg_monitor, and then nothing is concluded).
+ */
+async function standbyFindings(connection: DriverConnection): Promise<Found[]> {
+  const { rows } = await connection.query<{ name: string | null; sync_state: string | null }>(
+    'SELECT application_name AS name, sync_state FROM pg_stat_replication',
+  )
+  const known = rows.filter((row) => row.sync_state !== null)
+  if (known.length === 0) return []
+  if (known.some((row) => row.sync_state === 'sync' || row.sync_state === 'quorum')) {
+    const { rows: setting } = await connection.query<{ value: string }>(
+      "SELECT current_setting('synchronous_commit') AS value",
+    )
+    const value = setting[0]?.value ?? ''
+    if (value !== 'off' && value !== 'local') return []
+    return [
+      {
+        code: 'decisions-on-async-standby',
+        severity: 'error',
+        message: `This database holds the decisions and has a synchronous standby, but synchronous_commit is '${value}' for txkit's sessions: a commit does not wait for the standby, so a decision acknowledged here may be missing on it after a failover, and recovery there would record 'A' for a transaction whose other branches committed.`,
+        fix: 'Set synchronous_commit = on (or remote_apply) for the role txkit connects as (ALTER ROLE … SET synchronous_commit = on), or in postgresql.conf.',
+      },
+    ]
+  }
+  return [
+    {
+      code: 'decisions-on-async-standby',
+      severity: 'error',
+      message: `This database holds the decisions and replicates only asynchronously (${known.map((row) => `"${row.name ?? '?'}" ${row.sync_state}`).join(', ')}): a commit decision acknowledged here may be missing on a standby promoted after a crash, and recovery there would record 'A' for a transaction whose other branches committed.`,
+      fix: "Make a standby synchronous (synchronous_standby_names = 'FIRST 1 (standby1)' with synchronous_commit = on; Patroni: synchronous_mode: true), or never fail the decision database over to an asynchronous standby.",
+    },
+  ]
 }
 
 async function preparedTransactionFindings(

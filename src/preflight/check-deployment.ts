@@ -103,7 +103,13 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
   const perDatabase = await Promise.all(
     [...checked].map((database) =>
       withTimeout(
-        inspect(database, { concurrency }, decisionLog, fenceTable, maxClockSkew),
+        inspect(
+          database,
+          { concurrency, holdsDecisions: decisionLog?.database === database },
+          decisionLog,
+          fenceTable,
+          maxClockSkew,
+        ),
         timeout,
         database,
       ).catch((error: unknown) => [unreachable(database, error)]),
