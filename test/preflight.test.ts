@@ -9,7 +9,7 @@ import { serversForFile } from '../harness/file-servers.js'
 import { galeraProvider } from '../harness/mariadb-server.js'
 import { hasPgbouncer, PgbouncerServer } from '../harness/pgbouncer-server.js'
 import { fakeTimeLibrary } from '../harness/postgres-server.js'
-import { runCli } from '../harness/run-cli.js'
+import { runCli, runningCli } from '../harness/run-cli.js'
 import { startMariadb, startPostgres, startPrimaryAndStandby } from '../harness/test-databases.js'
 import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
 
@@ -40,6 +40,36 @@ describe('checkDeployment', () => {
       /^ERROR +off +prepared-transactions-disabled: max_prepared_transactions is 0/m,
     )
     assert.match(cli.stdout, /fix: Set max_prepared_transactions/)
+
+    // txkit watch exports it as metrics and logs it once.
+    const watch = runningCli([
+      'watch',
+      '--db',
+      `off=${await disabled.createDatabase()}`,
+      '--interval',
+      '200ms',
+      '--metrics-port',
+      '0',
+    ])
+    try {
+      const port = Number((await watch.until(/ port=(\d+)/))?.[1])
+      assert.ok(await watch.until(/preflight: max_prepared_transactions is 0/), watch.stderr())
+      let metrics = ''
+      for (let i = 0; i < 100 && !/^txkit_preflight_errors 1$/m.test(metrics); i++) {
+        metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.match(metrics, /^txkit_preflight_errors 1$/m)
+      assert.match(
+        metrics,
+        /^txkit_preflight_findings\{database="off",code="prepared-transactions-disabled",severity="error"\} 1$/m,
+      )
+      // Several rounds later (the preflight runs again every 20), still logged once.
+      await watch.until(/round done(.|\n)*round done(.|\n)*round done/)
+      assert.equal(watch.stderr().match(/preflight: max_prepared/g)?.length, 1)
+    } finally {
+      await watch.stop()
+    }
   })
 
   test('fewer prepared-transaction slots than the expected concurrency: a warning, still ok', async () => {
@@ -237,6 +267,46 @@ describe('checkDeployment', () => {
       for (const socket of sockets) socket.destroy()
       await new Promise((resolve) => silent.close(resolve))
     }
+  })
+
+  test("coordinator.check(): the coordinator's own decision log and fence table, findings logged", async () => {
+    const a = fixture.pg(await servers.postgres.createDatabase(), 'a')
+    const b = fixture.pg(await servers.postgres.createDatabase(), 'b')
+    const logged: string[] = []
+    const logger = {
+      warn: (_: object, message: string) => logged.push(`warn ${message}`),
+      error: (fields: object, message: string) =>
+        logged.push(`error ${(fields as { code: string }).code} ${message}`),
+    }
+    const coordinator = fixture.coordinator({
+      decisionLog: { database: a.db, table: 'decisions' },
+      protocol: 'parallel',
+      fenceTable: 'fences',
+      logger,
+    })
+    const before = await coordinator.check({ a: a.db, b: b.db })
+    assert.equal(before.ok, false)
+    assert.deepEqual(codes(before.findings), [
+      'a:decision-table-missing:error',
+      'a:fence-table-missing:error',
+      'b:fence-table-missing:error',
+    ])
+    assert.equal(logged.filter((line) => line.startsWith('error ')).length, 3)
+    assert.match(
+      logged.join('\n'),
+      /error decision-table-missing txkit: The decision table decisions does not exist/,
+    )
+    await coordinator.createDecisionLog()
+    for (const db of [a.db, b.db]) await coordinator.createFenceTable(db)
+    assert.deepEqual(await coordinator.check([a.db, b.db], { concurrency: 10 }), {
+      ok: true,
+      findings: [],
+    })
+    await assert.rejects(
+      coordinator.check([a.db], { fenceTable: 'x' } as never),
+      (error: unknown) =>
+        isConfigurationError(error) && /coordinator\.check\(\)/.test(error.message),
+    )
   })
 
   test('bad options are refused with the fix', async () => {

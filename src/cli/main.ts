@@ -5,7 +5,7 @@ import { DEFAULT_FENCE_TABLE, FenceTable } from '../commit/fence-table.js'
 import type { Database } from '../driver/database.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
 import { createLock } from '../lock/create-lock.js'
-import { checkDeployment } from '../preflight/check-deployment.js'
+import { checkDeployment, type DeploymentCheck } from '../preflight/check-deployment.js'
 import { type RecoverOptions, recover } from '../recovery/recover.js'
 import type { RecoveryReport } from '../recovery/recovery-report.js'
 import { errorMessage } from '../util/error-message.js'
@@ -109,7 +109,8 @@ ${TIMEOUT_HELP}
 
 Recovers every interval until SIGINT or SIGTERM (the current round finishes first). Several
 watch processes can run: a lock on the decision database (or the first database) lets one work
-per round. Logs one line per round.
+per round. Logs one line per round. Runs txkit check's inspection at start and every 20 rounds:
+new findings are logged, all are served as txkit_preflight_* metrics.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
@@ -433,6 +434,48 @@ async function watchRound(
   }
 }
 
+/** `txkit watch` checks the setup at start and every so many rounds after. */
+const PREFLIGHT_EVERY_ROUNDS = 20
+
+/** The watch's preflight: findings exported as metrics, each new one logged once. */
+class WatchPreflight {
+  readonly #options: RecoverOptions
+  readonly #metrics: RecoveryMetrics
+  #logged = new Set<string>()
+
+  constructor(options: RecoverOptions, metrics: RecoveryMetrics) {
+    this.#options = options
+    this.#metrics = metrics
+  }
+
+  async run(): Promise<void> {
+    let check: DeploymentCheck
+    try {
+      check = await checkDeployment({
+        databases: this.#options.databases,
+        ...(this.#options.decisionLog !== undefined && { decisionLog: this.#options.decisionLog }),
+      })
+    } catch (error) {
+      stderrLogger.warn({ error: errorMessage(error) }, 'txkit watch: the preflight could not run')
+      return
+    }
+    this.#metrics.recordPreflight(check)
+    const seen = new Set<string>()
+    for (const finding of check.findings) {
+      const key = `${finding.database}:${finding.code}`
+      seen.add(key)
+      if (this.#logged.has(key)) continue
+      const log = finding.severity === 'error' ? stderrLogger.error : stderrLogger.warn
+      log.call(
+        stderrLogger,
+        { database: finding.database, code: finding.code },
+        `txkit watch: preflight: ${finding.message} Fix: ${finding.fix}`,
+      )
+    }
+    this.#logged = seen
+  }
+}
+
 async function watch(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
   const options = recoverOptions(values, connected)
   const interval = parseDuration(values.interval ?? '30s', '--interval')
@@ -460,7 +503,9 @@ async function watch(values: Values, connected: readonly ConnectedDatabase[]): P
   // One worker per round: the others find the lock taken and skip it.
   const roundLock =
     lockDatabase && createLock(lockDatabase, `txkit-recover:${options.prefix ?? 'txkit'}`)
-  while (!stop.signal.aborted) {
+  const preflight = new WatchPreflight(options, metrics)
+  for (let round = 0; !stop.signal.aborted; round++) {
+    if (round % PREFLIGHT_EVERY_ROUNDS === 0) await preflight.run()
     if (roundLock !== undefined && lockDatabase !== undefined) {
       await watchRound(roundLock, lockDatabase, metrics, () =>
         recover({ ...options, logger: stderrLogger }),

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import type { DeploymentCheck } from '../preflight/check-deployment.js'
 import { LEFT_REASONS, type RecoveryReport } from '../recovery/recovery-report.js'
 
 /** How many intervals may pass without a good round before `/healthz` answers 503. */
@@ -30,6 +31,7 @@ export class RecoveryMetrics {
   #lastRoundDurationSeconds = 0
   #lastRoundSucceeded = false
   #lastGoodMs: number | undefined
+  #preflight: DeploymentCheck | undefined
 
   constructor(intervalMs: number) {
     this.#intervalMs = intervalMs
@@ -60,6 +62,11 @@ export class RecoveryMetrics {
     this.#counted = counted
     this.#failures += report.counts.failed
     this.#settle(report.counts.failed === 0)
+  }
+
+  /** What the last preflight found (`txkit check`'s findings), exported as gauges. */
+  recordPreflight(check: DeploymentCheck): void {
+    this.#preflight = check
   }
 
   /** A round that could not run (a database unreachable, a timeout): one failure. */
@@ -100,6 +107,28 @@ export class RecoveryMetrics {
       'Prepared transactions of ours seen in the last scan, by database (server-wide lists count on the first database of a server).',
       [...this.#prepared].map(([database, count]) => [label('database', database), count]),
     )
+    const labels = (pairs: Record<string, string>) =>
+      `{${Object.entries(pairs)
+        .map(([key, value]) => `${key}="${value.replace(/["\\\n]/g, '_')}"`)
+        .join(',')}}`
+    if (this.#preflight !== undefined) {
+      const findings = this.#preflight.findings
+      metric(
+        'txkit_preflight_findings',
+        'gauge',
+        'Findings of the last preflight (txkit check), 1 per finding, by database, code and severity.',
+        findings.map((finding) => [
+          labels({ database: finding.database, code: finding.code, severity: finding.severity }),
+          1,
+        ]),
+      )
+      metric(
+        'txkit_preflight_errors',
+        'gauge',
+        'Findings of severity error in the last preflight: alert when above 0.',
+        [['', findings.filter((finding) => finding.severity === 'error').length]],
+      )
+    }
     metric(
       'txkit_oldest_prepared_age_seconds',
       'gauge',

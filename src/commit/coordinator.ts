@@ -2,6 +2,11 @@ import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
+import {
+  type CheckDeploymentOptions,
+  checkDeployment,
+  type DeploymentCheck,
+} from '../preflight/check-deployment.js'
 import { startSpan } from '../tracing/span.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
@@ -67,6 +72,8 @@ export interface CoordinatorOptions {
 
 // biome-ignore lint/suspicious/noExplicitAny: any driver's connection type
 type AnyDatabase = Database<any>
+
+const CHECK_OPTIONS: ReadonlySet<string> = new Set(['concurrency', 'maxClockSkew', 'timeout'])
 
 /** Refuses, at compile time, a set of databases with none in it (`{}`). */
 export type AtLeastOne<Databases> = keyof Databases extends never
@@ -209,6 +216,39 @@ export class Coordinator implements AsyncDisposable {
     }
     assertDatabase(database, 'createFenceTable()')
     await this.fences.create(database)
+  }
+
+  /**
+   * Inspects `databases` and this coordinator's decision log (and, under the parallel protocol,
+   * its fence table) before the first transaction, as `txkit check` does; logs each finding
+   * through the coordinator's logger and returns them. Opt-in: call it once at start-up.
+   *
+   * @example
+   * ```ts
+   * const coordinator = createCoordinator({ decisionLog: orders, logger: console })
+   * const check = await coordinator.check({ orders, ledger }, { concurrency: 50 })
+   * if (!check.ok) throw new Error('txkit: fix the findings above before taking traffic')
+   * ```
+   */
+  async check(
+    databases: Readonly<Record<string, AnyDatabase>> | readonly AnyDatabase[],
+    options: Pick<CheckDeploymentOptions, 'concurrency' | 'maxClockSkew' | 'timeout'> = {},
+  ): Promise<DeploymentCheck> {
+    checkOptionNames(options, CHECK_OPTIONS, 'coordinator.check()')
+    const result = await checkDeployment({
+      ...options,
+      databases,
+      ...(this.decisionLog !== undefined && {
+        decisionLog: { database: this.decisionLog.database, table: this.decisionLog.tableText },
+      }),
+      ...(this.fences !== undefined && { fenceTable: this.fences.tableText }),
+    })
+    for (const finding of result.findings) {
+      const fields = { database: finding.database, code: finding.code, fix: finding.fix }
+      if (finding.severity === 'error') this.#logger.error(fields, `txkit: ${finding.message}`)
+      else this.#logger.warn(fields, `txkit: ${finding.message}`)
+    }
+    return result
   }
 
   /**
