@@ -235,6 +235,44 @@ describe('checkDeployment', () => {
     })
   })
 
+  test('in-doubt transactions of ours prepared by another role, checked as a role that cannot finish them: a warning', async () => {
+    const url = await servers.postgres.createDatabase()
+    const admin = fixture.pg(url, 'admin')
+    const suffix = Math.random().toString(36).slice(2, 8)
+    const [writer, worker] = [`txkit_writer_${suffix}`, `txkit_worker_${suffix}`]
+    await admin.pool.query(`CREATE ROLE ${writer} LOGIN; CREATE ROLE ${worker} LOGIN`)
+    const as = (role: string) => {
+      const parsed = new URL(url)
+      parsed.username = role
+      return parsed.toString()
+    }
+    const gid = `txkit.${Date.now().toString(36).padStart(9, '0')}00aa11bb22cc33dd.a.2.1`
+    const writing = fixture.pg(as(writer), 'db')
+    const session = await writing.pool.connect()
+    await session.query('BEGIN')
+    await session.query(`PREPARE TRANSACTION '${gid}'`)
+    session.release()
+    try {
+      const asWorker = fixture.pg(as(worker), 'db')
+      const check = await checkDeployment({ databases: [asWorker.db] })
+      assert.equal(check.ok, true)
+      assert.deepEqual(codes(check.findings), ['db:prepared-by-other-roles:warning'])
+      assert.match(
+        check.findings[0]?.message ?? '',
+        new RegExp(`prepared here by "${writer}", and "${worker}" is not a superuser`),
+      )
+      // Another deployment's prefix: not ours. The writer itself, or a superuser: can finish them.
+      assert.deepEqual(
+        (await checkDeployment({ databases: [asWorker.db], prefix: 'billing' })).findings,
+        [],
+      )
+      assert.deepEqual((await checkDeployment({ databases: [writing.db] })).findings, [])
+      assert.deepEqual((await checkDeployment({ databases: [admin.db] })).findings, [])
+    } finally {
+      await admin.pool.query(`ROLLBACK PREPARED '${gid}'`)
+    }
+  })
+
   test('a database that refuses connections, or accepts and never answers: unreachable, within the timeout', async () => {
     const sockets = new Set<Socket>()
     const silent = createServer((socket) => {

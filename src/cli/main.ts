@@ -104,6 +104,8 @@ ${TIMEOUT_HELP}
   --fence-table NAME     its name (default txkit_fence)
   --concurrency N        transactions expected in flight at once with a branch on one server
   --max-clock-skew D     how far a database's clock may be from this host's (default 5s)
+  --prefix P             the writers' deployment prefix (default txkit): whose prepared
+                         transactions recovery must be able to finish
   --json                 print JSON instead of text`,
   watch: `Usage: txkit watch --db NAME=URL [--db …] [options] --interval 30s [--metrics-port 9464]
 
@@ -159,6 +161,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
     'fence-table',
     'concurrency',
     'max-clock-skew',
+    'prefix',
   ]),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
@@ -302,6 +305,7 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
     }),
     ...(values.fences && { fenceTable: values['fence-table'] ?? DEFAULT_FENCE_TABLE }),
     ...(concurrency !== undefined && { concurrency }),
+    ...(values.prefix !== undefined && { prefix: values.prefix }),
     ...(values['max-clock-skew'] !== undefined && {
       maxClockSkew: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
     }),
@@ -454,6 +458,7 @@ class WatchPreflight {
       check = await checkDeployment({
         databases: this.#options.databases,
         ...(this.#options.decisionLog !== undefined && { decisionLog: this.#options.decisionLog }),
+        ...(this.#options.prefix !== undefined && { prefix: this.#options.prefix }),
       })
     } catch (error) {
       stderrLogger.warn({ error: errorMessage(error) }, 'txkit watch: the preflight could not run')

@@ -242,6 +242,7 @@ export class Coordinator implements AsyncDisposable {
         decisionLog: { database: this.decisionLog.database, table: this.decisionLog.tableText },
       }),
       ...(this.fences !== undefined && { fenceTable: this.fences.tableText }),
+      prefix: this.prefix,
     })
     for (const finding of result.findings) {
       const fields = { database: finding.database, code: finding.code, fix: finding.fix }

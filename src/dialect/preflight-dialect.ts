@@ -20,6 +20,8 @@ export type FindingCode =
   | 'clock-skew'
   /** The database holding decisions replicates only to asynchronous standbys: a failover may lose decisions. */
   | 'decisions-on-async-standby'
+  /** In-doubt transactions of ours belong to other roles, which this one (not a superuser) cannot finish. */
+  | 'prepared-by-other-roles'
   /** A MariaDB Galera Cluster node (wsrep on): it does not run XA transactions. */
   | 'galera-no-xa'
   /** Connections go through a pooler that shares server sessions between clients (PgBouncer's transaction mode). */
@@ -43,6 +45,8 @@ export interface PreflightExpectations {
   readonly concurrency: number | undefined
   /** Whether this database holds the deployment's decision records. */
   readonly holdsDecisions: boolean
+  /** The writers' prefix: transaction ids of ours start with it and a dot. */
+  readonly prefix: string
 }
 
 /** A dialect's checks of its own server (settings, clusters, poolers, privileges). */

@@ -50,8 +50,34 @@ export const postgresPreflight: PreflightDialect = {
       })
     }
     if (expected.holdsDecisions) found.push(...(await standbyFindings(connection)))
+    found.push(...(await ownershipFindings(connection, expected.prefix)))
     return [...found, ...(await preparedTransactionFindings(connection, expected))]
   },
+}
+
+/**
+ * Only a superuser or the role that prepared a transaction may COMMIT or ROLLBACK PREPARED it: in-
+ * doubt transactions of ours prepared by other roles cannot be finished by this one.
+ */
+async function ownershipFindings(connection: DriverConnection, prefix: string): Promise<Found[]> {
+  const { rows } = await connection.query<{ me: string; super: boolean; owners: string[] | null }>(
+    `SELECT current_user AS me,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super,
+            (SELECT array_agg(DISTINCT owner::text) FROM pg_prepared_xacts
+              WHERE database = current_database() AND owner <> current_user
+                AND starts_with(gid, $1)) AS owners`,
+    [`${prefix}.`],
+  )
+  const row = rows[0]
+  if (row === undefined || row.super || row.owners === null || row.owners.length === 0) return []
+  return [
+    {
+      code: 'prepared-by-other-roles',
+      severity: 'warning',
+      message: `Transactions of ours are prepared here by ${row.owners.map((owner) => `"${owner}"`).join(', ')}, and "${row.me}" is not a superuser: PostgreSQL lets only a superuser or the role that prepared a transaction commit or roll it back, so recovery connecting as "${row.me}" cannot finish them.`,
+      fix: 'Run recovery (txkit recover / watch) as the role the writers use, or as a superuser.',
+    },
+  ]
 }
 
 /**

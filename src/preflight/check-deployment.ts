@@ -9,6 +9,7 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { silentLogger } from '../util/logger.js'
+import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
 
 export interface CheckDeploymentOptions {
   /** Every database of the deployment (a record or a list), by the names the writers use. */
@@ -26,6 +27,8 @@ export interface CheckDeploymentOptions {
    * coordinators run: their clocks set the deadlines the databases' clocks enforce.
    */
   readonly maxClockSkew?: number
+  /** The writers' prefix (default `txkit`): which prepared transactions are ours. */
+  readonly prefix?: string
 }
 
 /** What `checkDeployment` found; `ok` when no finding is an error. */
@@ -41,6 +44,7 @@ const OPTIONS: ReadonlySet<string> = new Set([
   'concurrency',
   'timeout',
   'maxClockSkew',
+  'prefix',
 ])
 const PROBE_GTRID = 'txkit-preflight'
 
@@ -98,6 +102,7 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
       `maxClockSkew must be a number of ms ≥ 0, not ${describeValue(maxClockSkew)}.`,
     )
   }
+  const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX)
   const checked = new Set(databases)
   if (decisionLog !== undefined) checked.add(decisionLog.database)
   const perDatabase = await Promise.all(
@@ -105,7 +110,7 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
       withTimeout(
         inspect(
           database,
-          { concurrency, holdsDecisions: decisionLog?.database === database },
+          { concurrency, holdsDecisions: decisionLog?.database === database, prefix },
           decisionLog,
           fenceTable,
           maxClockSkew,
