@@ -251,5 +251,14 @@ export class PostgresServer {
   kill = (): Promise<void> => this.#process.kill()
   /** Starts the server again on the same data directory and port. */
   restart = (): Promise<void> => this.#process.restart()
+  /** Starts the server again (killed first, as a crash would) with some settings changed. */
+  async restartWith(options: PostgresServerOptions): Promise<void> {
+    const { postgres } = await binaries()
+    this.#options = { ...this.#options, ...options }
+    await this.#process.restart([
+      postgres,
+      ...serverArgs(join(this.directory, 'data'), this.port, this.#options),
+    ])
+  }
   stop = (): Promise<void> => this.#process.stop()
 }

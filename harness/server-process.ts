@@ -23,10 +23,12 @@ export interface ServerProcessOptions {
  */
 export class ServerProcess {
   readonly #options: ServerProcessOptions
+  #command: readonly string[]
   #child: ChildProcess | undefined
 
   constructor(options: ServerProcessOptions) {
     this.#options = options
+    this.#command = options.command
   }
 
   get #running(): boolean {
@@ -35,7 +37,7 @@ export class ServerProcess {
   }
 
   async launch(): Promise<void> {
-    const [command = '', ...args] = this.#options.command
+    const [command = '', ...args] = this.#command
     const child = spawn(command, args, { ...this.#options.spawn, detached: true })
     trackChild(child)
     this.#child = child
@@ -64,9 +66,10 @@ export class ServerProcess {
     await exited
   }
 
-  /** Starts the server again on the same data directory and port. */
-  async restart(): Promise<void> {
+  /** Starts the server again on the same data directory and port (with another command line). */
+  async restart(command?: readonly string[]): Promise<void> {
     await this.kill()
+    if (command !== undefined) this.#command = command
     await this.launch()
   }
 

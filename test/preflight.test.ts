@@ -8,9 +8,10 @@ import { describe, test } from 'node:test'
 import { serversForFile } from '../harness/file-servers.js'
 import { galeraProvider } from '../harness/mariadb-server.js'
 import { hasPgbouncer, PgbouncerServer } from '../harness/pgbouncer-server.js'
-import { fakeTimeLibrary } from '../harness/postgres-server.js'
+import { fakeTimeLibrary, type PostgresServer } from '../harness/postgres-server.js'
 import { runCli, runningCli } from '../harness/run-cli.js'
 import { startMariadb, startPostgres, startPrimaryAndStandby } from '../harness/test-databases.js'
+import { waitFor } from '../harness/wait-for.js'
 import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
 
 const servers = serversForFile()
@@ -233,6 +234,51 @@ describe('checkDeployment', () => {
       ok: true,
       findings: [],
     })
+  })
+
+  test("a standby whose max_prepared_transactions is lower than its primary's (raised after it started): an error on the standby", async () => {
+    const { primary, standby } = await startPrimaryAndStandby(false)
+    const url = await primary.createDatabase()
+    const database = new URL(url).pathname.slice(1)
+    const primaryServer = primary.owned as PostgresServer
+    const standbyServer = standby.owned as PostgresServer
+    const main = fixture.pg(url, 'main')
+    const replica = fixture.pg(standbyServer.url(database), 'replica')
+    // The database must have reached the standby before it is opened there.
+    await waitFor('the database on the standby', 10_000, async () => {
+      try {
+        await replica.pool.query('SELECT 1')
+        return true
+      } catch {
+        return false
+      }
+    })
+    const options = { databases: [main.db], standbys: { main: [replica.db] } }
+    assert.deepEqual(await checkDeployment(options), { ok: true, findings: [] })
+    await primaryServer.restartWith({ maxPreparedTransactions: 150 })
+    const check = await checkDeployment(options)
+    assert.equal(check.ok, false)
+    assert.deepEqual(codes(check.findings), ['replica:standby-settings-lower:error'])
+    assert.match(check.findings[0]?.message ?? '', /max_prepared_transactions 100 < 150/)
+    const cli = await runCli([
+      'check',
+      '--db',
+      `main=${url}`,
+      '--standby',
+      `main:replica=${standbyServer.url(database)}`,
+    ])
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr)
+    assert.match(cli.stdout, /^ERROR +replica +standby-settings-lower: /m)
+    for (const spec of ['replica=postgres://x/y', `other:replica=${url}`]) {
+      const wrong = await runCli(['check', '--db', `main=${url}`, '--standby', spec])
+      assert.equal(wrong.code, 2, wrong.stdout + wrong.stderr)
+      assert.match(wrong.stderr + wrong.stdout, /--standby/)
+    }
+    await assert.rejects(
+      checkDeployment({ databases: [main.db], standbys: { other: [replica.db] } }),
+      (error: unknown) =>
+        isConfigurationError(error) && /standbys names "other"/.test(error.message),
+    )
   })
 
   test('in-doubt transactions of ours prepared by another role, checked as a role that cannot finish them: a warning', async () => {

@@ -106,6 +106,8 @@ ${TIMEOUT_HELP}
   --max-clock-skew D     how far a database's clock may be from this host's (default 5s)
   --prefix P             the writers' deployment prefix (default txkit): whose prepared
                          transactions recovery must be able to finish
+  --standby DB:NAME=URL  a standby that database DB may fail over to (repeat for each): its
+                         settings are compared with DB's. URL as for --db (NAME=env:VAR too)
   --json                 print JSON instead of text`,
   watch: `Usage: txkit watch --db NAME=URL [--db …] [options] --interval 30s [--metrics-port 9464]
 
@@ -141,6 +143,7 @@ const OPTIONS = {
   fences: { type: 'boolean' },
   'fence-table': { type: 'string' },
   'max-clock-skew': { type: 'string' },
+  standby: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -162,6 +165,7 @@ const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
     'concurrency',
     'max-clock-skew',
     'prefix',
+    'standby',
   ]),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
@@ -211,11 +215,41 @@ async function openDatabases(values: Values): Promise<ConnectedDatabase[]> {
     if (names.has(name)) throw new UsageError(`--db ${name} is given twice.`)
     names.add(name)
   }
-  const timeouts = {
+  return Promise.all(specs.map(({ name, url }) => connect(name, url, timeoutsOf(values))))
+}
+
+function timeoutsOf(values: Values) {
+  return {
     connectTimeoutMs: parseDuration(values['connect-timeout'] ?? '10s', '--connect-timeout'),
     statementTimeoutMs: parseDuration(values['statement-timeout'] ?? '60s', '--statement-timeout'),
   }
-  return Promise.all(specs.map(({ name, url }) => connect(name, url, timeouts)))
+}
+
+/** `--standby DB:NAME=URL`: the standbys of each --db, connected. */
+async function openStandbys(
+  values: Values,
+  connected: readonly ConnectedDatabase[],
+): Promise<Array<{ readonly of: string; readonly standby: ConnectedDatabase }>> {
+  const specs = (values.standby ?? []).map((spec) => {
+    const colon = spec.indexOf(':')
+    const equals = spec.indexOf('=')
+    if (colon <= 0 || (equals !== -1 && colon > equals)) {
+      throw new UsageError(
+        '--standby takes DB:NAME=URL: the --db it stands by for, then the standby as for --db.',
+      )
+    }
+    const of = spec.slice(0, colon)
+    if (!connected.some((entry) => entry.database.name === of)) {
+      throw new UsageError(`--standby ${of}:… names no --db.`)
+    }
+    return { of, ...parseDatabaseSpec(spec.slice(colon + 1)) }
+  })
+  return Promise.all(
+    specs.map(async ({ of, name, url }) => ({
+      of,
+      standby: await connect(name, url, timeoutsOf(values)),
+    })),
+  )
 }
 
 function recoverOptions(values: Values, connected: readonly ConnectedDatabase[]): RecoverOptions {
@@ -295,8 +329,14 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
     throw new UsageError('--concurrency takes a positive whole number.')
   }
+  const standbys = await openStandbys(values, connected)
+  const byPrimary: Record<string, Database[]> = {}
+  for (const { of, standby } of standbys) {
+    byPrimary[of] = [...(byPrimary[of] ?? []), standby.database]
+  }
   const result = await checkDeployment({
     databases: connected.map((entry) => entry.database),
+    ...(standbys.length > 0 && { standbys: byPrimary }),
     ...(decisionDatabase && {
       decisionLog: {
         database: decisionDatabase,
@@ -309,7 +349,9 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
     ...(values['max-clock-skew'] !== undefined && {
       maxClockSkew: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
     }),
-  })
+  }).finally(() =>
+    Promise.all(standbys.map(({ standby }) => standby.close().catch(() => undefined))),
+  )
   if (values.json) {
     out(JSON.stringify(result))
   } else if (result.findings.length === 0) {

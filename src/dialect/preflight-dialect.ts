@@ -20,6 +20,8 @@ export type FindingCode =
   | 'clock-skew'
   /** The database holding decisions replicates only to asynchronous standbys: a failover may lose decisions. */
   | 'decisions-on-async-standby'
+  /** A standby whose settings are lower than its primary's: it stops replaying, and cannot hold the prepared transactions. */
+  | 'standby-settings-lower'
   /** In-doubt transactions of ours belong to other roles, which this one (not a superuser) cannot finish. */
   | 'prepared-by-other-roles'
   /** A MariaDB Galera Cluster node (wsrep on): it does not run XA transactions. */
@@ -59,5 +61,10 @@ export interface PreflightDialect {
     connection: DriverConnection,
     expected: PreflightExpectations,
     database: Pick<Database, 'acquire'>,
+  ): Promise<ReadonlyArray<Omit<Finding, 'database'>>>
+  /** Findings about a standby of the primary behind `primary` (settings it must match). */
+  inspectStandby?(
+    primary: DriverConnection,
+    standby: DriverConnection,
   ): Promise<ReadonlyArray<Omit<Finding, 'database'>>>
 }

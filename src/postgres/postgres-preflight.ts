@@ -36,8 +36,46 @@ async function sharesServerSessions(
   })
 }
 
+/**
+ * Settings a hot standby must have at least as high as its primary (PostgreSQL refuses to start,
+ * or pauses replay, otherwise); max_prepared_transactions also bounds the prepared transactions a
+ * promoted standby can hold.
+ */
+const STANDBY_AT_LEAST = [
+  'max_prepared_transactions',
+  'max_connections',
+  'max_locks_per_transaction',
+  'max_worker_processes',
+  'max_wal_senders',
+] as const
+
+async function settingsOf(connection: DriverConnection): Promise<Map<string, number>> {
+  const { rows } = await connection.query<{ name: string; setting: string }>(
+    'SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])',
+    [STANDBY_AT_LEAST],
+  )
+  return new Map(rows.map((row) => [row.name, Number(row.setting)]))
+}
+
 /** PostgreSQL's checks of its own server. */
 export const postgresPreflight: PreflightDialect = {
+  async inspectStandby(primary, standby) {
+    const [mine, theirs] = await Promise.all([settingsOf(primary), settingsOf(standby)])
+    const lower = STANDBY_AT_LEAST.filter(
+      (name) => (theirs.get(name) ?? Number.POSITIVE_INFINITY) < (mine.get(name) ?? 0),
+    )
+    if (lower.length === 0) return []
+    const listed = lower.map((name) => `${name} ${theirs.get(name)} < ${mine.get(name)}`).join(', ')
+    return [
+      {
+        code: 'standby-settings-lower',
+        severity: 'error',
+        message: `This standby's settings are lower than its primary's (${listed}): PostgreSQL pauses its replay (or refuses to start it), so after a failover it is behind or down${lower.includes('max_prepared_transactions') ? ', and promoted it could not hold the prepared transactions the primary had' : ''}.`,
+        fix: `Raise ${lower.join(', ')} on the standby to at least the primary's values and restart it (Patroni keeps these equal across members: set them in its DCS configuration).`,
+      },
+    ]
+  },
+
   async inspect(connection, expected, database) {
     const found: Found[] = []
     if (await sharesServerSessions(connection, database)) {

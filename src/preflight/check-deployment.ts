@@ -29,6 +29,11 @@ export interface CheckDeploymentOptions {
   readonly maxClockSkew?: number
   /** The writers' prefix (default `txkit`): which prepared transactions are ours. */
   readonly prefix?: string
+  /**
+   * Standbys a database may fail over to, by that database's name: their settings are compared
+   * with the primary's.
+   */
+  readonly standbys?: Readonly<Record<string, readonly Database[]>>
 }
 
 /** What `checkDeployment` found; `ok` when no finding is an error. */
@@ -45,6 +50,7 @@ const OPTIONS: ReadonlySet<string> = new Set([
   'timeout',
   'maxClockSkew',
   'prefix',
+  'standbys',
 ])
 const PROBE_GTRID = 'txkit-preflight'
 
@@ -103,6 +109,19 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
     )
   }
   const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX)
+  const standbyPairs: Array<readonly [Database, Database]> = []
+  for (const [primaryName, standbys] of Object.entries(options.standbys ?? {})) {
+    const primary = databases.find((database) => database.name === primaryName)
+    if (primary === undefined) {
+      throw new ConfigurationError(
+        `standbys names "${primaryName}", which is not one of the databases: key each list of standbys by its primary's name.`,
+      )
+    }
+    for (const [position, standby] of standbys.entries()) {
+      assertDatabase(standby, `standbys.${primaryName}[${position}]`)
+      standbyPairs.push([primary, standby])
+    }
+  }
   const checked = new Set(databases)
   if (decisionLog !== undefined) checked.add(decisionLog.database)
   const perDatabase = await Promise.all(
@@ -120,7 +139,14 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
       ).catch((error: unknown) => [unreachable(database, error)]),
     ),
   )
-  const findings = perDatabase.flat()
+  const perStandby = await Promise.all(
+    standbyPairs.map(([primary, standby]) =>
+      withTimeout(inspectStandby(primary, standby), timeout, standby).catch((error: unknown) => [
+        unreachable(standby, error),
+      ]),
+    ),
+  )
+  const findings = [...perDatabase, ...perStandby].flat()
   return { ok: findings.every((finding) => finding.severity !== 'error'), findings }
 }
 
@@ -181,6 +207,19 @@ async function inspect(
     }
     return found
   })
+}
+
+async function inspectStandby(primary: Database, standby: Database): Promise<Finding[]> {
+  const check = primary.dialect.preflight?.inspectStandby
+  if (check === undefined) return []
+  return withConnection(primary, (onPrimary) =>
+    withConnection(standby, async (onStandby) =>
+      (await check(onPrimary, onStandby)).map((finding) => ({
+        database: standby.name,
+        ...finding,
+      })),
+    ),
+  )
 }
 
 async function isMissing(database: Database, probe: () => Promise<unknown>): Promise<boolean> {
