@@ -12,7 +12,9 @@ import { fakeTimeLibrary, type PostgresServer } from '../harness/postgres-server
 import { runCli, runningCli } from '../harness/run-cli.js'
 import { startMariadb, startPostgres, startPrimaryAndStandby } from '../harness/test-databases.js'
 import { waitFor } from '../harness/wait-for.js'
+import type { DriverConnection } from '../src/driver/driver-connection.js'
 import { checkDeployment, type Finding, isConfigurationError } from '../src/index.js'
+import { mysqlPreflight } from '../src/mysql/mysql-preflight.js'
 
 const servers = serversForFile()
 const { fixture } = servers
@@ -446,5 +448,43 @@ describe('txkit check', () => {
       assert.equal(result.code, 2, result.stdout + result.stderr)
       assert.match(result.stderr + result.stdout, message)
     }
+  })
+})
+
+describe('MySQL 8: XA RECOVER without XA_RECOVER_ADMIN', () => {
+  // No MySQL 8 server here: MariaDB lets any account run XA RECOVER (so the real servers above
+  // show no such finding), and MySQL 8's answer is recorded from its documentation.
+  test('access denied to XA RECOVER (1227) is a missing-privilege error; an answer is none', async () => {
+    const answering = (recover: () => unknown) =>
+      ({
+        query: async (sql: string) => {
+          if (sql === 'XA RECOVER') return recover()
+          return { rows: [{ Variable_name: 'wsrep_on', Value: 'OFF' }] }
+        },
+      }) as unknown as DriverConnection
+    const denied = answering(() => {
+      throw Object.assign(
+        new Error(
+          'Access denied; you need (at least one of) the XA_RECOVER_ADMIN privilege(s) for this operation',
+        ),
+        { errno: 1227, sqlState: '42000' },
+      )
+    })
+    const expected = { concurrency: undefined, holdsDecisions: false, prefix: 'txkit' }
+    const unused = { acquire: () => Promise.reject(new Error('not used')) }
+    const found = await mysqlPreflight.inspect(denied, expected, unused)
+    assert.deepEqual(
+      found.map((finding) => `${finding.code}:${finding.severity}`),
+      ['missing-privilege:error'],
+    )
+    assert.match(found[0]?.fix ?? '', /GRANT XA_RECOVER_ADMIN ON \*\.\*/)
+    assert.deepEqual(
+      await mysqlPreflight.inspect(
+        answering(() => ({ rows: [] })),
+        expected,
+        unused,
+      ),
+      [],
+    )
   })
 })

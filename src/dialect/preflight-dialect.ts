@@ -20,6 +20,8 @@ export type FindingCode =
   | 'clock-skew'
   /** The database holding decisions replicates only to asynchronous standbys: a failover may lose decisions. */
   | 'decisions-on-async-standby'
+  /** The account lacks a privilege recovery needs (MySQL 8: XA_RECOVER_ADMIN for XA RECOVER). */
+  | 'missing-privilege'
   /** A standby whose settings are lower than its primary's: it stops replaying, and cannot hold the prepared transactions. */
   | 'standby-settings-lower'
   /** In-doubt transactions of ours belong to other roles, which this one (not a superuser) cannot finish. */
