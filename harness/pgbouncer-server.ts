@@ -1,10 +1,9 @@
 import { chmodSync, chownSync, existsSync, mkdtempSync, openSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { trackDirectory } from './cleanup.js'
 import { freePort } from './free-port.js'
-import { serverUser } from './postgres-server.js'
+import { answersQueries, serverUser } from './postgres-server.js'
 import { ServerProcess } from './server-process.js'
 
 const PGBOUNCER = '/usr/sbin/pgbouncer'
@@ -89,17 +88,7 @@ ignore_startup_parameters = extra_float_digits,statement_timeout,options
     await this.#process.stop()
   }
 
-  async #accepts(): Promise<boolean> {
-    const client = new pg.Client({ connectionString: this.url('postgres') })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      await client.query('SELECT 1')
-      return true
-    } catch {
-      return false
-    } finally {
-      await client.end().catch(() => {})
-    }
+  #accepts(): Promise<boolean> {
+    return answersQueries(this.url('postgres'))
   }
 }

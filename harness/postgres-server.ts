@@ -104,6 +104,21 @@ function serverArgs(data: string, port: number, options: PostgresServerOptions):
   ]
 }
 
+/** Whether a PostgreSQL server (or a pooler in front of one) at `url` answers a query. */
+export async function answersQueries(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
 /**
  * A throwaway PostgreSQL server: its own data directory in a temp folder, a free port, trust
  * authentication for the `postgres` superuser. Killed and removed when the process exits.
@@ -230,18 +245,8 @@ export class PostgresServer {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`
   }
 
-  async #accepts(): Promise<boolean> {
-    const client = new pg.Client({ connectionString: this.url() })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      await client.query('SELECT 1')
-      return true
-    } catch {
-      return false
-    } finally {
-      await client.end().catch(() => {})
-    }
+  #accepts(): Promise<boolean> {
+    return answersQueries(this.url())
   }
 
   logTail = (): string => this.#process.logTail()

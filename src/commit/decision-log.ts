@@ -21,6 +21,23 @@ export interface DecisionLogOptions {
   readonly table?: string
 }
 
+/**
+ * The decision log an option names: a database (its default table), or `{ database, table }`;
+ * undefined when the option is absent.
+ *
+ * @example
+ * ```ts
+ * decisionLogOf({ database: orders, table: 'billing.decisions' }, console)?.tableText // 'billing.decisions'
+ * ```
+ */
+export function decisionLogOf(
+  option: Database | DecisionLogOptions | undefined,
+  logger: Logger,
+): DecisionLog | undefined {
+  if (option === undefined) return undefined
+  return new DecisionLog('acquire' in option ? { database: option } : option, logger)
+}
+
 /** Inserting a decision failed; `sent` says whether the statement may have reached the server. */
 export class DecisionInsertFailure {
   constructor(

@@ -1,4 +1,4 @@
-import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
+import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from '../commit/decision-log.js'
 import type { Finding, PreflightExpectations } from '../dialect/preflight-dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
@@ -77,15 +77,7 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
   for (const [position, database] of databases.entries()) {
     assertDatabase(database, `databases[${position}]`)
   }
-  const decisionLog =
-    options.decisionLog === undefined
-      ? undefined
-      : new DecisionLog(
-          'acquire' in options.decisionLog
-            ? { database: options.decisionLog }
-            : options.decisionLog,
-          silentLogger,
-        )
+  const decisionLog = decisionLogOf(options.decisionLog, silentLogger)
   const fenceTable =
     options.fenceTable === undefined
       ? undefined

@@ -1,4 +1,4 @@
-import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
+import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from '../commit/decision-log.js'
 import { DEFAULT_FENCE_TABLE } from '../commit/fence-table.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
@@ -109,15 +109,7 @@ export function checkOptions(options: RecoverOptions): Settings {
     names.add(database.name)
   }
   const logger = options.logger ?? silentLogger
-  const decisionLog =
-    options.decisionLog === undefined
-      ? undefined
-      : new DecisionLog(
-          'acquire' in options.decisionLog
-            ? { database: options.decisionLog }
-            : options.decisionLog,
-          logger,
-        )
+  const decisionLog = decisionLogOf(options.decisionLog, logger)
   const protocol = options.protocol ?? (decisionLog ? 'decision' : 'sequential')
   if (!['decision', 'sequential', 'all'].includes(protocol)) {
     throw new ConfigurationError(
