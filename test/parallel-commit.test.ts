@@ -44,6 +44,15 @@ async function decisionRows(pool: pg.Pool): Promise<string[]> {
   return rows.map((row) => row.outcome)
 }
 
+/** A staged row by hand, naming only branch 1 on `database` (index 0 unused, as a failed join leaves). */
+async function insertStagedRow(pool: pg.Pool, gtrid: string, database: string): Promise<void> {
+  const participants = JSON.stringify({ branches: [null, database], fenceTable: 'txkit_fence' })
+  await pool.query(
+    `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', $2)`,
+    [gtrid, participants],
+  )
+}
+
 async function fenceRows(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ branch: number; claimed: boolean }>(
     'SELECT branch, claimed FROM txkit_fence ORDER BY branch',
@@ -304,10 +313,7 @@ describe('parallel protocol: recovery and the fence', () => {
     const live = await b.pool.connect()
     await live.query('BEGIN')
     await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES ($1, 1)', [gtrid])
-    await a.pool.query(
-      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '{"branches":[null,"b"],"fenceTable":"txkit_fence"}')`,
-      [gtrid],
-    )
+    await insertStagedRow(a.pool, gtrid, 'b')
     const round = () =>
       recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0, lockTimeout: 200 })
     const first = await round()
@@ -545,10 +551,7 @@ describe('parallel protocol on MariaDB', () => {
     const live = await m.pool.getConnection()
     await live.query('BEGIN')
     await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES (?, 1)', [gtrid])
-    await a.pool.query(
-      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '{"branches":[null,"m"],"fenceTable":"txkit_fence"}')`,
-      [gtrid],
-    )
+    await insertStagedRow(a.pool, gtrid, 'm')
     const round = () =>
       recover({ databases: [a.db, m.db], decisionLog: a.db, minAge: 0, lockTimeout: 1000 })
     assert.equal((await round()).transactions[0]?.left, 'decision-open')
@@ -576,10 +579,7 @@ describe('parallel protocol on MariaDB', () => {
     const live = await m.pool.getConnection()
     await live.query('BEGIN')
     await live.query('INSERT INTO txkit_fence (gtrid, branch) VALUES (?, 1)', [gtrid])
-    await a.pool.query(
-      `INSERT INTO txkit_decision (gtrid, outcome, participants) VALUES ($1, 'S', '{"branches":[null,"m"],"fenceTable":"txkit_fence"}')`,
-      [gtrid],
-    )
+    await insertStagedRow(a.pool, gtrid, 'm')
     const round = () =>
       recover({ databases: [a.db, m.db], decisionLog: a.db, minAge: 0, lockTimeout: 10_000 })
     const rounds = Promise.all([round(), round()])

@@ -88,13 +88,15 @@ ${TIMEOUT_HELP}
 ${SELECTION_HELP}
   --dry-run              report what would be done, change nothing
   --concurrency N        transactions finished at once (default 8)`,
-  check: `Usage: txkit check --db NAME=URL [--db …] [--decision-log NAME [--table T]] [--fences [--fence-table F]] [--concurrency N]
+  check: `Usage: txkit check --db NAME=URL [--db …] [options]
 
 Inspects every database and reports what would make transactions fail or recovery impossible:
 prepared transactions disabled or too few for --concurrency, the decision table or fence tables
 missing, a transaction-mode pooler, a Galera node, a decision database with only asynchronous
-standbys, a clock off from this host's, a database that cannot be reached. Each finding has a severity, an explanation and the
-fix. Changes nothing. Exit code 1 when any finding is an error, else 0.
+standbys, a standby with lower settings than its primary, prepared transactions this role cannot
+finish, a clock off from this host's, a database that cannot be reached. Each finding has a
+severity, an explanation and the fix. Changes nothing. Exit code 1 when any finding is an error,
+else 0.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
@@ -252,16 +254,29 @@ async function openStandbys(
   )
 }
 
+/** The --db that --decision-log names; undefined without --decision-log. */
+function decisionDatabaseOf(
+  values: Values,
+  connected: readonly ConnectedDatabase[],
+): Database | undefined {
+  const name = values['decision-log']
+  if (name === undefined) return undefined
+  const database = connected.find((entry) => entry.database.name === name)?.database
+  if (database === undefined) throw new UsageError(`--decision-log ${name} names no --db.`)
+  return database
+}
+
+function concurrencyOf(values: Values): number | undefined {
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency)
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+    throw new UsageError('--concurrency takes a positive whole number.')
+  }
+  return concurrency
+}
+
 function recoverOptions(values: Values, connected: readonly ConnectedDatabase[]): RecoverOptions {
   const databases = connected.map((entry) => entry.database)
-  const decisionName = values['decision-log']
-  let decisionLog: Database | undefined
-  if (decisionName !== undefined) {
-    decisionLog = databases.find((database) => database.name === decisionName)
-    if (decisionLog === undefined) {
-      throw new UsageError(`--decision-log ${decisionName} names no --db.`)
-    }
-  }
+  const decisionLog = decisionDatabaseOf(values, connected)
   const protocol = values.protocol
   if (protocol !== undefined && !['decision', 'sequential', 'all'].includes(protocol)) {
     throw new UsageError(`--protocol takes decision, sequential or all, not "${protocol}".`)
@@ -269,10 +284,7 @@ function recoverOptions(values: Values, connected: readonly ConnectedDatabase[])
   if (protocol !== undefined && protocol !== 'sequential' && decisionLog === undefined) {
     throw new UsageError(`--protocol ${protocol} needs --decision-log NAME.`)
   }
-  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency)
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
-    throw new UsageError('--concurrency takes a positive whole number.')
-  }
+  const concurrency = concurrencyOf(values)
   return {
     databases,
     ...(values['fence-table'] !== undefined && { fenceTable: values['fence-table'] }),
@@ -311,24 +323,14 @@ function exitCode(report: RecoveryReport, command: 'status' | 'recover'): number
 }
 
 async function check(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
-  const name = values['decision-log']
-  const decisionDatabase =
-    name === undefined
-      ? undefined
-      : connected.find((entry) => entry.database.name === name)?.database
-  if (name !== undefined && decisionDatabase === undefined) {
-    throw new UsageError(`--decision-log ${name} names no --db.`)
-  }
+  const decisionDatabase = decisionDatabaseOf(values, connected)
   if (values.table !== undefined && decisionDatabase === undefined) {
     throw new UsageError('--table names the decision table: add --decision-log NAME.')
   }
   if (values['fence-table'] !== undefined && !values.fences) {
     throw new UsageError('--fence-table names the table --fences checks: add --fences.')
   }
-  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency)
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
-    throw new UsageError('--concurrency takes a positive whole number.')
-  }
+  const concurrency = concurrencyOf(values)
   const standbys = await openStandbys(values, connected)
   const byPrimary: Record<string, Database[]> = {}
   for (const { of, standby } of standbys) {
@@ -367,10 +369,9 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
 }
 
 async function init(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
-  const name = values['decision-log']
-  if (name === undefined) throw new UsageError('txkit init needs --decision-log NAME.')
-  const database = connected.find((entry) => entry.database.name === name)?.database
-  if (database === undefined) throw new UsageError(`--decision-log ${name} names no --db.`)
+  const database = decisionDatabaseOf(values, connected)
+  if (database === undefined) throw new UsageError('txkit init needs --decision-log NAME.')
+  const name = database.name
   const log = new DecisionLog(
     { database, ...(values.table !== undefined && { table: values.table }) },
     stderrLogger,

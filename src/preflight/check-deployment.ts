@@ -116,9 +116,13 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
   }
   const checked = new Set(databases)
   if (decisionLog !== undefined) checked.add(decisionLog.database)
-  const perDatabase = await Promise.all(
-    [...checked].map((database) =>
-      withTimeout(
+  // A database that fails or does not answer in time is a finding, never a thrown error.
+  const answered = (database: Database, work: Promise<Finding[]>) =>
+    withTimeout(work, timeout, database).catch((error: unknown) => [unreachable(database, error)])
+  const perDatabase = await Promise.all([
+    ...[...checked].map((database) =>
+      answered(
+        database,
         inspect(
           database,
           { concurrency, holdsDecisions: decisionLog?.database === database, prefix },
@@ -126,19 +130,13 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
           fenceTable,
           maxClockSkew,
         ),
-        timeout,
-        database,
-      ).catch((error: unknown) => [unreachable(database, error)]),
+      ),
     ),
-  )
-  const perStandby = await Promise.all(
-    standbyPairs.map(([primary, standby]) =>
-      withTimeout(inspectStandby(primary, standby), timeout, standby).catch((error: unknown) => [
-        unreachable(standby, error),
-      ]),
+    ...standbyPairs.map(([primary, standby]) =>
+      answered(standby, inspectStandby(primary, standby)),
     ),
-  )
-  const findings = [...perDatabase, ...perStandby].flat()
+  ])
+  const findings = perDatabase.flat()
   return { ok: findings.every((finding) => finding.severity !== 'error'), findings }
 }
 
