@@ -189,10 +189,15 @@ export class PostgresServer {
    * A streaming-replication standby of `primary`, from a copy of its data directory taken while it
    * is stopped for a moment (embedded PostgreSQL ships no pg_basebackup). `synchronous`: named in
    * the primary's `synchronous_standby_names`, so that a commit on the primary waits for it.
+   * `primaryPort`: where the standby reaches its primary (a proxy in front of it), if not directly.
    */
   static async startStandby(
     primary: PostgresServer,
-    options: { readonly name: string; readonly synchronous: boolean } & PostgresServerOptions,
+    options: {
+      readonly name: string
+      readonly synchronous: boolean
+      readonly primaryPort?: number
+    } & PostgresServerOptions,
   ): Promise<PostgresServer> {
     const { postgres } = await binaries()
     const user = serverUser()
@@ -207,7 +212,7 @@ export class PostgresServer {
     writeFileSync(join(data, 'standby.signal'), '')
     appendFileSync(
       join(data, 'postgresql.auto.conf'),
-      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${options.name}'\n`,
+      `primary_conninfo = 'host=127.0.0.1 port=${options.primaryPort ?? primary.port} user=postgres application_name=${options.name}'\n`,
     )
     if (user) chownSync(join(data, 'standby.signal'), user.uid, user.gid)
     const port = await freePort()
@@ -238,6 +243,21 @@ export class PostgresServer {
       await client.end()
     }
     return standby
+  }
+
+  /** Ends recovery on a standby: it becomes a primary that accepts writes (`pg_promote()`). */
+  async promote(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url() })
+    await client.connect()
+    try {
+      const { rows } = await client.query<{ promoted: boolean }>(
+        'SELECT pg_promote(true, 30) AS promoted',
+      )
+      if (rows[0]?.promoted !== true)
+        throw new Error(`PostgreSQL on port ${this.port} was not promoted`)
+    } finally {
+      await client.end()
+    }
   }
 
   /** A connection URL for `database` as the superuser. */

@@ -98,15 +98,19 @@ export async function startMariadb(
 /**
  * A private PostgreSQL primary and a streaming standby of it (synchronous or not), both embedded.
  * The standby's `createDatabase` is unusable (it is read-only): create databases on the primary.
+ * `replicateThrough` puts something (a proxy) between them: given the primary's port, it returns
+ * the port the standby connects to.
  */
 export async function startPrimaryAndStandby(
   synchronous: boolean,
+  replicateThrough?: (primaryPort: number) => Promise<number>,
 ): Promise<{ primary: TestServer; standby: TestServer }> {
   const primaryServer = await PostgresServer.start({})
   started.push(primaryServer)
   const standbyServer = await PostgresServer.startStandby(primaryServer, {
     name: 'standby1',
     synchronous,
+    ...(replicateThrough && { primaryPort: await replicateThrough(primaryServer.port) }),
   })
   started.push(standbyServer)
   return {
