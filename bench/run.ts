@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --seconds 3 --latency-ms 1 --only commit|recovery|locks|runner]`: every benchmark, side by side in
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --recovery-scale 100000 --only commit|recovery|locks|runner]`: every benchmark, side by side in
  * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
  * times, on a shared machine.
  */
@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { runCommitBench } from './commit-bench.js'
 import { runLockBench } from './lock-bench.js'
-import { runRecoveryBench } from './recovery-bench.js'
+import { runRecoveryBench, runRecoveryScaleBench } from './recovery-bench.js'
 import { runRunnerBench } from './runner-bench.js'
 
 const { values } = parseArgs({
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '1' },
     'heap-transactions': { type: 'string', default: '10000' },
     'recovery-transactions': { type: 'string', default: '10000' },
+    'recovery-scale': { type: 'string', default: '100000' },
     contenders: { type: 'string', default: '8' },
     only: { type: 'string' },
   },
@@ -35,6 +36,12 @@ if (values.only === undefined || values.only === 'commit') {
 if (values.only === undefined || values.only === 'recovery') {
   await runRecoveryBench({
     transactions: Number(values['recovery-transactions']),
+    concurrency: 8,
+    output: 'bench/results/recovery.json',
+  })
+  await runRecoveryScaleBench({
+    transactions: Number(values['recovery-scale']),
+    databases: 10,
     concurrency: 8,
     output: 'bench/results/recovery.json',
   })

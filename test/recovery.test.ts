@@ -301,6 +301,73 @@ describe('recovery: isolation and malformed input', () => {
   })
 })
 
+describe('recovery: several workers at once', () => {
+  test('split a large round between them: each transaction is finished by one worker, the other reports it left to it', async () => {
+    const server = await PostgresServer.start({ maxPreparedTransactions: 700 })
+    extraServers.push(server)
+    const members = await Promise.all(
+      ['a', 'b'].map(async (name) => {
+        const client = new pg.Client({ connectionString: server.url() })
+        await client.connect()
+        const database = `split_${name}_${hex(3)}`
+        await client.query(`CREATE DATABASE ${database}`)
+        await client.end()
+        const { pool, db } = fixture.pg(server.url(database), name)
+        await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+        return { name, pool, db }
+      }),
+    )
+    const [a, b] = members as [(typeof members)[0], (typeof members)[0]]
+    await decisionTable(a.db)
+    const count = 600
+    const gtrids = Array.from({ length: count }, () => decisionGtrid('split', Date.now() - 60_000))
+    await Promise.all(
+      [a, b].map(async (member, which) => {
+        for (const [index, gtrid] of gtrids.entries()) {
+          if (index % 2 === which) await preparePg(member.pool, `${gtrid}.2.1`, gtrid)
+        }
+      }),
+    )
+    await a.pool.query(
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) SELECT g, 'C', '["a","b"]' FROM unnest($1::varchar[]) g`,
+      [gtrids],
+    )
+    const options = { databases: [a.db, b.db], decisionLog: a.db, prefix: 'split', minAge: 0 }
+    const reports = await Promise.all([
+      recover({ ...options, concurrency: 4 }),
+      recover({ ...options, concurrency: 4 }),
+    ])
+
+    // All committed, each by exactly one of the two workers.
+    assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])
+    const marks =
+      Number((await a.pool.query('SELECT count(*) FROM marks')).rows[0]?.count) +
+      Number((await b.pool.query('SELECT count(*) FROM marks')).rows[0]?.count)
+    assert.equal(marks, count)
+    const committedBy = reports.map((report) =>
+      report.transactions.filter((tx) => tx.action === 'committed').map((tx) => tx.gtrid),
+    ) as [string[], string[]]
+    assert.equal(
+      committedBy[0].length + committedBy[1].length,
+      count,
+      JSON.stringify(reports.map((r) => r.counts)),
+    )
+    assert.deepEqual([...committedBy[0], ...committedBy[1]].sort(), [...gtrids].sort())
+    for (const [index, report] of reports.entries()) {
+      const mine = committedBy[index] ?? []
+      assert.ok(mine.length > 0, `worker ${index} did nothing`)
+      // What a worker did not do, it reports as left to the other, by id.
+      const other = report.transactions.filter((tx) => tx.left === 'other-worker')
+      assert.equal(other.length + mine.length, count)
+      assert.deepEqual(
+        other.map((tx) => tx.gtrid).sort(),
+        [...(committedBy[1 - index] ?? [])].sort(),
+      )
+      assert.equal(report.counts.failed, 0)
+    }
+  })
+})
+
 describe('recovery: MariaDB branch still attached to a live session', () => {
   test('is left for the next round, then finished once the session is gone', async (t) => {
     if (mariadb === undefined) return t.skip('no MariaDB')

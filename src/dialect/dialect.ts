@@ -215,6 +215,8 @@ export interface Dialect {
    */
   readonly preparedListScope: 'database' | 'server'
   listPrepared(connection: DriverConnection): Promise<PreparedTransaction[]>
+  /** Whether `xid` is prepared now, without listing them all (else `listPrepared` is searched). */
+  isPrepared?(connection: DriverConnection, xid: string): Promise<boolean>
   readDecisions(
     connection: DriverConnection,
     table: TableName,

@@ -486,6 +486,14 @@ $txkit$`,
     return rows.map((row) => ({ xid: row.gid, preparedAt: Number(row.prepared_at) }))
   },
 
+  async isPrepared(connection, xid): Promise<boolean> {
+    const { rows } = await connection.query(
+      'SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()',
+      [xid],
+    )
+    return rows.length > 0
+  },
+
   async readDecisions(connection, table, gtrids): Promise<DecisionRow[]> {
     if (gtrids.length === 0) return []
     const { rows } = await connection.query<DecisionRow>(

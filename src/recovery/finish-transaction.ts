@@ -10,7 +10,8 @@ import { resolveStaged } from './resolve-staged.js'
 
 export async function recoverDecision(
   group: readonly FoundBranch[],
-  rows: Map<string, DecisionRow>,
+  /** Its decision row as read before this round's work began; undefined when there was none. */
+  rowRead: DecisionRow | undefined,
   /** When the decision table was created, by the decision database's clock, where known. */
   createdAt: number | undefined,
   settings: Settings,
@@ -20,7 +21,7 @@ export async function recoverDecision(
   if (first === undefined || decisionLog === undefined) throw new TypeError('empty group')
   const gtrid = first.parsed.gtrid
   const age = ageOf(group)
-  let row = rows.get(gtrid)
+  let row = rowRead
   if (age !== undefined && age < settings.minAge) {
     // Left alone, but its decision (if any) is shown: a 'C' row means it will commit.
     return leftAlone(

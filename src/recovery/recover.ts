@@ -4,6 +4,7 @@ import { startSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
 import { mapConcurrent } from '../util/map-concurrent.js'
 import { sleep } from '../util/sleep.js'
+import type { IdKind } from '../xid/xid.js'
 import { collectFences } from './collect-fences.js'
 import { collectGarbage } from './collect-garbage.js'
 import { READ_BATCH, readOldRows, readRowsInBatches } from './decision-rows.js'
@@ -18,6 +19,7 @@ import {
 import { type FoundBranch, groupBy, scan, stableGroups } from './prepared-scan.js'
 import { checkOptions, type RecoverOptions, type Settings } from './recover-options.js'
 import type { RecoveryReport, TransactionRecovery } from './recovery-report.js'
+import { SPLIT_FROM, WorkShares } from './work-shares.js'
 
 /**
  * Finishes the transactions a crash left prepared, never splitting one. `decision` transactions
@@ -77,11 +79,11 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
   const transactions: TransactionRecovery[] = []
   let aborted = false
 
-  const work: Array<{ group: FoundBranch[]; run: () => Promise<TransactionRecovery> }> = []
-  for (const group of groups.values()) {
+  const work: WorkItem[] = []
+  for (const [gtrid, group] of groups) {
     const kind = group[0]?.parsed.kind ?? 'decision'
     if (!settings.protocols.has(kind)) {
-      work.push({ group, run: async () => notSelected(group, kind, settings) })
+      work.push({ gtrid, kind, group, run: async () => notSelected(group, kind, settings) })
     }
   }
   const decisionGroups = [...groups.values()].filter(
@@ -106,6 +108,8 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     decisionGroups.forEach((group, position) => {
       const rows = rowsOf[Math.floor(position / READ_BATCH)]
       work.push({
+        gtrid: group[0]?.parsed.gtrid ?? '',
+        kind: 'decision',
         group,
         run: async () => {
           const elsewhere = inOtherDecisionLog(group, decisionLog)
@@ -115,7 +119,11 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
             return leftAlone(group, 'decision', 'decision-table-missing', missingTable(decisionLog))
           }
           const rowsRead = await (rows as Promise<Map<string, DecisionRow>>)
-          return recoverDecision(group, rowsRead, table.state.createdAt, settings)
+          const gtrid = group[0]?.parsed.gtrid ?? ''
+          const row = rowsRead.get(gtrid)
+          // Taken out, so that a large round does not keep every row until its end.
+          rowsRead.delete(gtrid)
+          return recoverDecision(group, row, table.state.createdAt, settings)
         },
       })
     })
@@ -123,7 +131,12 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
   if (decisionLog !== undefined && settings.protocols.has('decision') && !settings.dryRun) {
     for (const row of oldRows) {
       if (row.outcome === 'S' && !groups.has(row.gtrid)) {
-        work.push({ group: [], run: () => recoverStagedRow(row, settings) })
+        work.push({
+          gtrid: row.gtrid,
+          kind: 'decision',
+          group: [],
+          run: () => recoverStagedRow(row, settings),
+        })
       }
     }
   }
@@ -132,6 +145,8 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       if (group[0]?.parsed.kind !== 'sequential') continue
       const stable = sequentialStable.get(gtrid)
       work.push({
+        gtrid,
+        kind: 'sequential',
         group,
         run: async () =>
           stable === undefined
@@ -145,7 +160,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       })
     }
   }
-  await mapConcurrent(work, settings.concurrency, async ({ group, run }) => {
+  const runOne = async ({ group, run }: WorkItem): Promise<void> => {
     if (signal?.aborted) {
       aborted = true
       return
@@ -153,7 +168,47 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     const result = await run().catch((error: unknown) => failedTransaction(group, error))
     transactions.push(result)
     log(logger, result)
-  })
+  }
+  const locks = decisionLog?.database.dialect.locks
+  if (decisionLog !== undefined && locks !== undefined && work.length >= SPLIT_FROM) {
+    // Several workers at once split a large round between them instead of each doing all of it.
+    await withConnection(decisionLog.database, async (connection) => {
+      const shares = new WorkShares({
+        connection,
+        dialect: locks,
+        prefix: settings.prefix,
+        items: work,
+        gtridOf: (item) => item.gtrid,
+        stillToDo: (items) => firstStillPrepared(items),
+        logger,
+      })
+      try {
+        await Promise.all(
+          Array.from({ length: settings.concurrency }, async () => {
+            for (let item = await shares.next(); item !== undefined; item = await shares.next()) {
+              await runOne(item)
+            }
+          }),
+        )
+      } finally {
+        await shares.close()
+      }
+      for (const { group, kind } of shares.skipped) {
+        // A staged row without prepared branches is the other worker's to resolve: nothing to say.
+        if (group.length === 0) continue
+        const result = leftAlone(
+          group,
+          kind,
+          'other-worker',
+          'another recovery worker running now holds its share of the work (it finishes it, or the next round does)',
+        )
+        transactions.push(result)
+        log(logger, result)
+      }
+    })
+  } else {
+    await mapConcurrent(work, settings.concurrency, runOne)
+  }
 
   const decisionsDeleted =
     decisionLog && !settings.dryRun && !aborted
@@ -183,6 +238,29 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     fencesDeleted,
     counts,
   }
+}
+
+/**
+ * Whether the share's item a worker does first (the last: shares are taken from the end) still has
+ * a prepared branch. Gone means another worker finished the share (or its coordinator did that one).
+ */
+async function firstStillPrepared(items: readonly WorkItem[]): Promise<boolean> {
+  const branch = items.findLast((item) => item.group.length > 0)?.group[0]
+  if (branch === undefined) return true
+  const { database, xid } = branch
+  return withConnection(database, async (connection) =>
+    database.dialect.isPrepared !== undefined
+      ? database.dialect.isPrepared(connection, xid)
+      : (await database.dialect.listPrepared(connection)).some((found) => found.xid === xid),
+  )
+}
+
+/** One transaction's share of a round: how to handle it. */
+interface WorkItem {
+  readonly gtrid: string
+  readonly kind: IdKind
+  readonly group: FoundBranch[]
+  readonly run: () => Promise<TransactionRecovery>
 }
 
 function log(logger: Logger, transaction: TransactionRecovery): void {

@@ -26,6 +26,8 @@ export type LeftReason =
   | 'older-than-decision-log'
   /** Its protocol is not among those recovery was asked for (`protocol`). */
   | 'protocol-not-selected'
+  /** Another recovery worker running at the same time holds its share of the work. */
+  | 'other-worker'
 
 /** Every reason recovery may leave a transaction for, in a stable order (metrics start them at 0). */
 export const LEFT_REASONS: readonly LeftReason[] = [
@@ -41,6 +43,7 @@ export const LEFT_REASONS: readonly LeftReason[] = [
   'decision-table-missing',
   'older-than-decision-log',
   'protocol-not-selected',
+  'other-worker',
 ]
 
 /** What happened to one branch. */
