@@ -16,25 +16,47 @@ export async function readOldRows(
 }
 
 /**
- * Starts reading the decision rows of `gtrids` in batches of {@link READ_BATCH}, a few at a time;
- * returns one promise per batch, in order.
+ * Decision rows read ahead of the transactions that need them, in batches of {@link READ_BATCH},
+ * a few batches at a time. Each row is handed out once and then forgotten, so that memory holds
+ * the rows of the work asked for, not of the whole round.
  */
-export function readRowsInBatches(
-  decisionLog: DecisionLog,
-  gtrids: readonly string[],
-): Array<Promise<Map<string, DecisionRow>>> {
-  const lanes: Array<Promise<unknown>> = [Promise.resolve(), Promise.resolve(), Promise.resolve()]
-  const batches: Array<Promise<Map<string, DecisionRow>>> = []
-  for (let start = 0; start < gtrids.length; start += READ_BATCH) {
-    const lane = batches.length % lanes.length
-    const read = (lanes[lane] as Promise<unknown>).then(() =>
-      readRows(decisionLog, gtrids.slice(start, start + READ_BATCH)),
-    )
-    // A failed batch fails its own transactions only; the lane goes on.
-    lanes[lane] = read.catch(() => undefined)
-    batches.push(read)
+export class RowReads {
+  readonly #decisionLog: DecisionLog
+  readonly #batchOf = new Map<string, Promise<Map<string, DecisionRow>>>()
+  readonly #lanes: Array<Promise<unknown>> = [
+    Promise.resolve(),
+    Promise.resolve(),
+    Promise.resolve(),
+  ]
+  #batches = 0
+
+  constructor(decisionLog: DecisionLog) {
+    this.#decisionLog = decisionLog
   }
-  return batches
+
+  /** Starts reading the rows of `gtrids` (in the background). */
+  request(gtrids: readonly string[]): void {
+    for (let start = 0; start < gtrids.length; start += READ_BATCH) {
+      const batch = gtrids.slice(start, start + READ_BATCH)
+      const lane = this.#batches++ % this.#lanes.length
+      const read = (this.#lanes[lane] as Promise<unknown>).then(() =>
+        readRows(this.#decisionLog, batch),
+      )
+      // A failed batch fails its own transactions only; the lane goes on.
+      this.#lanes[lane] = read.catch(() => undefined)
+      for (const gtrid of batch) this.#batchOf.set(gtrid, read)
+    }
+  }
+
+  /** The decision row of `gtrid` (undefined: none), read with its batch or, if not asked for, alone. */
+  async take(gtrid: string): Promise<DecisionRow | undefined> {
+    const batch = this.#batchOf.get(gtrid)
+    this.#batchOf.delete(gtrid)
+    const rows = await (batch ?? readRows(this.#decisionLog, [gtrid]))
+    const row = rows.get(gtrid)
+    rows.delete(gtrid)
+    return row
+  }
 }
 
 export async function readRows(

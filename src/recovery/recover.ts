@@ -1,4 +1,3 @@
-import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import { startSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
@@ -7,7 +6,7 @@ import { sleep } from '../util/sleep.js'
 import type { IdKind } from '../xid/xid.js'
 import { collectFences } from './collect-fences.js'
 import { collectGarbage } from './collect-garbage.js'
-import { READ_BATCH, readOldRows, readRowsInBatches } from './decision-rows.js'
+import { RowReads, readOldRows } from './decision-rows.js'
 import { recoverDecision, recoverSequential, recoverStagedRow } from './finish-transaction.js'
 import {
   failedTransaction,
@@ -86,6 +85,14 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       work.push({ gtrid, kind, group, run: async () => notSelected(group, kind, settings) })
     }
   }
+  let decisionRows: RowReads | undefined
+  /** Starts reading the decision rows the items will need, while earlier items are finished. */
+  const readAhead = (items: readonly WorkItem[]) =>
+    decisionRows?.request(
+      items
+        .filter((item) => item.kind === 'decision' && item.group.length > 0)
+        .map((item) => item.gtrid),
+    )
   const decisionGroups = [...groups.values()].filter(
     (group) => group[0]?.parsed.kind === 'decision' && settings.protocols.has('decision'),
   )
@@ -97,36 +104,26 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       (state) => ({ state }),
       (error: unknown) => ({ error }),
     )
-    // Decision rows are read in batches while the first transactions are already being finished.
-    const rowsOf =
-      'state' in table && table.state !== undefined
-        ? readRowsInBatches(
-            decisionLog,
-            decisionGroups.map((group) => group[0]?.parsed.gtrid ?? ''),
-          )
-        : []
-    decisionGroups.forEach((group, position) => {
-      const rows = rowsOf[Math.floor(position / READ_BATCH)]
+    decisionRows =
+      'state' in table && table.state !== undefined ? new RowReads(decisionLog) : undefined
+    for (const group of decisionGroups) {
+      const gtrid = group[0]?.parsed.gtrid ?? ''
       work.push({
-        gtrid: group[0]?.parsed.gtrid ?? '',
+        gtrid,
         kind: 'decision',
         group,
         run: async () => {
           const elsewhere = inOtherDecisionLog(group, decisionLog)
           if (elsewhere !== undefined) return elsewhere
           if ('error' in table) throw table.error
-          if (table.state === undefined) {
+          if (table.state === undefined || decisionRows === undefined) {
             return leftAlone(group, 'decision', 'decision-table-missing', missingTable(decisionLog))
           }
-          const rowsRead = await (rows as Promise<Map<string, DecisionRow>>)
-          const gtrid = group[0]?.parsed.gtrid ?? ''
-          const row = rowsRead.get(gtrid)
-          // Taken out, so that a large round does not keep every row until its end.
-          rowsRead.delete(gtrid)
+          const row = await decisionRows.take(gtrid)
           return recoverDecision(group, row, table.state.createdAt, settings)
         },
       })
-    })
+    }
   }
   if (decisionLog !== undefined && settings.protocols.has('decision') && !settings.dryRun) {
     for (const row of oldRows) {
@@ -180,6 +177,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
         items: work,
         gtridOf: (item) => item.gtrid,
         stillToDo: (items) => firstStillPrepared(items),
+        onTaken: readAhead,
         logger,
       })
       try {
@@ -207,6 +205,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       }
     })
   } else {
+    readAhead(work)
     await mapConcurrent(work, settings.concurrency, runOne)
   }
 

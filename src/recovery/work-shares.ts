@@ -35,6 +35,7 @@ export class WorkShares<Item> {
   readonly #held: LockRequest[] = []
   readonly #logger: Logger
   readonly #stillToDo: (items: readonly Item[]) => Promise<boolean>
+  readonly #onTaken: (items: readonly Item[]) => void
   #position = 0
   #current: Item[] = []
   #claiming: Promise<void> | undefined
@@ -53,6 +54,8 @@ export class WorkShares<Item> {
      * this worker's scan, older than that worker's commits, still lists what it finished.
      */
     readonly stillToDo: (items: readonly Item[]) => Promise<boolean>
+    /** Called with a share's items once this worker has taken it, before any is handed out. */
+    readonly onTaken: (items: readonly Item[]) => void
     readonly logger: Logger
   }) {
     this.#connection = options.connection
@@ -60,6 +63,7 @@ export class WorkShares<Item> {
     this.#prefix = options.prefix
     this.#logger = options.logger
     this.#stillToDo = options.stillToDo
+    this.#onTaken = options.onTaken
     const shares: Item[][] = Array.from({ length: SHARES }, () => [])
     for (const item of options.items) shares[shareOf(options.gtridOf(item))]?.push(item)
     const start = Math.floor(Math.random() * SHARES)
@@ -89,6 +93,7 @@ export class WorkShares<Item> {
       if ((await this.#claim(share)) && (await this.#stillToDo(items).catch(() => true))) {
         // Taken from the end: the item checked first is the one other workers also do first.
         this.#current = items
+        this.#onTaken(items)
         return
       }
       this.skipped.push(...items)
