@@ -20,9 +20,11 @@ import {
   checkDeployment,
   isOutcomeUnknownError,
   isTransactionRolledBackError,
+  OutcomeUnknownError,
   type ProtocolStepObserver,
   recover,
 } from '../src/index.js'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { sleep } from '../src/util/sleep.js'
 
 const servers = serversForFile({ mariadb: false })
@@ -271,5 +273,76 @@ describe('failover of the database holding the decisions', () => {
     } finally {
       release()
     }
+  })
+  test('a cancelled wait for the synchronous standby is not taken for a commit: outcome unknown, and recovery after the failover leaves nothing split', async () => {
+    let proxy: CuttingProxy | undefined
+    const { primary, standby } = await startPrimaryAndStandby(true, async (port) => {
+      proxy = await CuttingProxy.start(port)
+      return proxy.port
+    })
+    const primaryServer = primary.owned as PostgresServer
+    const standbyServer = standby.owned as PostgresServer
+    await run(primaryServer.url(), 'ALTER ROLE postgres SET synchronous_commit = on')
+    const url = await primary.createDatabase()
+    const database = new URL(url).pathname.slice(1)
+    // node-postgres shows txkit the server's warnings; postgres.js does not (README).
+    const pool = new pg.Pool({ connectionString: url, max: 5 })
+    pool.on('error', () => {})
+    await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+    const decisions = pgDatabase(pool, { name: 'decisions' })
+    const ledger = await fixture.markedPg(servers.postgres, 'ledger')
+    const coordinator = fixture.coordinator({ decisionLog: decisions })
+    await coordinator.createDecisionLog()
+    await caughtUp(primaryServer, standbyServer)
+    if (proxy === undefined) throw new Error('no proxy')
+    proxy.partitioned = true
+    try {
+      const commit = coordinator.transaction({ decisions, ledger: ledger.db }, async (branches) => {
+        await branches.decisions.query('INSERT INTO marks (tx) VALUES ($1)', ['cw-1'])
+        await branches.ledger.query('INSERT INTO marks (tx) VALUES ($1)', ['cw-1'])
+      })
+      const outcome = commit.then(
+        () => 'committed',
+        (error: unknown) => error,
+      )
+      // The decision's COMMIT waits for the standby; someone cancels that wait.
+      let pid: number | undefined
+      await waitFor('the COMMIT waiting for the synchronous standby', 10_000, async () => {
+        const { rows } = await run(
+          primaryServer.url(),
+          "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'",
+        )
+        pid = rows[0]?.pid as number | undefined
+        return pid !== undefined
+      })
+      await run(primaryServer.url(), `SELECT pg_cancel_backend(${pid})`)
+      const told = await outcome
+      // PostgreSQL answered the COMMIT with success and a WARNING; txkit does not call it committed.
+      assert.ok(told instanceof OutcomeUnknownError, `told: ${String(told)}`)
+      assert.match(told.message, /canceling wait for synchronous replication/)
+      // Nothing was committed behind the unconfirmed decision: the ledger's branch waits.
+      assert.equal((await pgPrepared(ledger.pool)).length, 1)
+      assert.deepEqual(await pgMarks(ledger.pool), [])
+    } finally {
+      await pool.end()
+    }
+
+    await primaryServer.kill()
+    await proxy.stop()
+    await standbyServer.promote()
+    const promoted = fixture.pg(standbyServer.url(database), 'decisions')
+    const report = await recover({
+      databases: [promoted.db, ledger.db],
+      decisionLog: promoted.db,
+      minAge: 0,
+    })
+    assert.deepEqual(
+      report.transactions.map((tx) => `${tx.action}:${tx.reason}`),
+      ["rolled-back:no decision row: recorded 'A', roll back"],
+    )
+    // Unknown, then nowhere: not split.
+    assert.deepEqual(await pgMarks(promoted.pool), [])
+    assert.deepEqual(await pgMarks(ledger.pool), [])
+    assert.deepEqual(await pgPrepared(ledger.pool), [])
   })
 })

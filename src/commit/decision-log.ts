@@ -1,4 +1,8 @@
-import type { DecisionInsertOutcome, DecisionOutcome } from '../dialect/dialect.js'
+import {
+  type DecisionInsertOutcome,
+  type DecisionOutcome,
+  UnconfirmedAnswer,
+} from '../dialect/dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
@@ -152,7 +156,11 @@ export class DecisionLog {
       return inserted
     } catch (error) {
       connection.release(true)
-      const lost = connection.lost || this.database.dialect.isConnectionLost(error)
+      // An answer that does not confirm the insert leaves it as unknown as a lost one.
+      const lost =
+        connection.lost ||
+        this.database.dialect.isConnectionLost(error) ||
+        error instanceof UnconfirmedAnswer
       throw new DecisionInsertFailure(true, lost, error)
     }
   }

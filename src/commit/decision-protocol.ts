@@ -1,4 +1,4 @@
-import type { DecisionInsertOutcome } from '../dialect/dialect.js'
+import { type DecisionInsertOutcome, UnconfirmedAnswer } from '../dialect/dialect.js'
 import { startSpan } from '../tracing/span.js'
 import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
 import type { Branch } from './branch.js'
@@ -129,7 +129,9 @@ async function decideAlone(
     if (error instanceof DecisionInsertFailure && error.lost) {
       throw outcomeUnknown(
         context,
-        `the connection to the decision database "${decisionLog.database.name}" was lost while recording the decision`,
+        error.cause instanceof UnconfirmedAnswer
+          ? `the decision database "${decisionLog.database.name}" did not confirm the decision: ${error.cause.message}`
+          : `the connection to the decision database "${decisionLog.database.name}" was lost while recording the decision`,
         error.cause,
       )
     }

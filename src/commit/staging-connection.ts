@@ -1,7 +1,11 @@
+import { UnconfirmedAnswer } from '../dialect/dialect.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 
-/** The staging connection was lost with a statement on it: whether it took effect is unknown. */
+/**
+ * The staging connection was lost with a statement on it, or its answer did not confirm it:
+ * whether it took effect is unknown.
+ */
 export class StagingLost {
   constructor(readonly cause: unknown) {}
 }
@@ -54,8 +58,11 @@ export class StagingConnection {
     } catch (error) {
       this.#taking = undefined
       connection.release(true)
-      const lost = connection.lost || this.#database.dialect.isConnectionLost(error)
-      throw lost ? new StagingLost(error) : error
+      const unknown =
+        connection.lost ||
+        this.#database.dialect.isConnectionLost(error) ||
+        error instanceof UnconfirmedAnswer
+      throw unknown ? new StagingLost(error) : error
     }
   }
 

@@ -18,6 +18,17 @@ export interface QueryResult<Row = Record<string, unknown>> {
   readonly insertId?: number | bigint
 }
 
+/** A notice or warning the server sent along with an answer (PostgreSQL's NoticeResponse). */
+export interface ServerNotice {
+  /** `WARNING`, `NOTICE`, … (untranslated where the server sends it so). */
+  readonly severity?: string
+  readonly code?: string
+  /** The message, in the server's `lc_messages` language. */
+  readonly message: string
+  /** The server function that raised it, never translated (PostgreSQL's `routine` field). */
+  readonly routine?: string
+}
+
 /** Where a session stands, as the protocol reports after every statement (PostgreSQL does). */
 export type SessionTransactionStatus = 'idle' | 'open' | 'failed'
 
@@ -88,6 +99,12 @@ export interface DriverConnection<Raw = unknown> {
    * (postgres.js): a lock granted by a session that was being killed is then known lost.
    */
   settle?(): Promise<void>
+  /**
+   * Calls `listener` with every notice the server sends on this session until the returned function
+   * is called, where the driver shows them to txkit (node-postgres). PostgreSQL reports a cancelled
+   * wait for its synchronous standby only this way: the COMMIT itself answers success.
+   */
+  onNotice?(listener: (notice: ServerNotice) => void): () => void
   /**
    * Calls `listener` once, when the driver reports the session gone; returns a function that stops
    * listening. Locks need it to report a lock lost with its session.

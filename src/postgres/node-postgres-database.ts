@@ -10,6 +10,7 @@ import type {
   BranchGuard,
   DriverConnection,
   QueryResult,
+  ServerNotice,
   SessionTransactionStatus,
 } from '../driver/driver-connection.js'
 import type { HeldSession } from '../driver/held-session.js'
@@ -21,10 +22,23 @@ import { type PgCancelTarget, sendPgCancel } from './postgres-cancel.js'
 import { postgresDialect } from './postgres-dialect.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
 
-/** node-postgres's protocol connection under a client, as far as counting command tags needs. */
+/** A NoticeResponse as node-postgres parses it. */
+interface PgNoticeMessage {
+  readonly severity?: string
+  readonly code?: string
+  readonly message?: string
+  readonly routine?: string
+}
+
+/**
+ * node-postgres's protocol connection under a client, as far as counting command tags and hearing
+ * notices need.
+ */
 interface PgProtocolConnection {
   on(event: 'commandComplete', listener: (message: { text?: string }) => void): unknown
+  on(event: 'notice', listener: (message: PgNoticeMessage) => void): unknown
   removeListener(event: 'commandComplete', listener: (message: { text?: string }) => void): unknown
+  removeListener(event: 'notice', listener: (message: PgNoticeMessage) => void): unknown
 }
 
 /** The part of a node-postgres `PoolClient` txkit uses. */
@@ -133,6 +147,20 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 
   onLost(listener: () => void): () => void {
     return this.#lost.add(listener)
+  }
+
+  onNotice(listener: (notice: ServerNotice) => void): () => void {
+    const protocol = protocolOf(this.raw)
+    if (protocol === undefined) return () => undefined
+    const forward = (message: PgNoticeMessage): void =>
+      listener({
+        message: message.message ?? '',
+        ...(message.severity !== undefined && { severity: message.severity }),
+        ...(message.code !== undefined && { code: message.code }),
+        ...(message.routine !== undefined && { routine: message.routine }),
+      })
+    protocol.on('notice', forward)
+    return () => protocol.removeListener('notice', forward)
   }
 
   cancel(): Promise<void> {

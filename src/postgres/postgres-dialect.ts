@@ -178,6 +178,37 @@ async function inOwnTransaction(connection: DriverConnection, xid: string, state
 }
 
 /**
+ * Runs `send` (a statement that commits or prepares), and does not take its success at face value
+ * when PostgreSQL warned, along with it, that it stopped waiting for its synchronous standby (a
+ * cancelled wait: `pg_cancel_backend`, a client's cancel request). PostgreSQL then answers success
+ * although the change is only on this server: a failover to the standby would lose it. The warning
+ * is recognised by its untranslated routine; drivers that do not show notices (postgres.js) cannot
+ * be told.
+ */
+async function confirmedBySynchronousStandby<Result>(
+  connection: DriverConnection,
+  statement: string,
+  send: () => Promise<Result>,
+): Promise<Result> {
+  let warning: string | undefined
+  const stop = connection.onNotice?.((notice) => {
+    if (notice.routine === 'SyncRepWaitForLSN') warning = notice.message
+  })
+  let result: Result
+  try {
+    result = await send()
+  } finally {
+    stop?.()
+  }
+  if (warning !== undefined) {
+    throw new UnconfirmedAnswer(
+      `PostgreSQL answered ${statement} with the warning "${warning}": it took effect on this server but may be missing on its synchronous standby, which a failover would promote`,
+    )
+  }
+  return result
+}
+
+/**
  * Runs `work` in a transaction of its own whose lock waits end after `lockTimeoutMs`
  * (`LOCK_NOT_AVAILABLE`); rolled back if anything fails.
  */
@@ -329,9 +360,17 @@ export const postgresDialect: Dialect = {
     // report work committed behind txkit's back as rolled back.
     let result: Awaited<ReturnType<typeof inOwnTransaction>>
     try {
-      result = await inOwnTransaction(connection, xid, `PREPARE TRANSACTION ${gidLiteral(xid)}`)
+      result = await confirmedBySynchronousStandby(connection, 'PREPARE TRANSACTION', () =>
+        inOwnTransaction(connection, xid, `PREPARE TRANSACTION ${gidLiteral(xid)}`),
+      )
     } catch (error) {
-      if (error instanceof BranchOutsideTransaction || this.isConnectionLost(error)) throw error
+      if (
+        error instanceof BranchOutsideTransaction ||
+        error instanceof UnconfirmedAnswer ||
+        this.isConnectionLost(error)
+      ) {
+        throw error
+      }
       // "If the PREPARE TRANSACTION command fails for any reason, it becomes a ROLLBACK."
       throw new RolledBackByServer(
         'PostgreSQL rolled the branch back: its PREPARE TRANSACTION failed',
@@ -356,7 +395,9 @@ export const postgresDialect: Dialect = {
   },
 
   async commitOnePhase(connection, xid) {
-    const result = await inOwnTransaction(connection, xid, 'COMMIT')
+    const result = await confirmedBySynchronousStandby(connection, 'COMMIT', () =>
+      inOwnTransaction(connection, xid, 'COMMIT'),
+    )
     switch (result.command) {
       case 'COMMIT':
         return 'committed'
@@ -456,10 +497,12 @@ $txkit$`,
     outcome: 'C' | 'S' = 'C',
   ): Promise<DecisionInsertOutcome> {
     try {
-      const result = await connection.query(
-        `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants)
-         SELECT $1, $4::char, $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8`,
-        [gtrid, participants, deadline, outcome],
+      const result = await confirmedBySynchronousStandby(connection, 'the decision INSERT', () =>
+        connection.query(
+          `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants)
+           SELECT $1, $4::char, $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8`,
+          [gtrid, participants, deadline, outcome],
+        ),
       )
       return result.affectedRows === 1 ? 'inserted' : 'deadline-passed'
     } catch (error) {
