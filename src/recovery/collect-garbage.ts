@@ -4,7 +4,6 @@ import { withConnection } from '../driver/with-connection.js'
 import { errorMessage } from '../util/error-message.js'
 import { parseXid } from '../xid/xid.js'
 import { names } from './decision-rows.js'
-import type { FoundBranch } from './prepared-scan.js'
 import type { Settings } from './recover-options.js'
 
 export const GC_BATCH = 1000
@@ -20,7 +19,8 @@ export const GC_MARGIN_MS = 60_000
 export async function collectGarbage(
   decisionLog: DecisionLog,
   oldRows: readonly DecisionRow[],
-  groups: Map<string, FoundBranch[]>,
+  /** The gtrids the scan found prepared branches of. */
+  prepared: { has(gtrid: string): boolean },
   scanComplete: boolean,
   settings: Settings,
 ): Promise<number> {
@@ -33,7 +33,7 @@ export async function collectGarbage(
       const now = await decisionLog.database.dialect.now(connection)
       const deletable = oldRows.filter((row) => {
         // A staged row is resolved first, never collected.
-        if (row.outcome === 'S' || groups.has(row.gtrid) || !allConfigured(row)) return false
+        if (row.outcome === 'S' || prepared.has(row.gtrid) || !allConfigured(row)) return false
         if (row.outcome === 'C') return true
         const startedAt = startTimeOf(row.gtrid, settings.prefix)
         return (

@@ -1,3 +1,4 @@
+import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import { startSpan } from '../tracing/span.js'
 import type { Logger } from '../util/logger.js'
@@ -15,7 +16,7 @@ import {
   missingTable,
   notSelected,
 } from './left-alone.js'
-import { type FoundBranch, groupBy, scan, stableGroups } from './prepared-scan.js'
+import { type FoundBranch, groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
 import { checkOptions, type RecoverOptions, type Settings } from './recover-options.js'
 import type { RecoveryReport, TransactionRecovery } from './recovery-report.js'
 import { SPLIT_FROM, WorkShares } from './work-shares.js'
@@ -58,13 +59,24 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   }
 }
 
-async function recoverRound(settings: Settings): Promise<RecoveryReport> {
-  const started = Date.now()
-  const { databases, decisionLog, logger, signal } = settings
-  // Old decision rows are read before the scan: once a commit decision exists, its prepared
-  // branches only ever disappear, so a row whose branches the later scan does not find is finished.
-  const oldRows =
-    decisionLog && !settings.dryRun ? await readOldRows(decisionLog, settings.minAge) : []
+/** What a round found and what it has to do about it. */
+interface RoundPlan {
+  readonly work: WorkItem[]
+  /** The gtrids with prepared branches in the scan (decision rows of others may be collected). */
+  readonly prepared: ReadonlySet<string>
+  readonly databases: Scan['databases']
+  readonly malformed: Scan['malformed']
+  readonly complete: boolean
+  /** Reads the decision rows of the items given, ahead of their work. */
+  readonly readAhead: (items: readonly WorkItem[]) => void
+}
+
+/**
+ * Scans and turns what it found into work items. A function of its own so that the scans and
+ * their groups are garbage once it returns: a large round keeps only what is still to do.
+ */
+async function planRound(settings: Settings, oldRows: readonly DecisionRow[]): Promise<RoundPlan> {
+  const { databases, decisionLog, signal } = settings
   const first = await scan(databases, settings.prefix)
   let latest = first
   let sequentialStable: Map<string, FoundBranch[]> = new Map()
@@ -75,8 +87,6 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     sequentialStable = stableGroups(first.branches, latest.branches)
   }
   const groups = groupBy(latest.branches, (branch) => branch.parsed.gtrid)
-  const transactions: TransactionRecovery[] = []
-  let aborted = false
 
   const work: WorkItem[] = []
   for (const [gtrid, group] of groups) {
@@ -157,6 +167,29 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       })
     }
   }
+  return {
+    work,
+    prepared: new Set(groups.keys()),
+    databases: latest.databases,
+    malformed: latest.malformed,
+    complete: latest.complete,
+    readAhead,
+  }
+}
+
+async function recoverRound(settings: Settings): Promise<RecoveryReport> {
+  const started = Date.now()
+  const { decisionLog, logger, signal } = settings
+  // Old decision rows are read before the scan: once a commit decision exists, its prepared
+  // branches only ever disappear, so a row whose branches the later scan does not find is finished.
+  const oldRows =
+    decisionLog && !settings.dryRun ? await readOldRows(decisionLog, settings.minAge) : []
+  const plan = await planRound(settings, oldRows)
+  const { readAhead } = plan
+  let work: WorkItem[] = plan.work
+  const transactions: TransactionRecovery[] = []
+  let aborted = false
+
   const runOne = async ({ group, run }: WorkItem): Promise<void> => {
     if (signal?.aborted) {
       aborted = true
@@ -180,6 +213,8 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
         onTaken: readAhead,
         logger,
       })
+      // The shares hold the items now, and let each go once done.
+      work = []
       try {
         await Promise.all(
           Array.from({ length: settings.concurrency }, async () => {
@@ -211,7 +246,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
 
   const decisionsDeleted =
     decisionLog && !settings.dryRun && !aborted
-      ? await collectGarbage(decisionLog, oldRows, groups, latest.complete, settings)
+      ? await collectGarbage(decisionLog, oldRows, plan.prepared, plan.complete, settings)
       : 0
   const fencesDeleted =
     settings.protocols.has('decision') && !settings.dryRun && !aborted
@@ -224,15 +259,15 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     else if (transaction.action === 'failed') counts.failed++
     else counts.left++
   }
-  counts.failed += latest.databases.filter((database) => database.error !== undefined).length
+  counts.failed += plan.databases.filter((database) => database.error !== undefined).length
   return {
     dryRun: settings.dryRun,
     aborted,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    databases: latest.databases,
+    databases: plan.databases,
     transactions,
-    malformed: latest.malformed,
+    malformed: plan.malformed,
     decisionsDeleted,
     fencesDeleted,
     counts,
