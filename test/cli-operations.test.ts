@@ -5,6 +5,7 @@ import { describe, test } from 'node:test'
 import { serversForFile } from '../harness/file-servers.js'
 import { runCli, runningCli } from '../harness/run-cli.js'
 import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
+import { startPostgres } from '../harness/test-databases.js'
 import { withConnection } from '../src/driver/with-connection.js'
 
 const servers = serversForFile()
@@ -149,6 +150,65 @@ describe('the command line a scheduler can act on', () => {
     assert.equal(done.code, 0, done.stdout + done.stderr)
     const theirs = await runCli(['recover', ...selection('billing', '0s')])
     assert.equal(theirs.code, 0, theirs.stdout + theirs.stderr)
+  })
+})
+
+describe('several recovery processes at once', () => {
+  test('split a round: each exits 0 or 3 (never 1 for a share the other did), and no transaction is counted twice', async () => {
+    const server = await startPostgres({ maxPreparedTransactions: 400 })
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => fixture.markedPg(server, name)))
+    if (a === undefined || b === undefined) throw new Error('no databases')
+    await fixture.coordinator({ decisionLog: a.db }).createDecisionLog()
+    const count = 300
+    const gtrids = Array.from(
+      { length: count },
+      (_, index) =>
+        `split.${(Date.now() - 60_000).toString(36).padStart(9, '0')}${index.toString(16).padStart(16, '0')}`,
+    )
+    const client = await b.pool.connect()
+    try {
+      for (const gtrid of gtrids) {
+        await client.query('BEGIN')
+        await client.query('INSERT INTO marks (tx) VALUES ($1)', [gtrid])
+        await client.query(`PREPARE TRANSACTION '${gtrid}.2.1'`)
+      }
+    } finally {
+      client.release()
+    }
+    await a.pool.query(
+      `INSERT INTO txkit_decision (gtrid, outcome, participants) SELECT g, 'C', '["a","b"]' FROM unnest($1::varchar[]) g`,
+      [gtrids],
+    )
+    const args = [
+      'recover',
+      '--db',
+      `a=${a.url}`,
+      '--db',
+      `b=${b.url}`,
+      '--decision-log',
+      'a',
+      '--prefix',
+      'split',
+      '--min-age',
+      '0s',
+      '--json',
+    ]
+    const runs = await Promise.all([runCli(args), runCli(args)])
+    const reports = runs.map(
+      (run) =>
+        JSON.parse(run.stdout) as {
+          counts: { committed: number }
+          transactions: Array<{ left?: string }>
+        },
+    )
+    for (const [index, run] of runs.entries()) {
+      const leftToOther = reports[index]?.transactions.filter((tx) => tx.left === 'other-worker')
+      // 3 when it left a share to the other (or met one being finished), else 0; never 1.
+      assert.ok(run.code === 3 || (run.code === 0 && leftToOther?.length === 0), run.stderr)
+    }
+    assert.equal((reports[0]?.counts.committed ?? 0) + (reports[1]?.counts.committed ?? 0), count)
+    assert.equal(Number((await b.pool.query('SELECT count(*) AS n FROM marks')).rows[0]?.n), count)
+    assert.equal((await b.pool.query('SELECT 1 FROM pg_prepared_xacts')).rowCount, 0)
   })
 })
 

@@ -302,7 +302,7 @@ describe('recovery: isolation and malformed input', () => {
 })
 
 describe('recovery: several workers at once', () => {
-  test('split a large round between them: each transaction is finished by one worker, the other reports it left to it', async () => {
+  test('split a round between them: each transaction is finished by one worker, the other reports it left to it', async () => {
     const server = await PostgresServer.start({ maxPreparedTransactions: 700 })
     extraServers.push(server)
     const members = await Promise.all(

@@ -199,6 +199,8 @@ const LEFT_FOR_LATER = new Set([
   'attached-to-live-session',
   'in-use',
   'unstable',
+  // Another worker is finishing it now; should that worker fail, a later round does.
+  'other-worker',
 ])
 
 function out(text: string): void {

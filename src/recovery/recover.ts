@@ -19,7 +19,7 @@ import {
 import { type FoundBranch, groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
 import { checkOptions, type RecoverOptions, type Settings } from './recover-options.js'
 import type { RecoveryReport, TransactionRecovery } from './recovery-report.js'
-import { SPLIT_FROM, WorkShares } from './work-shares.js'
+import { WorkShares } from './work-shares.js'
 
 /**
  * Finishes the transactions a crash left prepared, never splitting one. `decision` transactions
@@ -200,8 +200,10 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     log(logger, result)
   }
   const locks = decisionLog?.database.dialect.locks
-  if (decisionLog !== undefined && locks !== undefined && work.length >= SPLIT_FROM) {
-    // Several workers at once split a large round between them instead of each doing all of it.
+  if (decisionLog !== undefined && locks !== undefined && work.length > 0 && !settings.dryRun) {
+    // Several workers at once split a round between them instead of each doing all of it. Every
+    // round takes part: a worker that did not (a small round) would meet the others' work. A dry
+    // run (`txkit status`) takes no share: a worker would leave what it holds undone.
     await withConnection(decisionLog.database, async (connection) => {
       const shares = new WorkShares({
         connection,

@@ -7,9 +7,6 @@ import type { Logger } from '../util/logger.js'
 /** How many shares a round's work is cut into, the same in every worker (a share is a lock). */
 export const SHARES = 64
 
-/** Rounds with fewer items are not split: workers then each go through all of them, safely. */
-export const SPLIT_FROM = 256
-
 /** The share of a transaction: FNV-1a of its gtrid, so that every worker computes the same one. */
 export function shareOf(gtrid: string): number {
   let hash = 0x811c9dc5
@@ -38,7 +35,8 @@ export class WorkShares<Item> {
   readonly #onTaken: (items: readonly Item[]) => void
   #position = 0
   #current: Item[] = []
-  #claiming: Promise<void> | undefined
+  /** The next share, being taken while the current one is worked through. */
+  #ahead: Promise<Item[] | undefined> | undefined
   #lockFailed = false
   /** What another worker held: not done by this one. */
   readonly skipped: Item[] = []
@@ -79,25 +77,34 @@ export class WorkShares<Item> {
     for (;;) {
       const item = this.#current.pop()
       if (item !== undefined) return item
-      if (this.#position >= this.#order.length) return undefined
-      this.#claiming ??= this.#claimNext().finally(() => {
-        this.#claiming = undefined
-      })
-      await this.#claiming
+      const ahead = this.#ahead ?? this.#lookAhead()
+      const taken = await ahead
+      if (taken === undefined) return undefined
+      if (this.#ahead === ahead) {
+        // The first puller back installs the share, and the next one is taken meanwhile, so that
+        // the pullers never wait for a lock at a share's end.
+        this.#current = taken
+        this.#lookAhead()
+      }
     }
   }
 
-  async #claimNext(): Promise<void> {
+  #lookAhead(): Promise<Item[] | undefined> {
+    this.#ahead = this.#takeNext()
+    return this.#ahead
+  }
+
+  async #takeNext(): Promise<Item[] | undefined> {
     while (this.#position < this.#order.length) {
       const { share, items } = this.#order[this.#position++] as { share: number; items: Item[] }
       if ((await this.#claim(share)) && (await this.#stillToDo(items).catch(() => true))) {
         // Taken from the end: the item checked first is the one other workers also do first.
-        this.#current = items
         this.#onTaken(items)
-        return
+        return items
       }
       this.skipped.push(...items)
     }
+    return undefined
   }
 
   async #claim(share: number): Promise<boolean> {
