@@ -302,6 +302,26 @@ describe('recovery: isolation and malformed input', () => {
 })
 
 describe('recovery: several workers at once', () => {
+  test('an unreachable decision database fails its transactions, not the round', async () => {
+    const b = await pgMember('b')
+    const gone = fixture.pg('postgres://app:pw@127.0.0.1:1/none', 'a')
+    const gtrid = decisionGtrid('gone', Date.now() - 60_000)
+    await preparePg(b.pool, `${gtrid}.2.1`, gtrid)
+    const report = await recover({
+      databases: [gone.db, b.db],
+      decisionLog: gone.db,
+      prefix: 'gone',
+      minAge: 0,
+    })
+    assert.deepEqual(
+      report.transactions.map((tx) => [tx.gtrid, tx.action]),
+      [[gtrid, 'failed']],
+    )
+    // Left prepared for a round that can read its decision.
+    assert.deepEqual(await pgPrepared(b.pool), [`${gtrid}.2.1`])
+    await b.pool.query(`ROLLBACK PREPARED '${gtrid}.2.1'`)
+  })
+
   test('split a round between them: each transaction is finished by one worker, the other reports it left to it', async () => {
     const server = await PostgresServer.start({ maxPreparedTransactions: 700 })
     extraServers.push(server)

@@ -1,6 +1,7 @@
 import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import { startSpan } from '../tracing/span.js'
+import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import { mapConcurrent } from '../util/map-concurrent.js'
 import { sleep } from '../util/sleep.js'
@@ -200,47 +201,60 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     log(logger, result)
   }
   const locks = decisionLog?.database.dialect.locks
-  if (decisionLog !== undefined && locks !== undefined && work.length > 0 && !settings.dryRun) {
-    // Several workers at once split a round between them instead of each doing all of it. Every
-    // round takes part: a worker that did not (a small round) would meet the others' work. A dry
-    // run (`txkit status`) takes no share: a worker would leave what it holds undone.
-    await withConnection(decisionLog.database, async (connection) => {
-      const shares = new WorkShares({
-        connection,
-        dialect: locks,
-        prefix: settings.prefix,
-        items: work,
-        gtridOf: (item) => item.gtrid,
-        stillToDo: (items) => firstStillPrepared(items),
-        onTaken: readAhead,
-        logger,
-      })
-      // The shares hold the items now, and let each go once done.
-      work = []
-      try {
-        await Promise.all(
-          Array.from({ length: settings.concurrency }, async () => {
-            for (let item = await shares.next(); item !== undefined; item = await shares.next()) {
-              await runOne(item)
-            }
-          }),
-        )
-      } finally {
-        await shares.close()
-      }
-      for (const { group, kind } of shares.skipped) {
-        // A staged row without prepared branches is the other worker's to resolve: nothing to say.
-        if (group.length === 0) continue
-        const result = leftAlone(
-          group,
-          kind,
-          'other-worker',
-          'another recovery worker running now holds its share of the work (it finishes it, or the next round does)',
-        )
-        transactions.push(result)
-        log(logger, result)
-      }
+  // Several workers at once split a round between them instead of each doing all of it. Every
+  // round takes part: a worker that did not (a small round) would meet the others' work. A dry
+  // run (`txkit status`) takes no share: a worker would leave what it holds undone.
+  const lockSession =
+    decisionLog !== undefined && locks !== undefined && work.length > 0 && !settings.dryRun
+      ? await decisionLog.database.acquire().catch((error: unknown) => {
+          logger.warn(
+            { error: errorMessage(error) },
+            'txkit recover: no session for the work-share locks; this worker does the whole round',
+          )
+          return undefined
+        })
+      : undefined
+  if (lockSession !== undefined && locks !== undefined) {
+    const shares = new WorkShares({
+      connection: lockSession,
+      dialect: locks,
+      prefix: settings.prefix,
+      items: work,
+      gtridOf: (item) => item.gtrid,
+      stillToDo: (items) => firstStillPrepared(items),
+      onTaken: readAhead,
+      logger,
     })
+    // The shares hold the items now, and let each go once done.
+    work = []
+    try {
+      await Promise.all(
+        Array.from({ length: settings.concurrency }, async () => {
+          for (let item = await shares.next(); item !== undefined; item = await shares.next()) {
+            await runOne(item)
+          }
+        }),
+      )
+    } finally {
+      // A session whose locks could not all be given back is closed, which gives them back.
+      const released = await shares.close().then(
+        () => true,
+        () => false,
+      )
+      lockSession.release(!released)
+    }
+    for (const { group, kind } of shares.skipped) {
+      // A staged row without prepared branches is the other worker's to resolve: nothing to say.
+      if (group.length === 0) continue
+      const result = leftAlone(
+        group,
+        kind,
+        'other-worker',
+        'another recovery worker running now holds its share of the work (it finishes it, or the next round does)',
+      )
+      transactions.push(result)
+      log(logger, result)
+    }
   } else {
     readAhead(work)
     await mapConcurrent(work, settings.concurrency, runOne)
