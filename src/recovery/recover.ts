@@ -218,7 +218,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     const shares = new WorkShares({
       connection: lockSession,
       dialect: locks,
-      prefix: settings.prefix,
+      scope: `${settings.prefix}:${decisionLog?.tag}`,
       items: work,
       gtridOf: (item) => item.gtrid,
       stillToDo: (items) => firstStillPrepared(items),

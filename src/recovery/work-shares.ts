@@ -27,7 +27,7 @@ export function shareOf(gtrid: string): number {
 export class WorkShares<Item> {
   readonly #connection: DriverConnection
   readonly #dialect: LockDialect
-  readonly #prefix: string
+  readonly #scope: string
   readonly #order: Array<{ readonly share: number; readonly items: Item[] }>
   readonly #held: LockRequest[] = []
   readonly #logger: Logger
@@ -44,7 +44,12 @@ export class WorkShares<Item> {
   constructor(options: {
     readonly connection: DriverConnection
     readonly dialect: LockDialect
-    readonly prefix: string
+    /**
+     * What the locks are named after: the deployment's prefix and decision log. Workers of another
+     * decision log in the same database leave this one's transactions alone, so they must not
+     * hold its shares.
+     */
+    readonly scope: string
     readonly items: readonly Item[]
     readonly gtridOf: (item: Item) => string
     /**
@@ -58,7 +63,7 @@ export class WorkShares<Item> {
   }) {
     this.#connection = options.connection
     this.#dialect = options.dialect
-    this.#prefix = options.prefix
+    this.#scope = options.scope
     this.#logger = options.logger
     this.#stillToDo = options.stillToDo
     this.#onTaken = options.onTaken
@@ -111,7 +116,7 @@ export class WorkShares<Item> {
     // Without a working lock every share is taken: work may be repeated, never left undone.
     if (this.#lockFailed) return true
     const request: LockRequest = {
-      id: lockIdentifier(`txkit-recovery:${this.#prefix}:${share}`, this.#dialect.keySpace, {
+      id: lockIdentifier(`txkit-recovery:${this.#scope}:${share}`, this.#dialect.keySpace, {
         longKeys: 'hash',
       }),
       mode: 'exclusive',
