@@ -13,6 +13,8 @@ import { openMysql, openPostgres } from '../harness/drivers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { LatencyProxy } from '../harness/latency-proxy.js'
+import { PostgresServer } from '../harness/postgres-server.js'
+import { waitFor } from '../harness/wait-for.js'
 import { withConnection } from '../src/driver/with-connection.js'
 import {
   createCoordinator,
@@ -27,6 +29,7 @@ import {
 import { mariadbDatabase, mariadbSession, mysqlDialect } from '../src/mysql/mariadb.js'
 import { mysqlDatabase } from '../src/mysql/mysql2.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { postgresDialect } from '../src/postgres/postgres-dialect.js'
 import { postgresJsDatabase, postgresJsSession } from '../src/postgres/postgres-js.js'
 
 const servers = serversForFile()
@@ -184,6 +187,91 @@ describe('postgres.js', () => {
       connection.release(false)
     } finally {
       await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('a statement on a reserved connection whose backend died is refused, never written to a dead or reused socket (porsager/postgres#1208)', async () => {
+    const a = await markedPostgres('a')
+    const sql = postgres(a.url, { max: 1, onnotice: () => {} })
+    try {
+      const db = postgresJsDatabase(sql, { name: 'a' })
+      const coordinator = fixture.coordinator({ decisionLog: db })
+      await coordinator.createDecisionLog()
+
+      // txkit's own statement, on a branch connection that died while idle.
+      const held = await db.acquire()
+      const { rows } = await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      await a.pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid])
+      await waitFor('postgres.js to hear of the close', 5000, async () => held.lost)
+      // The pool's only connection now serves the pool again, on a new session.
+      const [fresh] = await sql`SELECT pg_backend_pid() AS pid`
+      assert.notEqual(fresh?.pid, rows[0]?.pid)
+      const refused = await held.query('SELECT pg_backend_pid() AS pid').catch((e: unknown) => e)
+      assert.ok(postgresDialect.isConnectionLost(refused), `answered ${JSON.stringify(refused)}`)
+      held.release(true)
+
+      // The user's statement through branch.connection, after the branch's backend died.
+      const caught = await coordinator
+        .transaction({ a: db }, async ({ a: branch }) => {
+          await branch.connection`INSERT INTO marks VALUES ('before')`
+          const [row] = await branch.connection`SELECT pg_backend_pid() AS pid`
+          await a.pool.query('SELECT pg_terminate_backend($1)', [row?.pid])
+          // Heard within a few milliseconds on a local server.
+          await new Promise((resolve) => setTimeout(resolve, 500))
+          await branch.connection`INSERT INTO marks VALUES ('after')`
+        })
+        .catch((error: unknown) => error)
+      // The work's own error comes back, as for any statement that fails: nothing is committed.
+      assert.equal((caught as { code?: string }).code, '08003', String(caught))
+      assert.match(String(caught), /session of this postgres.js reserved connection ended/)
+      assert.deepEqual(await pgMarks(a.pool), [])
+      assert.deepEqual(await pgPrepared(a.pool), [])
+      assert.deepEqual([...(await sql`SELECT 1 AS one`)], [{ one: 1 }])
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  })
+
+  test('with its server gone, every acquire fails with the connection error: none is left waiting in postgres.js', async () => {
+    const server = await PostgresServer.start()
+    const sql = postgres(server.url(), { max: 4, onnotice: () => {} })
+    try {
+      const db = postgresJsDatabase(sql, { name: 'a' })
+      const held: Array<Awaited<ReturnType<typeof db.acquire>>> = []
+      for (let i = 0; i < 4; i++) {
+        const connection = await db.acquire()
+        await connection.query('SELECT 1')
+        held.push(connection)
+      }
+      // The server dies under a pool all in use.
+      await server.kill()
+      await waitFor('every connection to be seen lost', 5000, async () =>
+        held.every((connection) => connection.lost),
+      )
+      for (const connection of held) connection.release(true)
+      const started = performance.now()
+      // More acquires than connections, a few at a time: postgres.js queues some behind the
+      // failing reconnects and never answers them.
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, async (_, index) => {
+          await new Promise((resolve) => setTimeout(resolve, (index % 3) * 50))
+          const waited = new Promise((resolve) =>
+            setTimeout(() => resolve('still waiting'), 20_000),
+          )
+          return Promise.race([
+            db.acquire().then(
+              () => 'served',
+              (error: unknown) => (error as { code?: string }).code,
+            ),
+            waited,
+          ])
+        }),
+      )
+      assert.deepEqual(answers, Array(12).fill('ECONNREFUSED'))
+      assert.ok(performance.now() - started < 15_000, `${performance.now() - started} ms`)
+    } finally {
+      await sql.end({ timeout: 1 })
+      await server.stop()
     }
   })
 

@@ -142,7 +142,9 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
     const previous = this.#deferred
     const chained = previous === undefined ? issued : previous.then(() => issued)
     // Observed here so that an unchecked failure is never an unhandled rejection; it is rethrown
-    // by the next query (or the session is released destroyed).
+    // by the next query (or the session is released destroyed). `issued` is observed on its own:
+    // after a failed `previous` nothing else would.
+    issued.then(undefined, () => undefined)
     chained.then(undefined, () => undefined)
     this.#deferred = chained
   }
@@ -174,6 +176,7 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   }
 
   #issue(sql: string, params: readonly unknown[] | undefined): Promise<PostgresJsRows> {
+    if (this.#lost.lost) return Promise.reject(sessionEndedError())
     // With parameters, postgres.js first asks the server for their types (a round trip) unless
     // the statement is prepared on this connection already: prepare it, as postgres.js does for
     // its tagged templates (an instance made with `prepare: false`, for PgBouncer, still wins).
@@ -209,7 +212,7 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   }
 
   guarded(guard: BranchGuard): Reserved {
-    return guardReserved(this.raw, guard)
+    return guardReserved(this.raw, guard, () => this.#lost.lost)
   }
 
   /**
@@ -243,8 +246,8 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
 
   async #resetThenRelease(internal: PostgresJsInternalConnection): Promise<void> {
     try {
-      await withTimeout(this.raw.unsafe('ROLLBACK'), RESET_TIMEOUT_MS)
-      await withTimeout(this.raw.unsafe(RESET_SESSION), RESET_TIMEOUT_MS)
+      await withTimeout(this.#issue('ROLLBACK', undefined), RESET_TIMEOUT_MS)
+      await withTimeout(this.#issue(RESET_SESSION, undefined), RESET_TIMEOUT_MS)
     } catch {
       if (!this.#lost.lost) this.#terminate(internal)
       return
@@ -284,6 +287,21 @@ function withTimeout<Value>(work: PromiseLike<Value>, ms: number): Promise<Value
   })
 }
 
+/**
+ * Said instead of sending a statement on a reservation whose connection closed. postgres.js 3.4.9
+ * would write it to the closed socket (an uncaught TypeError that ends the process) or, once the
+ * pool has reconnected that connection for someone else, run it in their session
+ * (porsager/postgres#1208). SQLSTATE 08003 is "connection does not exist".
+ */
+function sessionEndedError(): Error {
+  return Object.assign(
+    new Error(
+      'txkit: the server session of this postgres.js reserved connection ended; the statement was not sent',
+    ),
+    { code: '08003' },
+  )
+}
+
 function isLoss(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   return (
@@ -308,6 +326,7 @@ const REFUSED_CALLS = new Set(['release', 'begin', 'end', 'close', 'reserve'])
 function guardReserved<Reserved extends PostgresJsReservedLike>(
   reserved: Reserved,
   guard: BranchGuard,
+  isLost: () => boolean,
 ): Reserved {
   const cache = new Map<PropertyKey, unknown>()
   return new Proxy(reserved, {
@@ -317,6 +336,7 @@ function guardReserved<Reserved extends PostgresJsReservedLike>(
         guard.statement(
           strings.map((part, index) => (index === 0 ? part : `$${index} ${part}`)).join(''),
         )
+        if (isLost()) throw sessionEndedError()
       }
       return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, self, args)
     },
@@ -332,6 +352,7 @@ function guardReserved<Reserved extends PostgresJsReservedLike>(
       } else if (property === 'unsafe' && typeof value === 'function') {
         answer = (text: unknown, ...rest: unknown[]) => {
           if (typeof text === 'string') guard.statement(text)
+          if (isLost()) throw sessionEndedError()
           return (value as (...a: unknown[]) => unknown).call(target, text, ...rest)
         }
       } else if (typeof value === 'function') {

@@ -9,12 +9,18 @@ interface Reservable<Reserved extends { release(): void }> {
  * that connection's reconnect and never settles). A reservation still waiting when one of txkit's
  * connections closes, or after `retryMs`, asks again; the first answer wins and a late one is given
  * back at once. Without this, a killed backend under load would leave an acquire waiting forever.
+ *
+ * With the server gone, a `reserve()` queued behind the failing ones may never be answered either:
+ * a reservation still waiting when it asks again, after the pool's latest answer was a failure that
+ * came since it began, fails with that error rather than wait for a server that refuses.
  */
 export class Reservations<Reserved extends { release(): void }> {
   readonly #sql: Reservable<Reserved>
   readonly #retryMs: number
   /** Asks again for every reservation still waiting (a connection of the pool just closed). */
   readonly #waiting = new Set<() => void>()
+  /** The pool's latest failed reservation, and when; cleared by a later success. */
+  #failure: { readonly at: number; readonly error: unknown } | undefined
 
   constructor(sql: Reservable<Reserved>, retryMs = 2000) {
     this.#sql = sql
@@ -23,18 +29,27 @@ export class Reservations<Reserved extends { release(): void }> {
 
   reserve(): Promise<Reserved> {
     return new Promise<Reserved>((resolve, reject) => {
+      const startedAt = performance.now()
       let settled = false
       let attempts = 0
       let failures = 0
       let timer: NodeJS.Timeout | undefined
       const askAgain = (): void => {
         if (settled) return
+        const failure = this.#failure
+        if (attempts > 0 && failure !== undefined && failure.at >= startedAt) {
+          settled = true
+          done()
+          reject(failure.error)
+          return
+        }
         attempts++
         clearTimeout(timer)
         timer = setTimeout(askAgain, this.#retryMs)
         timer.unref()
         this.#sql.reserve().then(
           (reserved) => {
+            this.#failure = undefined
             if (settled) {
               reserved.release()
               return
@@ -44,6 +59,7 @@ export class Reservations<Reserved extends { release(): void }> {
             resolve(reserved)
           },
           (error: unknown) => {
+            this.#failure = { at: performance.now(), error }
             failures++
             // Every attempt failed (the server refuses connections): the last error says why.
             if (!settled && failures === attempts) {
