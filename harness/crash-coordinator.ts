@@ -3,7 +3,8 @@
  * every database, and kills itself with SIGKILL at the protocol step named in its settings. Prints
  * `ACK <gtrid>` when the commit was acknowledged.
  *
- * Settings come as JSON in TXKIT_CRASH: { databases: [{ name, kind, url }], decisionLog?, protocol,
+ * Settings come as JSON in TXKIT_CRASH: { databases: [{ name, kind, url }], decisionLog?,
+ * decisionDatabases?, protocol,
  * prefix, marker, killAt?: { step, when, index? }, stopAt?: same (SIGSTOP instead), acknowledge? }.
  * With `acknowledge: 'decision'` a kill at a commit step (finished in the background) waits until
  * the commit has been acknowledged: a crash after the caller was told "committed".
@@ -22,6 +23,8 @@ export interface CrashSettings {
   readonly databases: ReadonlyArray<{ name: string; kind: 'postgres' | 'mariadb'; url: string }>
   /** The name of the database (among `databases`) holding the decision log. */
   readonly decisionLog?: string
+  /** The names (among `databases`) of the coordinator's `decisionDatabases`. */
+  readonly decisionDatabases?: readonly string[]
   /** A decision database that takes no part in the transaction. */
   readonly decisionLogElsewhere?: { name: string; kind: 'postgres' | 'mariadb'; url: string }
   readonly protocol: 'decision' | 'parallel' | 'sequential'
@@ -77,6 +80,9 @@ async function main(): Promise<void> {
     protocol: settings.protocol,
     prefix: settings.prefix,
     ...(decisionLog && { decisionLog }),
+    ...(settings.decisionDatabases && {
+      decisionDatabases: settings.decisionDatabases.map((name) => databases[name] as Database),
+    }),
     ...(settings.acknowledge && { acknowledge: settings.acknowledge }),
     onStep: async (event) => {
       if (matches(settings.killAt, event)) {

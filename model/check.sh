@@ -50,6 +50,9 @@ verify refuted decision.pml -DN=2 -DDECISION_AT_COMMIT -DBROKEN_GC_A
 verify refuted decision.pml -DN=3 -DBROKEN_EARLY_ACK
 verify refuted decision.pml -DN=3 -DBROKEN_GC_C
 verify refuted decision.pml -DN=2 -DDECISION_ALONE -DACK_AT_DECISION -DBROKEN_GC_C
+# Decisions kept by the participants: recovery must read the table the id names.
+verify refuted decision.pml -DN=3 -DBROKEN_OTHER_LOG
+verify refuted decision.pml -DN=2 -DDECISION_AT_COMMIT -DBROKEN_OTHER_LOG
 for n in 2 3; do
   verify holds parallel.pml -DN=$n
 done

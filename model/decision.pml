@@ -17,6 +17,12 @@
  *   BROKEN_NO_DEADLINE  the decision insert ignores the deadline
  *   BROKEN_EARLY_ACK    the caller is told "committed" before the decision
  *   BROKEN_GC_C         a 'C' row is collected while a branch is still prepared
+ *   BROKEN_OTHER_LOG    recovery reads and records decisions in a decision table other than the
+ *                       one the transaction's id names (decisionDatabases: another participant's)
+ *
+ * Decisions kept by the participants (decisionDatabases) need no variant of their own: per
+ * transaction, the participant chosen is the decision database taking part, which is branch 0 here
+ * (branch indexes are symmetric), and recovery reads the table the id names, which is `row`.
  */
 
 /* Two or three databases. */
@@ -32,6 +38,13 @@ mtype row = NONE;        /* C_PENDING: written with branch 0's BEGIN, not yet co
 bool deadline = false;   /* the decision database's clock is past the transaction's deadline */
 bool acked = false;      /* the caller was told "committed" */
 bool reportedRolledBack = false;
+
+#ifdef BROKEN_OTHER_LOG
+mtype otherRow = NONE;   /* another participant's decision table: never holds this transaction's row */
+#define READ_ROW otherRow
+#else
+#define READ_ROW row
+#endif
 
 #ifdef DECISION_ALONE
 #define FIRST_PREPARED 0
@@ -197,14 +210,14 @@ proctype Recovery() {
      :: else -> seen = A
      fi;
 #else
-     seen = row;                                  /* read the row */
+     seen = READ_ROW;                             /* read the row */
      if
      :: seen == NONE ->                           /* none: record 'A' (waits on a locked row) */
         atomic {
           if
-          :: row == NONE -> row = A; seen = A
-          :: row == C_PENDING -> seen = NONE      /* lock timeout: the coordinator is alive */
-          :: row == C || row == A -> seen = row   /* decided concurrently */
+          :: READ_ROW == NONE -> READ_ROW = A; seen = A
+          :: READ_ROW == C_PENDING -> seen = NONE /* lock timeout: the coordinator is alive */
+          :: READ_ROW == C || READ_ROW == A -> seen = READ_ROW /* decided concurrently */
           fi
         }
      :: seen == C_PENDING -> seen = NONE          /* invisible; same as a lock timeout */

@@ -172,7 +172,7 @@ describe('unknown option names are refused everywhere, naming the nearest valid 
     assert.throws(
       () => createCoordinator({ decisionLog: orders, zzzzzz: 1 } as never),
       configurationError(
-        /Unknown option "zzzzzz" for createCoordinator\(\)\. Known options: decisionLog, prefix/,
+        /Unknown option "zzzzzz" for createCoordinator\(\)\. Known options: decisionLog, decisionDatabases, prefix/,
       ),
     )
   })

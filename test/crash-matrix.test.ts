@@ -124,11 +124,18 @@ async function rollBackForeign(members: readonly Member[]): Promise<void> {
   }
 }
 
-/** Every step at which a coordinator can die, for `count` branches of which `onePhase` is not prepared. */
-function crashPoints(protocol: CommitProtocolName, count: number): Array<CrashPoint | undefined> {
-  // The decision protocol commits the decision database's branch (0) in one phase.
+/**
+ * Every step at which a coordinator can die, for `count` branches of which the decision database's
+ * (`decisionIndex`) is not prepared under the decision protocol.
+ */
+function crashPoints(
+  protocol: CommitProtocolName,
+  count: number,
+  decisionIndex: number,
+): Array<CrashPoint | undefined> {
+  // The decision protocol commits the decision database's branch in one phase.
   const prepared = Array.from({ length: count }, (_, index) => index).filter(
-    (index) => protocol !== 'decision' || index !== 0,
+    (index) => protocol !== 'decision' || index !== decisionIndex,
   )
   const points: Array<CrashPoint | undefined> = [undefined]
   for (const index of prepared) {
@@ -154,11 +161,18 @@ function describePoint(point: CrashPoint | undefined): string {
 }
 
 /** Runs recovery until none of our transactions is left prepared (MariaDB needs a moment to see a dead session). */
-async function recoverAll(members: readonly Member[], protocol: CommitProtocolName): Promise<void> {
+async function recoverAll(
+  members: readonly Member[],
+  protocol: CommitProtocolName,
+  participants: boolean,
+): Promise<void> {
   for (let round = 0; round < 6; round++) {
     const report = await recover({
       databases: members.map((m) => m.db),
-      ...(protocol !== 'sequential' && { decisionLog: (members[0] as Member).db }),
+      ...(protocol !== 'sequential' &&
+        (participants
+          ? { decisionDatabases: [(members.at(-1) as Member).db] }
+          : { decisionLog: (members[0] as Member).db })),
       prefix: PREFIX,
       protocol: protocol === 'sequential' ? 'sequential' : 'decision',
       minAge: protocol === 'sequential' ? 100 : 0,
@@ -179,23 +193,39 @@ const topologies: ReadonlyArray<{ name: string; kinds: ReadonlyArray<'postgres' 
 ]
 
 const variants = [
-  { protocol: 'decision', acknowledge: 'commit', label: 'decision' },
+  { protocol: 'decision', acknowledge: 'commit', label: 'decision', participants: false },
   {
     protocol: 'decision',
     acknowledge: 'decision',
     label: 'decision, acknowledged at the decision',
+    participants: false,
   },
-  { protocol: 'parallel', acknowledge: 'commit', label: 'parallel' },
+  // The decision kept by a participant (decisionDatabases), here the last database: on MariaDB
+  // its row is inserted in the branch before its one-phase commit, on PostgreSQL with its BEGIN.
+  {
+    protocol: 'decision',
+    acknowledge: 'commit',
+    label: 'decision kept by the last participant',
+    participants: true,
+  },
+  {
+    protocol: 'decision',
+    acknowledge: 'decision',
+    label: 'decision kept by the last participant, acknowledged at the decision',
+    participants: true,
+  },
+  { protocol: 'parallel', acknowledge: 'commit', label: 'parallel', participants: false },
   {
     protocol: 'parallel',
     acknowledge: 'decision',
     label: 'parallel, acknowledged at the commit point',
+    participants: false,
   },
-  { protocol: 'sequential', acknowledge: 'commit', label: 'sequential' },
+  { protocol: 'sequential', acknowledge: 'commit', label: 'sequential', participants: false },
 ] as const
 
 for (const topology of topologies) {
-  for (const { protocol, acknowledge, label } of variants) {
+  for (const { protocol, acknowledge, label, participants } of variants) {
     describe(`crash matrix: ${topology.name}, ${label}`, () => {
       let members: Member[] = []
       let foreign: string[] = []
@@ -213,7 +243,9 @@ for (const topology of topologies) {
         )
         if (protocol !== 'sequential') {
           const coordinator = fixture.coordinator({
-            decisionLog: members[0]?.db as Database,
+            ...(participants
+              ? { decisionDatabases: [members.at(-1)?.db as Database] }
+              : { decisionLog: members[0]?.db as Database }),
             prefix: PREFIX,
             protocol,
           })
@@ -234,7 +266,8 @@ for (const topology of topologies) {
         await rollBackForeign(members)
       })
 
-      for (const point of crashPoints(protocol, topology.kinds.length)) {
+      const decisionIndex = participants ? topology.kinds.length - 1 : 0
+      for (const point of crashPoints(protocol, topology.kinds.length, decisionIndex)) {
         test(describePoint(point), async (t) => {
           if (members.length === 0) {
             t.skip('no MariaDB')
@@ -243,7 +276,10 @@ for (const topology of topologies) {
           const marker = `${protocol}-${describePoint(point)}-${Math.random()}`.slice(0, 64)
           const settings: CrashSettings = {
             databases: members.map((m) => ({ name: m.name, kind: m.kind, url: m.url })),
-            ...(protocol !== 'sequential' && { decisionLog: (members[0] as Member).name }),
+            ...(protocol !== 'sequential' &&
+              (participants
+                ? { decisionDatabases: [(members.at(-1) as Member).name] }
+                : { decisionLog: (members[0] as Member).name })),
             protocol,
             prefix: PREFIX,
             marker,
@@ -253,7 +289,7 @@ for (const topology of topologies) {
           const run = await runCrashCoordinator(settings)
           if (point === undefined) assert.ok(run.acknowledged, run.output)
           else assert.equal(run.signal, 'SIGKILL', run.output)
-          await recoverAll(members, protocol)
+          await recoverAll(members, protocol, participants)
           const present = await Promise.all(members.map((m) => m.marks(marker)))
           assert.ok(
             present.every(Boolean) || present.every((p) => !p),

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { DecisionLog } from '../commit/decision-log.js'
+import { DecisionLog, type DecisionLogOptions } from '../commit/decision-log.js'
 import { DEFAULT_FENCE_TABLE, FenceTable } from '../commit/fence-table.js'
 import type { Database } from '../driver/database.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
@@ -24,8 +24,11 @@ const DATABASE_HELP = `  --db NAME=URL          a database of the deployment (re
                          postgresql://, mysql:// or mariadb://. To keep passwords off the
                          command line: --db NAME=env:VARIABLE, or --db NAME alone with the URL
                          in TXKIT_DB_<NAME>. Passwords are never printed.`
-const SELECTION_HELP = `  --decision-log NAME    the database holding the decision table (required for the
-                         decision protocol)
+const SELECTION_HELP = `  --decision-log NAME    the database holding the decision table (the decision protocol
+                         needs it or --decision-databases)
+  --decision-databases NAME,NAME
+                         the writers' decisionDatabases: each transaction's decision is
+                         read in the one its id names
   --table NAME           the decision table (default txkit_decision)
   --fence-table NAME     the parallel protocol's fence table (default txkit_fence)
   --prefix P             the writers' deployment prefix (default txkit)
@@ -56,14 +59,17 @@ Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (anoth
 decision log, a missing table, malformed ids); 2 usage error; 3 work left for a later round
 (too young, a decision still open, a branch still attached to its session).
 txkit --version prints the version.`,
-  init: `Usage: txkit init --db NAME=URL --decision-log NAME [--table NAME] [--fences] [--print-sql]
+  init: `Usage: txkit init --db NAME=URL (--decision-log NAME | --decision-databases A,B) [--table NAME]
+                  [--fences] [--print-sql]
 
-Creates the decision table (if it does not exist) in the decision database; with --fences, the
-parallel protocol's fence table in every --db too.
+Creates the decision table (if it does not exist) in the decision database, and in each of
+--decision-databases; with --fences, the parallel protocol's fence table in every --db too.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
   --decision-log NAME    which of the databases holds it
+  --decision-databases NAME,NAME
+                         the databases that keep the decisions of their own transactions
   --table NAME           table name, or schema.table (default txkit_decision)
   --fences               also create the fence table in every --db (parallel protocol)
   --fence-table NAME     its name, or schema.table (default txkit_fence)
@@ -101,6 +107,8 @@ else 0.
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
   --decision-log NAME    the database holding the decision table: check that it exists
+  --decision-databases NAME,NAME
+                         the databases keeping decisions: check the table in each
   --table NAME           the decision table (default txkit_decision)
   --fences               check the parallel protocol's fence table in every --db
   --fence-table NAME     its name (default txkit_fence)
@@ -129,6 +137,7 @@ ${SELECTION_HELP}
 const OPTIONS = {
   db: { type: 'string', multiple: true },
   'decision-log': { type: 'string' },
+  'decision-databases': { type: 'string' },
   table: { type: 'string' },
   prefix: { type: 'string' },
   protocol: { type: 'string' },
@@ -154,13 +163,30 @@ type Values = ReturnType<
 >['values']
 
 const COMMON = ['db', 'json', 'help', 'connect-timeout', 'statement-timeout']
-const SELECTION = ['decision-log', 'table', 'fence-table', 'prefix', 'protocol', 'min-age']
+const SELECTION = [
+  'decision-log',
+  'decision-databases',
+  'table',
+  'fence-table',
+  'prefix',
+  'protocol',
+  'min-age',
+]
 /** The options each command takes: any other is a usage error, never silently ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
-  init: new Set([...COMMON, 'decision-log', 'table', 'fences', 'fence-table', 'print-sql']),
+  init: new Set([
+    ...COMMON,
+    'decision-log',
+    'decision-databases',
+    'table',
+    'fences',
+    'fence-table',
+    'print-sql',
+  ]),
   check: new Set([
     ...COMMON,
     'decision-log',
+    'decision-databases',
     'table',
     'fences',
     'fence-table',
@@ -268,6 +294,26 @@ function decisionDatabaseOf(
   return database
 }
 
+/** The --db entries --decision-databases names, with --table if given; empty without it. */
+function decisionDatabasesOption(
+  values: Values,
+  connected: readonly ConnectedDatabase[],
+): DecisionLogOptions[] {
+  const list = values['decision-databases']
+  if (list === undefined) return []
+  const names = list.split(',').map((name) => name.trim())
+  if (names.some((name) => name === '')) {
+    throw new UsageError(
+      '--decision-databases takes the names of --db entries, separated by commas.',
+    )
+  }
+  return names.map((name) => {
+    const database = connected.find((entry) => entry.database.name === name)?.database
+    if (database === undefined) throw new UsageError(`--decision-databases: ${name} names no --db.`)
+    return { database, ...(values.table !== undefined && { table: values.table }) }
+  })
+}
+
 function concurrencyOf(values: Values): number | undefined {
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency)
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
@@ -279,12 +325,20 @@ function concurrencyOf(values: Values): number | undefined {
 function recoverOptions(values: Values, connected: readonly ConnectedDatabase[]): RecoverOptions {
   const databases = connected.map((entry) => entry.database)
   const decisionLog = decisionDatabaseOf(values, connected)
+  const decisionDatabases = decisionDatabasesOption(values, connected)
   const protocol = values.protocol
   if (protocol !== undefined && !['decision', 'sequential', 'all'].includes(protocol)) {
     throw new UsageError(`--protocol takes decision, sequential or all, not "${protocol}".`)
   }
-  if (protocol !== undefined && protocol !== 'sequential' && decisionLog === undefined) {
-    throw new UsageError(`--protocol ${protocol} needs --decision-log NAME.`)
+  if (
+    protocol !== undefined &&
+    protocol !== 'sequential' &&
+    decisionLog === undefined &&
+    decisionDatabases.length === 0
+  ) {
+    throw new UsageError(
+      `--protocol ${protocol} needs --decision-log NAME or --decision-databases.`,
+    )
   }
   const concurrency = concurrencyOf(values)
   return {
@@ -294,6 +348,7 @@ function recoverOptions(values: Values, connected: readonly ConnectedDatabase[])
       decisionLog:
         values.table === undefined ? decisionLog : { database: decisionLog, table: values.table },
     }),
+    ...(decisionDatabases.length > 0 && { decisionDatabases }),
     ...(values.prefix !== undefined && { prefix: values.prefix }),
     ...(protocol !== undefined && { protocol: protocol as RecoverOptions['protocol'] & string }),
     ...(values['min-age'] !== undefined && {
@@ -326,7 +381,12 @@ function exitCode(report: RecoveryReport, command: 'status' | 'recover'): number
 
 async function check(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
   const decisionDatabase = decisionDatabaseOf(values, connected)
-  if (values.table !== undefined && decisionDatabase === undefined) {
+  const decisionDatabases = decisionDatabasesOption(values, connected)
+  if (
+    values.table !== undefined &&
+    decisionDatabase === undefined &&
+    decisionDatabases.length === 0
+  ) {
     throw new UsageError('--table names the decision table: add --decision-log NAME.')
   }
   if (values['fence-table'] !== undefined && !values.fences) {
@@ -347,6 +407,7 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
         ...(values.table !== undefined && { table: values.table }),
       },
     }),
+    ...(decisionDatabases.length > 0 && { decisionDatabases }),
     ...(values.fences && { fenceTable: values['fence-table'] ?? DEFAULT_FENCE_TABLE }),
     ...(concurrency !== undefined && { concurrency }),
     ...(values.prefix !== undefined && { prefix: values.prefix }),
@@ -371,13 +432,24 @@ async function check(values: Values, connected: readonly ConnectedDatabase[]): P
 }
 
 async function init(values: Values, connected: readonly ConnectedDatabase[]): Promise<number> {
-  const database = decisionDatabaseOf(values, connected)
-  if (database === undefined) throw new UsageError('txkit init needs --decision-log NAME.')
-  const name = database.name
-  const log = new DecisionLog(
-    { database, ...(values.table !== undefined && { table: values.table }) },
-    stderrLogger,
+  const decisionDatabase = decisionDatabaseOf(values, connected)
+  const logs = [
+    ...(decisionDatabase === undefined ? [] : [{ database: decisionDatabase }]),
+    ...decisionDatabasesOption(values, connected).filter(
+      (entry) => entry.database !== decisionDatabase,
+    ),
+  ].map(
+    (entry) =>
+      new DecisionLog(
+        { database: entry.database, ...(values.table !== undefined && { table: values.table }) },
+        stderrLogger,
+      ),
   )
+  if (logs.length === 0) {
+    throw new UsageError(
+      'txkit init needs --decision-log NAME (or --decision-databases NAME,NAME).',
+    )
+  }
   if (values['fence-table'] !== undefined && !values.fences) {
     throw new UsageError('--fence-table names the table --fences creates: add --fences.')
   }
@@ -385,31 +457,35 @@ async function init(values: Values, connected: readonly ConnectedDatabase[]): Pr
     ? new FenceTable(values['fence-table'] ?? DEFAULT_FENCE_TABLE, stderrLogger)
     : undefined
   if (values['print-sql']) {
-    out(`-- ${name}\n${database.dialect.decisionLogSql(log.table).join(';\n\n')};`)
-    for (const { database: each } of fences === undefined ? [] : connected) {
+    for (const [position, log] of logs.entries()) {
       out(
-        `\n-- ${each.name}\n${FenceTable.dialectOf(each)
-          .tableSql(fences?.table ?? log.table)
-          .join(';\n\n')};`,
+        `${position === 0 ? '' : '\n'}-- ${log.database.name}\n${log.database.dialect.decisionLogSql(log.table).join(';\n\n')};`,
       )
+    }
+    for (const { database: each } of fences === undefined ? [] : connected) {
+      const sql = FenceTable.dialectOf(each).tableSql((fences as FenceTable).table)
+      out(`\n-- ${each.name}\n${sql.join(';\n\n')};`)
     }
     return EXIT.done
   }
-  await log.create()
+  for (const log of logs) await log.create()
   for (const { database: each } of fences === undefined ? [] : connected) {
     await fences?.create(each)
   }
+  const tableText = logs[0]?.tableText ?? ''
+  const names = logs.map((log) => log.database.name)
   out(
     values.json
       ? JSON.stringify({
-          created: log.tableText,
-          database: name,
+          created: tableText,
+          database: names[0],
+          ...(names.length > 1 && { databases: names }),
           ...(fences && {
             fences: fences.tableText,
             in: connected.map((each) => each.database.name),
           }),
         })
-      : `Decision table ${log.tableText} is ready in "${name}".${fences === undefined ? '' : ` Fence table ${fences.tableText} is ready in ${connected.map((each) => `"${each.database.name}"`).join(', ')}.`}`,
+      : `Decision table ${tableText} is ready in ${names.map((name) => `"${name}"`).join(', ')}.${fences === undefined ? '' : ` Fence table ${fences.tableText} is ready in ${connected.map((each) => `"${each.database.name}"`).join(', ')}.`}`,
   )
   return 0
 }

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
@@ -20,7 +21,8 @@ import { type BackgroundCommitStats, BackgroundCommits } from './background-comm
 import { Branch, type BranchHandle } from './branch.js'
 import type { CommitContext } from './commit-context.js'
 import type { Acknowledge, CommitOptions } from './commit-result.js'
-import { DecisionLog, type DecisionLogOptions } from './decision-log.js'
+import { decisionDatabasesOf } from './decision-databases.js'
+import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from './decision-log.js'
 import { DistributedTransaction } from './distributed-transaction.js'
 import { DEFAULT_FENCE_TABLE, FenceTable } from './fence-table.js'
 import type { ProtocolStepObserver } from './protocol-step.js'
@@ -33,6 +35,17 @@ export interface CoordinatorOptions {
    * deployment name the same one. It must not lose a committed row on failover.
    */
   readonly decisionLog?: Database | DecisionLogOptions
+  /**
+   * Databases that keep the decisions of the transactions they take part in (decision protocol):
+   * each transaction records its decision in one of its own participants listed here, chosen at
+   * random per transaction, in the branch that commits in one phase (no extra round trip). No
+   * database then holds every decision. Each needs the decision table
+   * ({@link Coordinator.createDecisionLog} creates it in all of them) and must not lose a committed
+   * row on failover. `decisionLog`, if given, keeps the decisions of the rest: transactions none of
+   * whose databases is listed, and open ones (`begin()` without databases, the manager's), whose
+   * participants are not known when their id is made. Recovery is given the same list.
+   */
+  readonly decisionDatabases?: ReadonlyArray<Database | DecisionLogOptions>
   /** 1 to 8 lowercase letters written into every transaction id; default `txkit`. */
   readonly prefix?: string
   /**
@@ -92,6 +105,7 @@ const PROTOCOL_NAMES: readonly CommitProtocolName[] = ['decision', 'parallel', '
 /** The option names of `createCoordinator()`. */
 export const COORDINATOR_OPTIONS: ReadonlySet<string> = new Set([
   'decisionLog',
+  'decisionDatabases',
   'prefix',
   'protocol',
   'fenceTable',
@@ -112,13 +126,15 @@ export class Coordinator implements AsyncDisposable {
   readonly prefix: string
   readonly protocol: CommitProtocolName
   readonly decisionLog: DecisionLog | undefined
+  /** The participants that keep the decisions of transactions they take part in (`decisionDatabases`). */
+  readonly decisionDatabases: readonly DecisionLog[]
   /** Where parallel transactions fence their branches; parallel protocol only. */
   readonly fences: FenceTable | undefined
   readonly #maxTransactionDuration: number
   readonly #logger: Logger
   readonly #onStep: ProtocolStepObserver | undefined
-  /** Written into every decision id: recovery configured with another log leaves it alone. */
-  readonly #decisionLogTag: string | undefined
+  /** The decision databases by identity: a transaction's decision goes to one it takes part in. */
+  readonly #holders: ReadonlyMap<string, DecisionLog>
   readonly #acknowledge: Acknowledge
   readonly #background: BackgroundCommits
 
@@ -151,17 +167,29 @@ export class Coordinator implements AsyncDisposable {
       )
     }
     this.#background = new BackgroundCommits(maxBackground, this.#logger)
-    const decisionLog = options.decisionLog
-    if (decisionLog !== undefined) {
-      this.decisionLog = new DecisionLog(
-        'acquire' in decisionLog ? { database: decisionLog } : decisionLog,
-        this.#logger,
-      )
-    } else if (this.protocol !== 'sequential') {
+    this.decisionLog = decisionLogOf(options.decisionLog, this.#logger)
+    this.decisionDatabases = decisionDatabasesOf(
+      options.decisionDatabases,
+      this.decisionLog,
+      this.protocol,
+      this.#logger,
+    )
+    this.#holders = new Map(this.decisionDatabases.map((log) => [log.database.identity, log]))
+    if (
+      this.decisionLog === undefined &&
+      this.decisionDatabases.length === 0 &&
+      this.protocol !== 'sequential'
+    ) {
       throw new ConfigurationError(
         `The ${this.protocol} protocol needs a decision log: pass decisionLog: <one of your databases> ` +
           '(create its table once with coordinator.createDecisionLog()), or choose protocol: "sequential".',
       )
+    }
+    // Every decision id names its log: checked to fit an id once, here.
+    if (this.protocol !== 'sequential') {
+      for (const log of [this.decisionLog, ...this.decisionDatabases]) {
+        if (log !== undefined) writerDecisionLogTag(log.database.name, log.tableText)
+      }
     }
     if (options.fenceTable !== undefined && this.protocol !== 'parallel') {
       throw new ConfigurationError(
@@ -172,14 +200,11 @@ export class Coordinator implements AsyncDisposable {
       this.protocol === 'parallel'
         ? new FenceTable(options.fenceTable ?? DEFAULT_FENCE_TABLE, this.#logger)
         : undefined
-    this.#decisionLogTag =
-      this.protocol !== 'sequential' && this.decisionLog !== undefined
-        ? writerDecisionLogTag(this.decisionLog.database.name, this.decisionLog.tableText)
-        : undefined
   }
 
   /**
-   * Creates the decision table if it does not exist. Run once per deployment (or `txkit init`).
+   * Creates the decision table if it does not exist: in the decision log and in every decision
+   * database. Run once per deployment (or `txkit init`).
    *
    * @throws DecisionLogMissingError when it cannot be created (privileges, unreachable database).
    * @example
@@ -189,10 +214,13 @@ export class Coordinator implements AsyncDisposable {
    * ```
    */
   async createDecisionLog(): Promise<void> {
-    if (this.decisionLog === undefined) {
+    const logs = [this.decisionLog, ...this.decisionDatabases].filter(
+      (log): log is DecisionLog => log !== undefined,
+    )
+    if (logs.length === 0) {
       throw new ConfigurationError('This coordinator has no decisionLog to create.')
     }
-    await this.decisionLog.create()
+    for (const log of logs) await log.create()
   }
 
   /**
@@ -241,6 +269,12 @@ export class Coordinator implements AsyncDisposable {
       ...(this.decisionLog !== undefined && {
         decisionLog: { database: this.decisionLog.database, table: this.decisionLog.tableText },
       }),
+      ...(this.decisionDatabases.length > 0 && {
+        decisionDatabases: this.decisionDatabases.map((log) => ({
+          database: log.database,
+          table: log.tableText,
+        })),
+      }),
       ...(this.fences !== undefined && { fenceTable: this.fences.tableText }),
       prefix: this.prefix,
     })
@@ -281,18 +315,20 @@ export class Coordinator implements AsyncDisposable {
     if (this.fences !== undefined && groups.length > 1) {
       for (const group of groups) FenceTable.dialectOf(group.database)
     }
+    const decisionLog = this.#decisionLogFor(groups, open)
     const gtrid = newGtrid(
       this.protocol === 'sequential' ? 'sequential' : 'decision',
       this.prefix,
       Date.now(),
-      this.#decisionLogTag,
+      this.protocol === 'sequential' ? undefined : decisionLog?.tag,
     )
-    const decisionLog = this.decisionLog
     // A PostgreSQL decision database writes the 'C' row with its BEGIN when every participant is
     // known; an open transaction writes it at commit time, under the deadline.
     const participants = JSON.stringify(groups.map((group) => group.database.name))
+    const decisionIdentity =
+      this.protocol === 'decision' ? decisionLog?.database.identity : undefined
     const decisionDatabase = groups.find(
-      (group) => group.database.identity === this.#decisionIdentity,
+      (group) => group.database.identity === decisionIdentity,
     )?.database
     const context: CommitContext = {
       gtrid,
@@ -370,8 +406,32 @@ export class Coordinator implements AsyncDisposable {
     return transaction
   }
 
-  get #decisionIdentity(): string | undefined {
-    return this.protocol === 'decision' ? this.decisionLog?.database.identity : undefined
+  /**
+   * Where a transaction over `groups` records its decision: with decision databases, one of its
+   * own participants among them (at random, to spread the load), else the decision log.
+   */
+  #decisionLogFor(groups: readonly DatabaseGroup[], open: boolean): DecisionLog | undefined {
+    if (this.#holders.size === 0 || this.protocol !== 'decision') return this.decisionLog
+    if (open) {
+      if (this.decisionLog === undefined) {
+        throw new ConfigurationError(
+          "An open transaction (begin() without databases, or the transaction manager's) records its decision before its participants are known: " +
+            'give the coordinator a decisionLog for these transactions too (decisionDatabases serve the others).',
+        )
+      }
+      return this.decisionLog
+    }
+    const holders = groups
+      .map((group) => this.#holders.get(group.database.identity))
+      .filter((log): log is DecisionLog => log !== undefined)
+    if (holders.length > 0) return holders[randomInt(holders.length)]
+    if (this.decisionLog === undefined && groups.length > 1) {
+      throw new ConfigurationError(
+        `None of this transaction's databases (${groups.map((group) => `"${group.database.name}"`).join(', ')}) is among decisionDatabases, ` +
+          'and the coordinator has no decisionLog for such transactions: list one of them in decisionDatabases (and create its table), or pass decisionLog.',
+      )
+    }
+    return this.decisionLog
   }
 
   /**
@@ -387,7 +447,9 @@ export class Coordinator implements AsyncDisposable {
     assertActive: () => void,
     participants: string,
   ): Promise<Branch> {
-    const decision = group.database.identity === this.#decisionIdentity
+    const decision =
+      this.protocol === 'decision' &&
+      group.database.identity === context.decisionLog?.database.identity
     // The decision database's branch is never prepared, but MySQL opens every branch as XA.
     const xid = branchXid(context.gtrid, count, index)
     const connection = await group.database.acquire()
@@ -503,6 +565,7 @@ export class Coordinator implements AsyncDisposable {
   async close(): Promise<void> {
     await this.#background.drain()
     await this.decisionLog?.flush()
+    await Promise.all(this.decisionDatabases.map((log) => log.flush()))
     await this.fences?.flush()
   }
 

@@ -41,7 +41,7 @@ export interface RetryOptions {
   readonly signal?: AbortSignal
 }
 
-export interface TransactionManagerOptions extends CoordinatorOptions {
+export interface TransactionManagerOptions extends Omit<CoordinatorOptions, 'decisionDatabases'> {
   /**
    * When true, using the current transaction where none was begun (`manager.get()`,
    * `manager.join()` …) is an error. When false (the default, as in Zope), it begins one for the
@@ -57,7 +57,7 @@ export interface TransactionManagerOptions extends CoordinatorOptions {
 }
 
 const MANAGER_OPTIONS: ReadonlySet<string> = new Set([
-  ...COORDINATOR_OPTIONS,
+  ...[...COORDINATOR_OPTIONS].filter((name) => name !== 'decisionDatabases'),
   'explicit',
   'urlDrivers',
 ])
@@ -82,6 +82,11 @@ export class TransactionManager implements AsyncDisposable {
   readonly #recordHooks = new Map<string, RecordHooks[]>()
 
   constructor(options: TransactionManagerOptions) {
+    if (options !== null && typeof options === 'object' && 'decisionDatabases' in options) {
+      throw new ConfigurationError(
+        "createTransactionManager() takes no decisionDatabases: its transactions are joined database by database, so each one's id (naming where its decision is kept) is made before its participants are known. Pass decisionLog; coordinators running transaction() over known databases can keep decisions in the participants.",
+      )
+    }
     checkOptionNames(options, MANAGER_OPTIONS, 'createTransactionManager()')
     const { explicit, urlDrivers, ...coordinatorOptions } = options
     if (urlDrivers !== undefined && !Array.isArray(urlDrivers)) {

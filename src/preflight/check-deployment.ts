@@ -1,3 +1,4 @@
+import { decisionDatabasesOf } from '../commit/decision-databases.js'
 import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from '../commit/decision-log.js'
 import type { Finding, PreflightExpectations } from '../dialect/preflight-dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
@@ -16,6 +17,8 @@ export interface CheckDeploymentOptions {
   readonly databases: Readonly<Record<string, Database>> | readonly Database[]
   /** The writers' decision log: its table must exist. */
   readonly decisionLog?: Database | DecisionLogOptions
+  /** The writers' `decisionDatabases`: each must have the decision table, and keep it on failover. */
+  readonly decisionDatabases?: ReadonlyArray<Database | DecisionLogOptions>
   /** The parallel protocol's fence table, which must exist in every database; unchecked if absent. */
   readonly fenceTable?: string
   /** Transactions expected in flight at once with a branch on one server. */
@@ -45,6 +48,7 @@ export interface DeploymentCheck {
 const OPTIONS: ReadonlySet<string> = new Set([
   'databases',
   'decisionLog',
+  'decisionDatabases',
   'fenceTable',
   'concurrency',
   'timeout',
@@ -78,6 +82,12 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
     assertDatabase(database, `databases[${position}]`)
   }
   const decisionLog = decisionLogOf(options.decisionLog, silentLogger)
+  const decisionDatabases = decisionDatabasesOf(
+    options.decisionDatabases,
+    decisionLog,
+    undefined,
+    silentLogger,
+  )
   const fenceTable =
     options.fenceTable === undefined
       ? undefined
@@ -115,7 +125,15 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
     }
   }
   const checked = new Set(databases)
-  if (decisionLog !== undefined) checked.add(decisionLog.database)
+  /** The decision log each checked database holds, by identity. */
+  const logs = new Map<string, DecisionLog>()
+  for (const log of [...decisionDatabases, decisionLog]) {
+    if (log === undefined) continue
+    logs.set(log.database.identity, log)
+    if (!databases.some((database) => database.identity === log.database.identity)) {
+      checked.add(log.database)
+    }
+  }
   // A database that fails or does not answer in time is a finding, never a thrown error.
   const answered = (database: Database, work: Promise<Finding[]>) =>
     withTimeout(work, timeout, database).catch((error: unknown) => [unreachable(database, error)])
@@ -125,8 +143,8 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
         database,
         inspect(
           database,
-          { concurrency, holdsDecisions: decisionLog?.database === database, prefix },
-          decisionLog,
+          { concurrency, holdsDecisions: logs.has(database.identity), prefix },
+          logs.get(database.identity),
           fenceTable,
           maxClockSkew,
         ),
@@ -166,7 +184,7 @@ async function inspect(
     }
     const own = (await database.dialect.preflight?.inspect(connection, expected, database)) ?? []
     for (const finding of own) found.push({ database: database.name, ...finding })
-    if (decisionLog?.database === database) {
+    if (decisionLog !== undefined) {
       const missing = await isMissing(database, () =>
         database.dialect.readDecisions(connection, decisionLog.table, [PROBE_GTRID]),
       )

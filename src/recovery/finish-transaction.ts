@@ -1,3 +1,4 @@
+import type { DecisionLog } from '../commit/decision-log.js'
 import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import { errorMessage } from '../util/error-message.js'
@@ -15,10 +16,11 @@ export async function recoverDecision(
   /** When the decision table was created, by the decision database's clock, where known. */
   createdAt: number | undefined,
   settings: Settings,
+  /** The log the transaction's id names. */
+  decisionLog: DecisionLog,
 ): Promise<TransactionRecovery> {
   const first = group[0]
-  const decisionLog = settings.decisionLog
-  if (first === undefined || decisionLog === undefined) throw new TypeError('empty group')
+  if (first === undefined) throw new TypeError('empty group')
   const gtrid = first.parsed.gtrid
   const age = ageOf(group)
   let row = rowRead
@@ -36,7 +38,7 @@ export async function recoverDecision(
           : 'rollback',
     )
   }
-  if (row?.outcome === 'S') return recoverStaged(group, row, settings)
+  if (row?.outcome === 'S') return recoverStaged(group, row, settings, decisionLog)
   let reason: string
   const startedAt = first.parsed.startedAt
   if (row !== undefined) {
@@ -84,7 +86,7 @@ export async function recoverDecision(
       row = (await readRows(decisionLog, [gtrid])).get(gtrid)
       // A parallel transaction's staged row, inserted since the first read: never an abort as it
       // stands (its coordinator may be committing by its own answers); resolved by the fences.
-      if (row?.outcome === 'S') return recoverStaged(group, row, settings)
+      if (row?.outcome === 'S') return recoverStaged(group, row, settings, decisionLog)
       if (row === undefined) {
         // A decision row is removed only once every branch is finished: it came and went.
         return leftAlone(
@@ -105,6 +107,7 @@ async function recoverStaged(
   group: readonly FoundBranch[],
   row: DecisionRow,
   settings: Settings,
+  decisionLog: DecisionLog,
 ): Promise<TransactionRecovery> {
   if (settings.dryRun) {
     return leftAlone(
@@ -114,7 +117,7 @@ async function recoverStaged(
       "staged decision 'S' (parallel protocol): a recovery run resolves it by the prepared branches and their fences",
     )
   }
-  const resolved = await resolveStaged(row, group, settings)
+  const resolved = await resolveStaged(row, group, settings, decisionLog)
   if ('left' in resolved) return leftAlone(group, 'decision', resolved.left, resolved.reason)
   if (resolved.row === undefined || resolved.row.outcome === 'S') {
     return leftAlone(
@@ -141,8 +144,9 @@ async function recoverStaged(
 export async function recoverStagedRow(
   row: DecisionRow,
   settings: Settings,
+  decisionLog: DecisionLog,
 ): Promise<TransactionRecovery> {
-  const resolved = await resolveStaged(row, [], settings)
+  const resolved = await resolveStaged(row, [], settings, decisionLog)
   const base = {
     gtrid: row.gtrid,
     protocol: 'decision' as const,

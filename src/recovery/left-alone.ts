@@ -26,19 +26,32 @@ export function describeTag(tag: string): string {
     : `database "${database}", a table other than txkit_decision (its name hashes to ${table})`
 }
 
-/** The report for a transaction whose id names another decision log than `decisionLog`, if it does. */
-export function inOtherDecisionLog(
+/**
+ * The report for a decision-protocol transaction whose decision is in none of the logs recovery
+ * was given: its id names another log, or (an id from before ids named their log) recovery has no
+ * `decisionLog` to read it in.
+ */
+export function notConfigured(
   group: readonly FoundBranch[],
-  decisionLog: DecisionLog,
-): TransactionRecovery | undefined {
+  settings: Settings,
+): TransactionRecovery {
   const tag = group[0]?.parsed.decisionLog
-  if (tag === undefined || tag === decisionLog.tag) return undefined
+  if (tag === undefined) {
+    return leftAlone(
+      group,
+      'decision',
+      'no-decision-log',
+      'its id is from before ids named their decision log, and recovery has no decision log to read it in: ' +
+        'pass the one the writers recorded in then (--decision-log NAME, or decisionLog in recover())',
+    )
+  }
+  const given = settings.decisionLogs.map((log) => `"${log.tag}"`).join(', ')
   return leftAlone(
     group,
     'decision',
     'other-decision-log',
-    `its decision is recorded in decision log "${tag}" (${describeTag(tag)}), not in "${decisionLog.tag}" ` +
-      'which recovery was given: run recovery with that decision log',
+    `its decision is recorded in decision log "${tag}" (${describeTag(tag)}), not in ${given} which recovery was given: ` +
+      'run recovery with that decision log (--decision-log NAME, or --decision-databases NAME,... for decisions kept by the participants)',
   )
 }
 
@@ -49,7 +62,7 @@ export function notSelected(
   settings: Settings,
 ): TransactionRecovery {
   const tag = group[0]?.parsed.decisionLog
-  if (kind === 'decision' && settings.decisionLog === undefined) {
+  if (kind === 'decision' && settings.decisionLogs.length === 0) {
     return leftAlone(
       group,
       kind,

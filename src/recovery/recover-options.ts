@@ -1,3 +1,4 @@
+import { decisionDatabasesOf } from '../commit/decision-databases.js'
 import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from '../commit/decision-log.js'
 import { DEFAULT_FENCE_TABLE } from '../commit/fence-table.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
@@ -17,8 +18,17 @@ export interface RecoverOptions {
    * the writers use. A record (`{ orders, ledger }`) or a list of databases.
    */
   readonly databases: Readonly<Record<string, Database>> | readonly Database[]
-  /** The decision log the writers use. Required for the `decision` protocol. */
+  /**
+   * The decision log the writers use. The `decision` protocol needs it or `decisionDatabases`;
+   * transactions whose id names no log (written before ids named one) are read here.
+   */
   readonly decisionLog?: Database | DecisionLogOptions
+  /**
+   * The writers' `decisionDatabases`: each transaction's decision is read in the one its id names.
+   * A transaction whose decision database cannot be reached is reported failed and left for a
+   * later round; the others are recovered.
+   */
+  readonly decisionDatabases?: ReadonlyArray<Database | DecisionLogOptions>
   /** The writers' prefix; default `txkit`. Transactions with any other prefix are never touched. */
   readonly prefix?: string
   /**
@@ -56,7 +66,10 @@ export interface RecoverOptions {
 export const DEFAULT_MIN_AGE_MS = 15_000
 export interface Settings {
   readonly databases: readonly Database[]
+  /** The `decisionLog` option: also where transactions whose id names no log are read. */
   readonly decisionLog: DecisionLog | undefined
+  /** Every decision log recovery may read (`decisionLog` first, then `decisionDatabases`). */
+  readonly decisionLogs: readonly DecisionLog[]
   readonly prefix: string
   readonly protocols: ReadonlySet<IdKind>
   readonly minAge: number
@@ -72,6 +85,7 @@ export interface Settings {
 export const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
   'databases',
   'decisionLog',
+  'decisionDatabases',
   'prefix',
   'protocol',
   'minAge',
@@ -110,16 +124,27 @@ export function checkOptions(options: RecoverOptions): Settings {
   }
   const logger = options.logger ?? silentLogger
   const decisionLog = decisionLogOf(options.decisionLog, logger)
-  const protocol = options.protocol ?? (decisionLog ? 'decision' : 'sequential')
+  const decisionDatabases = decisionDatabasesOf(
+    options.decisionDatabases,
+    decisionLog,
+    undefined,
+    logger,
+  )
+  // One log per tag: the decision log may be one of the decision databases too.
+  const decisionLogs = [decisionLog, ...decisionDatabases].filter(
+    (log, position, all): log is DecisionLog =>
+      log !== undefined && all.findIndex((other) => other?.tag === log.tag) === position,
+  )
+  const protocol = options.protocol ?? (decisionLogs.length > 0 ? 'decision' : 'sequential')
   if (!['decision', 'sequential', 'all'].includes(protocol)) {
     throw new ConfigurationError(
       `Unknown protocol ${describeValue(protocol)}: use "decision", "sequential" or "all".`,
     )
   }
   const protocols = new Set<IdKind>(protocol === 'all' ? ['decision', 'sequential'] : [protocol])
-  if (protocols.has('decision') && decisionLog === undefined) {
+  if (protocols.has('decision') && decisionLogs.length === 0) {
     throw new ConfigurationError(
-      'Recovering the decision protocol needs the decision log the writers use: pass decisionLog.',
+      'Recovering the decision protocol needs the decision log the writers use: pass decisionLog (or decisionDatabases).',
     )
   }
   const number = (value: number | undefined, fallback: number, name: string, min: number) => {
@@ -133,6 +158,7 @@ export function checkOptions(options: RecoverOptions): Settings {
   return {
     databases,
     decisionLog,
+    decisionLogs,
     fenceTable: { table: parseTableName(fenceTableText, 'fence table'), text: fenceTableText },
     prefix: validatePrefix(options.prefix ?? DEFAULT_PREFIX),
     protocols,

@@ -1,4 +1,5 @@
-import type { DecisionRow } from '../dialect/dialect.js'
+import type { DecisionLog } from '../commit/decision-log.js'
+import type { DecisionLogState, DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
@@ -12,9 +13,9 @@ import { RowReads, readOldRows } from './decision-rows.js'
 import { recoverDecision, recoverSequential, recoverStagedRow } from './finish-transaction.js'
 import {
   failedTransaction,
-  inOtherDecisionLog,
   leftAlone,
   missingTable,
+  notConfigured,
   notSelected,
 } from './left-alone.js'
 import { type FoundBranch, groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
@@ -76,7 +77,10 @@ interface RoundPlan {
  * Scans and turns what it found into work items. A function of its own so that the scans and
  * their groups are garbage once it returns: a large round keeps only what is still to do.
  */
-async function planRound(settings: Settings, oldRows: readonly DecisionRow[]): Promise<RoundPlan> {
+async function planRound(
+  settings: Settings,
+  oldRows: ReadonlyMap<DecisionLog, readonly DecisionRow[]>,
+): Promise<RoundPlan> {
   const { databases, decisionLog, signal } = settings
   const first = await scan(databases, settings.prefix)
   let latest = first
@@ -96,54 +100,69 @@ async function planRound(settings: Settings, oldRows: readonly DecisionRow[]): P
       work.push({ gtrid, kind, group, run: async () => notSelected(group, kind, settings) })
     }
   }
-  let decisionRows: RowReads | undefined
-  /** Starts reading the decision rows the items will need, while earlier items are finished. */
-  const readAhead = (items: readonly WorkItem[]) =>
-    decisionRows?.request(
-      items
-        .filter((item) => item.kind === 'decision' && item.group.length > 0)
-        .map((item) => item.gtrid),
-    )
   const decisionGroups = [...groups.values()].filter(
     (group) => group[0]?.parsed.kind === 'decision' && settings.protocols.has('decision'),
   )
-  if (decisionLog !== undefined && decisionGroups.length > 0) {
-    // Whether the table exists, and since when, decides what recovery may do at all.
-    const table = await withConnection(decisionLog.database, (connection) =>
-      decisionLog.database.dialect.describeDecisionLog(connection, decisionLog.table),
-    ).then(
-      (state) => ({ state }),
-      (error: unknown) => ({ error }),
-    )
-    decisionRows =
-      'state' in table && table.state !== undefined ? new RowReads(decisionLog) : undefined
-    for (const group of decisionGroups) {
+  // Each transaction's decision is read in the log its id names.
+  const groupsByLog = new Map<DecisionLog, FoundBranch[][]>()
+  for (const group of decisionGroups) {
+    const log = logNamedBy(group, settings)
+    if (log === undefined) {
+      const gtrid = group[0]?.parsed.gtrid ?? ''
+      work.push({ gtrid, kind: 'decision', group, run: async () => notConfigured(group, settings) })
+      continue
+    }
+    const known = groupsByLog.get(log)
+    if (known === undefined) groupsByLog.set(log, [group])
+    else known.push(group)
+  }
+  // Whether each table exists, and since when, decides what recovery may do with its transactions.
+  const tables = new Map(
+    await Promise.all(
+      [...groupsByLog.keys()].map(async (log) => [log, await describeTable(log)] as const),
+    ),
+  )
+  /** Starts reading the decision rows the items will need, while earlier items are finished. */
+  const readAhead = (items: readonly WorkItem[]) => {
+    const wanted = new Map<RowReads, string[]>()
+    for (const item of items) {
+      const rows = item.decisionLog && tables.get(item.decisionLog)?.rows
+      if (rows === undefined || item.group.length === 0) continue
+      const gtrids = wanted.get(rows)
+      if (gtrids === undefined) wanted.set(rows, [item.gtrid])
+      else gtrids.push(item.gtrid)
+    }
+    for (const [rows, gtrids] of wanted) rows.request(gtrids)
+  }
+  for (const [log, logGroups] of groupsByLog) {
+    const table = tables.get(log) as LogTable
+    for (const group of logGroups) {
       const gtrid = group[0]?.parsed.gtrid ?? ''
       work.push({
         gtrid,
         kind: 'decision',
         group,
+        decisionLog: log,
         run: async () => {
-          const elsewhere = inOtherDecisionLog(group, decisionLog)
-          if (elsewhere !== undefined) return elsewhere
           if ('error' in table) throw table.error
-          if (table.state === undefined || decisionRows === undefined) {
-            return leftAlone(group, 'decision', 'decision-table-missing', missingTable(decisionLog))
+          if (table.state === undefined || table.rows === undefined) {
+            return leftAlone(group, 'decision', 'decision-table-missing', missingTable(log))
           }
-          const row = await decisionRows.take(gtrid)
-          return recoverDecision(group, row, table.state.createdAt, settings)
+          const row = await table.rows.take(gtrid)
+          return recoverDecision(group, row, table.state.createdAt, settings, log)
         },
       })
     }
   }
   if (decisionLog !== undefined && settings.protocols.has('decision') && !settings.dryRun) {
-    for (const row of oldRows) {
+    // Staged rows are the parallel protocol's, which records in the decision log only.
+    for (const row of oldRows.get(decisionLog) ?? []) {
       if (row.outcome === 'S' && !groups.has(row.gtrid)) {
         work.push({
           gtrid: row.gtrid,
           kind: 'decision',
           group: [],
-          run: () => recoverStagedRow(row, settings),
+          run: () => recoverStagedRow(row, settings, decisionLog),
         })
       }
     }
@@ -180,11 +199,16 @@ async function planRound(settings: Settings, oldRows: readonly DecisionRow[]): P
 
 async function recoverRound(settings: Settings): Promise<RecoveryReport> {
   const started = Date.now()
-  const { decisionLog, logger, signal } = settings
+  const { decisionLogs, logger, signal } = settings
   // Old decision rows are read before the scan: once a commit decision exists, its prepared
   // branches only ever disappear, so a row whose branches the later scan does not find is finished.
-  const oldRows =
-    decisionLog && !settings.dryRun ? await readOldRows(decisionLog, settings.minAge) : []
+  const oldRows = new Map(
+    settings.dryRun
+      ? []
+      : await Promise.all(
+          decisionLogs.map(async (log) => [log, await readOldRows(log, settings.minAge)] as const),
+        ),
+  )
   const plan = await planRound(settings, oldRows)
   const { readAhead } = plan
   let work: WorkItem[] = plan.work
@@ -200,13 +224,16 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     transactions.push(result)
     log(logger, result)
   }
-  const locks = decisionLog?.database.dialect.locks
+  // The share locks live in the first decision log that has locks; every worker configured alike
+  // picks the same one.
+  const lockLog = decisionLogs.find((log) => log.database.dialect.locks !== undefined)
+  const locks = lockLog?.database.dialect.locks
   // Several workers at once split a round between them instead of each doing all of it. Every
   // round takes part: a worker that did not (a small round) would meet the others' work. A dry
   // run (`txkit status`) takes no share: a worker would leave what it holds undone.
   const lockSession =
-    decisionLog !== undefined && locks !== undefined && work.length > 0 && !settings.dryRun
-      ? await decisionLog.database.acquire().catch((error: unknown) => {
+    lockLog !== undefined && locks !== undefined && work.length > 0 && !settings.dryRun
+      ? await lockLog.database.acquire().catch((error: unknown) => {
           logger.warn(
             { error: errorMessage(error) },
             'txkit recover: no session for the work-share locks; this worker does the whole round',
@@ -218,7 +245,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     const shares = new WorkShares({
       connection: lockSession,
       dialect: locks,
-      scope: `${settings.prefix}:${decisionLog?.tag}`,
+      scope: `${settings.prefix}:${decisionLogs.map((log) => log.tag).join('+')}`,
       items: work,
       gtridOf: (item) => item.gtrid,
       stillToDo: (items) => firstStillPrepared(items),
@@ -260,10 +287,12 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     await mapConcurrent(work, settings.concurrency, runOne)
   }
 
-  const decisionsDeleted =
-    decisionLog && !settings.dryRun && !aborted
-      ? await collectGarbage(decisionLog, oldRows, plan.prepared, plan.complete, settings)
-      : 0
+  let decisionsDeleted = 0
+  if (!settings.dryRun && !aborted) {
+    for (const [log, rows] of oldRows) {
+      decisionsDeleted += await collectGarbage(log, rows, plan.prepared, plan.complete, settings)
+    }
+  }
   const fencesDeleted =
     settings.protocols.has('decision') && !settings.dryRun && !aborted
       ? await collectFences(settings)
@@ -310,7 +339,39 @@ interface WorkItem {
   readonly gtrid: string
   readonly kind: IdKind
   readonly group: FoundBranch[]
+  /** Where its decision is read (decision protocol). */
+  readonly decisionLog?: DecisionLog
   readonly run: () => Promise<TransactionRecovery>
+}
+
+/** A decision log's table as a round found it, and its rows' reads. */
+type LogTable =
+  | { readonly error: unknown; readonly state?: undefined; readonly rows?: undefined }
+  | {
+      readonly state: DecisionLogState | undefined
+      readonly rows: RowReads | undefined
+      readonly error?: undefined
+    }
+
+async function describeTable(log: DecisionLog): Promise<LogTable> {
+  try {
+    const state = await withConnection(log.database, (connection) =>
+      log.database.dialect.describeDecisionLog(connection, log.table),
+    )
+    return { state, rows: state === undefined ? undefined : new RowReads(log) }
+  } catch (error) {
+    return { error }
+  }
+}
+
+/**
+ * The configured log a transaction's id names: by its tag, or, for an id from before ids named
+ * their log, the decision log.
+ */
+function logNamedBy(group: readonly FoundBranch[], settings: Settings): DecisionLog | undefined {
+  const tag = group[0]?.parsed.decisionLog
+  if (tag === undefined) return settings.decisionLog
+  return settings.decisionLogs.find((log) => log.tag === tag)
 }
 
 function log(logger: Logger, transaction: TransactionRecovery): void {

@@ -1,3 +1,4 @@
+import type { DecisionLog } from '../commit/decision-log.js'
 import type { DecisionRow } from '../dialect/dialect.js'
 import type { FenceClaim } from '../dialect/fence-dialect.js'
 import { withConnection } from '../driver/with-connection.js'
@@ -22,9 +23,9 @@ export async function resolveStaged(
   row: DecisionRow,
   prepared: readonly FoundBranch[],
   settings: Settings,
+  /** The log holding the staged row. */
+  decisionLog: DecisionLog,
 ): Promise<StagedResolution> {
-  const decisionLog = settings.decisionLog
-  if (decisionLog === undefined) throw new TypeError('no decision log')
   const participants = names(row)
   const preparedIndexes = new Set(prepared.map((branch) => branch.parsed.index))
   const unprepared = [...participants.entries()].filter(
