@@ -108,6 +108,16 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
     protocol: 'parallel',
     acknowledge: 'decision',
   })
+  // Writers whose decisions are kept by the participants (decisionDatabases): every bank keeps the
+  // decisions of some of its transactions; one of them acknowledges at the decision.
+  const keepers = banks.map((b) => b.db)
+  const participants = fixture.coordinator({ prefix: PREFIX, decisionDatabases: keepers })
+  await participants.createDecisionLog()
+  const participantsAcknowledging = fixture.coordinator({
+    prefix: PREFIX,
+    decisionDatabases: keepers,
+    acknowledge: 'decision',
+  })
   const before = (await Promise.all(banks.map((b) => b.total()))).reduce((x, y) => x + y, 0)
   const deadline = Date.now() + SECONDS * 1000
   const random = (n: number) => Math.floor(Math.random() * n)
@@ -170,10 +180,14 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
     ]
     while (Date.now() < deadline) {
       const marker = `soak-${crashes.length}`
+      // decision, parallel, and decision kept by a participant, by turns.
+      const turn = crashes.length % 6
       const run = await runCrashCoordinator({
         databases: banks.map((b) => ({ name: b.name, kind: b.kind, url: b.url })),
-        decisionLog: decision.name,
-        protocol: crashes.length % 4 < 2 ? 'decision' : 'parallel',
+        ...(turn < 4
+          ? { decisionLog: decision.name }
+          : { decisionDatabases: banks.map((b) => b.name) }),
+        protocol: turn < 2 || turn >= 4 ? 'decision' : 'parallel',
         prefix: PREFIX,
         marker,
         killAt: points[random(points.length)] as CrashPoint,
@@ -189,6 +203,7 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
       const report = await recover({
         databases: banks.map((b) => b.db),
         decisionLog: decision.db,
+        decisionDatabases: keepers,
         prefix: PREFIX,
         minAge: 0,
         lockTimeout: 100,
@@ -208,6 +223,8 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
     writer(acknowledging, 'decision-ack'),
     writer(parallel, 'parallel'),
     writer(parallelAcknowledging, 'parallel-ack'),
+    writer(participants, 'participants'),
+    writer(participantsAcknowledging, 'participants-ack'),
     crasher(),
     worker(),
     worker(),
@@ -216,6 +233,12 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
 
   await acknowledging.close()
   await parallelAcknowledging.close()
+  await participantsAcknowledging.close()
+  assert.equal(participantsAcknowledging.backgroundCommits.inFlight, 0)
+  assert.ok(
+    told.some((entry) => entry.writer === 'participants' && entry.outcome === 'committed'),
+    'transactions with decisions kept by the participants committed',
+  )
   const background = acknowledging.backgroundCommits
   assert.equal(background.inFlight, 0)
   assert.ok(background.finished > 10, `background commits: ${JSON.stringify(background)}`)
@@ -228,6 +251,7 @@ test(`three recovery workers, live writers and crashing coordinators for ${SECON
     await recover({
       databases: banks.map((b) => b.db),
       decisionLog: decision.db,
+      decisionDatabases: keepers,
       prefix: PREFIX,
       minAge: 0,
     })
