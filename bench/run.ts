@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --seconds 3 --latency-ms 1 --recovery-scale 100000 --only commit|recovery|locks|runner]`: every benchmark, side by side in
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --recovery-scale 100000 --only commit|participants|recovery|locks|runner]`: every benchmark, side by side in
  * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
  * times, on a shared machine.
  */
@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { runCommitBench } from './commit-bench.js'
 import { runLockBench } from './lock-bench.js'
+import { runParticipantBench } from './participant-bench.js'
 import { runRecoveryBench, runRecoveryScaleBench } from './recovery-bench.js'
 import { runRunnerBench } from './runner-bench.js'
 
@@ -30,6 +31,14 @@ if (values.only === undefined || values.only === 'commit') {
     warmup: Number(values.warmup),
     latencyMs: Number(values['latency-ms']),
     heapTransactions: Number(values['heap-transactions']),
+    output: 'bench/results/commit.json',
+  })
+}
+if (values.only === undefined || values.only === 'commit' || values.only === 'participants') {
+  await runParticipantBench({
+    seconds: Number(values.seconds),
+    warmup: Number(values.warmup),
+    latencyMs: Number(values['latency-ms']),
     output: 'bench/results/commit.json',
   })
 }
