@@ -454,18 +454,25 @@ describe('recovery: a stalled coordinator (SIGSTOP past minAge, then SIGCONT)', 
     }
   }
 
-  for (const variant of ['decision log takes part', 'decision log elsewhere'] as const) {
+  for (const variant of [
+    'decision log takes part',
+    'decision log elsewhere',
+    'decision kept by a participant',
+  ] as const) {
     test(`decision (${variant}): atomic whatever the stall`, async () => {
       const a = await pgMember('a')
       const b = await pgMember('b')
       const c = await pgMember('c')
       await decisionTable(a.db)
+      await decisionTable(c.db)
       const members = variant === 'decision log takes part' ? [a, b] : [b, c]
       const coordinator = stalled({
         databases: members.map((m) => ({ name: m.name, kind: 'postgres', url: m.url })),
         ...(variant === 'decision log takes part'
           ? { decisionLog: 'a' }
-          : { decisionLogElsewhere: { name: 'a', kind: 'postgres', url: a.url } }),
+          : variant === 'decision log elsewhere'
+            ? { decisionLogElsewhere: { name: 'a', kind: 'postgres', url: a.url } }
+            : { decisionDatabases: ['c'] }),
         protocol: 'decision',
         prefix: 'stall',
         marker: 'stalled',
@@ -476,6 +483,7 @@ describe('recovery: a stalled coordinator (SIGSTOP past minAge, then SIGCONT)', 
       const report = await recover({
         databases: [a.db, b.db, c.db],
         decisionLog: a.db,
+        decisionDatabases: [b.db, c.db],
         prefix: 'stall',
         minAge: 200,
         lockTimeout: 200,
@@ -485,13 +493,14 @@ describe('recovery: a stalled coordinator (SIGSTOP past minAge, then SIGCONT)', 
         await recover({
           databases: [a.db, b.db, c.db],
           decisionLog: a.db,
+          decisionDatabases: [b.db, c.db],
           prefix: 'stall',
           minAge: 0,
         })
       }
       const present = await Promise.all(members.map((m) => hasMark(m.pool, 'stalled')))
       assert.ok(present.every(Boolean) || present.every((p) => !p), `split: ${present}`)
-      if (variant === 'decision log takes part') {
+      if (variant !== 'decision log elsewhere') {
         // Its open 'C' row blocks the abort decision: the live coordinator is left alone, then commits.
         assert.equal(report.transactions[0]?.left, 'decision-open')
         assert.match(output, /^ACK /m)
