@@ -7,6 +7,7 @@ import { type Coordinator, createCoordinator, type Database } from '../src/index
 import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { postgresJsDatabase } from '../src/postgres/postgres-js.js'
 import { startSpan } from '../src/tracing/span.js'
+import { createBenchTables } from './bench-table.js'
 import { descendantsCpuSeconds, type LatencySummary, measure, ratio } from './stats.js'
 
 export interface CommitBenchOptions {
@@ -246,12 +247,7 @@ export async function runCommitBench(
     } & LatencySummary
   > = []
   try {
-    for (const server of servers) {
-      const client = new pg.Client({ connectionString: server.url() })
-      await client.connect()
-      await client.query('CREATE TABLE bench (id bigserial PRIMARY KEY, note text)')
-      await client.end()
-    }
+    await createBenchTables(servers)
     const all = await makeTarget(
       servers.map((server) => server.port),
       servers.length,

@@ -5,6 +5,7 @@ import { PostgresServer } from '../harness/postgres-server.js'
 import { type Coordinator, createCoordinator, type Database, parseXid } from '../src/index.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
 import { branchXid } from '../src/xid/xid.js'
+import { createBenchTables } from './bench-table.js'
 import { type LatencySummary, measure, ratio } from './stats.js'
 
 export interface ParticipantBenchOptions {
@@ -79,12 +80,7 @@ export async function runParticipantBench(options: ParticipantBenchOptions): Pro
     { mode: string; proxy: boolean; busiestDecisionShare: number } & LatencySummary
   > = []
   try {
-    for (const server of servers) {
-      const client = new pg.Client({ connectionString: server.url() })
-      await client.connect()
-      await client.query('CREATE TABLE bench (id bigserial PRIMARY KEY, note text)')
-      await client.end()
-    }
+    await createBenchTables(servers)
     log("| decisions | proxy | tx/s | p50 ms | p99 ms | busiest database's share of decisions |")
     log('|---|---|---|---|---|---|')
     for (const proxy of [false, true]) {

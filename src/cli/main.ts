@@ -172,29 +172,12 @@ const SELECTION = [
   'protocol',
   'min-age',
 ]
+/** Where the decision and fence tables are: what init creates and check inspects. */
+const TABLES = ['decision-log', 'decision-databases', 'table', 'fences', 'fence-table']
 /** The options each command takes: any other is a usage error, never silently ignored. */
 const COMMAND_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
-  init: new Set([
-    ...COMMON,
-    'decision-log',
-    'decision-databases',
-    'table',
-    'fences',
-    'fence-table',
-    'print-sql',
-  ]),
-  check: new Set([
-    ...COMMON,
-    'decision-log',
-    'decision-databases',
-    'table',
-    'fences',
-    'fence-table',
-    'concurrency',
-    'max-clock-skew',
-    'prefix',
-    'standby',
-  ]),
+  init: new Set([...COMMON, ...TABLES, 'print-sql']),
+  check: new Set([...COMMON, ...TABLES, 'concurrency', 'max-clock-skew', 'prefix', 'standby']),
   status: new Set([...COMMON, ...SELECTION]),
   recover: new Set([...COMMON, ...SELECTION, 'dry-run', 'concurrency']),
   watch: new Set([
