@@ -47,6 +47,11 @@ export {
   CommitOutcomeUnknownError,
   isCommitOutcomeUnknownError,
 } from './errors/commit-outcome-unknown-error.js'
+export {
+  ConcurrentSavepointError,
+  type ConcurrentSavepointReason,
+  isConcurrentSavepointError,
+} from './errors/concurrent-savepoint-error.js'
 export { ConfigurationError, isConfigurationError } from './errors/configuration-error.js'
 export {
   DecisionLogMissingError,
@@ -99,6 +104,7 @@ export {
   type AfterCommitHook,
   type BeforeCommitHook,
   type CommitOutcome,
+  type ManagedSavepoint,
   type ManagedStatus,
   ManagedTransaction,
   type TransactionLockOptions,

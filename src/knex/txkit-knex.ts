@@ -2,6 +2,7 @@ import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
+import { sendInTurn } from '../manager/savepoint-scopes.js'
 import { SavepointStatements } from '../manager/savepoint-statements.js'
 import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
@@ -67,7 +68,20 @@ function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolea
       typeof callback !== 'function' ||
       !/^\s*(savepoint|release|rollback\s+to)\b/i.test(text)
     ) {
-      return pass()
+      const turn = statements.beforeStatement(typeof text === 'string' ? text : undefined)
+      if (turn === undefined) return pass()
+      if (typeof callback !== 'function') return sendInTurn(turn, pass)
+      turn.then(
+        (done) => {
+          try {
+            pass()
+          } finally {
+            done()
+          }
+        },
+        (error: unknown) => callback(error),
+      )
+      return undefined
     }
     statements.handle(text, false).then(
       (handled) => {

@@ -11,11 +11,12 @@ import type {
   TransactionSettings,
 } from 'kysely'
 import type { BranchHandle } from '../commit/branch.js'
-import type { TransactionSavepoint } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
+import { sendInTurn } from '../manager/savepoint-scopes.js'
+import { SavepointStatements } from '../manager/savepoint-statements.js'
 import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
 import { checkOptionNames } from '../util/check-option-names.js'
@@ -38,23 +39,22 @@ const OPTIONS: ReadonlySet<string> = new Set(['dialect', 'database', 'manager', 
 
 /**
  * The session of a txkit transaction's branch, as Kysely sees a connection: statements run through
- * the branch handle (so transaction control is refused), Kysely's transactions become savepoints.
+ * the branch handle (so transaction control is refused), Kysely's transactions become savepoints,
+ * taking turns with those of other connections (see `SavepointStatements`).
  */
 class BranchConnection implements DatabaseConnection {
   readonly #branch: BranchHandle
-  readonly transaction: ManagedTransaction
-  /** Kysely's open transactions on this connection, innermost last. */
-  readonly savepoints: TransactionSavepoint[] = []
-  /** Kysely's named savepoints inside them. */
-  readonly named = new Map<string, TransactionSavepoint>()
+  readonly statements: SavepointStatements
 
   constructor(branch: BranchHandle, transaction: ManagedTransaction) {
     this.#branch = branch
-    this.transaction = transaction
+    this.statements = new SavepointStatements(transaction, 'Kysely')
   }
 
   async executeQuery<Row>(compiledQuery: CompiledQuery): Promise<QueryResult<Row>> {
-    const result = await this.#branch.execute<Row>(compiledQuery.sql, compiledQuery.parameters)
+    const result = await sendInTurn(this.statements.beforeStatement(compiledQuery.sql), () =>
+      this.#branch.execute<Row>(compiledQuery.sql, compiledQuery.parameters),
+    )
     const kind = compiledQuery.query.kind
     const writes =
       kind === 'InsertQueryNode' ||
@@ -117,24 +117,21 @@ class TxkitDriver implements Driver {
         } cannot apply. Drop it, or run this Kysely transaction outside the txkit transaction.`,
       )
     }
-    connection.savepoints.push(await connection.transaction.savepoint())
+    await connection.statements.begin()
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     if (!(connection instanceof BranchConnection)) {
       return this.#inner.commitTransaction(connection)
     }
-    await innermost(connection).release()
-    connection.savepoints.pop()
+    await ended(connection, 'commit')
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     if (!(connection instanceof BranchConnection)) {
       return this.#inner.rollbackTransaction(connection)
     }
-    const savepoint = innermost(connection)
-    connection.savepoints.pop()
-    await savepoint.rollback()
+    await ended(connection, 'rollback')
   }
 
   async savepoint(
@@ -145,7 +142,7 @@ class TxkitDriver implements Driver {
     if (!(connection instanceof BranchConnection)) {
       return this.#inner.savepoint?.(connection, name, compileQuery)
     }
-    connection.named.set(name, await connection.transaction.savepoint())
+    await connection.statements.savepoint(name)
   }
 
   async rollbackToSavepoint(
@@ -156,7 +153,7 @@ class TxkitDriver implements Driver {
     if (!(connection instanceof BranchConnection)) {
       return this.#inner.rollbackToSavepoint?.(connection, name, compileQuery)
     }
-    await named(connection, name).rollback()
+    await connection.statements.toSavepoint(name, 'rollback')
   }
 
   async releaseSavepoint(
@@ -167,8 +164,7 @@ class TxkitDriver implements Driver {
     if (!(connection instanceof BranchConnection)) {
       return this.#inner.releaseSavepoint?.(connection, name, compileQuery)
     }
-    await named(connection, name).release()
-    connection.named.delete(name)
+    await connection.statements.toSavepoint(name, 'release')
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -181,22 +177,10 @@ class TxkitDriver implements Driver {
   }
 }
 
-function innermost(connection: BranchConnection): TransactionSavepoint {
-  const savepoint = connection.savepoints.at(-1)
-  if (savepoint === undefined) {
+async function ended(connection: BranchConnection, action: 'commit' | 'rollback'): Promise<void> {
+  if (!(await connection.statements.end(action))) {
     throw new TransactionStateError('Kysely ended a transaction it had not begun on this branch.')
   }
-  return savepoint
-}
-
-function named(connection: BranchConnection, name: string): TransactionSavepoint {
-  const savepoint = connection.named.get(name)
-  if (savepoint === undefined) {
-    throw new TransactionStateError(
-      `Kysely named a savepoint it had not set: ${JSON.stringify(name)}.`,
-    )
-  }
-  return savepoint
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { overriding } from '../util/overriding.js'
 import type { ManagedTransaction } from './managed-transaction.js'
+import { sendInTurn } from './savepoint-scopes.js'
 import { SavepointStatements } from './savepoint-statements.js'
 import { type ToolBinding, toolTransaction } from './tool-transaction.js'
 
@@ -98,7 +99,9 @@ class SavepointSession {
     if (text !== undefined && (await this.#statements.handle(text))) {
       return nothingDone(this.#driver)
     }
-    return (this.#branch[method] as Callable).apply(this.#branch, args)
+    return sendInTurn(this.#statements.beforeStatement(text), () =>
+      (this.#branch[method] as Callable).apply(this.#branch, args),
+    )
   }
 }
 
@@ -155,10 +158,14 @@ export function branchPool<Pool extends object>(binding: BranchPoolBinding & { p
       reported(
         (async () => {
           const transaction = toolTransaction(binding)
-          if (transaction !== undefined) binding.beforeBranchQuery?.()
-          const target =
-            transaction === undefined ? (pool as Members) : await branchSession(transaction)
-          return (target[method] as Callable).apply(target, args)
+          if (transaction === undefined)
+            return ((pool as Members)[method] as Callable).apply(pool, args)
+          binding.beforeBranchQuery?.()
+          const target = await branchSession(transaction)
+          // The pool's own query: from no session of the tool's, so never inside its transaction.
+          return sendInTurn(transaction.scopes.beforeStatement(undefined, textOf(args[0])), () =>
+            (target[method] as Callable).apply(target, args),
+          )
         })(),
       )
   const checkoutMethod = driver === 'node-postgres' ? 'connect' : 'getConnection'

@@ -25,6 +25,7 @@ import {
   runRecordHooks,
 } from './record-hooks.js'
 import { resourceDatabase, type TransactionResource } from './resource-database.js'
+import { type SavepointScope, SavepointScopes } from './savepoint-scopes.js'
 import { type TransactionLockOptions, TransactionLocks } from './transaction-locks.js'
 
 export type { TransactionLockOptions }
@@ -43,6 +44,15 @@ export type AfterCommitHook = (
   transaction: ManagedTransaction,
 ) => void | Promise<void>
 export type AfterAbortHook = (transaction: ManagedTransaction) => void | Promise<void>
+
+/**
+ * A savepoint set with the handle form of `tx.savepoint()`. Savepoints nested in it are set with
+ * its own `savepoint()`: txkit then knows they are inside it, not beside it.
+ */
+export interface ManagedSavepoint extends TransactionSavepoint {
+  /** Sets a savepoint inside this one (from the same async flow). */
+  savepoint(): Promise<ManagedSavepoint>
+}
 
 interface Notification {
   readonly database: Database
@@ -72,6 +82,10 @@ export class ManagedTransaction {
   readonly #urlConnections: UrlConnections
   readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
   readonly #locks = new TransactionLocks()
+  /** @internal Savepoints as turns, for the integrations' transactions and statements. */
+  readonly scopes: SavepointScopes
+  /** Why only an abort remains: a rollback undid writes that reached it from outside. */
+  #uncommittable: TransactionStateError | undefined
 
   /** @internal Use `manager.begin()` or `manager.run()`. */
   constructor(
@@ -79,11 +93,20 @@ export class ManagedTransaction {
     logger: Logger,
     recordHooks: ReadonlyMap<string, readonly RecordHooks[]>,
     urlDrivers: readonly UrlDriver[],
+    siblingWaitTimeout: number,
   ) {
     this.#urlConnections = new UrlConnections(urlDrivers)
     this.#coordinator = coordinator
     this.#logger = logger
     this.#recordHooks = recordHooks
+    this.scopes = new SavepointScopes({
+      create: () => this.#savepoint(),
+      waitTimeout: siblingWaitTimeout,
+      describe: () => `Transaction ${this.#gtrid ?? '(not begun)'}`,
+      onUndone: (error) => {
+        this.#uncommittable ??= error
+      },
+    })
   }
 
   #ensureEngine(): Promise<DistributedTransaction> {
@@ -290,13 +313,94 @@ export class ManagedTransaction {
    * Sets a savepoint across every joined database (and those that join later, from their join
    * point). Rolling back to it also forgets the writes recorded since: they get no record hooks.
    *
+   * With `work`, runs it inside the savepoint: released when `work` resolves, rolled back (and
+   * the error rethrown) when it throws. Savepoints, ORM transactions and statements of `work`'s
+   * async flow are inside it; another async flow's savepoint or ORM transaction waits until it
+   * has ended (bounded by the manager's `siblingWaitTimeout`), and so does another flow's
+   * statement, since a rollback of this savepoint would undo it. This is the form for concurrent
+   * flows and for code that may be called inside a savepoint.
+   *
+   * Without `work`, answers the savepoint's handle. It cannot know its async flow: while it is
+   * open, a second savepoint or ORM transaction from anywhere is refused at once with a
+   * {@link ConcurrentSavepointError} (nest with `outer.savepoint()` instead), and every
+   * statement of the transaction is inside it: use it from one flow at a time.
+   *
+   * @throws ConcurrentSavepointError refused beside an open handle, or its turn did not come.
    * @example
    * ```ts
+   * await Promise.all(batches.map((rows) =>
+   *   tx.savepoint(() => importBatch(rows)).catch(() => undefined), // a failed batch is undone alone
+   * ))
    * const savepoint = await tx.savepoint()
    * await importBatch(rows).catch(() => savepoint.rollback())
    * ```
    */
-  async savepoint(): Promise<TransactionSavepoint> {
+  savepoint(): Promise<ManagedSavepoint>
+  savepoint<Result>(work: (transaction: ManagedTransaction) => Promise<Result>): Promise<Result>
+  savepoint<Result>(
+    work?: (transaction: ManagedTransaction) => Promise<Result>,
+  ): Promise<ManagedSavepoint | Result> {
+    this.#assertActive('set a savepoint')
+    if (work === undefined) return this.#handle(undefined)
+    if (typeof work !== 'function') {
+      throw new ConfigurationError(
+        'tx.savepoint() takes nothing (a savepoint handle) or the work to run inside it (a function).',
+      )
+    }
+    return this.#inSavepoint(work)
+  }
+
+  async #handle(parent: SavepointScope | undefined): Promise<ManagedSavepoint> {
+    const scope = await this.scopes.open('handle', 'tx.savepoint()', parent)
+    const inner = scope.savepoint as TransactionSavepoint
+    return {
+      name: inner.name,
+      savepoint: async () => {
+        this.#assertActive('set a savepoint')
+        if (scope.ended) await inner.release() // refused: it no longer exists
+        return this.#handle(scope)
+      },
+      rollback: async () => {
+        await inner.rollback()
+        // Savepoints set inside it are gone.
+        if (scope.child !== undefined) this.scopes.end(scope.child)
+      },
+      release: async () => {
+        await inner.release()
+        this.scopes.end(scope)
+      },
+    }
+  }
+
+  async #inSavepoint<Result>(
+    work: (transaction: ManagedTransaction) => Promise<Result>,
+  ): Promise<Result> {
+    const scope = await this.scopes.open('callback', 'tx.savepoint(work)')
+    const inner = scope.savepoint as TransactionSavepoint
+    let result: Result
+    try {
+      result = await this.scopes.within(scope, () => work(this))
+    } catch (error) {
+      try {
+        await inner.rollback()
+        await inner.release()
+      } catch {
+        // The transaction is uncommittable now (see DistributedTransaction.uncommittable).
+      } finally {
+        this.scopes.end(scope)
+      }
+      throw error
+    }
+    try {
+      await inner.release()
+    } finally {
+      this.scopes.end(scope)
+    }
+    return result
+  }
+
+  /** A savepoint on every branch that also forgets the writes recorded since, when rolled back to. */
+  async #savepoint(): Promise<TransactionSavepoint> {
     this.#assertActive('set a savepoint')
     const inner = await (await this.#ensureEngine()).savepoint()
     const mark = this.#records.length
@@ -330,7 +434,8 @@ export class ManagedTransaction {
       throw new TransactionStateError('The transaction is doomed: it can only be aborted.')
     }
     // A savepoint rollback that failed part-way: only abort remains (Zope's COMMITFAILED).
-    const uncommittable = (await this.#engine?.catch(() => undefined))?.uncommittable
+    const uncommittable =
+      this.#uncommittable ?? (await this.#engine?.catch(() => undefined))?.uncommittable
     if (uncommittable !== undefined) throw uncommittable
     this.#status = 'committing'
     try {
@@ -346,6 +451,7 @@ export class ManagedTransaction {
         await this.#beforeCommit[index]?.(this)
       }
       await this.#runBeforeRecordHooks()
+      if (this.#uncommittable !== undefined) throw this.#uncommittable
     } catch (error) {
       await this.#rollBack()
       await this.#runRecordHooks('failed', 'aborted')
@@ -354,6 +460,7 @@ export class ManagedTransaction {
       throw error
     }
     this.#sealed = true
+    this.scopes.close('the transaction is committing')
     let result: CommitResult | undefined
     try {
       result = this.#engine === undefined ? undefined : await (await this.#engine).commit()
@@ -399,6 +506,7 @@ export class ManagedTransaction {
 
   async #rollBack(): Promise<void> {
     this.#status = 'aborted'
+    this.scopes.close('the transaction was rolled back')
     const engine = await this.#engine?.catch(() => undefined)
     if (engine?.status === 'active') await engine.rollback()
   }

@@ -54,12 +54,22 @@ export interface TransactionManagerOptions extends Omit<CoordinatorOptions, 'dec
    * so `tx.connect` is refused with a message saying so).
    */
   readonly urlDrivers?: readonly UrlDriver[]
+  /**
+   * How long, in ms, a savepoint, an ORM's own transaction or a statement waits for a sibling's
+   * savepoint or ORM transaction (another async flow of the same txkit transaction) to end before
+   * it fails with a `ConcurrentSavepointError` (default 5000; 0 refuses at once). One connection's
+   * savepoints are a stack: siblings run one after another, as they would wait for one connection.
+   */
+  readonly siblingWaitTimeout?: number
 }
+
+const DEFAULT_SIBLING_WAIT_TIMEOUT = 5_000
 
 const MANAGER_OPTIONS: ReadonlySet<string> = new Set([
   ...[...COORDINATOR_OPTIONS].filter((name) => name !== 'decisionDatabases'),
   'explicit',
   'urlDrivers',
+  'siblingWaitTimeout',
 ])
 const ATTEMPTS_OPTIONS: ReadonlySet<string> = new Set([
   'initialDelay',
@@ -88,7 +98,17 @@ export class TransactionManager implements AsyncDisposable {
       )
     }
     checkOptionNames(options, MANAGER_OPTIONS, 'createTransactionManager()')
-    const { explicit, urlDrivers, ...coordinatorOptions } = options
+    const { explicit, urlDrivers, siblingWaitTimeout, ...coordinatorOptions } = options
+    if (
+      siblingWaitTimeout !== undefined &&
+      (typeof siblingWaitTimeout !== 'number' ||
+        !Number.isFinite(siblingWaitTimeout) ||
+        siblingWaitTimeout < 0)
+    ) {
+      throw new ConfigurationError(
+        `siblingWaitTimeout is a number of milliseconds, 0 or more (0 refuses a sibling's savepoint at once), not ${JSON.stringify(siblingWaitTimeout)}.`,
+      )
+    }
     if (urlDrivers !== undefined && !Array.isArray(urlDrivers)) {
       throw new ConfigurationError(
         'urlDrivers is an array of URL drivers, such as [nodePostgresUrls] from "txkit/node-postgres".',
@@ -105,6 +125,7 @@ export class TransactionManager implements AsyncDisposable {
       this.#options.logger ?? silentLogger,
       this.#recordHooks,
       this.#options.urlDrivers ?? [],
+      this.#options.siblingWaitTimeout ?? DEFAULT_SIBLING_WAIT_TIMEOUT,
     )
   }
 

@@ -2,6 +2,7 @@ import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
+import { sendInTurn } from '../manager/savepoint-scopes.js'
 import { SavepointStatements } from '../manager/savepoint-statements.js'
 import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
@@ -49,7 +50,9 @@ function savepointQuery(send: PromiseQuery, statements: SavepointStatements, ans
   return async (text: unknown, ...rest: unknown[]): Promise<unknown> => {
     const sql = typeof text === 'string' ? text : (text as { sql?: unknown } | null)?.sql
     if (typeof sql === 'string' && (await statements.handle(sql))) return answer
-    return send(text, ...rest)
+    return sendInTurn(statements.beforeStatement(typeof sql === 'string' ? sql : undefined), () =>
+      send(text, ...rest),
+    )
   }
 }
 
