@@ -15,6 +15,7 @@ import type {
 } from '../driver/driver-connection.js'
 import type { HeldSession } from '../driver/held-session.js'
 import { LostListeners } from '../driver/lost-listeners.js'
+import { StatementQueue } from '../driver/statement-queue.js'
 import { loadDriverPackage, type UrlDriver } from '../driver/url-driver.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
@@ -91,6 +92,8 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 
   /** False for a client the caller lent (the runner's target): it is never released here. */
   readonly #owned: boolean
+  /** txkit's statements and the application's, one at a time (pg 8.23 deprecates its queue). */
+  readonly #queue = new StatementQueue()
   /** Transaction-control command tags answered since the first ask; undefined until then. */
   #tags: number | undefined
   readonly #onCommand = (message: { text?: string }): void => {
@@ -125,7 +128,10 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     try {
-      const answer = await this.raw.query(sql, params === undefined ? undefined : [...params])
+      const values = params === undefined ? undefined : [...params]
+      const answer = await (this.#owned
+        ? this.#queue.run(() => this.raw.query(sql, values))
+        : this.raw.query(sql, values))
       // Several statements in one simple-protocol message answer one result each: keep the last.
       const result = Array.isArray(answer) ? (answer.at(-1) as typeof answer) : answer
       return {
@@ -172,7 +178,7 @@ class PgConnection<Client extends PgClientLike> implements DriverConnection<Clie
   }
 
   guarded(guard: BranchGuard): Client {
-    return guardPgClient(this.raw, guard)
+    return guardPgClient(this.raw, guard, this.#queue)
   }
 
   release(destroy: boolean): void {
@@ -234,9 +240,15 @@ const REFUSED_CALLS = new Set(['release', 'end'])
  * The client as a branch hands it out: a Proxy (so `instanceof pg.Client` and the type still hold)
  * whose `query` checks the statement's text, whether given as a string, a config object or a
  * submittable (pg-cursor, pg-query-stream), and whose `release()` and `end()` are refused.
- * Functions are bound to the real client, so pg's own calls never pass the guard twice.
+ * Functions are bound to the real client, so pg's own calls never pass the guard twice. Queries
+ * wait in `queue` behind txkit's own statements and each other (a submittable, which answers
+ * over time, is sent at once, as before).
  */
-function guardPgClient<Client extends PgClientLike>(client: Client, guard: BranchGuard): Client {
+function guardPgClient<Client extends PgClientLike>(
+  client: Client,
+  guard: BranchGuard,
+  queue: StatementQueue,
+): Client {
   const bound = new Map<PropertyKey, unknown>()
   const query = (first: unknown, ...rest: unknown[]): unknown => {
     const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text
@@ -251,7 +263,7 @@ function guardPgClient<Client extends PgClientLike>(client: Client, guard: Branc
       if (typeof (first as { submit?: unknown } | null)?.submit === 'function') throw error
       return Promise.reject(error)
     }
-    return (client.query as (...args: unknown[]) => unknown)(first, ...rest)
+    return queued(client, queue, first, rest)
   }
   return new Proxy(client, {
     get(target, property) {
@@ -269,6 +281,49 @@ function guardPgClient<Client extends PgClientLike>(client: Client, guard: Branc
       return function_
     },
   })
+}
+
+/** `client.query(first, ...rest)` through `queue`, in whichever of pg's call forms it was made. */
+function queued(
+  client: PgClientLike,
+  queue: StatementQueue,
+  first: unknown,
+  rest: unknown[],
+): unknown {
+  const query = client.query as (...args: unknown[]) => unknown
+  const config = first as { submit?: unknown; callback?: unknown } | null
+  if (typeof config?.submit === 'function') return query.call(client, first, ...rest)
+  const last = rest.at(-1)
+  if (typeof last === 'function') {
+    const send = (callback: Callback) => query.call(client, first, ...rest.slice(0, -1), callback)
+    return inTurn(queue, last as Callback, send)
+  }
+  if (typeof config?.callback === 'function') {
+    const send = (callback: Callback) => query.call(client, { ...config, callback })
+    return inTurn(queue, config.callback as Callback, send)
+  }
+  return queue.run(() => query.call(client, first, ...rest) as Promise<unknown>)
+}
+
+type Callback = (...answer: unknown[]) => void
+
+/** A callback-style query in `queue`: its turn ends when pg calls back. */
+function inTurn(queue: StatementQueue, callback: Callback, send: (callback: Callback) => unknown) {
+  void queue.run(
+    () =>
+      new Promise<void>((resolve) => {
+        try {
+          send((...answer: unknown[]) => {
+            resolve()
+            callback(...answer)
+          })
+        } catch (error) {
+          resolve()
+          process.nextTick(() => callback(error))
+        }
+      }),
+  )
+  return undefined
 }
 
 function isClientSideLoss(error: unknown): boolean {
