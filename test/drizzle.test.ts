@@ -15,6 +15,7 @@ import mysql from 'mysql2/promise'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import { recordWrites, txkitDrizzleClient } from '../src/drizzle/drizzle.js'
 import {
@@ -223,6 +224,19 @@ describe('Drizzle on txkit transactions (PostgreSQL + PostgreSQL)', () => {
         .catch(() => undefined)
     })
     assert.deepEqual(indexed, [{ id: 'kept', amount: 1 }])
+  })
+})
+
+describe('Drizzle transactions of concurrent async flows in one txkit transaction', () => {
+  test('a sibling that begins while the first is open runs after it: its committed row is kept when the first rolls back', async () => {
+    const { a, manager, da } = await twoBanks()
+    const outcome = await manager.run(() =>
+      overlappingSiblings((work) =>
+        da.transaction((tx) => work((id) => tx.insert(entries).values({ id, amount: 1 }))),
+      ),
+    )
+    assertSecondKept(outcome, await entryIds(a.pool))
+    assert.deepEqual(await pgPrepared(a.pool), [])
   })
 })
 

@@ -10,6 +10,7 @@ import mysql from 'mysql2/promise'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
@@ -180,6 +181,19 @@ describe('Knex on txkit transactions (PostgreSQL + PostgreSQL)', () => {
         .catch(() => undefined)
     })
     assert.deepEqual(indexed, [{ id: 'kept', amount: 1 }])
+  })
+})
+
+describe('Knex transactions of concurrent async flows in one txkit transaction', () => {
+  test('a sibling that begins while the first is open runs after it: its committed row is kept when the first rolls back', async () => {
+    const { a, manager, ka } = await twoBanks()
+    const outcome = await manager.run(() =>
+      overlappingSiblings((work) =>
+        ka.transaction((trx) => work((id) => trx('entries').insert({ id, amount: 1 }))),
+      ),
+    )
+    assertSecondKept(outcome, await entryIds(a.pool))
+    assert.deepEqual(await pgPrepared(a.pool), [])
   })
 })
 

@@ -10,9 +10,11 @@ import type mysql from 'mysql2/promise'
 import type pg from 'pg'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import { balances, entryIds as entries, toolBank } from '../harness/tool-bank.js'
 import {
   type Database,
+  isConcurrentSavepointError,
   isConfigurationError,
   isTransactionControlRefusedError,
   isTransactionStateError,
@@ -258,6 +260,93 @@ describe('Kysely on txkit transactions (PostgreSQL + PostgreSQL)', () => {
       JSON.stringify({ id: 2, balance: 10 }),
     ])
     assert.deepEqual(await entries(a.pool), ['hooked', 'returned'])
+  })
+})
+
+describe('Kysely transactions of concurrent async flows in one txkit transaction', () => {
+  test('a sibling that begins while the first is open runs after it: its committed row is kept when the first rolls back', async () => {
+    const { a, b, manager, ka, kb } = await twoBanks()
+    const outcome = await manager.run(async () => {
+      await kb.updateTable('accounts').set({ balance: 1 }).where('id', '=', 1).execute()
+      return overlappingSiblings((work) =>
+        ka
+          .transaction()
+          .execute((trx) =>
+            work((id) =>
+              trx.insertInto('entries').values({ id, account_id: 1, amount: 1 }).execute(),
+            ),
+          ),
+      )
+    })
+    assertSecondKept(outcome, await entries(a.pool))
+    assert.deepEqual(await balances(b.pool), [1, 0])
+    assert.deepEqual(await pgPrepared(a.pool), [])
+  })
+
+  test("a statement from a sibling flow waits while tx.savepoint(work) is open: it is not undone by that savepoint's rollback", async () => {
+    const { a, manager, ka } = await twoBanks()
+    let siblings = 0
+    const outcome = await manager.run((tx) =>
+      overlappingSiblings(async (work) => {
+        // The first sibling's work in a callback-form savepoint; the second's is a plain insert.
+        const write = (id: string) =>
+          ka.insertInto('entries').values({ id, account_id: 1, amount: 1 }).execute()
+        return siblings++ === 0 ? tx.savepoint(() => work(write)) : work(write)
+      }),
+    )
+    assertSecondKept(outcome, await entries(a.pool))
+  })
+
+  test('a transaction begun through db inside a transaction callback cannot have its turn: a ConcurrentSavepointError within the bound, the rest commits', async () => {
+    const a = await bank('a')
+    const manager = await fixture.manager({ decisionLog: a.db, siblingWaitTimeout: 300 })
+    const ka = kyselyOn(a.pool, a.db, manager)
+    const inner = await manager.run(async () => {
+      let error: unknown
+      await ka.transaction().execute(async (trx) => {
+        await trx.insertInto('entries').values({ id: 'outer', account_id: 1, amount: 1 }).execute()
+        // The mistake: `ka`, not `trx`. It waits for the outer one, which waits for it.
+        error = await ka
+          .transaction()
+          .execute((wrong) =>
+            wrong.insertInto('entries').values({ id: 'inner', account_id: 1, amount: 1 }).execute(),
+          )
+          .catch((caught: unknown) => caught)
+      })
+      return error
+    })
+    assert.ok(isConcurrentSavepointError(inner), String(inner))
+    assert.equal(inner.reason, 'timeout')
+    assert.match(inner.message, /waited 300 ms for a Kysely transaction to end/)
+    assert.deepEqual(await entries(a.pool), ['outer'])
+  })
+
+  test('a write through db inside a transaction callback that then rolls back: the txkit transaction refuses to commit, nothing is committed', async () => {
+    const { a, b, manager, ka, kb } = await twoBanks()
+    const refused = await manager
+      .run(async () => {
+        await kb.updateTable('accounts').set({ balance: 7 }).where('id', '=', 1).execute()
+        await ka
+          .transaction()
+          .execute(async (trx) => {
+            await trx
+              .insertInto('entries')
+              .values({ id: 'inner', account_id: 1, amount: 1 })
+              .execute()
+            await ka
+              .insertInto('entries')
+              .values({ id: 'outside', account_id: 1, amount: 1 })
+              .execute()
+            throw new Error('inner fails')
+          })
+          .catch(() => undefined)
+      })
+      .catch((error: unknown) => error)
+    assert.ok(isTransactionStateError(refused), String(refused))
+    assert.match(refused.message, /undid 1 write\(s\) that reached it from outside it/)
+    assert.deepEqual(await entries(a.pool), [])
+    assert.deepEqual(await balances(b.pool), [100, 0])
+    assert.deepEqual(await pgPrepared(a.pool), [])
   })
 })
 

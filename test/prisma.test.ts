@@ -15,6 +15,7 @@ import pg from 'pg'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared } from '../harness/fixture.js'
+import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
@@ -364,6 +365,23 @@ describe('Prisma on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 })
 
+describe('Prisma transactions of concurrent async flows in one txkit transaction', () => {
+  test('a sibling that begins while the first is open runs after it: its committed row is kept when the first rolls back', async () => {
+    const { a, manager, pa, done } = await twoBanks()
+    try {
+      const outcome = await manager.run(() =>
+        overlappingSiblings((work) =>
+          pa.$transaction((tx) => work((id) => tx.entry.create({ data: { id, amount: 1 } }))),
+        ),
+      )
+      assertSecondKept(outcome, await entryIds(a.pool))
+      assert.deepEqual(await pgPrepared(a.pool), [])
+    } finally {
+      await done()
+    }
+  })
+})
+
 describe('Prisma over a database its adapter cannot drive', () => {
   test('a postgres.js database under PrismaPg is refused with the fix, nothing written', async (t) => {
     const a = await bank('a')
@@ -484,6 +502,25 @@ describe('Prisma on txkit transactions (PostgreSQL + MariaDB)', () => {
       entries: ['autocommit', 'm1'],
     })
     assert.deepEqual(await pgPrepared(a.pool), [])
+    assert.equal((await m.pool.query<unknown[]>('XA RECOVER')).length, 0, 'nothing left prepared')
+  })
+
+  test('create() calls in Promise.all on MariaDB (each an implicit transaction) all commit', async (t) => {
+    const a = await bank('a')
+    const m = await mariadbBank(t)
+    if (m === undefined) return t.skip('no MariaDB')
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const pm = new MysqlClient({
+      adapter: new PrismaMariaDb(
+        connectorPool(txkitPrismaPool({ pool: m.pool, database: m.database, manager })),
+      ),
+    }).$extends(txkitPrismaExtension(manager))
+    t.after(() => pm.$disconnect())
+    const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6']
+    await manager.run(() =>
+      Promise.all(ids.map((id) => pm.entry.create({ data: { id, amount: 1 } }))),
+    )
+    assert.deepEqual((await mariadbRows(m.pool)).entries, ids)
     assert.equal((await m.pool.query<unknown[]>('XA RECOVER')).length, 0, 'nothing left prepared')
   })
 

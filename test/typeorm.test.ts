@@ -10,6 +10,7 @@ import postgres from 'postgres'
 import { DataSource, EntitySchema } from 'typeorm'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
+import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
@@ -210,6 +211,43 @@ describe('TypeORM on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 })
 
+describe('TypeORM transactions of concurrent async flows in one txkit transaction', () => {
+  test('a sibling that begins while the first is open runs after it: its committed row is kept when the first rolls back', async () => {
+    const { a, manager, ta } = await twoBanks()
+    const outcome = await manager.run(() =>
+      overlappingSiblings((work) =>
+        ta.transaction((em) => work((id) => em.save(EntrySchema, { id, amount: 1 }))),
+      ),
+    )
+    assertSecondKept(outcome, await entryIds(a.pool))
+    assert.deepEqual(await pgPrepared(a.pool), [])
+  })
+
+  test('save() calls in Promise.all (implicit transactions) all commit; a failing one is undone alone', async () => {
+    const { a, manager, ta } = await twoBanks()
+    await manager.run(() =>
+      Promise.all(
+        ['p1', 'p2', 'p3', 'p4'].map((id) => ta.manager.save(EntrySchema, { id, amount: 1 })),
+      ),
+    )
+    assert.deepEqual(await entryIds(a.pool), ['p1', 'p2', 'p3', 'p4'])
+    // A NOT NULL violation inside one save(): its implicit transaction is undone, the others stay.
+    const settled = await manager.run(() =>
+      Promise.allSettled(
+        [5, null, 6].map((amount) =>
+          ta.manager.save(EntrySchema, { id: `p${amount ?? 'x'}`, amount: amount as number }),
+        ),
+      ),
+    )
+    assert.deepEqual(
+      settled.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    )
+    assert.deepEqual(await entryIds(a.pool), ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'])
+    assert.deepEqual(await pgPrepared(a.pool), [])
+  })
+})
+
 describe('TypeORM over a database its driver cannot drive', () => {
   test('a postgres.js database under TypeORM’s postgres driver is refused with the fix, nothing written', async () => {
     const a = await bank('a')
@@ -282,6 +320,37 @@ describe('TypeORM on txkit transactions (PostgreSQL + MariaDB)', () => {
       [100, 10],
     )
     assert.deepEqual(await pgPrepared(a.pool), [])
+    assert.deepEqual(await xaRecover(pool), [])
+  })
+})
+
+describe('TypeORM implicit transactions in Promise.all on MariaDB', () => {
+  test('save() calls in Promise.all through the mariadb driver all commit', async (t) => {
+    const mariadb = servers.mariadb
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const a = await bank('a')
+    const url = await mariadb.createDatabase()
+    const pool = mysql.createPool({ uri: url, connectionLimit: 4 })
+    t.after(() => pool.end())
+    await pool.query(
+      'CREATE TABLE entries (id varchar(64) PRIMARY KEY, amount int NOT NULL) ENGINE=InnoDB',
+    )
+    const manager = await fixture.manager({ decisionLog: a.database })
+    const my = new DataSource({ type: 'mariadb', url, entities: [EntrySchema], poolSize: 4 })
+    sources.push(my)
+    const tm = txkitTypeorm(await my.initialize(), {
+      database: mysqlDatabase(pool, { name: 'm' }),
+      manager,
+    })
+    const ids = ['m1', 'm2', 'm3', 'm4', 'm5']
+    await manager.run(() =>
+      Promise.all(ids.map((id) => tm.manager.save(EntrySchema, { id, amount: 1 }))),
+    )
+    const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT id FROM entries ORDER BY id')
+    assert.deepEqual(
+      rows.map((row) => row.id),
+      ids,
+    )
     assert.deepEqual(await xaRecover(pool), [])
   })
 })
