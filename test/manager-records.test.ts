@@ -85,7 +85,7 @@ describe('savepoints across every joined database', () => {
     await txm.run(async (tx) => {
       await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('x')`)
       const first = await tx.savepoint()
-      const second = await tx.savepoint()
+      const second = await first.savepoint()
       await first.rollback()
       await assert.rejects(
         second.rollback(),
