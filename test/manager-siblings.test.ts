@@ -10,6 +10,7 @@ import { serversForFile } from '../harness/file-servers.js'
 import { pgMarks, pgPrepared } from '../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import {
+  createRunner,
   isConcurrentSavepointError,
   isConfigurationError,
   isTransactionStateError,
@@ -137,6 +138,21 @@ describe('tx.savepoint(): the handle form', () => {
       )
       await handle.release()
     })
+  })
+})
+
+describe('runner.run on a branch of a managed transaction', () => {
+  test('attempts of two flows take turns: the second operation, told done, is kept when the first fails', async () => {
+    const a = await member('a')
+    const manager = await fixture.manager({ decisionLog: a.db })
+    const runner = createRunner({ maxRetries: 0 })
+    const outcome = await manager.run(async (tx) => {
+      const branch = await tx.join('a', a.db)
+      return overlappingSiblings((work) =>
+        runner.run(branch, () => work((id) => branch.query(`INSERT INTO marks VALUES ('${id}')`))),
+      )
+    })
+    assertSecondKept(outcome, await pgMarks(a.pool))
   })
 })
 

@@ -24,6 +24,7 @@ import {
   runBeforeRecordHooks,
   runRecordHooks,
 } from './record-hooks.js'
+import { registerBranchTurns } from './branch-turns.js'
 import { resourceDatabase, type TransactionResource } from './resource-database.js'
 import { type SavepointScope, SavepointScopes } from './savepoint-scopes.js'
 import { type TransactionLockOptions, TransactionLocks } from './transaction-locks.js'
@@ -161,7 +162,9 @@ export class ManagedTransaction {
    */
   async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
     this.#assertOpen(`join "${name}"`)
-    return (await this.#ensureEngine()).join(name, database)
+    const handle = await (await this.#ensureEngine()).join(name, database)
+    registerBranchTurns(handle, this.scopes)
+    return handle
   }
 
   /**

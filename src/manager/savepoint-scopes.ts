@@ -120,6 +120,22 @@ export class SavepointScopes {
     return scope
   }
 
+  /**
+   * Runs `work` in a turn of the calling flow's scope, without a savepoint of the transaction's
+   * (`work` sets its own on one session, as the runner's attempts do).
+   *
+   * @throws ConcurrentSavepointError beside an open handle, or the turn did not come in time.
+   */
+  async exclusive<Result>(what: string, work: () => Promise<Result>): Promise<Result> {
+    const scope = new SavepointScope(this, this.flow(), 'callback', what)
+    await this.#takeTurn(scope)
+    try {
+      return await this.within(scope, work)
+    } finally {
+      this.#end(scope)
+    }
+  }
+
   /** Runs `work` as the flow of `scope`: savepoints and statements it makes are inside it. */
   within<Result>(scope: SavepointScope, work: () => Promise<Result>): Promise<Result> {
     return flowScope.run(scope, work)

@@ -6,6 +6,7 @@ import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-erro
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
 import { RunAbortedError } from '../errors/run-aborted-error.js'
+import { inBranchTurn } from '../manager/branch-turns.js'
 import { startSpan } from '../tracing/span.js'
 import { backoffDelay } from '../util/backoff.js'
 import { checkOptionNames } from '../util/check-option-names.js'
@@ -227,8 +228,22 @@ export class Runner {
   }
 }
 
-/** One attempt in a savepoint of the caller's transaction. */
-async function inSavepoint<Result>(
+/**
+ * One attempt in a savepoint of the caller's transaction. On a branch of a managed transaction
+ * the attempt takes the transaction's turn: a sibling flow's savepoint set inside the attempt's
+ * would be undone by its rollback after the sibling was told it succeeded.
+ */
+function inSavepoint<Result>(
+  session: RunnerSession,
+  settings: OperationSettings,
+  operation: (session: RunnerSession) => Promise<Result> | Result,
+): Promise<Result> {
+  return inBranchTurn(session.exposed, 'a runner operation', () =>
+    attemptInSavepoint(session, settings, operation),
+  )
+}
+
+async function attemptInSavepoint<Result>(
   session: RunnerSession,
   settings: OperationSettings,
   operation: (session: RunnerSession) => Promise<Result> | Result,
