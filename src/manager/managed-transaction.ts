@@ -17,6 +17,7 @@ import type { LockKey } from '../lock/lock-key.js'
 import type { LockModesOf } from '../lock/lock-options.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
+import { registerBranchTurns } from './branch-turns.js'
 import {
   type RecordedWrite,
   type RecordHooks,
@@ -24,7 +25,6 @@ import {
   runBeforeRecordHooks,
   runRecordHooks,
 } from './record-hooks.js'
-import { registerBranchTurns } from './branch-turns.js'
 import { resourceDatabase, type TransactionResource } from './resource-database.js'
 import { type SavepointScope, SavepointScopes } from './savepoint-scopes.js'
 import { type TransactionLockOptions, TransactionLocks } from './transaction-locks.js'
