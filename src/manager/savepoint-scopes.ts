@@ -114,7 +114,7 @@ export class SavepointScopes {
       this.#end(scope)
       throw error
     }
-    if (owner !== 'callback' && typeof owner === 'string') {
+    if (owner === 'handle') {
       scope.what = `savepoint ${scope.savepoint.name} (${what})`
     }
     return scope
