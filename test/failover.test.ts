@@ -25,7 +25,6 @@ import {
   recover,
 } from '../src/index.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
-import { sleep } from '../src/util/sleep.js'
 
 const servers = serversForFile({ mariadb: false })
 const { fixture } = servers
@@ -132,63 +131,78 @@ async function writers(
 
 describe('failover of the database holding the decisions', () => {
   test('a synchronous standby: every transaction acknowledged before the primary was killed ends committed everywhere', async () => {
-    // Background commits lag a little, so that the kill finds acknowledged branches prepared.
+    // From the 20th acknowledgement on, background commits are held (until after recovery), so
+    // that the kill finds acknowledged branches prepared: of the five acknowledged after it, at
+    // most three (one per other writer) had begun their background commit before the hold.
+    let holding = false
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
     const d = await deployment(true, async (event) => {
-      if (event.step === 'commit' && event.when === 'before') await sleep(20)
+      if (event.step === 'commit' && event.when === 'before' && holding) await held
     })
-    const before = await checkDeployment({
-      databases: [d.decisions.db, d.orders.db, d.ledger.db],
-      decisionLog: d.decisions.db,
-    })
-    assert.deepEqual(before, { ok: true, findings: [] })
+    try {
+      const before = await checkDeployment({
+        databases: [d.decisions.db, d.orders.db, d.ledger.db],
+        decisionLog: d.decisions.db,
+      })
+      assert.deepEqual(before, { ok: true, findings: [] })
 
-    let killed: Promise<void> | undefined
-    let acknowledged = 0
-    const told = await writers(
-      d.coordinator,
-      { decisions: d.decisions.db, orders: d.orders.db, ledger: d.ledger.db },
-      4,
-      () => killed !== undefined,
-      () => {
-        // SIGKILL right after the 25th acknowledgement, while others are mid-commit.
-        if (++acknowledged === 25) killed = d.primaryServer.kill()
-      },
-    )
-    await killed
-    const committedTold = [...told].filter(([, what]) => what === 'committed').map(([id]) => id)
-    assert.ok(committedTold.length >= 25, `acknowledged ${committedTold.length}`)
+      let killed: Promise<void> | undefined
+      let acknowledged = 0
+      const told = await writers(
+        d.coordinator,
+        { decisions: d.decisions.db, orders: d.orders.db, ledger: d.ledger.db },
+        4,
+        () => killed !== undefined,
+        () => {
+          if (++acknowledged === 20) holding = true
+          // SIGKILL right after the 25th acknowledgement, while others are mid-commit.
+          if (acknowledged === 25) killed = d.primaryServer.kill()
+        },
+      )
+      await killed
+      const committedTold = [...told].filter(([, what]) => what === 'committed').map(([id]) => id)
+      assert.ok(committedTold.length >= 25, `acknowledged ${committedTold.length}`)
 
-    await d.standbyServer.promote()
-    const decisions = d.onStandby(d.decisions)
-    const orders = d.onStandby(d.orders)
-    // The branches the coordinator had not committed yet were replicated prepared: they wait.
-    const stillPrepared =
-      (await pgPrepared(orders.pool)).length + (await pgPrepared(d.ledger.pool)).length
-    const report = await recover({
-      databases: [decisions.db, orders.db, d.ledger.db],
-      decisionLog: decisions.db,
-      minAge: 0,
-    })
-    assert.equal(report.counts.failed, 0, JSON.stringify(report.transactions))
-    assert.equal(report.counts.left, 0, JSON.stringify(report.transactions))
-    assert.ok(stillPrepared > 0, 'some acknowledged branches were still prepared at the kill')
+      await d.standbyServer.promote()
+      const decisions = d.onStandby(d.decisions)
+      const orders = d.onStandby(d.orders)
+      // The branches the coordinator had not committed yet were replicated prepared: they wait.
+      const stillPrepared =
+        (await pgPrepared(orders.pool)).length + (await pgPrepared(d.ledger.pool)).length
+      const report = await recover({
+        databases: [decisions.db, orders.db, d.ledger.db],
+        decisionLog: decisions.db,
+        minAge: 0,
+      })
+      assert.equal(report.counts.failed, 0, JSON.stringify(report.transactions))
+      assert.equal(report.counts.left, 0, JSON.stringify(report.transactions))
+      assert.ok(stillPrepared > 0, 'some acknowledged branches were still prepared at the kill')
 
-    const on = {
-      decisions: new Set(await pgMarks(decisions.pool)),
-      orders: new Set(await pgMarks(orders.pool)),
-      ledger: new Set(await pgMarks(d.ledger.pool)),
-    }
-    for (const [id, what] of told) {
-      const places = Object.entries(on)
-        .filter(([, marks]) => marks.has(id))
-        .map(([n]) => n)
-      // Never split; "committed" means everywhere, "rolled back" means nowhere.
-      assert.ok(places.length === 0 || places.length === 3, `${id} (${what}) split: ${places}`)
-      if (what === 'committed') assert.equal(places.length, 3, `${id} acknowledged, on ${places}`)
-      if (what === 'rolled-back') assert.equal(places.length, 0, `${id} rolled back, on ${places}`)
-    }
-    for (const pool of [decisions.pool, orders.pool, d.ledger.pool]) {
-      assert.deepEqual(await pgPrepared(pool), [])
+      const on = {
+        decisions: new Set(await pgMarks(decisions.pool)),
+        orders: new Set(await pgMarks(orders.pool)),
+        ledger: new Set(await pgMarks(d.ledger.pool)),
+      }
+      for (const [id, what] of told) {
+        const places = Object.entries(on)
+          .filter(([, marks]) => marks.has(id))
+          .map(([n]) => n)
+        // Never split; "committed" means everywhere, "rolled back" means nowhere.
+        assert.ok(places.length === 0 || places.length === 3, `${id} (${what}) split: ${places}`)
+        if (what === 'committed') assert.equal(places.length, 3, `${id} acknowledged, on ${places}`)
+        if (what === 'rolled-back')
+          assert.equal(places.length, 0, `${id} rolled back, on ${places}`)
+      }
+      for (const pool of [decisions.pool, orders.pool, d.ledger.pool]) {
+        assert.deepEqual(await pgPrepared(pool), [])
+      }
+    } finally {
+      // The held commits find their branches finished by recovery (or their server gone): they
+      // are logged and left, and give their sessions back.
+      release()
     }
   })
 
@@ -344,5 +358,97 @@ describe('failover of the database holding the decisions', () => {
     assert.deepEqual(await pgMarks(promoted.pool), [])
     assert.deepEqual(await pgMarks(ledger.pool), [])
     assert.deepEqual(await pgPrepared(ledger.pool), [])
+  })
+
+  test('a cancelled wait for the synchronous standby on a PREPARE: the branch is unknown and rolled back, nothing committed', async () => {
+    let proxy: CuttingProxy | undefined
+    const { primary, standby } = await startPrimaryAndStandby(true, async (port) => {
+      proxy = await CuttingProxy.start(port)
+      return proxy.port
+    })
+    const primaryServer = primary.owned as PostgresServer
+    const standbyServer = standby.owned as PostgresServer
+    await run(primaryServer.url(), 'ALTER ROLE postgres SET synchronous_commit = on')
+    // `orders` on the primary, prepared; the decision is kept by `ledger`, on another server.
+    // node-postgres shows txkit the server's warnings; postgres.js does not (README).
+    const url = await primary.createDatabase()
+    const database = new URL(url).pathname.slice(1)
+    const pool = new pg.Pool({ connectionString: url, max: 5 })
+    pool.on('error', () => {})
+    try {
+      await pool.query('CREATE TABLE marks (tx varchar(64) PRIMARY KEY)')
+      const orders = pgDatabase(pool, { name: 'orders' })
+      const ledger = await fixture.markedPg(servers.postgres, 'ledger')
+      const coordinator = fixture.coordinator({ decisionLog: ledger.db })
+      await coordinator.createDecisionLog()
+      await caughtUp(primaryServer, standbyServer)
+      if (proxy === undefined) throw new Error('no proxy')
+      proxy.partitioned = true
+      const commit = coordinator.transaction({ orders, ledger: ledger.db }, async (branches) => {
+        await branches.orders.query('INSERT INTO marks (tx) VALUES ($1)', ['cp-1'])
+        await branches.ledger.query('INSERT INTO marks (tx) VALUES ($1)', ['cp-1'])
+      })
+      const outcome = commit.then(
+        () => 'committed',
+        (error: unknown) => error,
+      )
+      // The PREPARE waits for the standby; someone cancels that wait.
+      const waiting = async (statement: RegExp) => {
+        let found: { pid: number; query: string } | undefined
+        await waitFor(
+          `a statement matching ${statement} waiting for the standby`,
+          60_000,
+          async () => {
+            const { rows } = await run(
+              primaryServer.url(),
+              "SELECT pid, query FROM pg_stat_activity WHERE wait_event = 'SyncRep'",
+            )
+            found = rows.find((row) => statement.test(String(row.query)))
+            return found !== undefined
+          },
+        )
+        if (found === undefined) throw new Error('unreachable')
+        return found
+      }
+      const prepare = await waiting(/PREPARE TRANSACTION/)
+      await run(primaryServer.url(), `SELECT pg_cancel_backend(${prepare.pid})`)
+      // PostgreSQL answered the PREPARE with success and a WARNING: the prepared branch may be
+      // missing on the standby. txkit rolls it back rather than go on to the decision; that
+      // ROLLBACK PREPARED waits for the standby in turn, and is cancelled too.
+      const next = await waiting(/^(?!.*PREPARE TRANSACTION)/s)
+      await run(primaryServer.url(), `SELECT pg_cancel_backend(${next.pid})`)
+      const told = await outcome
+      assert.match(next.query, /ROLLBACK PREPARED/, 'the branch is rolled back, not committed')
+      assert.ok(isTransactionRolledBackError(told), `told: ${String(told)}`)
+      assert.match(told.message, /canceling wait for synchronous replication/)
+      // Nothing committed or left prepared, and no decision row.
+      assert.deepEqual(await pgMarks(pool), [])
+      assert.deepEqual(await pgPrepared(pool), [])
+      assert.deepEqual(await pgMarks(ledger.pool), [])
+      assert.deepEqual(await pgPrepared(ledger.pool), [])
+      assert.deepEqual((await ledger.pool.query('SELECT outcome FROM txkit_decision')).rows, [])
+      await coordinator.close()
+
+      // Nor on the standby, once promoted: recovery finds nothing to finish.
+      await pool.end()
+      await primaryServer.kill()
+      await proxy.stop()
+      await standbyServer.promote()
+      const promoted = fixture.pg(standbyServer.url(database), 'orders')
+      const report = await recover({
+        databases: [promoted.db, ledger.db],
+        decisionLog: ledger.db,
+        minAge: 0,
+      })
+      assert.deepEqual(report.transactions, [])
+      assert.deepEqual(await pgMarks(promoted.pool), [])
+      assert.deepEqual(await pgPrepared(promoted.pool), [])
+    } finally {
+      // Had it failed midway, nothing may be left waiting for the partitioned standby (a clean
+      // shutdown of the primary would wait for it too).
+      await primaryServer.kill()
+      await proxy?.stop()
+      if (!pool.ended) await pool.end()
+    }
   })
 })

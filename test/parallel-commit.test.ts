@@ -17,6 +17,7 @@ import {
   isDecisionLogMissingError,
   isOutcomeUnknownError,
   isTransactionRolledBackError,
+  type RecoveryReport,
   recover,
 } from '../src/index.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
@@ -396,16 +397,25 @@ describe('parallel protocol: recovery racing the staged row', () => {
 
   for (const fencesKept of [true, false]) {
     test(`a worker committed it and collected its row before the coordinator came back: ${fencesKept ? 'the fence rows prove the commit' : 'no fence rows left, outcome unknown'}`, async () => {
+      // What the worker did, asserted after the commit: what an 'after' observer throws is only
+      // logged, so an assertion in it could never fail the test.
+      const worker: { reports: RecoveryReport[]; rowsAfter?: string[]; error?: unknown } = {
+        reports: [],
+      }
       const { a, b, coordinator } = await twoDatabases({
         onStep: async (event) => {
           if (event.step !== 'decision' || event.when !== 'after') return
-          const round = () => recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0 })
-          assert.equal((await round()).transactions[0]?.action, 'committed')
-          await round() // collects the 'C' row: nothing of it is prepared any more
-          assert.deepEqual(await decisionRows(a.pool), [])
-          // Recovery's fence collection, past the deadline, would leave no evidence.
-          if (!fencesKept)
-            for (const { pool } of [a, b]) await pool.query('DELETE FROM txkit_fence')
+          try {
+            const round = () => recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0 })
+            worker.reports.push(await round())
+            worker.reports.push(await round()) // collects the 'C' row: nothing of it is prepared
+            worker.rowsAfter = await decisionRows(a.pool)
+            // Recovery's fence collection, past the deadline, would leave no evidence.
+            if (!fencesKept)
+              for (const { pool } of [a, b]) await pool.query('DELETE FROM txkit_fence')
+          } catch (error) {
+            worker.error = error
+          }
         },
       })
       const tx = await coordinator.begin({ a: a.db, b: b.db })
@@ -421,6 +431,13 @@ describe('parallel protocol: recovery racing the staged row', () => {
             isOutcomeUnknownError(error) && /staged decision is gone/.test(error.message),
         )
       }
+      assert.equal(worker.error, undefined, String(worker.error))
+      assert.equal(worker.reports.length, 2, 'the worker ran both rounds')
+      const [committing, collecting] = worker.reports
+      assert.equal(committing?.transactions.length, 1, JSON.stringify(committing))
+      assert.equal(committing?.transactions[0]?.action, 'committed', JSON.stringify(committing))
+      assert.equal(collecting?.decisionsDeleted, 1, JSON.stringify(collecting))
+      assert.deepEqual(worker.rowsAfter, [], "the worker collected the 'C' row")
       assert.deepEqual(await marks(a.pool), ['r2'])
       assert.deepEqual(await marks(b.pool), ['r2'])
       assert.deepEqual([...(await pgPrepared(a.pool)), ...(await pgPrepared(b.pool))], [])

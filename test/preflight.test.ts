@@ -44,11 +44,16 @@ describe('checkDeployment', () => {
     )
     assert.match(cli.stdout, /fix: Set max_prepared_transactions/)
 
-    // txkit watch exports it as metrics and logs it once.
+    // txkit watch exports it as metrics and logs it once. Its decision table is there at start.
+    const watchedUrl = await disabled.createDatabase()
+    const watched = fixture.pg(watchedUrl, 'off')
+    await fixture.coordinator({ decisionLog: watched.db }).createDecisionLog()
     const watch = runningCli([
       'watch',
       '--db',
-      `off=${await disabled.createDatabase()}`,
+      `off=${watchedUrl}`,
+      '--decision-log',
+      'off',
       '--interval',
       '200ms',
       '--metrics-port',
@@ -56,6 +61,7 @@ describe('checkDeployment', () => {
     ])
     try {
       const port = Number((await watch.until(/ port=(\d+)/))?.[1])
+      assert.ok(Number.isInteger(port) && port > 0, watch.stderr())
       assert.ok(await watch.until(/preflight: max_prepared_transactions is 0/), watch.stderr())
       let metrics = ''
       for (let i = 0; i < 100 && !/^txkit_preflight_errors 1$/m.test(metrics); i++) {
@@ -67,9 +73,24 @@ describe('checkDeployment', () => {
         metrics,
         /^txkit_preflight_findings\{database="off",code="prepared-transactions-disabled",severity="error"\} 1$/m,
       )
-      // Several rounds later (the preflight runs again every 20), still logged once.
-      await watch.until(/round done(.|\n)*round done(.|\n)*round done/)
-      assert.equal(watch.stderr().match(/preflight: max_prepared/g)?.length, 1)
+      // The preflight runs again every 20 rounds: a finding new since the first run (the decision
+      // table dropped) is logged by the rerun, at round 20; the old one is not logged again.
+      await watched.pool.query('DROP TABLE txkit_decision')
+      const rerun = /preflight: The decision table txkit_decision does not exist/
+      await waitFor('the preflight rerun to log the missing decision table', 120_000, async () =>
+        rerun.test(watch.stderr()),
+      )
+      const log = watch.stderr()
+      const roundsBefore = log
+        .slice(0, log.search(rerun))
+        .match(/txkit watch: (round (done|failed)|another worker holds the recovery lock)/g)
+      assert.ok((roundsBefore?.length ?? 0) >= 20, `rerun after ${roundsBefore?.length} rounds`)
+      assert.equal(log.match(/preflight: max_prepared/g)?.length, 1, log)
+      for (let i = 0; i < 100 && !/^txkit_preflight_errors 2$/m.test(metrics); i++) {
+        metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.match(metrics, /^txkit_preflight_errors 2$/m)
     } finally {
       await watch.stop()
     }

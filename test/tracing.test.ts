@@ -21,15 +21,28 @@ const { fixture } = servers
 
 /** Values that must never reach a span: a statement parameter and a password. */
 const SECRET_PARAMETER = 'card-4242-4242'
+const SECRET_PASSWORD = 'hunter2'
+/** A connection string, with its password, as an error message may quote one. */
+const CONNECTION_STRING = `postgres://ledger:${SECRET_PASSWORD}@ledger.internal:5432/ledger`
 
 function spansNamed(name: string): ReadableSpan[] {
   return exporter.getFinishedSpans().filter((span) => span.name === name)
 }
 
+/** Everything a span carries: attributes, status (with its message) and events. */
+function spanText(span: ReadableSpan): string {
+  return JSON.stringify({
+    attributes: span.attributes,
+    status: span.status,
+    events: span.events.map((event) => ({ name: event.name, attributes: event.attributes })),
+  })
+}
+
 function assertNoSecrets(): void {
   for (const span of exporter.getFinishedSpans()) {
-    const text = JSON.stringify(span.attributes)
+    const text = spanText(span)
     assert.ok(!text.includes(SECRET_PARAMETER), `${span.name} carries a parameter: ${text}`)
+    assert.ok(!text.includes(SECRET_PASSWORD), `${span.name} carries a password: ${text}`)
     assert.ok(!/:\/\/|password/i.test(text), `${span.name} carries a URL: ${text}`)
   }
 }
@@ -103,6 +116,63 @@ describe('OpenTelemetry spans', () => {
     const [prepare] = spansNamed('txkit.prepare')
     assert.equal(prepare?.status.code, 2, 'the prepare that the server refused')
     assert.match(prepare?.status.message ?? '', /temporary objects/)
+  })
+
+  test('failed steps whose errors quote a parameter and a connection string: status and events carry neither', async () => {
+    const { a, b } = await twoDatabases()
+    // Refused at PREPARE (a deferred constraint trigger), with an error quoting the row's value
+    // (a statement parameter) and a connection string with its password.
+    await b.pool.query(`
+      CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'order "%" refused by ${CONNECTION_STRING}', NEW.tx; END $$;
+      CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON marks DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW EXECUTE FUNCTION refuse()`)
+    const coordinator = fixture.coordinator({ decisionLog: a.db })
+    await coordinator.createDecisionLog()
+    exporter.reset()
+    await assert.rejects(
+      coordinator.transaction({ a: a.db, b: b.db }, async (branches) => {
+        await branches.a.query('INSERT INTO marks VALUES ($1)', [SECRET_PARAMETER])
+        await branches.b.query('INSERT INTO marks VALUES ($1)', [SECRET_PARAMETER])
+      }),
+      // The caller's error says it all: spans are what must not.
+      (error: unknown) => error instanceof Error && error.message.includes(SECRET_PARAMETER),
+    )
+    const [prepare] = spansNamed('txkit.prepare')
+    assert.equal(prepare?.status.code, 2, 'the prepare that the trigger refused')
+    assert.match(prepare?.status.message ?? '', /order .* refused by/)
+    assert.ok(
+      prepare?.events.some((event) => event.name === 'exception'),
+      'the exception is recorded',
+    )
+    const [transaction] = spansNamed('txkit.transaction')
+    assert.equal(transaction?.status.code, 2)
+    assert.equal(transaction?.attributes['txkit.transaction.outcome'], 'rolled-back')
+
+    // A runner attempt whose statement the server refuses, quoting its parameter.
+    const runner = createRunner({ maxRetries: 0 })
+    await assert.rejects(
+      runner.run(a.db, (session) => sqlOf(session)('SELECT $1::int AS n', [SECRET_PARAMETER]), {
+        name: 'traced-parameter',
+      }),
+      (error: unknown) => error instanceof Error && error.message.includes(SECRET_PARAMETER),
+    )
+    const [attempt] = spansNamed('txkit.run.attempt')
+    assert.equal(attempt?.status.code, 2)
+    assert.match(attempt?.status.message ?? '', /invalid input syntax for type integer/)
+    // An operation's own error quoting a connection string.
+    await assert.rejects(
+      runner.run(
+        a.db,
+        async () => {
+          throw new Error(`cannot reach ${CONNECTION_STRING}`)
+        },
+        { name: 'traced-url' },
+      ),
+    )
+    const failed = spansNamed('txkit.run.attempt').filter((span) => span.status.code === 2)
+    assert.equal(failed.length, 2)
+    assertNoSecrets()
   })
 
   test('lock waits, runner attempts and recovery rounds', async () => {

@@ -8,7 +8,8 @@
  * `txkit.commit` (per branch); `txkit.lock.acquire`, `txkit.run.attempt` and
  * `txkit.recovery.round` elsewhere. Attributes name the transaction (`txkit.transaction.id`,
  * `.prefix`, `.protocol`, `.databases`, `.outcome`) and the branch (`txkit.database`,
- * `txkit.branch.index`); never a password, a URL or a statement's parameters.
+ * `txkit.branch.index`); never a password, a URL or a statement's parameters, in attributes or in
+ * a failed step's status and exception event (see {@link spanSafeMessage}).
  */
 
 /** What txkit records on a span. */
@@ -54,13 +55,16 @@ export class TraceSpan {
     this.#span.setAttributes(attributes)
   }
 
-  /** Ends the span: `error` marks it failed, with the error's message (never parameters). */
+  /**
+   * Ends the span: `error` marks it failed, with the error's name and its message made safe
+   * ({@link spanSafeMessage}); never its stack, whose first line is the raw message.
+   */
   end(error?: unknown): void {
     if (error === undefined) {
       this.#span.setStatus({ code: STATUS_OK })
     } else {
-      const message = error instanceof Error ? error.message : String(error)
-      this.#span.recordException(error instanceof Error ? error : message)
+      const message = spanSafeMessage(error instanceof Error ? error.message : String(error))
+      this.#span.recordException(error instanceof Error ? { name: error.name, message } : message)
       this.#span.setStatus({ code: STATUS_ERROR, message })
     }
     this.#span.end()
@@ -70,6 +74,20 @@ export class TraceSpan {
   get context(): unknown {
     return api?.trace.setSpan(api.context.active(), this.#span)
   }
+}
+
+/**
+ * An error's message as a span may carry it: every URL (a connection string, its password) and
+ * everything quoted replaced by `…`. Servers quote a statement's values in their messages
+ * (PostgreSQL's `invalid input syntax for type integer: "…"`, MySQL's `Duplicate entry '…'`), and
+ * so does a `RAISE` of a trigger's value; identifiers quoted alike go too. A single quote inside a
+ * word (an apostrophe) opens nothing.
+ */
+export function spanSafeMessage(message: string): string {
+  return message
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`]*/gi, '…')
+    .replace(/(?<!\w)'(?:[^']|'')*'(?!\w)/g, "'…'")
+    .replace(/"(?:[^"]|"")*"/g, '"…"')
 }
 
 /**
