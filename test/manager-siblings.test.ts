@@ -207,6 +207,40 @@ describe('siblingWaitTimeout', () => {
   })
 })
 
+describe('a flow that outlives its transaction', () => {
+  test('a join still acquiring its connection when a sibling fails gives the connection back and is refused', async () => {
+    const url = await servers.postgres.createDatabase()
+    const a = await member('a')
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    try {
+      const b = pgDatabase(pool, { name: 'b' })
+      const manager = await fixture.manager({ decisionLog: a.db })
+      // The pool's one client is busy: the join waits for it until the transaction has ended.
+      const busy = await pool.connect()
+      let joining: Promise<unknown> | undefined
+      const failed = await manager
+        .run(async (tx) => {
+          await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('a')`)
+          joining = tx.join('b', b).then(
+            () => 'joined',
+            (error: unknown) => error,
+          )
+          throw new Error('a sibling fails')
+        })
+        .catch((error: unknown) => error)
+      assert.equal((failed as Error).message, 'a sibling fails')
+      busy.release()
+      const joined = await joining
+      assert.ok(isTransactionStateError(joined), String(joined))
+      assert.equal(pool.totalCount, pool.idleCount, 'no client is left checked out')
+      assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1)
+      assert.deepEqual(await pgMarks(a.pool), [])
+    } finally {
+      await pool.end()
+    }
+  })
+})
+
 describe('statements of concurrent flows on one node-postgres branch', () => {
   test('reach the client one at a time (pg 8.23 deprecates its own queue): none waits inside pg, no warning', async () => {
     const url = await servers.postgres.createDatabase()

@@ -457,6 +457,15 @@ export class Coordinator implements AsyncDisposable {
     const decisionLog = context.decisionLog
     const fences = context.fences
     try {
+      // Ended while the connection was awaited (a sibling flow failed and the transaction rolled
+      // back): a branch added now would be neither rolled back nor given back.
+      assertActive()
+    } catch (error) {
+      branch.state = 'rolled-back'
+      branch.release()
+      throw error
+    }
+    try {
       // A transaction of one database commits in one phase: no fence. An open one may be joined
       // by more, so each of its branches is fenced.
       if (fences !== undefined && count !== 1) {
@@ -489,6 +498,8 @@ export class Coordinator implements AsyncDisposable {
       } else {
         await branch.dialect.begin(connection, xid)
       }
+      // …or while its BEGIN was under way: the push below follows synchronously.
+      assertActive()
     } catch (error) {
       branch.sessionDirty = true
       branch.state = 'rolled-back'
