@@ -350,6 +350,39 @@ describe('Kysely transactions of concurrent async flows in one txkit transaction
   })
 })
 
+describe('a Kysely query of a flow that outlived its txkit transaction', () => {
+  test('is refused, not sent to the pool to commit on its own; after-commit hooks still use the pool', async () => {
+    const { a, manager, ka } = await twoBanks()
+    let open = (): void => undefined
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    let straggler: Promise<unknown> | undefined
+    const failed = await manager
+      .run(async () => {
+        await ka.insertInto('entries').values({ id: 'in', account_id: 1, amount: 1 }).execute()
+        straggler = gate.then(() =>
+          ka.insertInto('entries').values({ id: 'late', account_id: 1, amount: 1 }).execute(),
+        )
+        throw new Error('a sibling fails')
+      })
+      .catch((error: unknown) => error)
+    assert.equal((failed as Error).message, 'a sibling fails')
+    open()
+    const late = await (straggler as Promise<unknown>).catch((error: unknown) => error)
+    assert.ok(isTransactionStateError(late), String(late))
+    assert.match(late.message, /has ended \(aborted\), so it is not sent/)
+    assert.deepEqual(await entries(a.pool), [])
+    await manager.run(async (tx) => {
+      await ka.insertInto('entries').values({ id: 'done', account_id: 1, amount: 1 }).execute()
+      tx.afterCommit(async () => {
+        await ka.insertInto('entries').values({ id: 'hook', account_id: 1, amount: 1 }).execute()
+      })
+    })
+    assert.deepEqual(await entries(a.pool), ['done', 'hook'])
+  })
+})
+
 describe('Kysely on txkit transactions (PostgreSQL + MariaDB)', () => {
   test('a transfer through a PostgreSQL and a MySQL-dialect Kysely: committed, then a throw leaves nothing', async (t) => {
     const mariadb = servers.mariadb

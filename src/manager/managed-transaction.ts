@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
 import type { Coordinator } from '../commit/coordinator.js'
@@ -32,6 +33,14 @@ import { type TransactionLockOptions, TransactionLocks } from './transaction-loc
 export type { TransactionLockOptions }
 
 import { UrlConnections } from './url-connections.js'
+
+/** True in the flow of an after-commit, after-abort or record hook. */
+const inAfterHook = new AsyncLocalStorage<boolean>()
+
+/** @internal Whether the calling flow runs in a transaction's after-hook. */
+export function runningAfterHook(): boolean {
+  return inAfterHook.getStore() === true
+}
 
 /** How a commit ended, as after-commit hooks are told: never a guess. */
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
@@ -83,6 +92,11 @@ export class ManagedTransaction {
   readonly #urlConnections: UrlConnections
   readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
   readonly #locks = new TransactionLocks()
+  /**
+   * @internal Set by `manager.run`: the transaction's context ends with it, so a tool's query in
+   * it once the transaction has ended comes from a flow that outlived the work, not from a hook.
+   */
+  endsWithRun = false
   /** @internal Savepoints as turns, for the integrations' transactions and statements. */
   readonly scopes: SavepointScopes
   /** Why only an abort remains: a rollback undid writes that reached it from outside. */
@@ -568,7 +582,7 @@ export class ManagedTransaction {
   /** A hook that throws is logged and never changes the outcome or stops the other hooks. */
   async #safely(kind: string, run: () => void | Promise<void>): Promise<void> {
     try {
-      await run()
+      await inAfterHook.run(true, run)
     } catch (error) {
       this.#logger.error(
         { gtrid: this.#gtrid, hook: kind, error: errorMessage(error) },

@@ -1,7 +1,7 @@
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
-import type { ManagedTransaction } from './managed-transaction.js'
+import { type ManagedTransaction, runningAfterHook } from './managed-transaction.js'
 import type { TransactionManager } from './transaction-manager.js'
 
 /** What an integration of a query builder or ORM is configured with. */
@@ -25,12 +25,21 @@ export interface ToolBinding {
  */
 export function toolTransaction(binding: ToolBinding): ManagedTransaction | undefined {
   const transaction = binding.manager.current()
-  if (
-    transaction !== undefined &&
-    (transaction.status === 'active' || transaction.status === 'committing')
-  ) {
-    return transaction
+  if (transaction === undefined) return pool(binding)
+  const { status } = transaction
+  if (status === 'active' || status === 'committing') return transaction
+  if (transaction.endsWithRun && !runningAfterHook()) {
+    // Sent to the pool it would commit on its own, after its transaction was told otherwise.
+    throw new TransactionStateError(
+      `${binding.tool} over "${binding.database.name}": the txkit transaction of this query has ended (${status}), so it is not sent. ` +
+        'A flow of manager.run(work) outlived work: a promise not awaited, or a Promise.all sibling still running after another rejected. Await every flow inside work (Promise.allSettled waits for all).',
+    )
   }
+  return pool(binding)
+}
+
+/** Outside a transaction the tool uses its pool, unless `explicit` refuses. */
+function pool(binding: ToolBinding): undefined {
   if (binding.explicit === true) {
     throw new TransactionStateError(
       `${binding.tool} over "${binding.database.name}" runs only inside a txkit transaction (explicit: true): wrap the work in manager.run(...).`,

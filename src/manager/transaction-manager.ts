@@ -143,6 +143,7 @@ export class TransactionManager implements AsyncDisposable {
    */
   async run<Result>(work: (transaction: ManagedTransaction) => Promise<Result>): Promise<Result> {
     const transaction = this.#create()
+    transaction.endsWithRun = true
     return this.#storage.run(transaction, async () => {
       let result: Result
       try {
