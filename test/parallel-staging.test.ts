@@ -222,6 +222,35 @@ describe('parallel protocol: a staging session that dies before the commit', () 
     }
   })
 
+  test("an open transaction (the manager's way) takes it with its first join: the same, rolled back everywhere", async () => {
+    const setup = await twoDatabases(2)
+    try {
+      const tx = await setup.coordinator.begin()
+      const onA = await tx.join('a', setup.a.db)
+      await onA.query('INSERT INTO marks (tx) VALUES ($1)', ['s4'])
+      await (await tx.join('b', setup.b.db)).query('INSERT INTO marks (tx) VALUES ($1)', ['s4'])
+      const [row] = await onA.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      await terminateStaging(setup.ownA, Number(row?.pid))
+      await waitFor('the driver to hear the staging session close', 10_000, async () =>
+        Promise.resolve(setup.a.heardClosed() >= 1),
+      )
+      const outcome = await told(tx.commit())
+      assert.deepEqual(
+        {
+          outcome,
+          a: await pgMarks(setup.ownA),
+          b: await pgMarks(setup.ownB),
+          prepared: [...(await pgPrepared(setup.ownA)), ...(await pgPrepared(setup.ownB))],
+          decisions: await decisionRows(setup.ownA),
+        },
+        { outcome: 'rolled back', a: [], b: [], prepared: [], decisions: [] },
+      )
+      assert.deepEqual(await setup.a.plain(), [{ one: 1 }])
+    } finally {
+      await setup.close()
+    }
+  })
+
   test("its connection handed to the application's own reserve(): txkit's rows never land in the application's transaction", async () => {
     let open: () => void = () => undefined
     const gate = new Promise<void>((resolve) => {
