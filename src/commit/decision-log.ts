@@ -116,13 +116,17 @@ export class DecisionLog {
     }
   }
 
-  /** Inserts the commit decision ('C', or 'S' staged) inside a branch of the decision database. */
+  /**
+   * Inserts the commit decision ('C', or 'S' staged) inside a branch of the decision database;
+   * with `session`, only if the statement runs in that server session (see the dialect).
+   */
   insertIn(
     connection: DriverConnection,
     gtrid: string,
     participants: string,
     deadline: number,
     outcome: 'C' | 'S' = 'C',
+    session?: number,
   ): Promise<DecisionInsertOutcome> {
     return this.database.dialect.insertCommitDecision(
       connection,
@@ -131,6 +135,7 @@ export class DecisionLog {
       participants,
       deadline,
       outcome,
+      session,
     )
   }
 

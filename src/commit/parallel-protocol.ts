@@ -12,7 +12,7 @@ import {
 import type { CommitResult } from './commit-result.js'
 import { type DecisionLog, NOT_INSERTED } from './decision-log.js'
 import type { FenceTable } from './fence-table.js'
-import { StagingLost } from './staging-connection.js'
+import { StagingLost, StagingNotSent } from './staging-connection.js'
 
 /** Whether this coordinator's staged row went in: by its answer, perhaps (answer lost), or not. */
 type Staged = 'yes' | 'perhaps' | 'no'
@@ -35,13 +35,16 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
     await beforeStep(context, 'decision')
     let outcome: Awaited<ReturnType<DecisionLog['insertIn']>>
     try {
-      outcome = await onStaging(context, (connection) =>
+      // Checked in the row's own statement: it is written in the session taken at begin or not
+      // at all, whoever the driver may have handed that connection to since.
+      outcome = await onStaging(context, (connection, session) =>
         decisionLog.insertIn(
           connection,
           context.gtrid,
           stagedParticipantsOf(context, fences.tableText),
           context.deadline,
           'S',
+          session,
         ),
       )
     } catch (error) {
@@ -49,6 +52,8 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
         staged = 'perhaps'
         throw error.cause
       }
+      // Its session ended before the row was sent: certainly not staged, so rolled back.
+      if (error instanceof StagingNotSent) throw error.cause
       throw decisionLog.explain(error)
     }
     if (outcome !== 'inserted') throw new Error(NOT_INSERTED[outcome])
@@ -169,7 +174,7 @@ async function abortBeforeCommitPoint(
 /** Runs `work` on the transaction's staging connection. */
 function onStaging<Result>(
   context: CommitContext,
-  work: (connection: DriverConnection) => Promise<Result>,
+  work: (connection: DriverConnection, session: number | undefined) => Promise<Result>,
 ): Promise<Result> {
   if (context.staging === undefined)
     throw new TypeError('a parallel transaction has a staging connection')

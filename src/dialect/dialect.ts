@@ -191,7 +191,9 @@ export interface Dialect {
   ): Promise<DecisionLogState | undefined>
   /**
    * Inserts the commit decision `(gtrid, outcome)` ('C', or 'S' staged) unless a decision exists or
-   * the database's own clock is past `deadline` (ms since the epoch).
+   * the database's own clock is past `deadline` (ms since the epoch). With `session` (the id
+   * `DriverConnection.sessionId` answered), the same statement fails, writing nothing, unless it
+   * runs in that very server session.
    */
   insertCommitDecision(
     connection: DriverConnection,
@@ -200,6 +202,7 @@ export interface Dialect {
     participants: string,
     deadline: number,
     outcome?: 'C' | 'S',
+    session?: number,
   ): Promise<DecisionInsertOutcome>
   /** Turns a staged decision ('S') into `outcome`; false when the row is not 'S' (or gone). */
   resolveStagedDecision(

@@ -110,4 +110,16 @@ export interface DriverConnection<Raw = unknown> {
    * listening. Locks need it to report a lock lost with its session.
    */
   onLost?(listener: () => void): () => void
+  /**
+   * Called as soon as a session is taken that will sit idle before its first statement (the
+   * parallel protocol's staging connection), where the driver tells the adapter of a closed
+   * session only once a statement ran on it (postgres.js): from then on `lost` is true the moment
+   * the driver sees the session close, before the driver can hand the connection to anyone else.
+   */
+  watch?(): void
+  /**
+   * The server's id of the session `watch` was called on (PostgreSQL's backend pid), as it was
+   * when taken; undefined where the adapter does not learn it.
+   */
+  sessionId?(): Promise<number | undefined>
 }

@@ -495,18 +495,27 @@ $txkit$`,
     participants: string,
     deadline: number,
     outcome: 'C' | 'S' = 'C',
+    session?: number,
   ): Promise<DecisionInsertOutcome> {
+    // In the session taken for it, or nowhere: a division by zero otherwise (no round trip more).
+    const inSession = session === undefined ? '' : ' AND 1 / (pg_backend_pid() = $5::int)::int = 1'
     try {
       const result = await confirmedBySynchronousStandby(connection, 'the decision INSERT', () =>
         connection.query(
           `INSERT INTO ${quoteTableName(table, '"')} (gtrid, outcome, participants)
-           SELECT $1, $4::char, $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8`,
-          [gtrid, participants, deadline, outcome],
+           SELECT $1, $4::char, $2 WHERE extract(epoch FROM clock_timestamp()) * 1000 < $3::float8${inSession}`,
+          [gtrid, participants, deadline, outcome, ...(session === undefined ? [] : [session])],
         ),
       )
       return result.affectedRows === 1 ? 'inserted' : 'deadline-passed'
     } catch (error) {
       if (sqlState(error) === UNIQUE_VIOLATION) return 'already-decided'
+      if (session !== undefined && sqlState(error) === DIVISION_BY_ZERO) {
+        throw new Error(
+          `txkit: the decision row was not written: the connection it was sent on no longer holds the session taken for it (backend ${session}); it changed hands`,
+          { cause: error },
+        )
+      }
       throw error
     }
   },

@@ -94,6 +94,8 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   #deferred: Promise<PostgresJsRows> | undefined
   /** The statement running now, for `cancel()`. */
   #running: PostgresJsQuery | undefined
+  /** The backend pid `watch` asked for. */
+  #session: Promise<number | undefined> | undefined
   readonly #owned: boolean
 
   /** Told when this connection closes, so that reservations stranded by it ask again. */
@@ -209,6 +211,29 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
 
   async cancel(): Promise<void> {
     await this.#running?.cancel()
+  }
+
+  /**
+   * postgres.js hands the adapter its pool connection, and with it the connection's close, only
+   * with a statement: a reservation held idle (the parallel protocol's staging connection) would
+   * never hear its session die, then write to the closed socket or into whatever session the pool
+   * opened on that connection for someone else. One statement now, its answer awaited by nobody:
+   * from then on the close is heard in the very call where postgres.js drops the socket and frees
+   * the connection, so `#issue` never sends after it. Its answer names the backend.
+   */
+  watch(): void {
+    if (this.#session !== undefined || this.#internal !== undefined || this.#lost.lost) return
+    this.#session = this.#issue('SELECT pg_backend_pid() AS pid', undefined).then(
+      (rows) => {
+        const pid = (rows[0] as { pid?: unknown } | undefined)?.pid
+        return typeof pid === 'number' ? pid : undefined
+      },
+      () => undefined,
+    )
+  }
+
+  sessionId(): Promise<number | undefined> {
+    return this.#session ?? Promise.resolve(undefined)
   }
 
   guarded(guard: BranchGuard): Reserved {
