@@ -3,6 +3,7 @@
  * tools: a PostgreSQL database with accounts (1: 100, 2: 0) and an `entries` table, and the reads
  * that assert on its rows.
  */
+import mysql from 'mysql2/promise'
 import type pg from 'pg'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
 import type { FileServers } from './file-servers.js'
@@ -30,4 +31,20 @@ export async function balances(pool: pg.Pool): Promise<number[]> {
 export async function entryIds(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ id: string }>('SELECT id FROM entries ORDER BY id')
   return rows.map((row) => row.id)
+}
+
+/**
+ * A fresh MariaDB database for a tool's MySQL-dialect side, with a mysql2 pool on it that is ended
+ * after the test; undefined when the machine has no MariaDB (the test then skips).
+ */
+export async function mariadbToolDatabase(
+  servers: FileServers,
+  t: { after(fn: () => unknown): void },
+): Promise<{ url: string; pool: mysql.Pool } | undefined> {
+  const mariadb = servers.mariadb
+  if (mariadb === undefined) return undefined
+  const url = await mariadb.createDatabase()
+  const pool = mysql.createPool({ uri: url, connectionLimit: 4 })
+  t.after(() => pool.end())
+  return { url, pool }
 }

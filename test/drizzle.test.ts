@@ -11,12 +11,12 @@ import { int, mysqlTable } from 'drizzle-orm/mysql-core'
 import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
-import mysql from 'mysql2/promise'
+import type mysql from 'mysql2/promise'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
-import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
+import { balances, entryIds, mariadbToolDatabase, toolBank } from '../harness/tool-bank.js'
 import { recordWrites, txkitDrizzleClient } from '../src/drizzle/drizzle.js'
 import {
   isConfigurationError,
@@ -268,12 +268,10 @@ describe('Drizzle over a database its driver cannot drive', () => {
 
 describe('Drizzle on txkit transactions (PostgreSQL + MariaDB)', () => {
   test('a transfer through Drizzle’s node-postgres and mysql2 drivers: committed, then a throw leaves nothing', async (t) => {
-    const mariadb = servers.mariadb
+    const mariadb = await mariadbToolDatabase(servers, t)
     if (mariadb === undefined) return t.skip('no MariaDB')
+    const { pool } = mariadb
     const a = await bank('a')
-    const url = await mariadb.createDatabase()
-    const pool = mysql.createPool({ uri: url, connectionLimit: 4 })
-    t.after(() => pool.end())
     await pool.query(
       'CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB',
     )

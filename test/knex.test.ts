@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import knex, { type Knex } from 'knex'
-import mysql from 'mysql2/promise'
+import type mysql from 'mysql2/promise'
 import postgres from 'postgres'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
-import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
+import { balances, entryIds, mariadbToolDatabase, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
   isTransactionControlRefusedError,
@@ -225,12 +225,10 @@ describe('Knex over a database its client cannot drive', () => {
 
 describe('Knex on txkit transactions (PostgreSQL + MariaDB)', () => {
   test('a transfer through Knex’s pg and mysql2 clients: committed, then a throw leaves nothing', async (t) => {
-    const mariadb = servers.mariadb
+    const mariadb = await mariadbToolDatabase(servers, t)
     if (mariadb === undefined) return t.skip('no MariaDB')
+    const { url, pool } = mariadb
     const a = await bank('a')
-    const url = await mariadb.createDatabase()
-    const pool = mysql.createPool({ uri: url, connectionLimit: 4 })
-    t.after(() => pool.end())
     await pool.query(
       'CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB',
     )

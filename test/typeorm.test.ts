@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import mysql from 'mysql2/promise'
+import type mysql from 'mysql2/promise'
 import postgres from 'postgres'
 import { DataSource, EntitySchema } from 'typeorm'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
-import { balances, entryIds, toolBank } from '../harness/tool-bank.js'
+import { balances, entryIds, mariadbToolDatabase, toolBank } from '../harness/tool-bank.js'
 import {
   isConfigurationError,
   isTransactionControlRefusedError,
@@ -279,12 +279,10 @@ describe('TypeORM over a database its driver cannot drive', () => {
 
 describe('TypeORM on txkit transactions (PostgreSQL + MariaDB)', () => {
   test('a transfer through TypeORM’s postgres and mariadb drivers: committed, then a throw leaves nothing', async (t) => {
-    const mariadb = servers.mariadb
+    const mariadb = await mariadbToolDatabase(servers, t)
     if (mariadb === undefined) return t.skip('no MariaDB')
+    const { url, pool } = mariadb
     const a = await bank('a')
-    const url = await mariadb.createDatabase()
-    const pool = mysql.createPool({ uri: url, connectionLimit: 4 })
-    t.after(() => pool.end())
     await pool.query(
       'CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB',
     )
@@ -326,12 +324,10 @@ describe('TypeORM on txkit transactions (PostgreSQL + MariaDB)', () => {
 
 describe('TypeORM implicit transactions in Promise.all on MariaDB', () => {
   test('save() calls in Promise.all through the mariadb driver all commit', async (t) => {
-    const mariadb = servers.mariadb
+    const mariadb = await mariadbToolDatabase(servers, t)
     if (mariadb === undefined) return t.skip('no MariaDB')
+    const { url, pool } = mariadb
     const a = await bank('a')
-    const url = await mariadb.createDatabase()
-    const pool = mysql.createPool({ uri: url, connectionLimit: 4 })
-    t.after(() => pool.end())
     await pool.query(
       'CREATE TABLE entries (id varchar(64) PRIMARY KEY, amount int NOT NULL) ENGINE=InnoDB',
     )
