@@ -14,7 +14,7 @@ import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { LatencyProxy } from '../harness/latency-proxy.js'
 import { PostgresServer } from '../harness/postgres-server.js'
-import { waitFor } from '../harness/wait-for.js'
+import { waitFor, within } from '../harness/wait-for.js'
 import { withConnection } from '../src/driver/with-connection.js'
 import {
   createCoordinator,
@@ -212,8 +212,14 @@ describe('postgres.js', () => {
           await branch.connection`INSERT INTO marks VALUES ('before')`
           const [row] = await branch.connection`SELECT pg_backend_pid() AS pid`
           await a.pool.query('SELECT pg_terminate_backend($1)', [row?.pid])
-          // Heard within a few milliseconds on a local server.
-          await new Promise((resolve) => setTimeout(resolve, 500))
+          // The pool's next query waits for its only connection, which postgres.js serves again
+          // (on a new session) once it has heard of the close: the event, not a guessed delay.
+          const [fresh] = await within(
+            'postgres.js to hear of the close',
+            10_000,
+            sql`SELECT pg_backend_pid() AS pid`,
+          )
+          assert.notEqual(fresh?.pid, row?.pid)
           await branch.connection`INSERT INTO marks VALUES ('after')`
         })
         .catch((error: unknown) => error)
