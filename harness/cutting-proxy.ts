@@ -12,6 +12,8 @@ export class CuttingProxy {
   #trigger: string | undefined
   /** How many connections were cut. */
   cuts = 0
+  /** How many chunks the clients sent that reached the server. */
+  forwarded = 0
 
   private constructor(server: Server, port: number, sockets: Set<Socket>) {
     this.#server = server
@@ -41,6 +43,7 @@ export class CuttingProxy {
         if (proxy?.partitioned) return
         const trigger = proxy?.trigger
         upstream.write(chunk)
+        if (proxy) proxy.forwarded++
         if (trigger !== undefined && chunk.includes(trigger) && proxy) {
           proxy.cutAfter(undefined)
           proxy.cuts++

@@ -2,55 +2,44 @@
  * `npm test`: every test file over each driver of its database, as Kysely runs its tests over each
  * dialect. Pass 1 reaches PostgreSQL through node-postgres and MariaDB through mysql2; pass 2
  * through postgres.js and the mariadb connector. Files that never open a database through a
- * driver (the SQL lexer, recorded SQL, the package, the README) run in the first pass only.
- * Arguments after `--` are test files (default: all of build/test).
+ * driver (the SQL lexer, recorded SQL, the package, the README) run in the first pass only. Each
+ * file has a time limit (harness/test-plan.ts): 180 s, or what its work is sized at (the soak test's
+ * TXKIT_SOAK_SECONDS, the crash matrix's bounded tests).
+ * Arguments after `--` are test files, or patterns with `*` (default: all of build/test).
  */
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-
-const DRIVER_NEUTRAL = new Set([
-  'xid.test.js',
-  'transient-error.test.js',
-  'lock-sql-recorded.test.js',
-  'layout.test.js',
-  'package.test.js',
-  'readme.test.js',
-  'examples.test.js',
-  'demo.test.js',
-])
-
-const PASSES = [
-  { TXKIT_TEST_POSTGRES_DRIVER: 'node-postgres', TXKIT_TEST_MYSQL_DRIVER: 'mysql2' },
-  { TXKIT_TEST_POSTGRES_DRIVER: 'postgres-js', TXKIT_TEST_MYSQL_DRIVER: 'mariadb' },
-] as const
+import { selectFiles, testPlan } from './test-plan.js'
 
 const directory = join('build', 'test')
-const chosen = process.argv.slice(2)
 const all = readdirSync(directory)
   .filter((name) => name.endsWith('.test.js'))
   .sort()
-const files = chosen.length > 0 ? chosen.map((file) => file.replace(/^.*\//, '')) : all
+const files = selectFiles(all, process.argv.slice(2))
 
 let failed = false
-for (const [index, drivers] of PASSES.entries()) {
-  const selected = files.filter((file) => index === 0 || !DRIVER_NEUTRAL.has(file))
-  if (selected.length === 0) continue
-  const label = `${drivers.TXKIT_TEST_POSTGRES_DRIVER} + ${drivers.TXKIT_TEST_MYSQL_DRIVER}`
-  console.log(`\n# pass ${index + 1}: ${label} (${selected.length} files)`)
-  const result = spawnSync(
-    process.execPath,
-    [
-      '--test',
-      '--test-concurrency=1',
-      '--test-timeout=180000',
-      ...selected.map((file) => join(directory, file)),
-    ],
-    { stdio: 'inherit', env: { ...process.env, ...drivers } },
-  )
-  if (result.status !== 0) {
-    failed = true
-    console.log(`# pass ${index + 1} (${label}) FAILED`)
+for (const [index, pass] of testPlan(files).entries()) {
+  const count = pass.runs.reduce((sum, run) => sum + run.files.length, 0)
+  console.log(`\n# pass ${index + 1}: ${pass.label} (${count} files)`)
+  for (const run of pass.runs) {
+    if (pass.runs.length > 1) {
+      console.log(`# ${run.files.length} files, ${run.timeoutMs / 1000} s each at most`)
+    }
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--test',
+        '--test-concurrency=1',
+        `--test-timeout=${run.timeoutMs}`,
+        ...run.files.map((file) => join(directory, file)),
+      ],
+      { stdio: 'inherit', env: { ...process.env, ...pass.drivers } },
+    )
+    if (result.status !== 0) {
+      failed = true
+      console.log(`# pass ${index + 1} (${pass.label}) FAILED`)
+    }
   }
 }
 process.exit(failed ? 1 : 0)

@@ -11,6 +11,7 @@ import {
   type TestServer,
   testMariadb,
 } from '../harness/test-databases.js'
+import { waitFor } from '../harness/wait-for.js'
 import {
   type CommitOutcome,
   type Database,
@@ -239,20 +240,29 @@ describe('transaction manager', () => {
     listener.on('notification', (message) => received.push(message.payload ?? ''))
     await listener.query('LISTEN "order events"')
     try {
-      const settle = () => new Promise((resolve) => setTimeout(resolve, 150))
+      // PostgreSQL delivers notifications in the order their transactions committed. A barrier
+      // notified on its own, once received, shows what had been committed before it: a negative
+      // checked against an event, not after a guessed delay.
+      let barriers = 0
+      const barrier = async (): Promise<string> => {
+        const payload = `barrier ${++barriers}`
+        await a.pool.query(`SELECT pg_notify('order events', $1)`, [payload])
+        await waitFor(payload, 10_000, async () => received.includes(payload))
+        return payload
+      }
       let beforeCommit: string[] = []
       await txm.run(async (tx) => {
         await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('n1')`)
         await (await tx.join('b', b.db)).query(`INSERT INTO marks VALUES ('n1')`)
         tx.notify(a.db, 'order events', 'order n1 placed')
         tx.beforeCommit(async () => {
-          await settle()
+          await barrier()
           beforeCommit = [...received]
         })
       })
-      await settle()
-      assert.deepEqual(beforeCommit, [], 'nothing before the commit')
-      assert.deepEqual(received, ['order n1 placed'])
+      assert.deepEqual(beforeCommit, ['barrier 1'], 'nothing before the commit')
+      await waitFor('the committed notification', 10_000, async () => received.length === 2)
+      assert.deepEqual(received, ['barrier 1', 'order n1 placed'])
       await txm
         .run(async (tx) => {
           await (await tx.join('a', a.db)).query(`INSERT INTO marks VALUES ('n2')`)
@@ -260,8 +270,12 @@ describe('transaction manager', () => {
           throw new Error('abort')
         })
         .catch(() => {})
-      await settle()
-      assert.deepEqual(received, ['order n1 placed'], 'nothing after an abort')
+      await barrier()
+      assert.deepEqual(
+        received,
+        ['barrier 1', 'order n1 placed', 'barrier 2'],
+        'nothing after an abort',
+      )
       const my = mariadb ? await fixture.mysql(await mariadb.createDatabase(), 'my') : undefined
       if (my) {
         await txm.run(async (tx) => {
@@ -319,10 +333,13 @@ describe('transaction manager', () => {
           if (end === 'abort') throw new Error('abort')
         })
         .catch((error: Error) => assert.equal(error.message, 'abort'))
-      // The client side is closed when the transaction ends; the server drops the backend a moment later.
-      for (let i = 0; i < 50 && (await connections()) > 0; i++)
-        await new Promise((r) => setTimeout(r, 20))
-      assert.equal(await connections(), 0, `closed after ${end}`)
+      // The client side is closed when the transaction ends; the server drops the backend a moment
+      // later (longer on a loaded machine): awaited within a generous bound.
+      await waitFor(
+        `the connection closed after ${end}`,
+        10_000,
+        async () => (await connections()) === 0,
+      )
     }
     assert.deepEqual(await marks(b.pool), ['commit'])
     await txm.run(async (tx) => {

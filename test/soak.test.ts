@@ -4,6 +4,7 @@ import type { CrashPoint } from '../harness/crash-coordinator.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { runCrashCoordinator } from '../harness/run-crash-coordinator.js'
 import type { TestServer } from '../harness/test-databases.js'
+import { soakSeconds } from '../harness/test-plan.js'
 import {
   type Coordinator,
   type Database,
@@ -13,7 +14,8 @@ import {
   recover,
 } from '../src/index.js'
 
-const SECONDS = Number(process.env.TXKIT_SOAK_SECONDS ?? 60)
+// TXKIT_SOAK_SECONDS, which the runner also reads to give this file its time (harness/test-plan.ts).
+const SECONDS = soakSeconds()
 const ACCOUNTS = 5
 const OPENING = 1000
 const PREFIX = 'soak'
