@@ -80,11 +80,12 @@ export function openPostgres(
   if (driver === 'postgres-js') {
     const sql = postgres(url, { max, onnotice: () => {} })
     const reserve = sql.reserve.bind(sql)
-    sql.reserve = async () => {
+    // postgres.js 4 answers a Leasing (a promise with cancel()); txkit only awaits it.
+    sql.reserve = (async () => {
       const reserved = await reserve()
       sessions.push(reserved)
       return reserved
-    }
+    }) as unknown as typeof sql.reserve
     return {
       db: watched(postgresJsDatabase(sql, { name }), connections),
       connections,

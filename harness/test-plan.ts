@@ -41,6 +41,14 @@ export function soakSeconds(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
+ * The package test installs the tarball next to the newest registry version of every optional
+ * peer, about 180 packages: a minute or two on an idle machine, several on a loaded one. It bounds
+ * its own install and fails with npm's message rather than run into this.
+ */
+export const PACKAGE_FILE = 'package.test.js'
+const PACKAGE_TIMEOUT_MS = 20 * 60_000
+
+/**
  * The time a test file may take before the runner fails it. The soak test runs for its seconds and
  * then checks every transaction it ran, which grows with them: twice its seconds, plus the usual
  * time for starting servers. The crash matrix bounds each of its tests and hooks on its own: its
@@ -48,6 +56,7 @@ export function soakSeconds(env: NodeJS.ProcessEnv = process.env): number {
  */
 export function fileTimeoutMs(file: string, env: NodeJS.ProcessEnv = process.env): number {
   if (file === SOAK_FILE) return FILE_TIMEOUT_MS + 2 * soakSeconds(env) * 1000
+  if (file === PACKAGE_FILE) return PACKAGE_TIMEOUT_MS
   const topology = TOPOLOGIES.find((candidate) => candidate.file === file)
   if (topology !== undefined) return FILE_TIMEOUT_MS + crashMatrixBoundMs(topology)
   return FILE_TIMEOUT_MS

@@ -11,12 +11,80 @@ import { postgresDialect } from './postgres-dialect.js'
 import { Reservations } from './postgres-js-reserve.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
 
-/** postgres.js's connection object, as its `onexecute` query option hands it out. */
-interface PostgresJsInternalConnection {
-  /** Called once when the socket closes (postgres.js's own `sql.begin` listens the same way). */
+/**
+ * postgres.js 3's pool connection under a reservation, as its `onexecute` query option hands it
+ * out (neither is documented API: postgres.js's own `sql.begin` listens the same way).
+ */
+interface PostgresJs3Connection {
+  /** Called once when the socket closes. */
   onclose: ((error: unknown) => void) | null
   /** Closes this one connection; the pool opens a fresh one when it needs it. */
   terminate(): void
+}
+
+/**
+ * postgres.js 4's pool connection, which it sets on a query (`query.connection`) once the query
+ * is placed on it (not documented API). A connection object is never reused: once `closed` is
+ * set, every statement of a reservation on it is refused by postgres.js itself.
+ */
+interface PostgresJs4Connection {
+  readonly closed: unknown
+  /** The reservation holding it: its `closed` promise rejects when the connection closes. */
+  readonly lease: { readonly closed: PromiseLike<unknown> } | null
+  /** Closes the socket; statements in flight fail with `CONNECTION_DESTROYED`. */
+  destroy(error?: unknown): void
+}
+
+/** What txkit does with the connection under a reservation, whichever postgres.js it is. */
+interface UnderlyingConnection {
+  /** Stops reporting the connection's close: the reservation is given back. */
+  forget(): void
+  /** Closes the connection underneath (the pool opens another when it needs one). */
+  close(): void
+}
+
+/** postgres.js 3: the connection `onexecute` was handed. */
+function underlying3(connection: PostgresJs3Connection, closed: () => void): UnderlyingConnection {
+  connection.onclose = closed
+  return {
+    forget: () => {
+      connection.onclose = null
+    },
+    close: () => {
+      connection.onclose = null
+      connection.terminate()
+    },
+  }
+}
+
+/** postgres.js 4: the connection a query ran on, when it is still the reservation's. */
+function underlying4(
+  connection: PostgresJs4Connection,
+  closed: () => void,
+): UnderlyingConnection | undefined {
+  const lease = connection.lease
+  if (lease === null || typeof lease?.closed?.then !== 'function') return undefined
+  let listening = true
+  lease.closed.then(undefined, () => {
+    if (listening) closed()
+  })
+  if (connection.closed) closed()
+  return {
+    forget: () => {
+      listening = false
+    },
+    close: () => {
+      listening = false
+      connection.destroy()
+    },
+  }
+}
+
+/** postgres.js 4 queries carry `connection` from their creation on; 3.4's never do. */
+function isPostgresJs4Query<Query extends object>(
+  query: Query,
+): query is Query & { readonly connection?: unknown } {
+  return 'connection' in query
 }
 
 /** A postgres.js query: a promise of rows carrying the command tag, which can be cancelled. */
@@ -25,7 +93,10 @@ interface PostgresJsQuery extends PromiseLike<PostgresJsRows> {
 }
 
 /** The rows postgres.js answers with: an array carrying the command tag and the row count. */
-type PostgresJsRows = readonly unknown[] & { readonly command?: string; readonly count?: number }
+type PostgresJsRows = readonly unknown[] & {
+  readonly command?: string | null
+  readonly count?: number | null
+}
 
 /** The part of a postgres.js reserved connection (`await sql.reserve()`) txkit uses. */
 export interface PostgresJsReservedLike {
@@ -42,8 +113,10 @@ export interface PostgresJsSqlLike<
   readonly options?: {
     readonly host?: readonly string[] | string
     readonly port?: readonly number[] | number
-    readonly database?: string
-    readonly user?: string
+    /** postgres.js 4: `null` when none is named and the user is a function. */
+    readonly database?: string | null
+    /** postgres.js 4 also takes a function answering the user's name. */
+    readonly user?: unknown
   }
 }
 
@@ -77,14 +150,15 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   readonly raw: Reserved
   readonly #lost = new LostListeners()
   /** The pool's connection under the reservation, known from the first statement on. */
-  #internal: PostgresJsInternalConnection | undefined
-  readonly #onexecute = (connection: PostgresJsInternalConnection): boolean => {
-    if (this.#internal === undefined && !this.#lost.lost) {
-      this.#internal = connection
-      connection.onclose = () => {
-        this.#lost.markLost()
-        this.#closed?.()
-      }
+  #underlying: UnderlyingConnection | undefined
+  readonly #connectionClosed = (): void => {
+    this.#lost.markLost()
+    this.#closed?.()
+  }
+  /** postgres.js 3 calls this with its connection before writing each statement. */
+  readonly #onexecute = (connection: PostgresJs3Connection): boolean => {
+    if (this.#underlying === undefined && !this.#lost.lost) {
+      this.#underlying = underlying3(connection, this.#connectionClosed)
     }
     // postgres.js keeps pipelining only while this answers true.
     return true
@@ -165,11 +239,11 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
           throw error
         }
       }
-      const rows = await issued
+      const rows = lastResult(await issued)
       return {
         rows: [...rows] as Row[],
         affectedRows: rows.count ?? 0,
-        ...(rows.command !== undefined && { command: rows.command }),
+        ...(typeof rows.command === 'string' && { command: rows.command }),
       }
     } catch (error) {
       if (isLoss(error)) this.#lost.markLost()
@@ -183,8 +257,13 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
     // the statement is prepared on this connection already: prepare it, as postgres.js does for
     // its tagged templates (an instance made with `prepare: false`, for PgBouncer, still wins).
     const values = params === undefined ? [] : [...params]
-    if (this.#internal === undefined && values.length > 0) {
-      // postgres.js hands out its connection (onexecute) only for a statement it can pipeline,
+    const query = this.raw.unsafe(sql, values, {
+      onexecute: this.#onexecute,
+      ...(values.length > 0 && { prepare: true }),
+    })
+    const version4 = isPostgresJs4Query(query)
+    if (!version4 && this.#underlying === undefined && values.length > 0) {
+      // postgres.js 3 hands out its connection (onexecute) only for a statement it can pipeline,
       // which a statement whose parameters it must describe first is not: a simple SELECT goes
       // first, in the same write, so that the session's close is heard from the start.
       this.raw.unsafe('SELECT 1', [], { onexecute: this.#onexecute }).then(
@@ -192,17 +271,23 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
         () => undefined,
       )
     }
-    const query = this.raw.unsafe(sql, values, {
-      onexecute: this.#onexecute,
-      ...(values.length > 0 && { prepare: true }),
-    })
     this.#running = query
     const answered = Promise.resolve(query)
-    answered.then(
-      () => this.#clearRunning(query),
-      () => this.#clearRunning(query),
-    )
+    const settled = (): void => {
+      this.#clearRunning(query)
+      if (version4 && this.#underlying === undefined) this.#adopt4(query.connection)
+    }
+    answered.then(settled, settled)
     return answered
+  }
+
+  /**
+   * postgres.js 4 set the connection a statement ran on on the query: the reservation's, whose
+   * close is reported from then on (a statement in flight when it closes fails on its own).
+   */
+  #adopt4(connection: unknown): void {
+    if (typeof connection !== 'object' || connection === null || this.#lost.lost) return
+    this.#underlying = underlying4(connection as PostgresJs4Connection, this.#connectionClosed)
   }
 
   #clearRunning(query: PostgresJsQuery): void {
@@ -222,7 +307,7 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
    * the connection, so `#issue` never sends after it. Its answer names the backend.
    */
   watch(): void {
-    if (this.#session !== undefined || this.#internal !== undefined || this.#lost.lost) return
+    if (this.#session !== undefined || this.#underlying !== undefined || this.#lost.lost) return
     this.#session = this.#issue('SELECT pg_backend_pid() AS pid', undefined).then(
       (rows) => {
         const pid = (rows[0] as { pid?: unknown } | undefined)?.pid
@@ -241,50 +326,50 @@ class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   }
 
   /**
-   * postgres.js can give a reserved connection back but not close it by itself. A session whose
-   * state is unknown but which is idle (no statement in flight) is reset in place (ROLLBACK, then
-   * session locks, settings, temporary tables and listeners dropped) and given back; one still busy
-   * is closed by terminating the pool connection underneath. Closing is the last resort: a reserve
-   * queued in postgres.js while one of its connections closes can be stranded (porsager/postgres
-   * #1195), and with a pool of one nothing would be left to serve it.
+   * postgres.js has no call that closes one reserved connection (4 closes one given back inside a
+   * transaction, but only once its statements have answered). A session whose state is unknown but
+   * which is idle (no statement in flight) is reset in place (ROLLBACK, then session locks,
+   * settings, temporary tables and listeners dropped) and given back; one still busy is closed
+   * underneath (3.4: its connection terminated; 4: its socket destroyed). Closing is the last
+   * resort: in 3.4 a reserve queued while one of the pool's connections closes can be stranded
+   * (porsager/postgres#1195), and with a pool of one nothing would be left to serve it.
    */
   release(destroy: boolean): void {
     if (!this.#owned) return
-    const internal = this.#internal
+    const underlying = this.#underlying
     if (this.#lost.lost) return // postgres.js took the closed connection back itself
     if (!destroy && this.#deferred === undefined) {
-      if (internal !== undefined) internal.onclose = null
+      underlying?.forget()
       this.raw.release()
       return
     }
-    if (internal === undefined) {
+    if (underlying === undefined) {
       // Nothing ever ran on it: nothing to reset.
       this.raw.release()
       return
     }
     if (this.#running !== undefined || this.#deferred !== undefined) {
-      this.#terminate(internal)
+      this.#terminate(underlying)
       return
     }
-    void this.#resetThenRelease(internal)
+    void this.#resetThenRelease(underlying)
   }
 
-  async #resetThenRelease(internal: PostgresJsInternalConnection): Promise<void> {
+  async #resetThenRelease(underlying: UnderlyingConnection): Promise<void> {
     try {
       await withTimeout(this.#issue('ROLLBACK', undefined), RESET_TIMEOUT_MS)
       await withTimeout(this.#issue(RESET_SESSION, undefined), RESET_TIMEOUT_MS)
     } catch {
-      if (!this.#lost.lost) this.#terminate(internal)
+      if (!this.#lost.lost) this.#terminate(underlying)
       return
     }
     if (this.#lost.lost) return
-    internal.onclose = null
+    underlying.forget()
     this.raw.release()
   }
 
-  #terminate(internal: PostgresJsInternalConnection): void {
-    internal.onclose = null
-    internal.terminate()
+  #terminate(underlying: UnderlyingConnection): void {
+    underlying.close()
     this.#closed?.()
   }
 }
@@ -313,10 +398,11 @@ function withTimeout<Value>(work: PromiseLike<Value>, ms: number): Promise<Value
 }
 
 /**
- * Said instead of sending a statement on a reservation whose connection closed. postgres.js 3.4.9
+ * Said instead of sending a statement on a reservation whose connection closed. postgres.js 3.4
  * would write it to the closed socket (an uncaught TypeError that ends the process) or, once the
  * pool has reconnected that connection for someone else, run it in their session
- * (porsager/postgres#1208). SQLSTATE 08003 is "connection does not exist".
+ * (porsager/postgres#1208); 4 refuses it itself (`CONNECTION_CLOSED`), as a connection object there
+ * is never reopened. SQLSTATE 08003 is "connection does not exist".
  */
 function sessionEndedError(): Error {
   return Object.assign(
@@ -325,6 +411,17 @@ function sessionEndedError(): Error {
     ),
     { code: '08003' },
   )
+}
+
+/**
+ * Several statements in one simple-protocol message: postgres.js 4 answers one result per
+ * statement, 3.4 one per statement that returned rows (a statement returning none leaves its tag
+ * on the result before it). Like node-postgres's answer, the last one is kept: its rows and tag.
+ */
+function lastResult(answer: PostgresJsRows): PostgresJsRows {
+  if (answer.command != null) return answer
+  const last = answer.at(-1)
+  return Array.isArray(last) && 'command' in last ? (last as PostgresJsRows) : answer
 }
 
 function isLoss(error: unknown): boolean {
@@ -397,11 +494,15 @@ function first<Value>(value: readonly Value[] | Value | undefined): Value | unde
 
 function sqlIdentity(sql: PostgresJsSqlLike): string {
   const options = sql.options
-  if (options === undefined) return poolObjectIdentity('postgres', sql)
+  // postgres.js 4 takes the user as a function too: who connects is then not known here, so the
+  // instance is its own identity (two of them are never taken for one database).
+  if (options === undefined || typeof options.user !== 'string') {
+    return poolObjectIdentity('postgres', sql)
+  }
   return connectionIdentity('postgres', {
     host: first(options.host),
     port: first(options.port) ?? 5432,
-    database: options.database,
+    database: options.database ?? options.user,
     user: options.user,
   })
 }
@@ -484,6 +585,17 @@ export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
   }
 }
 
+/** The part of postgres.js's default export `postgresJsUrls` uses: the same in 3.4 and 4. */
+type PostgresJsFactory = (
+  url: string,
+  options: {
+    max: number
+    onnotice: () => void
+    connect_timeout?: number
+    connection?: { statement_timeout: number }
+  },
+) => PostgresJsSqlLike & { end(options: { timeout: number }): Promise<void> }
+
 /**
  * Opens `postgres://` and `postgresql://` URLs with postgres.js, for the manager's `tx.connect`
  * (`urlDrivers` option) and the CLI.
@@ -500,7 +612,7 @@ export const postgresJsUrls: UrlDriver = {
   packageName: 'postgres',
   schemes: ['postgres', 'postgresql'],
   async open(name, url, options) {
-    const postgres = await loadDriverPackage<typeof import('postgres')>('postgres', 'postgres')
+    const postgres = await loadDriverPackage<PostgresJsFactory>('postgres', 'postgres')
     const statement = options.statementTimeoutMs
     const sql = postgres(url, {
       max: options.max ?? 8,
@@ -513,7 +625,7 @@ export const postgresJsUrls: UrlDriver = {
       }),
     })
     return {
-      database: postgresJsDatabase(sql as unknown as PostgresJsSqlLike, { name }),
+      database: postgresJsDatabase(sql, { name }),
       close: () => sql.end({ timeout: 5 }),
     }
   },

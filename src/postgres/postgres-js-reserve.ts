@@ -9,6 +9,8 @@ interface Reservable<Reserved extends { release(): void }> {
  * that connection's reconnect and never settles). A reservation still waiting when one of txkit's
  * connections closes, or after `retryMs`, asks again; the first answer wins and a late one is given
  * back at once. Without this, a killed backend under load would leave an acquire waiting forever.
+ * postgres.js 4's rewritten pool hands a queued reserve to the connection it opens next; asking
+ * again there costs only a reservation given back at once, so both versions take the same path.
  *
  * With the server gone, a `reserve()` queued behind the failing ones may never be answered either:
  * a reservation still waiting when it asks again, after the pool's latest answer was a failure that
