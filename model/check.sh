@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
 # Checks the models exhaustively with Spin: every correct variant must hold every invariant; every
-# broken variant must be refuted (an assertion violated). `npm run model`; CI.
+# broken variant must be refuted (an assertion violated); every search must complete. `npm run model`; CI.
 #   decision.pml  the decision protocol and its recovery (what txkit runs)
 #   parallel.pml  the parallel protocol (protocol: 'parallel'), checked before it was written
+# MODEL_MAX_DEPTH overrides pan's search depth bound (-m): a search it cuts short fails the check.
 set -euo pipefail
 cd "$(dirname "$0")"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+depth=${MODEL_MAX_DEPTH:-100000}
 
 verify() { # expectation, model, flags...
   local expect=$1 model=$2
   shift 2
   (cd "$work" && rm -f pan* ./*.trail && spin -a "$@" "$OLDPWD/$model" >/dev/null &&
-    gcc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m4000000 -w26 >pan.out 2>&1) || true
-  local errors states
+    gcc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m"$depth" -w26 >pan.out 2>&1) || true
+  local errors states reached
   errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$work/pan.out" | head -1)
-  states=$(sed -n 's/^ *\([0-9]*\) states, stored.*/\1/p' "$work/pan.out" | head -1)
-  if [ -z "$errors" ]; then
+  states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$work/pan.out" | head -1)
+  reached=$(sed -n 's/.*depth reached \([0-9]*\),.*/\1/p' "$work/pan.out" | head -1)
+  if [ -z "$errors" ] || grep -q 'out of memory\|MEMLIM' "$work/pan.out"; then
     echo "model: spin failed for $*"
+    cat "$work/pan.out"
+    exit 1
+  fi
+  # A search cut short proves nothing: pan warns once and goes on without the deeper states.
+  if grep -q 'max search depth too small\|depth limit reached' "$work/pan.out"; then
+    echo "model: the search of $model $* was cut short at depth $depth (MODEL_MAX_DEPTH, pan -m): it proves nothing"
+    exit 1
+  fi
+  if [ "$expect" = holds ] && grep -q 'Search not completed\|Search incomplete' "$work/pan.out"; then
+    echo "model: the search of $model $* did not complete:"
     cat "$work/pan.out"
     exit 1
   fi
@@ -30,7 +43,7 @@ verify() { # expectation, model, flags...
     echo "model: the broken variant $* was NOT refuted: the model misses the hazard it stands for"
     exit 1
   fi
-  printf 'model: %-13s %-52s %-8s (%s states)\n' "$model" "$*" "$expect" "$states"
+  printf 'model: %-13s %-52s %-8s (%s states, depth %s)\n' "$model" "$*" "$expect" "$states" "$reached"
 }
 
 for n in 2 3; do
