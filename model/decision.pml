@@ -19,6 +19,11 @@
  *   BROKEN_GC_C         a 'C' row is collected while a branch is still prepared
  *   BROKEN_OTHER_LOG    recovery reads and records decisions in a decision table other than the
  *                       one the transaction's id names (decisionDatabases: another participant's)
+ *   BROKEN_NO_ROW_WAITS recovery, finding no decision row, leaves the branch to a coordinator that
+ *                       may still decide instead of recording 'A': never a split, but a coordinator
+ *                       that died before its decision leaves its branches prepared forever
+ * Each property below carries a tag (@split, ...); check.sh requires each broken variant to violate
+ * the one it names, not just any.
  *
  * Decisions kept by the participants (decisionDatabases) need no variant of their own: per
  * transaction, the participant chosen is the decision database taking part, which is branch 0 here
@@ -33,11 +38,12 @@
 mtype = { ACTIVE, PREPARED, COMMITTED, ABORTED };   /* a branch */
 mtype = { NONE, C_PENDING, C, A };                  /* the decision row */
 
-mtype branch[N];
+mtype branch[N] = ACTIVE;   /* set before any process runs: the coordinator may begin at once */
 mtype row = NONE;        /* C_PENDING: written with branch 0's BEGIN, not yet committed */
 bool deadline = false;   /* the decision database's clock is past the transaction's deadline */
 bool acked = false;      /* the caller was told "committed" */
 bool reportedRolledBack = false;
+bool coordinatorGone = false;   /* the coordinator has ended, normally or not: only recovery is left */
 
 #ifdef BROKEN_OTHER_LOG
 mtype otherRow = NONE;   /* another participant's decision table: never holds this transaction's row */
@@ -53,6 +59,7 @@ mtype otherRow = NONE;   /* another participant's decision table: never holds th
 #endif
 
 #define anyIn(state) (branch[0] == state || branch[1] == state || (N > 2 && branch[N - 1] == state))
+#define allIn(state) (branch[0] == state && branch[1] == state && (N < 3 || branch[N - 1] == state))
 #define someCommitted anyIn(COMMITTED)
 #define someAborted anyIn(ABORTED)
 #define somePrepared anyIn(PREPARED)
@@ -186,15 +193,29 @@ active proctype Coordinator() {
 crash:
   die();
 done:
-  skip
+  coordinatorGone = true
 }
 
-/* A recovery worker: each round, one prepared branch it found, finished by the decision row. */
+/* Everything a recovery round reads, packed (mtype values are below 16). */
+#define SNAP ((((READ_ROW * 16 + row) * 16 + branch[0]) * 16 + branch[1]) * 16 + branch[N - 1])
+
+/*
+ * A recovery worker: each round, one prepared branch it found, finished by the decision row.
+ * Once the coordinator is gone, a round that changed nothing (it left a prepared branch, and
+ * nobody moved meanwhile) would change nothing again from the same state: the worker's next round
+ * waits until something has changed (idleAt). So recovery that cannot finish a prepared branch
+ * comes to rest, where Invariants checks the end state, instead of looping on it unseen. (While
+ * the coordinator runs, rounds may wait on it, e.g. on its uncommitted 'C'; they are not tracked.)
+ */
 proctype Recovery() {
   byte i;
   mtype seen;
+  int snap, idleAt;   /* the state this round began in; the state a round that changed nothing left */
+end:
   do
-  :: atomic { somePrepared ->
+  :: atomic { somePrepared && SNAP != idleAt ->
+       idleAt = 0;
+       if :: coordinatorGone -> snap = SNAP :: else -> skip fi;
        if
        :: branch[0] == PREPARED -> i = 0
        :: branch[1] == PREPARED -> i = 1
@@ -212,6 +233,9 @@ proctype Recovery() {
 #else
      seen = READ_ROW;                             /* read the row */
      if
+#ifdef BROKEN_NO_ROW_WAITS
+     :: seen == NONE -> skip                      /* "its coordinator may still decide": never 'A' */
+#else
      :: seen == NONE ->                           /* none: record 'A' (waits on a locked row) */
         atomic {
           if
@@ -220,6 +244,7 @@ proctype Recovery() {
           :: READ_ROW == C || READ_ROW == A -> seen = READ_ROW /* decided concurrently */
           fi
         }
+#endif
      :: seen == C_PENDING -> seen = NONE          /* invisible; same as a lock timeout */
      :: else -> skip
      fi;
@@ -229,7 +254,9 @@ proctype Recovery() {
        :: seen == C && branch[i] == PREPARED -> branch[i] = COMMITTED
        :: seen == A && branch[i] == PREPARED -> branch[i] = ABORTED
        :: else -> skip
-       fi
+       fi;
+       if :: SNAP == snap -> idleAt = snap :: else -> skip fi;   /* snap 0: not tracked */
+       snap = 0
      }
   /* Garbage collection of decision rows. */
 #ifdef BROKEN_GC_C
@@ -250,22 +277,29 @@ active proctype Clock() {
 }
 
 init {
-  byte k = 0;
   atomic {
-    do
-    :: k < N -> branch[k] = ACTIVE; k++
-    :: else -> break
-    od;
     run Recovery();
     run Recovery()
   }
 }
 
-/* What the caller relies on, in every state. */
+/*
+ * What the caller relies on. Each property is checked in every reachable state: its branch can run
+ * only where the property fails, so this process never keeps the system going by itself. Once
+ * nothing else can move (timeout: the coordinator has ended, the clock has passed the deadline and
+ * recovery can do no more), the end state is checked. The tags name the properties for check.sh.
+ */
+#define VIOLATED(p) :: atomic { !(p) -> assert(p) }
 active proctype Invariants() {
+end:
   do
-  :: assert(!(someCommitted && someAborted));    /* never split */
-  :: assert(!(acked && someAborted));            /* an acknowledged commit is never rolled back */
-  :: assert(!(reportedRolledBack && someCommitted)) /* "rolled back": nothing committed anywhere */
+  VIOLATED(!(someCommitted && someAborted))          /* @split: never committed and rolled back */
+  VIOLATED(!(acked && someAborted))                  /* @acked-rolled-back: "committed" is never rolled back */
+  VIOLATED(!(reportedRolledBack && someCommitted))   /* @rolled-back-committed: "rolled back": nothing committed */
+  :: timeout ->
+     assert(!somePrepared && !anyIn(ACTIVE));        /* @left-prepared: at the end, nothing left prepared */
+     assert(!acked || allIn(COMMITTED));             /* @acked-not-committed: "committed" commits everywhere */
+     assert(row == NONE);                            /* @row-left: every decision row collected */
+     break
   od
 }

@@ -28,7 +28,12 @@
  * it, since the model, which resolves such a row by the fences, had been followed loosely there); BROKEN_TRUST_FOUND_A (a coordinator that lost a PREPARE's answer
  * reports "rolled back" on finding an 'A' it did not write: the first version of this model did,
  * and Spin found the trace where that 'A' is a stale worker's, written after the transaction had
- * committed and its 'C' had been collected).
+ * committed and its 'C' had been collected); BROKEN_MISSING_WAITS (recovery, finding a staged row
+ * and a branch neither prepared nor committed, leaves the transaction for later as if that branch
+ * were live, instead of claiming its fence: never a split, but a coordinator that died before a
+ * PREPARE leaves the other branches prepared forever).
+ * Each property below carries a tag (@split, ...); check.sh requires each broken variant to violate
+ * the one it names, not just any.
  */
 
 #ifndef N
@@ -39,18 +44,22 @@ mtype = { IDLE, ACTIVE, PREPARED, COMMITTED, ABORTED };   /* a branch */
 mtype = { NONE, S, C, A };                                /* the decision row */
 mtype = { FREE, BRANCH, CLAIMED };                        /* a branch's fence row */
 
-mtype branch[N];
-mtype fence[N];
+mtype branch[N] = IDLE;   /* set before any process runs: the coordinator may begin at once */
+mtype fence[N] = FREE;
 mtype row = NONE;
 bool deadline = false;
 bool acked = false;
 bool reportedRolledBack = false;
+bool coordinatorGone = false;   /* the coordinator has ended, normally or not: only recovery is left */
 
 #define anyIn(state) (branch[0] == state || branch[1] == state || (N > 2 && branch[N - 1] == state))
 #define allIn2(s1, s2) ((branch[0] == s1 || branch[0] == s2) && (branch[1] == s1 || branch[1] == s2) && (N < 3 || branch[N - 1] == s1 || branch[N - 1] == s2))
 #define someCommitted anyIn(COMMITTED)
 #define someAborted anyIn(ABORTED)
 #define somePrepared anyIn(PREPARED)
+#define allIn(state) (branch[0] == state && branch[1] == state && (N < 3 || branch[N - 1] == state))
+#define collectable(k) (fence[k] == CLAIMED || (fence[k] == BRANCH && branch[k] == COMMITTED))
+#define allFree (fence[0] == FREE && fence[1] == FREE && (N < 3 || fence[N - 1] == FREE))
 
 /* A branch's transaction ends without commit: its uncommitted fence row goes with it. */
 inline abortBranch(k) {
@@ -231,17 +240,32 @@ abort:
 crash:
   die();
 done:
-  skip
+  coordinatorGone = true
 }
 
+/* Everything a recovery round reads, packed (mtype values are below 16). */
+#define SNAP ((((((row * 16 + branch[0]) * 16 + branch[1]) * 16 + branch[N - 1]) * 16 + fence[0]) * 16 + fence[1]) * 16 + fence[N - 1])
+
+/*
+ * A recovery worker. Once the coordinator is gone, a round that changed nothing (it left the
+ * transaction, and nobody moved meanwhile) would change nothing again from the same state: the
+ * worker's next round waits until something has changed (idleAt). So recovery that cannot finish
+ * a transaction comes to rest, where Invariants checks the end state, instead of looping on it
+ * unseen. (While the coordinator runs, rounds may wait on it, e.g. on a live branch's fence; they
+ * are not tracked.)
+ */
 proctype Recovery() {
   byte i, k;
   mtype seen;
   bool missing, busy, scanned[N];
+  int snap, idleAt;   /* the state this round began in; the state a round that changed nothing left */
+end:
   do
   :: /* A round: scan the prepared branches, then read the row (the scan is stale by then). */
      atomic {
-       (somePrepared || row == S);
+       (somePrepared || row == S) && SNAP != idleAt;
+       idleAt = 0;
+       if :: coordinatorGone -> snap = SNAP :: else -> skip fi;
        k = 0;
        do
        :: k < N -> scanned[k] = (branch[k] == PREPARED); k++
@@ -275,6 +299,9 @@ proctype Recovery() {
            :: else ->
 #ifdef BROKEN_NO_FENCE
               if :: branch[k] != COMMITTED -> missing = true :: else -> skip fi
+#elif defined(BROKEN_MISSING_WAITS)
+              /* "it may still be prepared": left for later, as a live branch is */
+              if :: branch[k] != COMMITTED -> busy = true :: else -> skip fi
 #elif defined(OTHER_FENCE_TABLE)
               /* Claims in another table than the branches': a live branch holds nothing there. */
               if :: branch[k] != COMMITTED -> missing = true :: else -> skip fi
@@ -313,17 +340,19 @@ proctype Recovery() {
         };
         i++
      :: else -> break
-     od
+     od;
+     atomic { if :: SNAP == snap -> idleAt = snap :: else -> skip fi; snap = 0 }   /* snap 0: not tracked */
   :: atomic { row == C && !somePrepared -> row = NONE }
   :: atomic { row == A && deadline && !somePrepared -> row = NONE }
   :: /* GC of committed fence rows (claimed, or of a committed branch) past the deadline. A live
         branch's fence is uncommitted: no other session can delete it. */
      atomic {
+       deadline && (collectable(0) || collectable(1) || (N > 2 && collectable(N - 1)));
        k = 0;
        do
        :: k < N ->
           if
-          :: deadline && (fence[k] == CLAIMED || (fence[k] == BRANCH && branch[k] == COMMITTED)) -> fence[k] = FREE
+          :: collectable(k) -> fence[k] = FREE
           :: else -> skip
           fi;
           k++
@@ -338,21 +367,29 @@ active proctype Clock() {
 }
 
 init {
-  byte k = 0;
   atomic {
-    do
-    :: k < N -> branch[k] = IDLE; fence[k] = FREE; k++
-    :: else -> break
-    od;
     run Recovery();
     run Recovery()
   }
 }
 
+/*
+ * What the caller relies on, as in decision.pml: each property in every reachable state (its branch
+ * can run only where it fails), and once nothing else can move (timeout), the end state. The tags
+ * name the properties for check.sh.
+ */
+#define VIOLATED(p) :: atomic { !(p) -> assert(p) }
 active proctype Invariants() {
+end:
   do
-  :: assert(!(someCommitted && someAborted));
-  :: assert(!(acked && someAborted));
-  :: assert(!(reportedRolledBack && someCommitted))
+  VIOLATED(!(someCommitted && someAborted))          /* @split: never committed and rolled back */
+  VIOLATED(!(acked && someAborted))                  /* @acked-rolled-back: "committed" is never rolled back */
+  VIOLATED(!(reportedRolledBack && someCommitted))   /* @rolled-back-committed: "rolled back": nothing committed */
+  :: timeout ->
+     assert(!somePrepared && !anyIn(ACTIVE));        /* @left-prepared: at the end, nothing left prepared */
+     assert(!acked || allIn(COMMITTED));             /* @acked-not-committed: "committed" commits everywhere */
+     assert(row == NONE);                            /* @row-left: every decision row collected */
+     assert(allFree);                                /* @fence-left: every fence row collected */
+     break
   od
 }
