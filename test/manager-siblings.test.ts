@@ -6,13 +6,16 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import pg from 'pg'
+import { DyingStartupProxy } from '../harness/dying-startup-proxy.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgMarks, pgPrepared } from '../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../harness/siblings.js'
 import {
+  createCoordinator,
   createRunner,
   isConcurrentSavepointError,
   isConfigurationError,
+  isTransactionRolledBackError,
   isTransactionStateError,
 } from '../src/index.js'
 import { pgDatabase } from '../src/postgres/node-postgres.js'
@@ -295,6 +298,43 @@ describe('statements of concurrent flows on one node-postgres branch', () => {
       )
     } finally {
       await pool.end()
+    }
+  })
+})
+
+describe('a node-postgres client whose server dies as pg-pool hands it out', () => {
+  test('its error reaches txkit, not the process: the transaction is rolled back, nothing uncaught', async () => {
+    const a = await member('a')
+    const proxy = await DyingStartupProxy.start(Number(new URL(a.url).port))
+    const target = new URL(a.url)
+    target.host = `127.0.0.1:${proxy.port}`
+    const pool = new pg.Pool({ connectionString: target.toString(), max: 2 })
+    pool.on('error', () => {})
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown) => void uncaught.push(error)
+    // Taken over from node:test for this test alone: an error to no listener would end the file.
+    const previous = process.listeners('uncaughtException')
+    process.removeAllListeners('uncaughtException')
+    process.on('uncaughtException', onUncaught)
+    try {
+      const coordinator = createCoordinator({ decisionLog: a.db })
+      const dying = pgDatabase(pool, { name: 'dying' })
+      const failed = await coordinator
+        .transaction({ a: a.db, dying }, async (branches) => {
+          await branches.a.query(`INSERT INTO marks VALUES ('never')`)
+          await branches.dying.query('SELECT 1')
+        })
+        .catch((error: unknown) => error)
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(uncaught, [], 'no error reached the process')
+      assert.ok(isTransactionRolledBackError(failed), String(failed))
+      assert.deepEqual(await pgMarks(a.pool), [])
+      await coordinator.close()
+    } finally {
+      process.off('uncaughtException', onUncaught)
+      for (const listener of previous) process.on('uncaughtException', listener)
+      await pool.end()
+      await proxy.stop()
     }
   })
 })

@@ -326,6 +326,32 @@ function inTurn(queue: StatementQueue, callback: Callback, send: (callback: Call
   return undefined
 }
 
+/**
+ * A client of `pool` as txkit's connection, watched for loss from the moment pg-pool hands it out.
+ * pg-pool stops listening for a client's errors when it hands the client out, and resolves the
+ * promise of `connect()` only a microtask later: an error that arrives in the same read as the
+ * new client's ReadyForQuery (a server dying as the client connects: "unexpected postmaster
+ * exit") is emitted in between, to no listener, and ends the process. Its callback form is called
+ * in the same tick, before the rest of that read is parsed.
+ */
+function checkOut(pool: PgPoolLike): Promise<PgConnection<PgClientLike>> {
+  const connect = pool.connect as (
+    callback?: PgConnectCallback,
+  ) => Promise<PgClientLike> | undefined
+  if (connect.length === 0) {
+    // A pool-like object without the callback form.
+    return (connect.call(pool) as Promise<PgClientLike>).then((client) => new PgConnection(client))
+  }
+  return new Promise((resolve, reject) => {
+    connect.call(pool, (error, client) => {
+      if (error !== undefined && error !== null) reject(error)
+      else resolve(new PgConnection(client as PgClientLike))
+    })
+  })
+}
+
+type PgConnectCallback = (error: Error | null | undefined, client?: PgClientLike) => void
+
 function isClientSideLoss(error: unknown): boolean {
   return (
     error instanceof Error &&
@@ -376,8 +402,8 @@ export function pgDatabase<Pool extends PgPoolLike>(
     name,
     identity: poolIdentity(pool),
     dialect: postgresDialect,
-    async acquire() {
-      return new PgConnection((await pool.connect()) as PgClientOf<Pool>)
+    acquire() {
+      return checkOut(pool) as Promise<PgConnection<PgClientOf<Pool>>>
     },
   }
 }
