@@ -30,15 +30,7 @@ export class CuttingProxy {
     const sockets = new Set<Socket>()
     let proxy: CuttingProxy | undefined
     const server = createServer((client) => {
-      const upstream = connect(targetPort, '127.0.0.1')
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on('close', () => sockets.delete(socket))
-        socket.on('error', () => {
-          client.destroy()
-          upstream.destroy()
-        })
-      }
+      const upstream = upstreamOf(client, targetPort, sockets)
       client.on('data', (chunk) => {
         if (proxy?.partitioned) return
         const trigger = proxy?.trigger
@@ -77,4 +69,21 @@ export class CuttingProxy {
     for (const socket of this.#sockets) socket.destroy()
     await new Promise((resolve) => this.#server.close(resolve))
   }
+}
+
+/**
+ * Opens the server side of a proxied `client`: both sockets are kept in `sockets` while open, and
+ * an error on either drops both.
+ */
+export function upstreamOf(client: Socket, targetPort: number, sockets: Set<Socket>): Socket {
+  const upstream = connect(targetPort, '127.0.0.1')
+  for (const socket of [client, upstream]) {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {
+      client.destroy()
+      upstream.destroy()
+    })
+  }
+  return upstream
 }

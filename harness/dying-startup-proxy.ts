@@ -1,4 +1,5 @@
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
+import { upstreamOf } from './cutting-proxy.js'
 
 /**
  * A TCP proxy in front of PostgreSQL that lets a session start, then sends, in the very write that
@@ -19,15 +20,7 @@ export class DyingStartupProxy {
   static async start(targetPort: number): Promise<DyingStartupProxy> {
     const sockets = new Set<Socket>()
     const server = createServer((client) => {
-      const upstream = connect(targetPort, '127.0.0.1')
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on('close', () => sockets.delete(socket))
-        socket.on('error', () => {
-          client.destroy()
-          upstream.destroy()
-        })
-      }
+      const upstream = upstreamOf(client, targetPort, sockets)
       client.on('data', (chunk) => upstream.write(chunk))
       let pending = Buffer.alloc(0)
       upstream.on('data', (chunk: Buffer) => {
