@@ -13,6 +13,7 @@ export const DRIVER_NEUTRAL: ReadonlySet<string> = new Set([
   'layout.test.js',
   'package.test.js',
   'readme.test.js',
+  'docs.test.js',
   'examples.test.js',
   'demo.test.js',
   'test-plan.test.js',

@@ -5,23 +5,30 @@ import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type mysql from 'mysql2/promise'
 import { serversForFile } from '../harness/file-servers.js'
+import { fencedBlocks } from '../harness/markdown-docs.js'
 
 const servers = serversForFile()
 const repository = fileURLToPath(new URL('../..', import.meta.url))
 
-/** The body of the ```ts block that follows `heading` in the README. */
-function readmeBlock(heading: string): string {
-  const readme = readFileSync(`${repository}README.md`, 'utf8')
-  const from = readme.indexOf(heading)
-  assert.ok(from >= 0, `no ${heading} in the README`)
-  const start = readme.indexOf('```ts\n', from) + '```ts\n'.length
-  return readme.slice(start, readme.indexOf('```\n', start))
+/** The body of the first ```ts block under `heading` in `file` (the README or a page of docs/). */
+function docBlock(file: string, heading: string): string {
+  const text = readFileSync(`${repository}${file}`, 'utf8')
+  const lines = text.split('\n')
+  const at = lines.indexOf(heading)
+  assert.ok(at >= 0, `no ${heading} in ${file}`)
+  const block = fencedBlocks(text).find((found) => found.language === 'ts' && found.line > at)
+  assert.ok(block !== undefined, `no ts block under ${heading} in ${file}`)
+  return block.body
 }
 
 describe('the README quick start, as pasted', () => {
   test('is examples/quick-start.ts, which runs against PostgreSQL and MariaDB and exits', async (t) => {
     const example = readFileSync(`${repository}examples/quick-start.ts`, 'utf8')
-    assert.equal(readmeBlock('## Quick start'), example, 'the README block is the example file')
+    assert.equal(
+      docBlock('README.md', '## Quick start'),
+      example,
+      'the README block is the example file',
+    )
     const mariadb = servers.mariadb
     if (mariadb === undefined) return t.skip('no MariaDB')
     const accountsUrl = await servers.postgres.createDatabase()
@@ -50,13 +57,16 @@ describe('the README quick start, as pasted', () => {
   })
 })
 
-describe('the README example with postgres.js and the mariadb connector, as pasted', () => {
+describe('the docs example with postgres.js and the mariadb connector, as pasted', () => {
   test('is examples/postgres-js-mariadb.ts, which runs and commits in both databases', async (t) => {
     const example = readFileSync(`${repository}examples/postgres-js-mariadb.ts`, 'utf8')
     assert.equal(
-      readmeBlock('### The same with postgres.js and the mariadb connector'),
+      docBlock(
+        'docs/databases.md',
+        '## The Quick start with postgres.js and the mariadb connector',
+      ),
       example,
-      'the README block is the example file',
+      'the docs block is the example file',
     )
     const mariadb = servers.mariadb
     if (mariadb === undefined) return t.skip('no MariaDB')
@@ -86,20 +96,24 @@ describe('the README example with postgres.js and the mariadb connector, as past
   })
 })
 
-/** The README's order-service sections, one per integration, each kept as a program in examples/. */
+/** The order service of each integration's page of docs/, each kept as a program in examples/. */
 const ORDER_SERVICES = [
-  ['Kysely', 'kysely-orders'],
-  ['Drizzle', 'drizzle-orders'],
-  ['Knex', 'knex-orders'],
-  ['TypeORM', 'typeorm-orders'],
-  ['Prisma', 'prisma-orders'],
+  ['Kysely', 'kysely', 'kysely-orders'],
+  ['Drizzle', 'drizzle', 'drizzle-orders'],
+  ['Knex', 'knex', 'knex-orders'],
+  ['TypeORM', 'typeorm', 'typeorm-orders'],
+  ['Prisma', 'prisma', 'prisma-orders'],
 ] as const
 
-for (const [tool, program] of ORDER_SERVICES) {
-  describe(`the README ${tool} order service, as pasted`, () => {
+for (const [tool, page, program] of ORDER_SERVICES) {
+  describe(`the docs ${tool} order service, as pasted`, () => {
     test(`is examples/${program}.ts: one order commits in both databases, the failed one in neither`, async (t) => {
       const example = readFileSync(`${repository}examples/${program}.ts`, 'utf8')
-      assert.equal(readmeBlock(`## ${tool}`), example, 'the README block is the example file')
+      assert.equal(
+        docBlock(`docs/${page}.md`, `# ${tool}`),
+        example,
+        'the docs block is the example file',
+      )
       const mariadb = servers.mariadb
       if (mariadb === undefined) return t.skip('no MariaDB')
       const ordersUrl = await servers.postgres.createDatabase()
