@@ -16,7 +16,7 @@ function docBlock(file: string, heading: string): string {
   const lines = text.split('\n')
   const at = lines.indexOf(heading)
   assert.ok(at >= 0, `no ${heading} in ${file}`)
-  const block = fencedBlocks(text).find((found) => found.language === 'ts' && found.line > at)
+  const block = fencedBlocks(text).find((found) => found.language === 'ts' && found.line > at + 1)
   assert.ok(block !== undefined, `no ts block under ${heading} in ${file}`)
   return block.body
 }
