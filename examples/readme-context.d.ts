@@ -1,6 +1,6 @@
-// The names the README's short fragments take from their surroundings (the Quick start above
-// them, or your application), declared so that CI type-checks every fragment against the real API.
-// (test/readme.test.ts compiles each ```ts block of the README with these declarations.)
+// The names the short fragments of the README and docs/*.md take from their surroundings (the
+// Quick start above them, or your application), declared so that CI type-checks every fragment
+// against the real API. (test/readme.test.ts compiles each ```ts block with these declarations.)
 
 declare const accounts: import('txkit').Database<import('pg').PoolClient>
 declare const ledger: import('txkit').Database<import('mysql2/promise').PoolConnection>
