@@ -143,11 +143,10 @@ export {
   createRunner,
   type OperationContext,
   Runner,
-  type RunnerOptions,
-  type RunOptions,
   type RunTarget,
   type SessionOf,
 } from './runner/runner.js'
+export type { RunnerOptions, RunOptions } from './runner/runner-options.js'
 export {
   classifyError,
   type ErrorClassification,

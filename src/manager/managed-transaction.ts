@@ -18,7 +18,7 @@ import type { LockKey } from '../lock/lock-key.js'
 import type { LockModesOf } from '../lock/lock-options.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
-import { registerBranchTurns } from './branch-turns.js'
+import { registerBranchTurns } from '../runner/branch-turns.js'
 import {
   type RecordedWrite,
   type RecordHooks,
