@@ -29,7 +29,7 @@ export async function recoverOnce(
   const report = await recover({
     ...options,
     dryRun: command === 'status' || options.dryRun === true,
-    logger: logger,
+    logger,
   })
   if (values.json) out(JSON.stringify(report, null, 2))
   else out(command === 'status' ? formatStatus(report) : formatRecovery(report))

@@ -127,7 +127,7 @@ async function watch({ values, connected, logger }: CommandContext): Promise<num
     if (round % PREFLIGHT_EVERY_ROUNDS === 0) await preflight.run()
     if (roundLock !== undefined && lockDatabase !== undefined) {
       await watchRound(logger, roundLock, lockDatabase, metrics, () =>
-        recover({ ...options, logger: logger }),
+        recover({ ...options, logger }),
       )
     }
     // sleep() removes its abort listener each time: nothing accumulates over the rounds.
