@@ -99,15 +99,12 @@ export {
 export type { AcquireOptions, LockOptions } from './lock/lock-options.js'
 export type { LockSource } from './lock/lock-source.js'
 export { type WithLockOptions, withLock } from './lock/with-lock.js'
+export type { ManagedSavepoint } from './manager/managed-savepoints.js'
 export {
   type AfterAbortHook,
   type AfterCommitHook,
   type BeforeCommitHook,
-  type CommitOutcome,
-  type ManagedSavepoint,
-  type ManagedStatus,
   ManagedTransaction,
-  type TransactionLockOptions,
 } from './manager/managed-transaction.js'
 export type {
   RecordedWrite,
@@ -118,13 +115,12 @@ export type {
 } from './manager/record-hooks.js'
 export type { ResourceSavepoint, TransactionResource } from './manager/resource-database.js'
 export { isRetryableTransactionError } from './manager/retryable-error.js'
-export {
-  createTransactionManager,
-  type RetryOptions,
-  type TransactionAttempt,
-  TransactionManager,
-  type TransactionManagerOptions,
-} from './manager/transaction-manager.js'
+export type { RetryOptions, TransactionAttempt } from './manager/transaction-attempts.js'
+export type { CommitOutcome } from './manager/transaction-hooks.js'
+export type { ManagedStatus } from './manager/transaction-lifecycle.js'
+export type { TransactionLockOptions } from './manager/transaction-locks.js'
+export { createTransactionManager, TransactionManager } from './manager/transaction-manager.js'
+export type { TransactionManagerOptions } from './manager/transaction-manager-options.js'
 export {
   type CheckDeploymentOptions,
   checkDeployment,
@@ -143,11 +139,10 @@ export {
   createRunner,
   type OperationContext,
   Runner,
-  type RunnerOptions,
-  type RunOptions,
   type RunTarget,
   type SessionOf,
 } from './runner/runner.js'
+export type { RunnerOptions, RunOptions } from './runner/runner-options.js'
 export {
   classifyError,
   type ErrorClassification,

@@ -1,52 +1,25 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
 import type { Coordinator } from '../commit/coordinator.js'
-import type {
-  DistributedTransaction,
-  TransactionSavepoint,
-} from '../commit/distributed-transaction.js'
+import type { TransactionSavepoint } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
 import type { UrlDriver } from '../driver/url-driver.js'
-import { withConnection } from '../driver/with-connection.js'
-import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
-import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
-import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { DatabaseLock } from '../lock/database-lock.js'
 import type { LockKey } from '../lock/lock-key.js'
 import type { LockModesOf } from '../lock/lock-options.js'
-import { errorMessage } from '../util/error-message.js'
+import { registerBranchTurns } from '../runner/branch-turns.js'
 import type { Logger } from '../util/logger.js'
-import { registerBranchTurns } from './branch-turns.js'
-import {
-  type RecordedWrite,
-  type RecordHooks,
-  type RecordKind,
-  runBeforeRecordHooks,
-  runRecordHooks,
-} from './record-hooks.js'
-import { resourceDatabase, type TransactionResource } from './resource-database.js'
-import { type SavepointScope, SavepointScopes } from './savepoint-scopes.js'
+import { inSavepoint, type ManagedSavepoint, savepointHandle } from './managed-savepoints.js'
+import type { RecordHooks, RecordKind } from './record-hooks.js'
+import { RecordedWrites } from './recorded-writes.js'
+import type { TransactionResource } from './resource-database.js'
+import { SavepointScopes } from './savepoint-scopes.js'
+import { type CommitOutcome, TransactionHooks } from './transaction-hooks.js'
+import { type ManagedStatus, TransactionLifecycle } from './transaction-lifecycle.js'
 import { type TransactionLockOptions, TransactionLocks } from './transaction-locks.js'
-
-export type { TransactionLockOptions }
-
-import { UrlConnections } from './url-connections.js'
-
-/** True in the flow of an after-commit, after-abort or record hook. */
-const inAfterHook = new AsyncLocalStorage<boolean>()
-
-/** @internal Whether the calling flow runs in a transaction's after-hook. */
-export function runningAfterHook(): boolean {
-  return inAfterHook.getStore() === true
-}
-
-/** How a commit ended, as after-commit hooks are told: never a guess. */
-export type CommitOutcome = 'committed' | 'aborted' | 'unknown'
-
-/** Where a managed transaction stands. */
-export type ManagedStatus = 'active' | 'committing' | 'committed' | 'aborted' | 'unknown'
+import { TransactionNotifications } from './transaction-notifications.js'
+import { TransactionParticipants } from './transaction-participants.js'
 
 export type BeforeCommitHook = (transaction: ManagedTransaction) => void | Promise<void>
 export type AfterCommitHook = (
@@ -56,42 +29,21 @@ export type AfterCommitHook = (
 export type AfterAbortHook = (transaction: ManagedTransaction) => void | Promise<void>
 
 /**
- * A savepoint set with the handle form of `tx.savepoint()`. Savepoints nested in it are set with
- * its own `savepoint()`: txkit then knows they are inside it, not beside it.
- */
-export interface ManagedSavepoint extends TransactionSavepoint {
-  /** Sets a savepoint inside this one (from the same async flow). */
-  savepoint(): Promise<ManagedSavepoint>
-}
-
-interface Notification {
-  readonly database: Database
-  readonly channel: string
-  readonly payload: string
-}
-
-/**
  * A transaction of a {@link TransactionManager}: databases join it when first used, hooks run
  * around its end, notifications go out once it is committed. Several databases commit through the
  * same two-phase engine as `coordinator.transaction`; one commits in one phase.
+ *
+ * The work is done by its parts: the participants (engine, connections, resources), the hooks,
+ * the recorded writes, the notifications, the locks, the savepoint turns, and the lifecycle that
+ * ends the transaction through them.
  */
 export class ManagedTransaction {
-  readonly #coordinator: Coordinator
-  readonly #logger: Logger
-  #engine: Promise<DistributedTransaction> | undefined
-  #status: ManagedStatus = 'active'
-  #doomed = false
-  readonly #beforeCommit: BeforeCommitHook[] = []
-  readonly #afterCommit: AfterCommitHook[] = []
-  readonly #afterAbort: AfterAbortHook[] = []
-  readonly #notifications: Notification[] = []
-  readonly #records: RecordedWrite[] = []
-  readonly #resources = new Map<string, Promise<BranchHandle>>()
-  readonly #joinedResources: TransactionResource[] = []
-  /** Pools opened for connection strings, by string: one connection each, closed at the end. */
-  readonly #urlConnections: UrlConnections
-  readonly #recordHooks: ReadonlyMap<string, readonly RecordHooks[]>
+  readonly #participants: TransactionParticipants
+  readonly #hooks: TransactionHooks<ManagedTransaction>
+  readonly #notifications = new TransactionNotifications()
+  readonly #records: RecordedWrites
   readonly #locks = new TransactionLocks()
+  readonly #lifecycle: TransactionLifecycle<ManagedTransaction>
   /**
    * @internal Set by `manager.run`: the transaction's context ends with it, so a tool's query in
    * it once the transaction has ended comes from a flow that outlived the work, not from a hook.
@@ -99,8 +51,6 @@ export class ManagedTransaction {
   endsWithRun = false
   /** @internal Savepoints as turns, for the integrations' transactions and statements. */
   readonly scopes: SavepointScopes
-  /** Why only an abort remains: a rollback undid writes that reached it from outside. */
-  #uncommittable: TransactionStateError | undefined
 
   /** @internal Use `manager.begin()` or `manager.run()`. */
   constructor(
@@ -110,57 +60,40 @@ export class ManagedTransaction {
     urlDrivers: readonly UrlDriver[],
     siblingWaitTimeout: number,
   ) {
-    this.#urlConnections = new UrlConnections(urlDrivers)
-    this.#coordinator = coordinator
-    this.#logger = logger
-    this.#recordHooks = recordHooks
+    const participants = new TransactionParticipants(coordinator, urlDrivers)
+    this.#participants = participants
+    this.#records = new RecordedWrites(recordHooks)
+    this.#hooks = new TransactionHooks(logger, () => participants.gtrid)
     this.scopes = new SavepointScopes({
       create: () => this.#savepoint(),
       waitTimeout: siblingWaitTimeout,
-      describe: () => `Transaction ${this.#gtrid ?? '(not begun)'}`,
-      onUndone: (error) => {
-        this.#uncommittable ??= error
-      },
+      describe: () => `Transaction ${participants.gtrid ?? '(not begun)'}`,
+      onUndone: (error) => this.#lifecycle.markUncommittable(error),
     })
-  }
-
-  #ensureEngine(): Promise<DistributedTransaction> {
-    this.#engine ??= this.#coordinator.begin().then((engine) => {
-      this.#gtrid = engine.gtrid
-      return engine
+    this.#lifecycle = new TransactionLifecycle({
+      transaction: this,
+      participants,
+      hooks: this.#hooks,
+      records: this.#records,
+      notifications: this.#notifications,
+      locks: this.#locks,
+      scopes: this.scopes,
+      logger,
     })
-    return this.#engine
   }
 
   get status(): ManagedStatus {
-    return this.#status
+    return this.#lifecycle.status
   }
 
   /** The global transaction id, once a database has joined. */
   get gtrid(): string | undefined {
-    return this.#gtrid
+    return this.#participants.gtrid
   }
-  #gtrid: string | undefined
 
   get isDoomed(): boolean {
-    return this.#doomed
+    return this.#lifecycle.isDoomed
   }
-
-  #assertActive(action: string): void {
-    if (this.#status !== 'active') {
-      throw new TransactionStateError(`Cannot ${action}: the transaction is ${this.#status}.`)
-    }
-  }
-
-  /** Hooks and notifications may still be added by before-commit hooks, until the commit proper. */
-  #assertOpen(action: string): void {
-    if (this.#status !== 'active' && !(this.#status === 'committing' && !this.#sealed)) {
-      throw new TransactionStateError(`Cannot ${action}: the transaction is ${this.#status}.`)
-    }
-  }
-  #sealed = false
-  /** Which after-hooks are running: as in Zope, they may add hooks of their kind, which run too. */
-  #runningAfter: 'commit' | 'abort' | undefined
 
   /**
    * Joins a database: opens its branch on a dedicated connection the first time, returns the same
@@ -175,8 +108,8 @@ export class ManagedTransaction {
    * ```
    */
   async join<Raw>(name: string, database: Database<Raw>): Promise<BranchHandle<Raw>> {
-    this.#assertOpen(`join "${name}"`)
-    const handle = await (await this.#ensureEngine()).join(name, database)
+    this.#lifecycle.assertOpen(`join "${name}"`)
+    const handle = await this.#participants.join(name, database)
     registerBranchTurns(handle, this.scopes)
     return handle
   }
@@ -195,8 +128,8 @@ export class ManagedTransaction {
    * ```
    */
   async connect(url: string, name?: string): Promise<BranchHandle> {
-    this.#assertOpen('join a connection string')
-    const database = await this.#urlConnections.open(url, name)
+    this.#lifecycle.assertOpen('join a connection string')
+    const database = await this.#participants.openUrl(url, name)
     return this.join(database.name, database)
   }
 
@@ -213,15 +146,8 @@ export class ManagedTransaction {
    * ```
    */
   async joinResource(resource: TransactionResource): Promise<void> {
-    this.#assertOpen('join a resource')
-    let joining = this.#resources.get(resource?.sortKey)
-    if (joining === undefined) {
-      const database = resourceDatabase(resource)
-      joining = this.join(database.name, database)
-      this.#resources.set(resource.sortKey, joining)
-      this.#joinedResources.push(resource)
-    }
-    await joining
+    this.#lifecycle.assertOpen('join a resource')
+    await this.#participants.joinResource(resource, (name, database) => this.join(name, database))
   }
 
   /**
@@ -246,16 +172,16 @@ export class ManagedTransaction {
     key: LockKey,
     options: TransactionLockOptions<LockModesOf<Source>> = {},
   ): Promise<DatabaseLock> {
-    this.#assertActive('take a lock')
+    this.#lifecycle.assertActive('take a lock')
     return this.#locks.take(database, key, options, async () => {
       const branch = await this.join(database.name, database)
-      return (await this.#ensureEngine()).sessionOf(branch)
+      return (await this.#participants.engine()).sessionOf(branch)
     })
   }
 
   /** The user-written resources that joined, for retry decisions. */
   get resources(): readonly TransactionResource[] {
-    return this.#joinedResources
+    return this.#participants.resources
   }
 
   /**
@@ -263,8 +189,8 @@ export class ManagedTransaction {
    * A throw aborts the transaction and is what `commit()` rejects with.
    */
   beforeCommit(hook: BeforeCommitHook): void {
-    this.#assertOpen('add a before-commit hook')
-    this.#beforeCommit.push(hook)
+    this.#lifecycle.assertOpen('add a before-commit hook')
+    this.#hooks.beforeCommit(hook)
   }
 
   /**
@@ -274,8 +200,9 @@ export class ManagedTransaction {
    * add after-commit hooks: they run after it, in this round.
    */
   afterCommit(hook: AfterCommitHook): void {
-    if (this.#runningAfter !== 'commit') this.#assertOpen('add an after-commit hook')
-    this.#afterCommit.push(hook)
+    if (this.#hooks.runningAfter !== 'commit')
+      this.#lifecycle.assertOpen('add an after-commit hook')
+    this.#hooks.afterCommit(hook)
   }
 
   /**
@@ -283,8 +210,8 @@ export class ManagedTransaction {
    * After-abort hooks may add more, which run too.
    */
   afterAbort(hook: AfterAbortHook): void {
-    if (this.#runningAfter !== 'abort') this.#assertOpen('add an after-abort hook')
-    this.#afterAbort.push(hook)
+    if (this.#hooks.runningAfter !== 'abort') this.#lifecycle.assertOpen('add an after-abort hook')
+    this.#hooks.afterAbort(hook)
   }
 
   /**
@@ -294,16 +221,8 @@ export class ManagedTransaction {
    * @throws ConfigurationError for a database without notifications (MySQL/MariaDB).
    */
   notify(database: Database, channel: string, payload = ''): void {
-    this.#assertOpen('queue a notification')
-    if (database.dialect.notify === undefined) {
-      throw new ConfigurationError(
-        `Database "${database.name}" (${database.dialect.displayName}) has no NOTIFY; notify through a PostgreSQL database.`,
-      )
-    }
-    if (typeof channel !== 'string' || channel.length === 0 || channel.length > 63) {
-      throw new ConfigurationError('A notification channel is a name of 1 to 63 characters.')
-    }
-    this.#notifications.push({ database, channel, payload: String(payload) })
+    this.#lifecycle.assertOpen('queue a notification')
+    this.#notifications.queue(database, channel, payload)
   }
 
   /**
@@ -317,13 +236,8 @@ export class ManagedTransaction {
    * ```
    */
   recordWrite(kind: RecordKind, table: string, record: unknown): void {
-    this.#assertOpen('record a write')
-    if (kind !== 'insert' && kind !== 'update' && kind !== 'delete') {
-      throw new ConfigurationError(
-        `A write is an insert, an update or a delete, not ${JSON.stringify(kind)}.`,
-      )
-    }
-    this.#records.push({ kind, table, record })
+    this.#lifecycle.assertOpen('record a write')
+    this.#records.record(kind, table, record)
   }
 
   /**
@@ -357,75 +271,30 @@ export class ManagedTransaction {
   savepoint<Result>(
     work?: (transaction: ManagedTransaction) => Promise<Result>,
   ): Promise<ManagedSavepoint | Result> {
-    this.#assertActive('set a savepoint')
-    if (work === undefined) return this.#handle(undefined)
+    this.#lifecycle.assertActive('set a savepoint')
+    if (work === undefined) {
+      return savepointHandle(this.scopes, undefined, () =>
+        this.#lifecycle.assertActive('set a savepoint'),
+      )
+    }
     if (typeof work !== 'function') {
       throw new ConfigurationError(
         'tx.savepoint() takes nothing (a savepoint handle) or the work to run inside it (a function).',
       )
     }
-    return this.#inSavepoint(work)
-  }
-
-  async #handle(parent: SavepointScope | undefined): Promise<ManagedSavepoint> {
-    const scope = await this.scopes.open('handle', 'tx.savepoint()', parent)
-    const inner = scope.savepoint as TransactionSavepoint
-    return {
-      name: inner.name,
-      savepoint: async () => {
-        this.#assertActive('set a savepoint')
-        if (scope.ended) await inner.release() // refused: it no longer exists
-        return this.#handle(scope)
-      },
-      rollback: async () => {
-        await inner.rollback()
-        // Savepoints set inside it are gone.
-        if (scope.child !== undefined) this.scopes.end(scope.child)
-      },
-      release: async () => {
-        await inner.release()
-        this.scopes.end(scope)
-      },
-    }
-  }
-
-  async #inSavepoint<Result>(
-    work: (transaction: ManagedTransaction) => Promise<Result>,
-  ): Promise<Result> {
-    const scope = await this.scopes.open('callback', 'tx.savepoint(work)')
-    const inner = scope.savepoint as TransactionSavepoint
-    let result: Result
-    try {
-      result = await this.scopes.within(scope, () => work(this))
-    } catch (error) {
-      try {
-        await inner.rollback()
-        await inner.release()
-      } catch {
-        // The transaction is uncommittable now (see DistributedTransaction.uncommittable).
-      } finally {
-        this.scopes.end(scope)
-      }
-      throw error
-    }
-    try {
-      await inner.release()
-    } finally {
-      this.scopes.end(scope)
-    }
-    return result
+    return inSavepoint(this.scopes, () => work(this))
   }
 
   /** A savepoint on every branch that also forgets the writes recorded since, when rolled back to. */
   async #savepoint(): Promise<TransactionSavepoint> {
-    this.#assertActive('set a savepoint')
-    const inner = await (await this.#ensureEngine()).savepoint()
-    const mark = this.#records.length
+    this.#lifecycle.assertActive('set a savepoint')
+    const inner = await (await this.#participants.engine()).savepoint()
+    const mark = this.#records.mark()
     return {
       name: inner.name,
       rollback: async () => {
         await inner.rollback()
-        this.#records.length = Math.min(this.#records.length, mark)
+        this.#records.forgetSince(mark)
       },
       release: () => inner.release(),
     }
@@ -433,8 +302,7 @@ export class ManagedTransaction {
 
   /** From now on the transaction can only abort; `commit()` refuses, `run()` aborts it. */
   doom(): void {
-    this.#assertActive('doom the transaction')
-    this.#doomed = true
+    this.#lifecycle.doom()
   }
 
   /**
@@ -446,148 +314,11 @@ export class ManagedTransaction {
    * @throws TransactionRolledBackError / OutcomeUnknownError as `DistributedTransaction.commit`.
    */
   async commit(): Promise<CommitResult | undefined> {
-    this.#assertActive('commit')
-    if (this.#doomed) {
-      throw new TransactionStateError('The transaction is doomed: it can only be aborted.')
-    }
-    // A savepoint rollback that failed part-way: only abort remains (Zope's COMMITFAILED).
-    const uncommittable =
-      this.#uncommittable ?? (await this.#engine?.catch(() => undefined))?.uncommittable
-    if (uncommittable !== undefined) throw uncommittable
-    this.#status = 'committing'
-    try {
-      return await this.#commit()
-    } finally {
-      await this.#urlConnections.closeAll()
-    }
-  }
-
-  async #commit(): Promise<CommitResult | undefined> {
-    try {
-      for (let index = 0; index < this.#beforeCommit.length; index++) {
-        await this.#beforeCommit[index]?.(this)
-      }
-      await this.#runBeforeRecordHooks()
-      if (this.#uncommittable !== undefined) throw this.#uncommittable
-    } catch (error) {
-      await this.#rollBack()
-      await this.#runRecordHooks('failed', 'aborted')
-      await this.#runAfterCommit('aborted')
-      await this.#runAfterAbort()
-      throw error
-    }
-    this.#sealed = true
-    this.scopes.close('the transaction is committing')
-    let result: CommitResult | undefined
-    try {
-      result = this.#engine === undefined ? undefined : await (await this.#engine).commit()
-    } catch (error) {
-      // A branch ended behind txkit's back may have committed its work: not "aborted".
-      if (isOutcomeUnknownError(error) || isBranchTransactionEndedError(error)) {
-        this.#status = 'unknown'
-        await this.#runRecordHooks('failed', 'unknown')
-        await this.#runAfterCommit('unknown')
-      } else {
-        this.#status = 'aborted'
-        await this.#runRecordHooks('failed', 'aborted')
-        await this.#runAfterCommit('aborted')
-        await this.#runAfterAbort()
-      }
-      throw error
-    }
-    this.#status = 'committed'
-    await this.#sendNotifications()
-    await this.#runRecordHooks('after')
-    await this.#runAfterCommit('committed')
-    return result
+    return this.#lifecycle.commit()
   }
 
   /** Rolls back every joined database and runs the after-abort hooks. A no-op once aborted. */
   async abort(): Promise<void> {
-    if (this.#status === 'aborted') return
-    this.#assertActive('abort')
-    let ended: unknown
-    try {
-      await this.#rollBack()
-    } catch (error) {
-      if (!isBranchTransactionEndedError(error)) throw error
-      // A branch's work may be committed: its records' outcome is unknown, not aborted.
-      ended = error
-      this.#status = 'unknown'
-    }
-    await this.#urlConnections.closeAll()
-    await this.#runRecordHooks('failed', ended === undefined ? 'aborted' : 'unknown')
-    await this.#runAfterAbort()
-    if (ended !== undefined) throw ended
-  }
-
-  async #rollBack(): Promise<void> {
-    this.#status = 'aborted'
-    this.scopes.close('the transaction was rolled back')
-    const engine = await this.#engine?.catch(() => undefined)
-    if (engine?.status === 'active') await engine.rollback()
-  }
-
-  async #sendNotifications(): Promise<void> {
-    for (const { database, channel, payload } of this.#notifications) {
-      try {
-        await withConnection(database, async (connection) =>
-          database.dialect.notify?.(connection, channel, payload),
-        )
-      } catch (error) {
-        this.#logger.error(
-          { gtrid: this.#gtrid, database: database.name, channel, error: errorMessage(error) },
-          'txkit: a notification could not be sent after the commit',
-        )
-      }
-    }
-  }
-
-  async #runBeforeRecordHooks(): Promise<void> {
-    await runBeforeRecordHooks(this.#records, this.#recordHooks)
-  }
-
-  async #runRecordHooks(phase: 'after' | 'failed', outcome?: 'aborted' | 'unknown'): Promise<void> {
-    await runRecordHooks(this.#records, this.#recordHooks, phase, outcome, (kind, run) =>
-      this.#safely(kind, run),
-    )
-  }
-
-  /** Locks end with the transaction: before any after-hook, once the outcome is known. */
-  async #endLocks(): Promise<void> {
-    await this.#locks.endAll((end) => this.#safely('lock release', end))
-  }
-
-  async #runAfterCommit(outcome: CommitOutcome): Promise<void> {
-    await this.#endLocks()
-    this.#runningAfter = 'commit'
-    // Index by index: hooks added meanwhile are run too.
-    for (let index = 0; index < this.#afterCommit.length; index++) {
-      const hook = this.#afterCommit[index] as AfterCommitHook
-      await this.#safely('after-commit', () => hook(outcome, this))
-    }
-    this.#runningAfter = undefined
-  }
-
-  async #runAfterAbort(): Promise<void> {
-    await this.#endLocks()
-    this.#runningAfter = 'abort'
-    for (let index = 0; index < this.#afterAbort.length; index++) {
-      const hook = this.#afterAbort[index] as AfterAbortHook
-      await this.#safely('after-abort', () => hook(this))
-    }
-    this.#runningAfter = undefined
-  }
-
-  /** A hook that throws is logged and never changes the outcome or stops the other hooks. */
-  async #safely(kind: string, run: () => void | Promise<void>): Promise<void> {
-    try {
-      await inAfterHook.run(true, run)
-    } catch (error) {
-      this.#logger.error(
-        { gtrid: this.#gtrid, hook: kind, error: errorMessage(error) },
-        `txkit: an ${kind} hook threw; the transaction's outcome is unchanged`,
-      )
-    }
+    return this.#lifecycle.abort()
   }
 }

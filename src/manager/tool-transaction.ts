@@ -1,7 +1,8 @@
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
-import { type ManagedTransaction, runningAfterHook } from './managed-transaction.js'
+import type { ManagedTransaction } from './managed-transaction.js'
+import { runningAfterHook } from './transaction-hooks.js'
 import type { TransactionManager } from './transaction-manager.js'
 
 /** What an integration of a query builder or ORM is configured with. */

@@ -1,83 +1,24 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BranchHandle } from '../commit/branch.js'
 import type { CommitResult } from '../commit/commit-result.js'
-import { COORDINATOR_OPTIONS, Coordinator, type CoordinatorOptions } from '../commit/coordinator.js'
+import { Coordinator } from '../commit/coordinator.js'
 import type { Database } from '../driver/database.js'
-import type { UrlDriver } from '../driver/url-driver.js'
-import { ConfigurationError } from '../errors/configuration-error.js'
-import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
-import { backoffDelay } from '../util/backoff.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { silentLogger } from '../util/logger.js'
-import { sleep } from '../util/sleep.js'
 import { ManagedTransaction } from './managed-transaction.js'
 import type { RecordHooks } from './record-hooks.js'
-import { isRetryableTransactionError } from './retryable-error.js'
-
-/** One run of a transaction in {@link TransactionManager.attempts}. */
-export interface TransactionAttempt {
-  /** 1 for the first run. */
-  readonly number: number
-  /**
-   * Runs the transaction. Resolves `{ done: true, value }` on success, `{ done: false }` after a
-   * retryable failure (the loop goes on); rejects with any other failure or the last attempt's.
-   */
-  run<Result>(
-    work: (transaction: ManagedTransaction) => Promise<Result>,
-  ): Promise<{ done: true; value: Result } | { done: false }>
-}
-
-export interface RetryOptions {
-  /** Runs in all, the first included (default 3). */
-  readonly attempts?: number
-  /** Backoff before the second run, ms (default 25); doubles each time, capped by `maxDelay`. */
-  readonly initialDelay?: number
-  /** Longest backoff, ms (default 1000). */
-  readonly maxDelay?: number
-  /** Also retry errors this (or a joined resource's `shouldRetry`) accepts; never outcome-unknown. */
-  readonly shouldRetry?: (error: unknown) => boolean
-  /** Stops retrying (the last error is thrown) and cuts a backoff short. */
-  readonly signal?: AbortSignal
-}
-
-export interface TransactionManagerOptions extends Omit<CoordinatorOptions, 'decisionDatabases'> {
-  /**
-   * When true, using the current transaction where none was begun (`manager.get()`,
-   * `manager.join()` …) is an error. When false (the default, as in Zope), it begins one for the
-   * calling async context.
-   */
-  readonly explicit?: boolean
-  /**
-   * How `tx.connect(url)` opens a connection string: the drivers to try for its scheme, such as
-   * `[nodePostgresUrls, mysql2Urls]` from `txkit/node-postgres` and `txkit/mysql2` (default: none,
-   * so `tx.connect` is refused with a message saying so).
-   */
-  readonly urlDrivers?: readonly UrlDriver[]
-  /**
-   * How long, in ms, a savepoint, an ORM's own transaction or a statement waits for a sibling's
-   * savepoint or ORM transaction (another async flow of the same txkit transaction) to end before
-   * it fails with a `ConcurrentSavepointError` (default 5000; 0 refuses at once). One connection's
-   * savepoints are a stack: siblings run one after another, as they would wait for one connection.
-   */
-  readonly siblingWaitTimeout?: number
-}
-
-const DEFAULT_SIBLING_WAIT_TIMEOUT = 5_000
-
-const MANAGER_OPTIONS: ReadonlySet<string> = new Set([
-  ...[...COORDINATOR_OPTIONS].filter((name) => name !== 'decisionDatabases'),
-  'explicit',
-  'urlDrivers',
-  'siblingWaitTimeout',
-])
-const ATTEMPTS_OPTIONS: ReadonlySet<string> = new Set([
-  'initialDelay',
-  'maxDelay',
-  'shouldRetry',
-  'signal',
-])
-const RETRY_OPTIONS: ReadonlySet<string> = new Set([...ATTEMPTS_OPTIONS, 'attempts'])
+import {
+  RETRY_OPTIONS,
+  type RetryOptions,
+  type TransactionAttempt,
+  transactionAttempts,
+} from './transaction-attempts.js'
+import {
+  checkManagerOptions,
+  DEFAULT_SIBLING_WAIT_TIMEOUT,
+  type TransactionManagerOptions,
+} from './transaction-manager-options.js'
 
 /**
  * The current transaction, carried through async calls by AsyncLocalStorage, the Node counterpart
@@ -92,30 +33,9 @@ export class TransactionManager implements AsyncDisposable {
   readonly #recordHooks = new Map<string, RecordHooks[]>()
 
   constructor(options: TransactionManagerOptions) {
-    if (options !== null && typeof options === 'object' && 'decisionDatabases' in options) {
-      throw new ConfigurationError(
-        "createTransactionManager() takes no decisionDatabases: its transactions are joined database by database, so each one's id (naming where its decision is kept) is made before its participants are known. Pass decisionLog; coordinators running transaction() over known databases can keep decisions in the participants.",
-      )
-    }
-    checkOptionNames(options, MANAGER_OPTIONS, 'createTransactionManager()')
-    const { explicit, urlDrivers, siblingWaitTimeout, ...coordinatorOptions } = options
-    if (
-      siblingWaitTimeout !== undefined &&
-      (typeof siblingWaitTimeout !== 'number' ||
-        !Number.isFinite(siblingWaitTimeout) ||
-        siblingWaitTimeout < 0)
-    ) {
-      throw new ConfigurationError(
-        `siblingWaitTimeout is a number of milliseconds, 0 or more (0 refuses a sibling's savepoint at once), not ${JSON.stringify(siblingWaitTimeout)}.`,
-      )
-    }
-    if (urlDrivers !== undefined && !Array.isArray(urlDrivers)) {
-      throw new ConfigurationError(
-        'urlDrivers is an array of URL drivers, such as [nodePostgresUrls] from "txkit/node-postgres".',
-      )
-    }
+    const coordinatorOptions = checkManagerOptions(options)
     this.coordinator = new Coordinator(coordinatorOptions)
-    this.explicit = explicit === true
+    this.explicit = options.explicit === true
     this.#options = options
   }
 
@@ -211,47 +131,11 @@ export class TransactionManager implements AsyncDisposable {
    * }
    * ```
    */
-  async *attempts(
+  attempts(
     count: number,
     options: Omit<RetryOptions, 'attempts'> = {},
   ): AsyncGenerator<TransactionAttempt, void, undefined> {
-    if (!Number.isInteger(count) || count < 1) {
-      throw new ConfigurationError(`attempts must be a whole number ≥ 1, not ${String(count)}.`)
-    }
-    checkOptionNames(options, ATTEMPTS_OPTIONS, 'manager.attempts()', {
-      attempts: 'the first argument of attempts(count, options)',
-    })
-    const initialDelay = options.initialDelay ?? 25
-    const maxDelay = options.maxDelay ?? 1000
-    for (let number = 1; ; number++) {
-      let retrying = false
-      yield {
-        number,
-        run: async <Result>(work: (transaction: ManagedTransaction) => Promise<Result>) => {
-          let transaction: ManagedTransaction | undefined
-          try {
-            const value = await this.run((current) => {
-              transaction = current
-              return work(current)
-            })
-            return { done: true as const, value }
-          } catch (error) {
-            const retryable =
-              !isOutcomeUnknownError(error) &&
-              (isRetryableTransactionError(error) ||
-                options.shouldRetry?.(error) === true ||
-                (transaction?.resources ?? []).some(
-                  (resource) => resource.shouldRetry?.(error) === true,
-                ))
-            if (!retryable || number >= count || options.signal?.aborted) throw error
-            retrying = true
-            return { done: false as const }
-          }
-        },
-      }
-      if (!retrying) return
-      await sleep(backoffDelay(number, initialDelay, maxDelay), options.signal)
-    }
+    return transactionAttempts((work) => this.run(work), count, options)
   }
 
   /**

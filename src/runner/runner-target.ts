@@ -32,7 +32,7 @@ function dialectOf(database: Database, connection: DriverConnection): Promise<Ru
     if (ask === undefined) {
       return Promise.reject(
         new ConfigurationError(
-          `The runner works on PostgreSQL, MySQL, MariaDB and SQLite, not on ${database.dialect.displayName} ("${database.name}").`,
+          `The runner cannot run operations on ${database.dialect.displayName} ("${database.name}"): its dialect has no runner dialect.`,
         ),
       )
     }
@@ -124,7 +124,7 @@ function notATarget(value: unknown): ConfigurationError {
   const kind = value === null ? 'null' : typeof value
   const hint =
     value !== null && typeof value === 'object'
-      ? ' A driver pool or connection is wrapped first: pgDatabase(pool, { name }) from "txkit/node-postgres", postgresJsDatabase(sql, { name }) from "txkit/postgres-js", mysqlDatabase(pool, { name }) from "txkit/mysql2", mariadbDatabase(pool, { name }) from "txkit/mariadb"; a session in a transaction with pgSession(client), mysqlSession(connection) …; a better-sqlite3 database with sqliteSession(db) from "txkit/better-sqlite3".'
+      ? " A driver pool or connection is wrapped first, with the `…Database(pool, { name })` function of its driver's entry point (`txkit/<driver>`); a session held in a transaction, with its `…Session(connection)` function."
       : ''
   return new ConfigurationError(
     `runner.run needs a txkit database, a branch handle or a held session; got ${kind}.${hint}`,

@@ -6,7 +6,6 @@ import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-erro
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
 import { RunAbortedError } from '../errors/run-aborted-error.js'
-import { inBranchTurn } from '../manager/branch-turns.js'
 import { startSpan } from '../tracing/span.js'
 import { backoffDelay } from '../util/backoff.js'
 import { checkOptionNames } from '../util/check-option-names.js'
@@ -14,36 +13,18 @@ import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
 import { sleep } from '../util/sleep.js'
-import { type ResolvedTarget, type RunnerSession, resolveTarget } from './runner-target.js'
+import { runAttempt } from './runner-attempt.js'
+import {
+  duration,
+  RUN_OPTIONS,
+  RUNNER_OPTIONS,
+  type RunnerOptions,
+  type RunOptions,
+  timeout,
+  wholeNumber,
+} from './runner-options.js'
+import { resolveTarget } from './runner-target.js'
 import { classifyError } from './transient-error.js'
-
-export interface RunnerOptions {
-  /** Retries after the first attempt (default 5): at most `maxRetries + 1` attempts. */
-  readonly maxRetries?: number
-  /** First backoff ceiling, ms (default 100); it doubles per retry, up to `maxDelay`. */
-  readonly initialDelay?: number
-  /** Longest backoff, ms (default 1000). Each delay is drawn uniformly below its ceiling. */
-  readonly maxDelay?: number
-  /** Default per-operation lock wait bound, ms. */
-  readonly lockTimeout?: number
-  /** Default per-operation statement time bound, ms. */
-  readonly statementTimeout?: number
-  /** Where structured records go (pino and console fit). Silent by default. */
-  readonly logger?: Logger
-}
-
-export interface RunOptions {
-  /** Names the operation in log records and errors (default `operation`). */
-  readonly name?: string
-  /** Runs it read-only where the database can enforce it (see the README). */
-  readonly readOnly?: boolean
-  /** Lock wait bound for this operation, ms (fractions honoured where the database can). */
-  readonly lockTimeout?: number
-  /** Statement time bound for this operation, ms. */
-  readonly statementTimeout?: number
-  /** Stops retrying: checked before each attempt and during backoff. Also given to the operation. */
-  readonly signal?: AbortSignal
-}
 
 /** What the operation is told about its attempt. */
 export interface OperationContext {
@@ -68,18 +49,6 @@ export type SessionOf<Target> =
 /** What `runner.run` works on. */
 // biome-ignore lint/suspicious/noExplicitAny: any driver's database, handle or session
 export type RunTarget = Database<any> | BranchHandle<any> | HeldSession<any>
-
-const RUNNER_OPTIONS = new Set([
-  'maxRetries',
-  'initialDelay',
-  'maxDelay',
-  'lockTimeout',
-  'statementTimeout',
-  'logger',
-])
-const RUN_OPTIONS = new Set(['name', 'readOnly', 'lockTimeout', 'statementTimeout', 'signal'])
-
-let savepoints = 0
 
 /**
  * Runs database operations with retries on transient errors, capped exponential backoff with full
@@ -167,7 +136,7 @@ export class Runner {
         'txkit.run.attempt': attempt,
       })
       try {
-        const value = await this.#attempt(resolved, settings, noted, (session) =>
+        const value = await runAttempt(resolved, settings, noted, (session) =>
           operation(session.exposed as SessionOf<Target>, context),
         )
         const { database } = noted
@@ -209,136 +178,6 @@ export class Runner {
       }
     }
   }
-
-  async #attempt<Result>(
-    target: ResolvedTarget,
-    settings: OperationSettings,
-    noted: { database: string },
-    operation: (session: RunnerSession) => Promise<Result> | Result,
-  ): Promise<Result> {
-    if (target.kind === 'transaction') {
-      // The caller's session: theirs to keep, never released here.
-      const session = await target.session
-      noted.database = session.dialect.name
-      return inSavepoint(session, settings, operation)
-    }
-    const session = await target.open()
-    noted.database = session.dialect.name
-    return standalone(session, settings, operation)
-  }
-}
-
-/**
- * One attempt in a savepoint of the caller's transaction. On a branch of a managed transaction
- * the attempt takes the transaction's turn: a sibling flow's savepoint set inside the attempt's
- * would be undone by its rollback after the sibling was told it succeeded.
- */
-function inSavepoint<Result>(
-  session: RunnerSession,
-  settings: OperationSettings,
-  operation: (session: RunnerSession) => Promise<Result> | Result,
-): Promise<Result> {
-  return inBranchTurn(session.exposed, 'a runner operation', () =>
-    attemptInSavepoint(session, settings, operation),
-  )
-}
-
-async function attemptInSavepoint<Result>(
-  session: RunnerSession,
-  settings: OperationSettings,
-  operation: (session: RunnerSession) => Promise<Result> | Result,
-): Promise<Result> {
-  refuse(session, settings, true)
-  const { connection } = session
-  const exit = await session.dialect.enter(connection, `txkit_op_${++savepoints}`, settings)
-  let value: Result
-  try {
-    value = await operation(session)
-  } catch (error) {
-    const { transient, scope } = classifyError(error)
-    if (scope !== 'statement') throw wholeTransaction(session, error)
-    try {
-      await exit.rollback()
-    } catch (rollbackError) {
-      // The savepoint is gone with the transaction (MySQL with innodb_rollback_on_timeout, a
-      // session that died): the earlier work is lost too.
-      if (transient || classifyError(rollbackError).scope !== 'statement') {
-        throw wholeTransaction(session, error)
-      }
-      throw error
-    }
-    throw error
-  }
-  try {
-    await exit.release()
-  } catch (error) {
-    if (classifyError(error).scope !== 'statement') throw wholeTransaction(session, error)
-    throw error
-  }
-  return value
-}
-
-/** One attempt in a transaction of the runner's own, on a session of the pool. */
-async function standalone<Result>(
-  session: RunnerSession,
-  settings: OperationSettings,
-  operation: (session: RunnerSession) => Promise<Result> | Result,
-): Promise<Result> {
-  const { connection, dialect } = session
-  // Whether the session may go back to the pool: its transaction ended and its settings are back.
-  let reusable = false
-  try {
-    refuse(session, settings, false)
-    const undo = await dialect.begin(connection, settings)
-    let value: Result
-    try {
-      value = await operation(session)
-    } catch (error) {
-      reusable =
-        classifyError(error).scope !== 'connection' &&
-        (await dialect
-          .rollback(connection)
-          .then(undo)
-          .then(
-            () => true,
-            () => false,
-          ))
-      throw error
-    }
-    try {
-      await dialect.commit(connection)
-    } catch (error) {
-      if (classifyError(error).scope === 'connection') {
-        throw new CommitOutcomeUnknownError(
-          `The connection to ${dialect.name} was lost during COMMIT: the operation may or may not have committed. It is not retried.`,
-          { cause: error },
-        )
-      }
-      // A failed COMMIT (a serialization failure at commit, say) has rolled the transaction back.
-      reusable = await undo().then(
-        () => true,
-        () => false,
-      )
-      throw error
-    }
-    await undo()
-    reusable = true
-    return value
-  } finally {
-    connection.release(!reusable)
-  }
-}
-
-function refuse(session: RunnerSession, settings: OperationSettings, inside: boolean): void {
-  const refusal = session.dialect.refuse(settings, inside)
-  if (refusal !== undefined) throw new ConfigurationError(refusal)
-}
-
-function wholeTransaction(session: RunnerSession, cause: unknown): RetryTransactionError {
-  return new RetryTransactionError(
-    `${session.dialect.name} undid the whole transaction (${errorMessage(cause)}): retrying the operation alone would lose the transaction's earlier work. Roll back and rerun the whole transaction (manager.retry does).`,
-    { cause },
-  )
 }
 
 function aborted(name: string, signal: AbortSignal, lastError: unknown): RunAbortedError {
@@ -351,26 +190,6 @@ function aborted(name: string, signal: AbortSignal, lastError: unknown): RunAbor
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10
-}
-
-function wholeNumber(value: unknown, name: string): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value
-  throw new ConfigurationError(`${name} is a whole number ≥ 0, not ${describeValue(value)}.`)
-}
-
-function duration(value: unknown, name: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
-  throw new ConfigurationError(
-    `${name} is a number of milliseconds ≥ 0, not ${describeValue(value)}.`,
-  )
-}
-
-function timeout(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value
-  throw new ConfigurationError(
-    `${name} is a number of milliseconds > 0 (fractions are honoured, never rounded to 0), not ${describeValue(value)}.`,
-  )
 }
 
 /**

@@ -1,0 +1,22 @@
+import type { Logger } from '../util/logger.js'
+import type { Values } from './cli-options.js'
+import type { ConnectedDatabase } from './connect.js'
+
+/** What a command runs with: its options, the databases of `--db` connected, the log. */
+export interface CommandContext {
+  readonly values: Values
+  readonly connected: readonly ConnectedDatabase[]
+  /** Log lines on stderr: timestamp, level, message; JSON objects with --json. */
+  readonly logger: Logger
+}
+
+/** One command of `txkit`: `main.ts` parses, connects, and hands it the rest. */
+export interface Command {
+  readonly name: string
+  /** What `txkit <name> --help` prints. */
+  readonly help: string
+  /** The options it takes: any other is a usage error, never silently ignored. */
+  readonly options: ReadonlySet<string>
+  /** Runs it; answers the exit code (see `exit-codes.ts`). */
+  run(context: CommandContext): Promise<number>
+}

@@ -1,0 +1,90 @@
+import { DecisionLog } from '../../commit/decision-log.js'
+import { DEFAULT_FENCE_TABLE, FenceTable } from '../../commit/fence-table.js'
+import { COMMON, DATABASE_HELP, TABLES, TIMEOUT_HELP } from '../cli-options.js'
+import type { Command, CommandContext } from '../command.js'
+import { decisionDatabaseOf, decisionDatabasesOption } from '../decision-options.js'
+import { EXIT } from '../exit-codes.js'
+import { out } from '../output.js'
+import { UsageError } from '../usage-error.js'
+
+/** `txkit init`: creates the decision table, and with --fences the fence tables (or prints their SQL). */
+export const initCommand: Command = {
+  name: 'init',
+  help: `Usage: txkit init --db NAME=URL (--decision-log NAME | --decision-databases A,B) [--table NAME]
+                  [--fences] [--print-sql]
+
+Creates the decision table (if it does not exist) in the decision database, and in each of
+--decision-databases; with --fences, the parallel protocol's fence table in every --db too.
+
+${DATABASE_HELP}
+${TIMEOUT_HELP}
+  --decision-log NAME    which of the databases holds it
+  --decision-databases NAME,NAME
+                         the databases that keep the decisions of their own transactions
+  --table NAME           table name, or schema.table (default txkit_decision)
+  --fences               also create the fence table in every --db (parallel protocol)
+  --fence-table NAME     its name, or schema.table (default txkit_fence)
+  --print-sql            print the statements instead of running them (for migration tools:
+                         idempotent; on PostgreSQL they stamp the table's creation time)`,
+  options: new Set([...COMMON, ...TABLES, 'print-sql']),
+  run: init,
+}
+
+async function init({ values, connected, logger }: CommandContext): Promise<number> {
+  const decisionDatabase = decisionDatabaseOf(values, connected)
+  const logs = [
+    ...(decisionDatabase === undefined ? [] : [{ database: decisionDatabase }]),
+    ...decisionDatabasesOption(values, connected).filter(
+      (entry) => entry.database !== decisionDatabase,
+    ),
+  ].map(
+    (entry) =>
+      new DecisionLog(
+        { database: entry.database, ...(values.table !== undefined && { table: values.table }) },
+        logger,
+      ),
+  )
+  if (logs.length === 0) {
+    throw new UsageError(
+      'txkit init needs --decision-log NAME (or --decision-databases NAME,NAME).',
+    )
+  }
+  if (values['fence-table'] !== undefined && !values.fences) {
+    throw new UsageError('--fence-table names the table --fences creates: add --fences.')
+  }
+  const fences = values.fences
+    ? new FenceTable(values['fence-table'] ?? DEFAULT_FENCE_TABLE, logger)
+    : undefined
+  if (values['print-sql']) {
+    for (const [position, log] of logs.entries()) {
+      out(
+        `${position === 0 ? '' : '\n'}-- ${log.database.name}\n${log.database.dialect.decisionLogSql(log.table).join(';\n\n')};`,
+      )
+    }
+    for (const { database: each } of fences === undefined ? [] : connected) {
+      const sql = FenceTable.dialectOf(each).tableSql((fences as FenceTable).table)
+      out(`\n-- ${each.name}\n${sql.join(';\n\n')};`)
+    }
+    return EXIT.done
+  }
+  for (const log of logs) await log.create()
+  for (const { database: each } of fences === undefined ? [] : connected) {
+    await fences?.create(each)
+  }
+  const tableText = logs[0]?.tableText ?? ''
+  const names = logs.map((log) => log.database.name)
+  out(
+    values.json
+      ? JSON.stringify({
+          created: tableText,
+          database: names[0],
+          ...(names.length > 1 && { databases: names }),
+          ...(fences && {
+            fences: fences.tableText,
+            in: connected.map((each) => each.database.name),
+          }),
+        })
+      : `Decision table ${tableText} is ready in ${names.map((name) => `"${name}"`).join(', ')}.${fences === undefined ? '' : ` Fence table ${fences.tableText} is ready in ${connected.map((each) => `"${each.database.name}"`).join(', ')}.`}`,
+  )
+  return EXIT.done
+}
