@@ -1,9 +1,9 @@
+export type { PgClientLike } from './drivers/node-postgres/node-postgres-connection.js'
 export {
-  type PgDatabaseOptions,
   type PgClientOf,
+  type PgDatabaseOptions,
   pgDatabase,
 } from './drivers/node-postgres/node-postgres-database.js'
-export type { PgClientLike } from './drivers/node-postgres/node-postgres-connection.js'
 export type { PgPoolLike } from './drivers/node-postgres/node-postgres-identity.js'
 export { pgSession } from './drivers/node-postgres/node-postgres-session.js'
 export { nodePostgresUrls } from './drivers/node-postgres/node-postgres-url-driver.js'

@@ -7,8 +7,8 @@ import { mysqlDialect } from '../../mysql-dialect.js'
 import { type MysqlFlavour, queryFlavour } from '../../mysql-flavour.js'
 import { mysql2Adapter } from './mysql2-adapter.js'
 import {
-  type MysqlConnectionLike,
   MysqlConnection,
+  type MysqlConnectionLike,
   type MysqlPoolLike,
 } from './mysql2-connection.js'
 import { mysql2Identity } from './mysql2-identity.js'

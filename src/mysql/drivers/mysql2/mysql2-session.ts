@@ -2,7 +2,7 @@ import type { RunnerDialect } from '../../../dialect/runner-dialect.js'
 import type { HeldSession } from '../../../driver/held-session.js'
 import { queryFlavour } from '../../mysql-flavour.js'
 import { mysqlRunnerDialect } from '../../mysql-runner-dialect.js'
-import { type MysqlConnectionLike, MysqlConnection } from './mysql2-connection.js'
+import { MysqlConnection, type MysqlConnectionLike } from './mysql2-connection.js'
 
 /**
  * A mysql2 connection you hold in a transaction (and keep: txkit never releases it), for

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../../../errors/configuration-error.js'
 import { checkOptionNames } from '../../../util/check-option-names.js'
 import { postgresDialect } from '../../postgres-dialect.js'
 import { nodePostgresAdapter } from './node-postgres-adapter.js'
-import { PgConnection, type PgClientLike } from './node-postgres-connection.js'
+import { type PgClientLike, PgConnection } from './node-postgres-connection.js'
 import { nodePostgresIdentity, type PgPoolLike } from './node-postgres-identity.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { HeldSession } from '../../../driver/held-session.js'
 import { postgresRunnerDialect } from '../../postgres-runner-dialect.js'
-import { PgConnection, type PgClientLike } from './node-postgres-connection.js'
+import { type PgClientLike, PgConnection } from './node-postgres-connection.js'
 
 /**
  * A node-postgres client you hold (and keep: txkit never releases it), for `runner.run` to work on
