@@ -19,12 +19,14 @@
  * `registerDriverAdapter`; integrations ask it instead of naming drivers themselves.
  */
 export interface DriverAdapter {
-  /** The driver's name (`node-postgres`, `mysql2`): for readers, never compared by integrations. */
+  /** The driver's name in messages (`node-postgres`, `mysql2`); integrations never compare it. */
   readonly name: string
   /** The driver's package, as a tool's option names it (Knex's `client: 'pg'`). */
   readonly packageName: string
-  /** The txkit call that wraps its pool, for messages: `pgDatabase (txkit/node-postgres)`. */
+  /** The txkit function that wraps its pool, for messages (`pgDatabase`). */
   readonly databaseFactory: string
+  /** The txkit entry point that exports it, for messages (`txkit/node-postgres`). */
+  readonly entry: string
   /** The tools that drive this driver, by the tool's name in messages (`Drizzle`, `Knex`). */
   readonly tools: Readonly<Record<string, ToolDriver>>
   /** Present where a tool can be given this driver's pool in place of the real one. */

@@ -158,7 +158,7 @@ export function txkitKnex<Knex extends object>(knex: Knex, options: TxkitKnexOpt
       throw new ConfigurationError(
         driver === undefined
           ? `Knex's ${String(client.dialect)} client cannot run on txkit's branches of "${database.name}".`
-          : `${driver.tools.Knex?.label ?? `Knex's ${driver.packageName} client`} needs "${database.name}" to be a ${driver.databaseFactory}.`,
+          : `${driver.tools.Knex?.label ?? `Knex's ${driver.packageName} client`} needs "${database.name}" to be a ${driver.databaseFactory} (${driver.name}).`,
       )
     }
     const session = knexSession(driven, transaction, callback)

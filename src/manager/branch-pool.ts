@@ -130,7 +130,7 @@ export function branchPool<Pool extends object>(binding: BranchPoolBinding & { p
     const raw = branch.connection
     if (!driver.pool.isConnection(raw)) {
       throw new ConfigurationError(
-        `${toolDriver} needs "${database.name}" to be a ${driver.adapter.databaseFactory} whose branches hand out the driver's connection.`,
+        `${toolDriver} needs "${database.name}" to be a ${driver.adapter.databaseFactory} (${driver.adapter.entry}) whose branches hand out the driver's connection.`,
       )
     }
     return raw as Members

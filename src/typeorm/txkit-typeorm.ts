@@ -123,7 +123,7 @@ export function txkitTypeorm<Source extends object>(
     const connection = callback.connectionOf(branch.connection)
     if (connection === undefined) {
       throw new ConfigurationError(
-        `TypeORM's ${type} driver needs "${database.name}" to be a ${driverAdapter.databaseFactory}.`,
+        `TypeORM's ${type} driver needs "${database.name}" to be a ${driverAdapter.databaseFactory} (${driverAdapter.name}).`,
       )
     }
     const statements = new SavepointStatements(transaction, 'TypeORM')

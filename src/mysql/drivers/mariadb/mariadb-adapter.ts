@@ -11,7 +11,8 @@ function isMariadb(value: unknown): boolean {
 export const mariadbAdapter: DriverAdapter = {
   name: 'mariadb',
   packageName: 'mariadb',
-  databaseFactory: 'mariadbDatabase (txkit/mariadb)',
+  databaseFactory: 'mariadbDatabase',
+  entry: 'txkit/mariadb',
   tools: {
     Prisma: { label: "Prisma's PrismaMariaDb adapter" },
   },

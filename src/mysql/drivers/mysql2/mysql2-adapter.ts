@@ -22,7 +22,8 @@ function nothingDone(): [unknown, undefined] {
 export const mysql2Adapter: DriverAdapter = {
   name: 'mysql2',
   packageName: 'mysql2',
-  databaseFactory: 'mysqlDatabase (txkit/mysql2)',
+  databaseFactory: 'mysqlDatabase',
+  entry: 'txkit/mysql2',
   tools: {
     Drizzle: { label: "Drizzle's mysql2 driver" },
     Knex: { label: "Knex's mysql2 client", dialects: ['mysql', 'mysql2'] },

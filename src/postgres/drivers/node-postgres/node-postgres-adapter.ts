@@ -27,7 +27,8 @@ function nothingDone(): unknown {
 export const nodePostgresAdapter: DriverAdapter = {
   name: 'node-postgres',
   packageName: 'pg',
-  databaseFactory: 'pgDatabase (txkit/node-postgres)',
+  databaseFactory: 'pgDatabase',
+  entry: 'txkit/node-postgres',
   tools: {
     Drizzle: { label: "Drizzle's node-postgres driver" },
     Prisma: { label: "Prisma's PrismaPg adapter" },

@@ -8,7 +8,8 @@ import { registerDriverAdapter } from '../../../driver/driver-adapters.js'
 export const postgresJsAdapter: DriverAdapter = {
   name: 'postgres.js',
   packageName: 'postgres',
-  databaseFactory: 'postgresJsDatabase (txkit/postgres-js)',
+  databaseFactory: 'postgresJsDatabase',
+  entry: 'txkit/postgres-js',
   tools: {},
 }
 
