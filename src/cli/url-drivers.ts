@@ -1,8 +1,8 @@
 import type { UrlDriver } from '../driver/url-driver.js'
-import { mariadbUrls } from '../mysql/mariadb-database.js'
-import { mysql2Urls } from '../mysql/mysql2-database.js'
-import { nodePostgresUrls } from '../postgres/node-postgres-database.js'
-import { postgresJsUrls } from '../postgres/postgres-js-database.js'
+import { mariadbUrls } from '../mysql/mariadb.js'
+import { mysql2Urls } from '../mysql/mysql2.js'
+import { nodePostgresUrls } from '../postgres/node-postgres.js'
+import { postgresJsUrls } from '../postgres/postgres-js.js'
 
 /** The drivers the CLI opens `--db` URLs with, in order of preference for each scheme:
  * the first whose package is installed opens it. */

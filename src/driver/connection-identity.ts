@@ -7,6 +7,12 @@ export interface ConnectionTarget {
 }
 
 /**
+ * The identity role of a driver: `scheme://user@host:port/database` of a pool, read from its
+ * settings (never its password), or one unique to the pool object when they cannot be read.
+ */
+export type PoolIdentity<Pool extends object> = (pool: Pool) => string
+
+/**
  * Renders a connection target as `scheme://user@host:port/database`, the identity by which two
  * handles are recognised as one database. Passwords are never part of it.
  *

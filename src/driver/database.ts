@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialect/dialect.js'
 import type { LockMode } from '../dialect/lock-dialect.js'
+import type { DriverAdapter } from './driver-adapter.js'
 import type { DriverConnection } from './driver-connection.js'
 
 /**
@@ -25,6 +26,11 @@ export interface Database<Raw = unknown> {
    * PostgreSQL's, so that `createLock(mysql, key, { mode: 'shared' })` does not compile.
    */
   readonly lockModes?: readonly LockMode[]
+  /**
+   * The driver the connections come from, as tool integrations may know it; absent for a
+   * participant of no driver (a resource).
+   */
+  readonly driver?: DriverAdapter
   /** Checks a dedicated connection out of the pool. */
   acquire(): Promise<DriverConnection<Raw>>
 }

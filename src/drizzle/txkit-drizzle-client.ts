@@ -53,10 +53,6 @@ export function txkitDrizzleClient<Pool extends object>(
   return branchPool({
     tool: 'Drizzle',
     ...options,
-    drivers: {
-      'node-postgres': "Drizzle's node-postgres driver",
-      mysql2: "Drizzle's mysql2 driver",
-    },
   })
 }
 

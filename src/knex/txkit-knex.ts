@@ -1,4 +1,6 @@
 import type { Database } from '../driver/database.js'
+import type { CallbackAdapter, DriverAdapter } from '../driver/driver-adapter.js'
+import { adapterForToolDialect } from '../driver/driver-adapters.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
@@ -50,7 +52,11 @@ type Callback = (error: unknown, ...answer: unknown[]) => void
  * driver connection; the SAVEPOINT, RELEASE and ROLLBACK TO that Knex sends for a transaction inside
  * the txkit one become `tx.savepoint()`s (so an inner rollback also drops the writes it recorded).
  */
-function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolean): object {
+function knexSession(
+  raw: object,
+  transaction: ManagedTransaction,
+  driver: CallbackAdapter,
+): object {
   const statements = new SavepointStatements(transaction, 'Knex')
   const query = (config: unknown, ...rest: unknown[]): unknown => {
     const text =
@@ -86,8 +92,7 @@ function knexSession(raw: object, transaction: ManagedTransaction, mysql: boolea
     statements.handle(text, false).then(
       (handled) => {
         if (!handled) pass()
-        else if (mysql) callback(null, { affectedRows: 0 }, undefined)
-        else callback(null, { rows: [], rowCount: 0, command: '' })
+        else callback(null, ...driver.nothingDone())
       },
       (error: unknown) => callback(error),
     )
@@ -137,23 +142,26 @@ export function txkitKnex<Knex extends object>(knex: Knex, options: TxkitKnexOpt
       'txkitKnex() needs a Knex instance (knex({ client, connection })).',
     )
   }
-  const mysql = /mysql/.test(String(client.dialect ?? ''))
   const { database, manager } = options
+  // The driver Knex's client is for, by the client's dialect; else the database's own.
+  const driver: DriverAdapter | undefined =
+    adapterForToolDialect('Knex', String(client.dialect ?? '')) ?? database.driver
   const branchConnections = new WeakSet<object>()
   const current = (): ManagedTransaction | undefined =>
     toolTransaction({ tool: 'Knex', database, manager, explicit: options.explicit })
   /** The branch's driver connection in the form Knex's client drives (callback API). */
   const branchConnection = async (transaction: ManagedTransaction): Promise<object> => {
     const branch = await transaction.join(database.name, database)
-    const raw = branch.connection as { query?: unknown; connection?: { query?: unknown } } | null
-    // mysql2: Knex drives the callback connection under the promise one.
-    const driven = mysql ? raw?.connection : raw
-    if (driven === null || typeof driven !== 'object' || typeof driven.query !== 'function') {
+    const callback = driver?.callback
+    const driven = callback?.connectionOf(branch.connection)
+    if (driver === undefined || callback === undefined || driven === undefined) {
       throw new ConfigurationError(
-        `Knex's ${mysql ? 'mysql2' : 'pg'} client needs "${database.name}" to be a ${mysql ? 'mysqlDatabase (mysql2)' : 'pgDatabase (node-postgres)'}.`,
+        driver === undefined
+          ? `Knex's ${String(client.dialect)} client cannot run on txkit's branches of "${database.name}".`
+          : `${driver.tools.Knex?.label ?? `Knex's ${driver.packageName} client`} needs "${database.name}" to be a ${driver.databaseFactory} (${driver.name}).`,
       )
     }
-    const session = knexSession(driven, transaction, mysql)
+    const session = knexSession(driven, transaction, callback)
     branchConnections.add(session)
     return session
   }

@@ -1,4 +1,6 @@
 import type { Database } from '../driver/database.js'
+import type { DriverAdapter, PoolAdapter } from '../driver/driver-adapter.js'
+import { driverAdapters } from '../driver/driver-adapters.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { overriding } from '../util/overriding.js'
 import type { ManagedTransaction } from './managed-transaction.js'
@@ -6,41 +8,21 @@ import { sendInTurn } from './savepoint-scopes.js'
 import { SavepointStatements } from './savepoint-statements.js'
 import { type ToolBinding, toolTransaction } from './tool-transaction.js'
 
-/** The drivers whose pools a tool can be handed in place of the real one. */
-export type PoolDriver = 'node-postgres' | 'mysql2' | 'mariadb'
-
 type Callable = (...args: unknown[]) => unknown
 type Members = Record<string, unknown>
 
-const DATABASE_OF: Readonly<Record<PoolDriver, string>> = {
-  'node-postgres': 'pgDatabase (txkit/node-postgres)',
-  mysql2: 'mysqlDatabase (txkit/mysql2)',
-  mariadb: 'mariadbDatabase (txkit/mariadb)',
-}
-
-/**
- * Which driver made a pool, by the members a tool uses: the mariadb connector's pools and
- * connections have `batch`, mysql2's promise pools `getConnection` and its connections `execute`;
- * node-postgres has neither. A postgres.js `sql` has no `query` at all.
- */
-function driverOf(object: unknown, kind: 'pool' | 'connection'): PoolDriver | undefined {
-  const members = object as Members | null | undefined
-  if (members === null || members === undefined) return undefined
-  if (typeof members.batch === 'function') return 'mariadb'
-  if (typeof members[kind === 'pool' ? 'getConnection' : 'execute'] === 'function') return 'mysql2'
-  return typeof members.query === 'function' ? 'node-postgres' : undefined
-}
-
-/** What the driver answers for a statement that changed nothing. */
-function nothingDone(driver: PoolDriver): unknown {
-  switch (driver) {
-    case 'node-postgres':
-      return { command: '', rowCount: 0, rows: [], fields: [] }
-    case 'mysql2':
-      return [{ affectedRows: 0, insertId: 0, warningStatus: 0 }, undefined]
-    case 'mariadb':
-      return { affectedRows: 0, insertId: 0n, warningStatus: 0 }
+/** The registered driver whose adapter recognises `pool` as one of its pools. */
+function poolDriverOf(pool: object): PoolDriver | undefined {
+  for (const adapter of driverAdapters()) {
+    if (adapter.pool?.isPool(pool) === true) return { adapter, pool: adapter.pool }
   }
+  return undefined
+}
+
+/** A driver whose pools a tool can be given, with what its adapter says of them. */
+interface PoolDriver {
+  readonly adapter: DriverAdapter
+  readonly pool: PoolAdapter
 }
 
 /** The SQL text of a statement as a tool hands it to the driver. */
@@ -60,7 +42,7 @@ function textOf(first: unknown): string | undefined {
 class SavepointSession {
   readonly #branch: Members
   readonly #statements: SavepointStatements
-  readonly #driver: PoolDriver
+  readonly #driver: PoolAdapter
 
   readonly #reported: <T>(work: Promise<T>) => Promise<T>
 
@@ -68,7 +50,7 @@ class SavepointSession {
     branch: Members,
     transaction: ManagedTransaction,
     binding: BranchPoolBinding,
-    driver: PoolDriver,
+    driver: PoolAdapter,
   ) {
     this.#branch = branch
     this.#statements = new SavepointStatements(transaction, binding.tool)
@@ -97,7 +79,7 @@ class SavepointSession {
   async #run(method: 'query' | 'execute', args: unknown[]): Promise<unknown> {
     const text = textOf(args[0])
     if (text !== undefined && (await this.#statements.handle(text))) {
-      return nothingDone(this.#driver)
+      return this.#driver.nothingDone()
     }
     return sendInTurn(this.#statements.beforeStatement(text), () =>
       (this.#branch[method] as Callable).apply(this.#branch, args),
@@ -109,8 +91,6 @@ class SavepointSession {
 export interface BranchPoolBinding extends ToolBinding {
   /** The pool the tool would be given. */
   readonly pool: object
-  /** The drivers the tool can use, in the tool's terms for messages (`Drizzle's node-postgres driver`). */
-  readonly drivers: Readonly<Partial<Record<PoolDriver, string>>>
   /** Told of every error a query or a checkout on the branch fails with, before it reaches the tool. */
   readonly onError?: (error: unknown) => void
   /** Called before a query on the pool runs on a branch; may refuse it by throwing. */
@@ -124,36 +104,40 @@ export interface BranchPoolBinding extends ToolBinding {
  * transaction, the pool unchanged. For tools that talk to the driver's pool directly (Drizzle,
  * Prisma's driver adapters).
  *
+ * The drivers a tool uses are those whose adapter names the tool (`DriverAdapter.tools`).
+ *
  * @throws ConfigurationError when the pool's driver is not one the tool uses, or the database's
  *   branches are not that driver's connections.
  * @example
  * ```ts
- * const routed = branchPool({ tool: 'Drizzle', pool, database, manager,
- *   drivers: { 'node-postgres': "Drizzle's node-postgres driver" } })
+ * const routed = branchPool({ tool: 'Drizzle', pool, database, manager })
  * ```
  */
 export function branchPool<Pool extends object>(binding: BranchPoolBinding & { pool: Pool }): Pool {
-  const { pool, database, tool, drivers } = binding
-  const driver = driverOf(pool, 'pool')
-  const toolDriver = driver === undefined ? undefined : drivers[driver]
+  const { pool, database, tool } = binding
+  const driver = poolDriverOf(pool)
+  const toolDriver = driver?.adapter.tools[tool]?.label
   if (driver === undefined || toolDriver === undefined) {
+    const labels = driverAdapters().flatMap((adapter) =>
+      adapter.pool === undefined ? [] : (adapter.tools[tool]?.label ?? []),
+    )
     throw new ConfigurationError(
-      `${tool} is given the pool of ${Object.values(drivers).join(' or ')}; this is not one (${describe(pool)}).`,
+      `${tool} is given the pool of ${labels.join(' or ')}; this is not one (${describe(pool)}).`,
     )
   }
   const branchSession = async (transaction: ManagedTransaction): Promise<Members> => {
     const branch = await transaction.join(database.name, database as Database)
     const raw = branch.connection
-    if (driverOf(raw, 'connection') !== driver) {
+    if (!driver.pool.isConnection(raw)) {
       throw new ConfigurationError(
-        `${toolDriver} needs "${database.name}" to be a ${DATABASE_OF[driver]} whose branches hand out the driver's connection.`,
+        `${toolDriver} needs "${database.name}" to be a ${driver.adapter.databaseFactory} (${driver.adapter.entry}) whose branches hand out the driver's connection.`,
       )
     }
     return raw as Members
   }
   const reported = reporting(binding)
   const run =
-    (method: 'query' | 'execute') =>
+    (method: string) =>
     (...args: unknown[]): Promise<unknown> =>
       reported(
         (async () => {
@@ -168,7 +152,7 @@ export function branchPool<Pool extends object>(binding: BranchPoolBinding & { p
           )
         })(),
       )
-  const checkoutMethod = driver === 'node-postgres' ? 'connect' : 'getConnection'
+  const { checkout: checkoutMethod, statements } = driver.pool
   const checkout = (...args: unknown[]): Promise<unknown> =>
     reported(
       (async () => {
@@ -176,13 +160,13 @@ export function branchPool<Pool extends object>(binding: BranchPoolBinding & { p
         if (transaction === undefined) {
           return ((pool as Members)[checkoutMethod] as Callable).apply(pool, args)
         }
-        return new SavepointSession(await branchSession(transaction), transaction, binding, driver)
+        const session = await branchSession(transaction)
+        return new SavepointSession(session, transaction, binding, driver.pool)
       })(),
     )
   return overriding(pool, {
-    query: run('query'),
+    ...Object.fromEntries(statements.map((method) => [method, run(method)])),
     [checkoutMethod]: checkout,
-    ...(driver !== 'node-postgres' && { execute: run('execute') }),
   })
 }
 

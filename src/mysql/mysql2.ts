@@ -1,11 +1,13 @@
-export { mysqlDialect } from './mysql-dialect.js'
-export type { MysqlFlavour } from './mysql-flavour.js'
+export type {
+  MysqlConnectionLike,
+  MysqlPoolLike,
+} from './drivers/mysql2/mysql2-connection.js'
 export {
-  type MysqlConnectionLike,
   type MysqlDatabase,
   type MysqlDatabaseOptions,
-  type MysqlPoolLike,
-  mysql2Urls,
   mysqlDatabase,
-  mysqlSession,
-} from './mysql2-database.js'
+} from './drivers/mysql2/mysql2-database.js'
+export { mysqlSession } from './drivers/mysql2/mysql2-session.js'
+export { mysql2Urls } from './drivers/mysql2/mysql2-url-driver.js'
+export { mysqlDialect } from './mysql-dialect.js'
+export type { MysqlFlavour } from './mysql-flavour.js'

@@ -1,10 +1,10 @@
+export type { PgClientLike } from './drivers/node-postgres/node-postgres-connection.js'
 export {
-  nodePostgresUrls,
-  type PgClientLike,
   type PgClientOf,
   type PgDatabaseOptions,
-  type PgPoolLike,
   pgDatabase,
-  pgSession,
-} from './node-postgres-database.js'
+} from './drivers/node-postgres/node-postgres-database.js'
+export type { PgPoolLike } from './drivers/node-postgres/node-postgres-identity.js'
+export { pgSession } from './drivers/node-postgres/node-postgres-session.js'
+export { nodePostgresUrls } from './drivers/node-postgres/node-postgres-url-driver.js'
 export { postgresDialect } from './postgres-dialect.js'

@@ -62,10 +62,6 @@ export function txkitPrismaPool<Pool extends object>(options: TxkitPrismaPoolOpt
   return branchPool({
     tool: 'Prisma',
     ...options,
-    drivers: {
-      'node-postgres': "Prisma's PrismaPg adapter",
-      mariadb: "Prisma's PrismaMariaDb adapter",
-    },
     onError: noteError,
     beforeBranchQuery: () => {
       if (!inExtensionCall()) {

@@ -2,4 +2,4 @@ export {
   type SqliteDatabaseLike,
   type SqliteStatementLike,
   sqliteSession,
-} from './better-sqlite3-session.js'
+} from './drivers/better-sqlite3/better-sqlite3-session.js'

@@ -1,4 +1,5 @@
 import type { Database } from '../driver/database.js'
+import { adapterForToolDialect, driverAdapters } from '../driver/driver-adapters.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { RecordKind } from '../manager/record-hooks.js'
@@ -103,10 +104,13 @@ export function txkitTypeorm<Source extends object>(
     )
   }
   const type = source.options.type
-  const mysql = type === 'mysql' || type === 'mariadb'
-  if (!mysql && type !== 'postgres') {
+  // The driver TypeORM's `type` selects, as the drivers' adapters name TypeORM's types.
+  const driverAdapter = adapterForToolDialect('TypeORM', type)
+  const callback = driverAdapter?.callback
+  if (driverAdapter === undefined || callback === undefined) {
+    const types = driverAdapters().flatMap((adapter) => adapter.tools.TypeORM?.dialects ?? [])
     throw new ConfigurationError(
-      `txkitTypeorm() drives TypeORM's postgres, mysql and mariadb drivers, not "${type}".`,
+      `txkitTypeorm() drives TypeORM's ${listed(types)} drivers, not "${type}".`,
     )
   }
   const { database, manager } = options
@@ -116,36 +120,24 @@ export function txkitTypeorm<Source extends object>(
   /** The branch's connection as one query runner of TypeORM gets it. */
   const branchConnection = async (transaction: ManagedTransaction): Promise<unknown> => {
     const branch = await transaction.join(database.name, database)
-    const raw = branch.connection as
-      | (Record<string, unknown> & { query?: unknown; connection?: Record<string, unknown> })
-      | null
-    const statements = new SavepointStatements(transaction, 'TypeORM')
-    if (!mysql) {
-      if (typeof raw?.query !== 'function') {
-        throw new ConfigurationError(
-          `TypeORM's postgres driver needs "${database.name}" to be a pgDatabase (node-postgres).`,
-        )
-      }
-      const client = raw
-      const send = (client.query as PromiseQuery).bind(client)
-      // TypeORM's postgres driver reads `rows`, `rowCount` and `command`.
-      return overriding(client, {
-        query: savepointQuery(send, statements, { rows: [], rowCount: 0, command: '' }),
-      })
-    }
-    // mysql2: TypeORM drives the callback connection and sends through its promise() wrapper.
-    const callbackConnection = raw?.connection
-    if (callbackConnection === undefined || typeof callbackConnection.promise !== 'function') {
+    const connection = callback.connectionOf(branch.connection)
+    if (connection === undefined) {
       throw new ConfigurationError(
-        `TypeORM's ${type} driver needs "${database.name}" to be a mysqlDatabase (mysql2).`,
+        `TypeORM's ${type} driver needs "${database.name}" to be a ${driverAdapter.databaseFactory} (${driverAdapter.name}).`,
       )
     }
-    const promised = (callbackConnection.promise as () => Record<string, unknown>)()
+    const statements = new SavepointStatements(transaction, 'TypeORM')
+    const answer = callback.promiseNothingDone()
+    if (!callback.wrapped) {
+      // One object answers both forms (node-postgres): its `query` is the one TypeORM calls.
+      const send = (connection.query as PromiseQuery).bind(connection)
+      return overriding(connection, { query: savepointQuery(send, statements, answer) })
+    }
+    // TypeORM drives the callback connection and sends through its promise() wrapper.
+    const promised = (connection.promise as () => Record<string, unknown>)()
     const send = (promised.query as PromiseQuery).bind(promised)
-    const promiseSide = overriding(promised, {
-      query: savepointQuery(send, statements, [{ affectedRows: 0 }, undefined]),
-    })
-    return overriding(callbackConnection, {
+    const promiseSide = overriding(promised, { query: savepointQuery(send, statements, answer) })
+    return overriding(connection, {
       promise: () => promiseSide,
       // The branch's session is the txkit transaction's, which gives it back when it ends.
       release: () => undefined,
@@ -158,8 +150,9 @@ export function txkitTypeorm<Source extends object>(
     const transaction = current()
     if (transaction === undefined) return obtain()
     const connection = await branchConnection(transaction)
-    // postgres answers [connection, release]; mysql the connection (released by the runner).
-    return mysql ? connection : [connection, () => undefined]
+    // TypeORM's driver over a driver of one object answers [connection, release]; over a wrapped
+    // callback connection, the connection (released by the query runner).
+    return callback.wrapped ? connection : [connection, () => undefined]
   }
 
   const record = (kind: RecordKind) => (event: WriteEvent) => {
@@ -175,4 +168,9 @@ export function txkitTypeorm<Source extends object>(
     afterRemove: record('delete'),
   })
   return dataSource
+}
+
+/** `a, b and c`. */
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
 }

@@ -1,7 +1,7 @@
-import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
-import type { HeldSession } from '../driver/held-session.js'
-import { ConfigurationError } from '../errors/configuration-error.js'
-import { sqliteRunnerDialect } from './sqlite-runner-dialect.js'
+import type { DriverConnection, QueryResult } from '../../../driver/driver-connection.js'
+import type { HeldSession } from '../../../driver/held-session.js'
+import { ConfigurationError } from '../../../errors/configuration-error.js'
+import { sqliteRunnerDialect } from '../../sqlite-runner-dialect.js'
 
 /** The part of a better-sqlite3 statement txkit uses. */
 export interface SqliteStatementLike {
