@@ -1,7 +1,8 @@
 import { withConnection } from '../driver/with-connection.js'
+import type { Settings } from '../protocol/recovery-settings.js'
+import { GC_BATCH } from '../records/decision-rows.js'
 import { errorMessage } from '../util/error-message.js'
-import { GC_BATCH, GC_MARGIN_MS } from './collect-garbage.js'
-import type { Settings } from './recover-options.js'
+import { GC_MARGIN_MS } from './collect-garbage.js'
 
 /**
  * Deletes committed fence rows (parallel protocol) older than any transaction may run: a claimed
