@@ -1,6 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { BranchHandle } from '../commit/branch.js'
-import type { CommitResult } from '../commit/commit-result.js'
 import type { Coordinator } from '../commit/coordinator.js'
 import type {
   DistributedTransaction,
@@ -16,6 +14,8 @@ import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { DatabaseLock } from '../lock/database-lock.js'
 import type { LockKey } from '../lock/lock-key.js'
 import type { LockModesOf } from '../lock/lock-options.js'
+import type { BranchHandle } from '../protocol/branch.js'
+import type { CommitResult } from '../protocol/commit-result.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import { registerBranchTurns } from './branch-turns.js'
