@@ -131,28 +131,31 @@ export async function commitBranch(
   notFoundProves: boolean,
 ): Promise<void> {
   const xid = branch.xid
-  const committed = await runStep(run, {
-    step: 'commit',
-    branch,
-    span: 'txkit.commit',
-    attributes: branchAttributes(branch),
-    work: async (span) => {
-      const answer = await finishByXid(branch, xid, 'commitPrepared')
-      // After a 'C' decision only recovery, following that same decision, can finish a branch first.
-      const proof = notFoundProves || answer === 'done'
-      if (proof && provesFinished(branch, answer)) branch.state = 'committed'
-      span?.set({ 'txkit.branch.state': branch.state })
-      return branch.state === 'committed'
-    },
-    done: (committed) => committed,
-    undone: () => branch.error ?? 'left for recovery',
-    before: 'before-span',
-  }).catch((error: unknown) => {
+  let committed: boolean
+  try {
+    committed = await runStep(run, {
+      step: 'commit',
+      branch,
+      span: 'txkit.commit',
+      attributes: branchAttributes(branch),
+      work: async (span) => {
+        const answer = await finishByXid(branch, xid, 'commitPrepared')
+        // After a 'C' decision only recovery, following the same decision, can finish it first.
+        const proof = notFoundProves || answer === 'done'
+        if (proof && provesFinished(branch, answer)) branch.state = 'committed'
+        span?.set({ 'txkit.branch.state': branch.state })
+        return branch.state === 'committed'
+      },
+      done: (committed) => committed,
+      undone: () => branch.error ?? 'left for recovery',
+      before: 'before-span',
+    })
+  } catch (error) {
     // Only the `before` observer throws here: the branch stays prepared, for recovery.
     branch.error = error
-    return undefined
-  })
-  if (committed === false) {
+    return
+  }
+  if (!committed) {
     run.logger.warn(
       { gtrid: run.gtrid, database: branch.database.name, xid, error: branch.error },
       'txkit: committed, but a branch could not be finished; recovery will commit it',
