@@ -67,6 +67,8 @@ export interface RecoveryRules {
    * prepared branches (none when the row is all that is left).
    */
   readonly finishStaged?: FinishStaged
+  /** Deletes the records of this protocol no transaction needs any more (fence rows); how many. */
+  readonly collectFences?: (settings: Settings) => Promise<number>
 }
 
 export type FinishStaged = (

@@ -5,6 +5,8 @@ import type { DecisionLog } from './decision-log.js'
 
 /** Most old decision rows (and fence rows) a recovery round reads and deletes. */
 export const GC_BATCH = 1000
+/** How long past the deadline a record is kept before it is collected. */
+export const GC_MARGIN_MS = 60_000
 export const READ_BATCH = 500
 
 /**

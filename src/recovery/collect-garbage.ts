@@ -2,11 +2,9 @@ import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import type { Settings } from '../protocol/recovery-settings.js'
 import type { DecisionLog } from '../records/decision-log.js'
-import { names } from '../records/decision-rows.js'
+import { GC_MARGIN_MS, names } from '../records/decision-rows.js'
 import { errorMessage } from '../util/error-message.js'
 import { parseXid } from '../xid/xid.js'
-
-export const GC_MARGIN_MS = 60_000
 
 /**
  * Deletes decision rows no longer needed, among those read before the scan: a 'C' row whose

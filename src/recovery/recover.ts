@@ -13,7 +13,6 @@ import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import { mapConcurrent } from '../util/map-concurrent.js'
 import { sleep } from '../util/sleep.js'
-import { collectFences } from './collect-fences.js'
 import { collectGarbage } from './collect-garbage.js'
 import { groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
 import { checkOptions, type RecoverOptions } from './recover-options.js'
@@ -216,10 +215,13 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       decisionsDeleted += await collectGarbage(log, rows, plan.prepared, plan.complete, settings)
     }
   }
-  const fencesDeleted =
-    settings.protocols.has('decision') && !settings.dryRun && !aborted
-      ? await collectFences(settings)
-      : 0
+  let fencesDeleted = 0
+  if (!settings.dryRun && !aborted) {
+    for (const rules of RECOVERY_RULES) {
+      if (rules.collectFences === undefined || !settings.protocols.has(rules.kind)) continue
+      fencesDeleted += await rules.collectFences(settings)
+    }
+  }
   const counts = { committed: 0, rolledBack: 0, left: 0, failed: 0 }
   for (const transaction of transactions) {
     if (transaction.action === 'committed') counts.committed++

@@ -1,4 +1,5 @@
 import type { RecoveryRound, RecoveryRules, RecoveryWork } from '../commit-protocol.js'
+import { collectFences } from './collect-fences.js'
 import { finishStaged } from './parallel-recovery.js'
 
 /**
@@ -12,6 +13,7 @@ export const parallelRecovery: RecoveryRules = {
   scansTwice: false,
   plan,
   finishStaged,
+  collectFences,
 }
 
 async function plan(round: RecoveryRound): Promise<RecoveryWork[]> {
