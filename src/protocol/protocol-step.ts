@@ -44,7 +44,7 @@ export interface StepOptions<Result> {
   readonly work: (span: TraceSpan | undefined) => Promise<Result>
   /**
    * The error the step fails with, built from what was thrown (by the `before` observer or the
-   * work); the thrown value itself when absent.
+   * work), awaited when a promise; the thrown value itself when absent.
    */
   readonly failed?: (thrown: unknown, span: TraceSpan | undefined) => unknown
   /**
