@@ -1,23 +1,14 @@
-export type { BackgroundCommitStats } from './commit/background-commits.js'
-export type { BranchHandle } from './commit/branch.js'
-export type { Acknowledge, CommitOptions, CommitResult } from './commit/commit-result.js'
 export {
   type BranchesOf,
   Coordinator,
   type CoordinatorOptions,
   createCoordinator,
 } from './commit/coordinator.js'
-export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './commit/decision-log.js'
 export {
   DistributedTransaction,
   type TransactionSavepoint,
   type TransactionStatus,
 } from './commit/distributed-transaction.js'
-export type {
-  ProtocolStep,
-  ProtocolStepEvent,
-  ProtocolStepObserver,
-} from './commit/protocol-step.js'
 export type { Dialect } from './dialect/dialect.js'
 export type {
   LockDialect,
@@ -126,7 +117,14 @@ export {
   checkDeployment,
   type DeploymentCheck,
 } from './preflight/check-deployment.js'
-export { type RecoverOptions, recover } from './recovery/recover.js'
+export type { BackgroundCommitStats } from './protocol/background-commits.js'
+export type { BranchHandle } from './protocol/branch.js'
+export type { Acknowledge, CommitOptions, CommitResult } from './protocol/commit-result.js'
+export type {
+  ProtocolStep,
+  ProtocolStepEvent,
+  ProtocolStepObserver,
+} from './protocol/protocol-step.js'
 export type {
   LeftReason,
   MalformedPrepared,
@@ -134,7 +132,9 @@ export type {
   RecoveryReport,
   ScannedDatabase,
   TransactionRecovery,
-} from './recovery/recovery-report.js'
+} from './protocol/recovery-report.js'
+export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './records/decision-log.js'
+export { type RecoverOptions, recover } from './recovery/recover.js'
 export {
   createRunner,
   type OperationContext,

@@ -1,5 +1,5 @@
-import type { DecisionLogOptions } from '../commit/decision-log.js'
 import type { Database } from '../driver/database.js'
+import type { DecisionLogOptions } from '../records/decision-log.js'
 import type { Values } from './cli-options.js'
 import type { ConnectedDatabase } from './connect.js'
 import { UsageError } from './usage-error.js'

@@ -1,4 +1,4 @@
-import type { RecoveryReport, TransactionRecovery } from '../recovery/recovery-report.js'
+import type { RecoveryReport, TransactionRecovery } from '../protocol/recovery-report.js'
 
 function age(ms: number | undefined): string {
   if (ms === undefined) return '?'

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { DeploymentCheck } from '../preflight/check-deployment.js'
-import { LEFT_REASONS, type RecoveryReport } from '../recovery/recovery-report.js'
+import { LEFT_REASONS, type RecoveryReport } from '../protocol/recovery-report.js'
 
 /** How many intervals may pass without a good round before `/healthz` answers 503. */
 const HEALTHY_INTERVALS = 3

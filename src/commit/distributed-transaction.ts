@@ -4,19 +4,16 @@ import type { DriverConnection } from '../driver/driver-connection.js'
 import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { isTransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
+import { rollBackEverything, rolledBack } from '../protocol/abort.js'
+import { COMMIT_OPTIONS, checkAcknowledge } from '../protocol/acknowledge.js'
+import type { Branch, BranchHandle } from '../protocol/branch.js'
+import type { ProtocolTransaction } from '../protocol/commit-protocol.js'
+import type { Acknowledge, CommitOptions, CommitResult } from '../protocol/commit-result.js'
+import type { TransactionRun } from '../protocol/transaction-run.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import type { CommitProtocolName } from '../xid/xid.js'
-import { rollBackEverything, rolledBack } from './abort.js'
-import { COMMIT_OPTIONS, checkAcknowledge } from './acknowledge.js'
-import type { Branch, BranchHandle } from './branch.js'
-import type { CommitContext } from './commit-context.js'
-import type { CommitOptions, CommitResult } from './commit-result.js'
-import type { DatabaseGroup } from './coordinator.js'
-import { commitWithDecision } from './decision-protocol.js'
-import { commitInOnePhase } from './one-phase-commit.js'
-import { commitInParallel } from './parallel-protocol.js'
-import { commitSequentially } from './sequential-protocol.js'
+import type { DatabaseGroup } from './database-group.js'
 
 /**
  * Where a transaction stands. `outcome-unknown` is final for this process: recovery decides.
@@ -44,12 +41,6 @@ export interface TransactionSavepoint {
 /** Opens one more branch of an open transaction at `index`. */
 type OpenBranch = (group: DatabaseGroup, index: number) => Promise<Branch>
 
-const PROTOCOLS: Record<CommitProtocolName, (context: CommitContext) => Promise<CommitResult>> = {
-  decision: commitWithDecision,
-  parallel: commitInParallel,
-  sequential: commitSequentially,
-}
-
 /**
  * One logical transaction over several databases, begun by `coordinator.begin(...)`. Work through
  * `branches`, then `commit()` or `rollback()`. With `await using`, leaving the scope without a
@@ -63,7 +54,10 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
   /** One handle per name given to `begin`; names on one database share a handle. */
   readonly branches: Branches
   #status: TransactionStatus = 'active'
-  readonly #context: CommitContext
+  readonly #run: TransactionRun
+  readonly #protocol: ProtocolTransaction
+  /** When `commit()` returns, unless the commit says otherwise. */
+  readonly #acknowledge: Acknowledge
   readonly #openBranch: OpenBranch | undefined
   readonly #joining = new Map<string, Promise<Branch>>()
   #nextIndex: number
@@ -74,17 +68,20 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
 
   /** @internal Use `coordinator.begin`. */
   constructor(
-    protocol: CommitProtocolName,
-    context: CommitContext,
+    run: TransactionRun,
+    protocol: ProtocolTransaction,
+    acknowledge: Acknowledge,
     branches: Branches,
     openBranch?: OpenBranch,
   ) {
-    this.gtrid = context.gtrid
-    this.protocol = protocol
+    this.gtrid = run.gtrid
+    this.protocol = run.protocol
     this.branches = branches
-    this.#context = context
+    this.#run = run
+    this.#protocol = protocol
+    this.#acknowledge = acknowledge
     this.#openBranch = openBranch
-    this.#nextIndex = context.branches.length
+    this.#nextIndex = run.branches.length
   }
 
   /**
@@ -177,18 +174,17 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
       )
     }
     if (this.#uncommittable !== undefined) throw this.#uncommittable
+    let acknowledge = this.#acknowledge
     if (options !== undefined) {
       checkOptionNames(options, COMMIT_OPTIONS, 'commit()')
       if (options.acknowledge !== undefined) {
-        this.#context.acknowledge = checkAcknowledge(options.acknowledge, this.protocol)
+        acknowledge = checkAcknowledge(options.acknowledge, this.protocol)
       }
     }
     this.#status = 'committing'
     let result: CommitResult | undefined
     try {
-      const protocol =
-        this.#context.branches.length <= 1 ? commitInOnePhase : PROTOCOLS[this.protocol]
-      result = await protocol(this.#context)
+      result = await this.#protocol.commit(acknowledge)
       this.#status = 'committed'
       this.#endSpan(undefined, result.pending.length)
       return result
@@ -234,11 +230,11 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     }
     this.#status = 'rolling-back'
     try {
-      await rollBackEverything(this.#context, 'parallel')
+      await rollBackEverything(this.#run, 'parallel')
     } finally {
       this.#release()
     }
-    const ended = rolledBack(this.#context, 'the transaction was rolled back', cause)
+    const ended = rolledBack(this.#run, 'the transaction was rolled back', cause)
     if (isBranchTransactionEndedError(ended)) {
       this.#status = 'not-atomic'
       this.#endSpan(ended)
@@ -250,11 +246,11 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
 
   /** Ends the transaction's span with its outcome and the databases it spanned. */
   #endSpan(error: unknown, pending?: number): void {
-    const span = this.#context.span
+    const span = this.#run.span
     if (span === undefined) return
     span.set({
       'txkit.transaction.outcome': this.#status,
-      'txkit.transaction.databases': this.#context.branches.map((branch) => branch.database.name),
+      'txkit.transaction.databases': this.#run.branches.map((branch) => branch.database.name),
       ...(pending !== undefined && { 'txkit.transaction.pending': pending }),
     })
     span.end(error)
@@ -279,7 +275,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     this.assertActive()
     const name = `txkit_sp_${++this.#savepointCount}`
     await Promise.all(
-      this.#context.branches.map((branch) =>
+      this.#run.branches.map((branch) =>
         branch.dialect.savepoint(branch.connection, name, 'create'),
       ),
     )
@@ -300,13 +296,9 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
       )
     }
     const results = await Promise.allSettled(
-      this.#context.branches.map((branch) =>
-        branch.dialect.savepoint(branch.connection, name, action),
-      ),
+      this.#run.branches.map((branch) => branch.dialect.savepoint(branch.connection, name, action)),
     )
-    const failed = this.#context.branches.filter(
-      (_, index) => results[index]?.status === 'rejected',
-    )
+    const failed = this.#run.branches.filter((_, index) => results[index]?.status === 'rejected')
     if (failed.length > 0) {
       const first = results.find((result) => result.status === 'rejected') as PromiseRejectedResult
       const names = failed.map((branch) => `"${branch.names[0]}"`).join(', ')
@@ -328,7 +320,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
 
   /** @internal The session a branch handle of this transaction runs on (transaction locks use it). */
   sessionOf(handle: BranchHandle): DriverConnection {
-    const branch = (this.#context.branches as readonly Branch[]).find(
+    const branch = (this.#run.branches as readonly Branch[]).find(
       (candidate) => candidate.handle === handle,
     )
     if (branch === undefined) {
@@ -343,7 +335,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
   }
 
   #release(): void {
-    for (const branch of this.#context.branches as readonly Branch[]) branch.release()
-    this.#context.staging?.release()
+    for (const branch of this.#run.branches as readonly Branch[]) branch.release()
+    this.#protocol.release()
   }
 }

@@ -10,7 +10,6 @@ import type {
   QueryResult,
   TransactionSettings,
 } from 'kysely'
-import type { BranchHandle } from '../commit/branch.js'
 import type { Database } from '../driver/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
@@ -19,6 +18,7 @@ import { sendInTurn } from '../manager/savepoint-scopes.js'
 import { SavepointStatements } from '../manager/savepoint-statements.js'
 import { requireOptions, toolTransaction } from '../manager/tool-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
+import type { BranchHandle } from '../protocol/branch.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 
 export interface TxkitDialectOptions {

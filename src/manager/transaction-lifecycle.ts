@@ -1,7 +1,7 @@
-import type { CommitResult } from '../commit/commit-result.js'
 import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
+import type { CommitResult } from '../protocol/commit-result.js'
 import type { Logger } from '../util/logger.js'
 import type { RecordedWrites } from './recorded-writes.js'
 import type { SavepointScopes } from './savepoint-scopes.js'

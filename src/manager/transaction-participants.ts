@@ -1,8 +1,8 @@
-import type { BranchHandle } from '../commit/branch.js'
 import type { Coordinator } from '../commit/coordinator.js'
 import type { DistributedTransaction } from '../commit/distributed-transaction.js'
 import type { Database } from '../driver/database.js'
 import type { UrlDriver } from '../driver/url-driver.js'
+import type { BranchHandle } from '../protocol/branch.js'
 import { resourceDatabase, type TransactionResource } from './resource-database.js'
 import { UrlConnections } from './url-connections.js'
 

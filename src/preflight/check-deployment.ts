@@ -1,11 +1,15 @@
-import { decisionDatabasesOf } from '../commit/decision-databases.js'
-import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from '../commit/decision-log.js'
 import type { Finding, PreflightExpectations } from '../dialect/preflight-dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import { decisionDatabasesOf } from '../records/decision-databases.js'
+import {
+  type DecisionLog,
+  type DecisionLogOptions,
+  decisionLogOf,
+} from '../records/decision-log.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'

@@ -1,13 +1,10 @@
-import type { DecisionLog } from '../commit/decision-log.js'
 import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
+import type { Settings } from '../protocol/recovery-settings.js'
+import type { DecisionLog } from '../records/decision-log.js'
+import { GC_MARGIN_MS, names } from '../records/decision-rows.js'
 import { errorMessage } from '../util/error-message.js'
 import { parseXid } from '../xid/xid.js'
-import { names } from './decision-rows.js'
-import type { Settings } from './recover-options.js'
-
-export const GC_BATCH = 1000
-export const GC_MARGIN_MS = 60_000
 
 /**
  * Deletes decision rows no longer needed, among those read before the scan: a 'C' row whose

@@ -1,17 +1,10 @@
 import type { PreparedTransaction } from '../dialect/dialect.js'
 import type { Database } from '../driver/database.js'
 import { withConnection } from '../driver/with-connection.js'
+import type { FoundBranch } from '../protocol/found-branch.js'
+import type { MalformedPrepared, ScannedDatabase } from '../protocol/recovery-report.js'
 import { errorMessage } from '../util/error-message.js'
-import { type OurXid, parseXid } from '../xid/xid.js'
-import type { MalformedPrepared, ScannedDatabase } from './recovery-report.js'
-
-/** One prepared branch of ours, as found by a scan. */
-export interface FoundBranch {
-  readonly database: Database
-  readonly xid: string
-  readonly parsed: OurXid
-  readonly preparedAt: number | undefined
-}
+import { parseXid } from '../xid/xid.js'
 
 export interface Scan {
   readonly branches: FoundBranch[]

@@ -1,11 +1,16 @@
-import { decisionDatabasesOf } from '../commit/decision-databases.js'
-import { type DecisionLog, type DecisionLogOptions, decisionLogOf } from '../commit/decision-log.js'
-import { DEFAULT_FENCE_TABLE } from '../commit/fence-table.js'
-import { parseTableName, type TableName } from '../dialect/table-name.js'
+import { parseTableName } from '../dialect/table-name.js'
 import { assertDatabase } from '../driver/assert-database.js'
 import type { Database } from '../driver/database.js'
 import { validateDatabaseName } from '../driver/database-name.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import type { Settings } from '../protocol/recovery-settings.js'
+import { decisionDatabasesOf } from '../records/decision-databases.js'
+import {
+  type DecisionLog,
+  type DecisionLogOptions,
+  decisionLogOf,
+} from '../records/decision-log.js'
+import { DEFAULT_FENCE_TABLE } from '../records/fence-table.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { type Logger, silentLogger } from '../util/logger.js'
@@ -64,23 +69,6 @@ export interface RecoverOptions {
 }
 
 export const DEFAULT_MIN_AGE_MS = 15_000
-export interface Settings {
-  readonly databases: readonly Database[]
-  /** The `decisionLog` option: also where transactions whose id names no log are read. */
-  readonly decisionLog: DecisionLog | undefined
-  /** Every decision log recovery may read (`decisionLog` first, then `decisionDatabases`). */
-  readonly decisionLogs: readonly DecisionLog[]
-  readonly prefix: string
-  readonly protocols: ReadonlySet<IdKind>
-  readonly minAge: number
-  readonly dryRun: boolean
-  readonly signal: AbortSignal | undefined
-  readonly logger: Logger
-  readonly concurrency: number
-  readonly lockTimeout: number
-  readonly maxTransactionDuration: number
-  readonly fenceTable: { readonly table: TableName; readonly text: string }
-}
 
 export const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
   'databases',

@@ -1,26 +1,21 @@
-import type { DecisionLog } from '../commit/decision-log.js'
-import type { DecisionLogState, DecisionRow } from '../dialect/dialect.js'
+import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
+import type { RecoveryWork } from '../protocol/commit-protocol.js'
+import type { FoundBranch } from '../protocol/found-branch.js'
+import { failedTransaction, leftAlone, notSelected } from '../protocol/left-alone.js'
+import { finishStaged, RECOVERY_RULES } from '../protocol/protocols.js'
+import type { RecoveryReport, TransactionRecovery } from '../protocol/recovery-report.js'
+import type { Settings } from '../protocol/recovery-settings.js'
+import type { DecisionLog } from '../records/decision-log.js'
+import { type RowReads, readOldRows } from '../records/decision-rows.js'
 import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'
 import { mapConcurrent } from '../util/map-concurrent.js'
 import { sleep } from '../util/sleep.js'
-import type { IdKind } from '../xid/xid.js'
-import { collectFences } from './collect-fences.js'
 import { collectGarbage } from './collect-garbage.js'
-import { RowReads, readOldRows } from './decision-rows.js'
-import { recoverDecision, recoverSequential, recoverStagedRow } from './finish-transaction.js'
-import {
-  failedTransaction,
-  leftAlone,
-  missingTable,
-  notConfigured,
-  notSelected,
-} from './left-alone.js'
-import { type FoundBranch, groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
-import { checkOptions, type RecoverOptions, type Settings } from './recover-options.js'
-import type { RecoveryReport, TransactionRecovery } from './recovery-report.js'
+import { groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
+import { checkOptions, type RecoverOptions } from './recover-options.js'
 import { WorkShares } from './work-shares.js'
 
 /**
@@ -63,138 +58,66 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
 
 /** What a round found and what it has to do about it. */
 interface RoundPlan {
-  readonly work: WorkItem[]
+  readonly work: RecoveryWork[]
   /** The gtrids with prepared branches in the scan (decision rows of others may be collected). */
   readonly prepared: ReadonlySet<string>
   readonly databases: Scan['databases']
   readonly malformed: Scan['malformed']
   readonly complete: boolean
-  /** Reads the decision rows of the items given, ahead of their work. */
-  readonly readAhead: (items: readonly WorkItem[]) => void
 }
 
 /**
- * Scans and turns what it found into work items. A function of its own so that the scans and
- * their groups are garbage once it returns: a large round keeps only what is still to do.
+ * Scans and lets each selected protocol's recovery rules turn what it found into work items. A
+ * function of its own so that the scans and their groups are garbage once it returns: a large
+ * round keeps only what is still to do.
  */
 async function planRound(
   settings: Settings,
   oldRows: ReadonlyMap<DecisionLog, readonly DecisionRow[]>,
 ): Promise<RoundPlan> {
-  const { databases, decisionLog, signal } = settings
+  const { databases, signal } = settings
+  const rules = RECOVERY_RULES.filter((each) => settings.protocols.has(each.kind))
   const first = await scan(databases, settings.prefix)
   let latest = first
-  let sequentialStable: Map<string, FoundBranch[]> = new Map()
-  const sequentialFound = first.branches.some((branch) => branch.parsed.kind === 'sequential')
-  if (settings.protocols.has('sequential') && sequentialFound) {
+  let stable: Map<string, FoundBranch[]> = new Map()
+  const scanTwice = rules.some(
+    (each) => each.scansTwice && first.branches.some((branch) => branch.parsed.kind === each.kind),
+  )
+  if (scanTwice) {
     await sleep(settings.minAge, signal)
     latest = await scan(databases, settings.prefix)
-    sequentialStable = stableGroups(first.branches, latest.branches)
+    stable = stableGroups(first.branches, latest.branches)
   }
   const groups = groupBy(latest.branches, (branch) => branch.parsed.gtrid)
 
-  const work: WorkItem[] = []
+  const work: RecoveryWork[] = []
   for (const [gtrid, group] of groups) {
     const kind = group[0]?.parsed.kind ?? 'decision'
     if (!settings.protocols.has(kind)) {
       work.push({ gtrid, kind, group, run: async () => notSelected(group, kind, settings) })
     }
   }
-  const decisionGroups = [...groups.values()].filter(
-    (group) => group[0]?.parsed.kind === 'decision' && settings.protocols.has('decision'),
-  )
-  // Each transaction's decision is read in the log its id names.
-  const groupsByLog = new Map<DecisionLog, FoundBranch[][]>()
-  for (const group of decisionGroups) {
-    const log = logNamedBy(group, settings)
-    if (log === undefined) {
-      const gtrid = group[0]?.parsed.gtrid ?? ''
-      work.push({ gtrid, kind: 'decision', group, run: async () => notConfigured(group, settings) })
-      continue
-    }
-    const known = groupsByLog.get(log)
-    if (known === undefined) groupsByLog.set(log, [group])
-    else known.push(group)
-  }
-  // Whether each table exists, and since when, decides what recovery may do with its transactions.
-  const tables = new Map(
-    await Promise.all(
-      [...groupsByLog.keys()].map(async (log) => [log, await describeTable(log)] as const),
-    ),
-  )
-  /** Starts reading the decision rows the items will need, while earlier items are finished. */
-  const readAhead = (items: readonly WorkItem[]) => {
-    const wanted = new Map<RowReads, string[]>()
-    for (const item of items) {
-      const rows = item.decisionLog && tables.get(item.decisionLog)?.rows
-      if (rows === undefined || item.group.length === 0) continue
-      const gtrids = wanted.get(rows)
-      if (gtrids === undefined) wanted.set(rows, [item.gtrid])
-      else gtrids.push(item.gtrid)
-    }
-    for (const [rows, gtrids] of wanted) rows.request(gtrids)
-  }
-  for (const [log, logGroups] of groupsByLog) {
-    const table = tables.get(log) as LogTable
-    for (const group of logGroups) {
-      const gtrid = group[0]?.parsed.gtrid ?? ''
-      work.push({
-        gtrid,
-        kind: 'decision',
-        group,
-        decisionLog: log,
-        run: async () => {
-          if ('error' in table) throw table.error
-          if (table.state === undefined || table.rows === undefined) {
-            return leftAlone(group, 'decision', 'decision-table-missing', missingTable(log))
-          }
-          const row = await table.rows.take(gtrid)
-          return recoverDecision(group, row, table.state.createdAt, settings, log)
-        },
-      })
-    }
-  }
-  if (decisionLog !== undefined && settings.protocols.has('decision') && !settings.dryRun) {
-    // Staged rows are the parallel protocol's, which records in the decision log only.
-    for (const row of oldRows.get(decisionLog) ?? []) {
-      if (row.outcome === 'S' && !groups.has(row.gtrid)) {
-        work.push({
-          gtrid: row.gtrid,
-          kind: 'decision',
-          group: [],
-          run: () => recoverStagedRow(row, settings, decisionLog),
-        })
-      }
-    }
-  }
-  if (settings.protocols.has('sequential')) {
-    for (const [gtrid, group] of groups) {
-      if (group[0]?.parsed.kind !== 'sequential') continue
-      const stable = sequentialStable.get(gtrid)
-      work.push({
-        gtrid,
-        kind: 'sequential',
-        group,
-        run: async () =>
-          stable === undefined
-            ? leftAlone(
-                group,
-                'sequential',
-                'unstable',
-                'its prepared branches changed between the two scans: a coordinator is still working',
-              )
-            : recoverSequential(stable, settings),
-      })
-    }
-  }
+  const round = { settings, groups, stable, oldRows, finishStaged }
+  for (const each of rules) work.push(...(await each.plan(round)))
   return {
     work,
     prepared: new Set(groups.keys()),
     databases: latest.databases,
     malformed: latest.malformed,
     complete: latest.complete,
-    readAhead,
   }
+}
+
+/** Starts reading the decision rows the items will need, while earlier items are finished. */
+function readAhead(items: readonly RecoveryWork[]): void {
+  const wanted = new Map<RowReads, string[]>()
+  for (const item of items) {
+    if (item.rows === undefined || item.group.length === 0) continue
+    const gtrids = wanted.get(item.rows)
+    if (gtrids === undefined) wanted.set(item.rows, [item.gtrid])
+    else gtrids.push(item.gtrid)
+  }
+  for (const [rows, gtrids] of wanted) rows.request(gtrids)
 }
 
 async function recoverRound(settings: Settings): Promise<RecoveryReport> {
@@ -210,12 +133,11 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
         ),
   )
   const plan = await planRound(settings, oldRows)
-  const { readAhead } = plan
-  let work: WorkItem[] = plan.work
+  let work: RecoveryWork[] = plan.work
   const transactions: TransactionRecovery[] = []
   let aborted = false
 
-  const runOne = async ({ group, run }: WorkItem): Promise<void> => {
+  const runOne = async ({ group, run }: RecoveryWork): Promise<void> => {
     if (signal?.aborted) {
       aborted = true
       return
@@ -293,10 +215,13 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       decisionsDeleted += await collectGarbage(log, rows, plan.prepared, plan.complete, settings)
     }
   }
-  const fencesDeleted =
-    settings.protocols.has('decision') && !settings.dryRun && !aborted
-      ? await collectFences(settings)
-      : 0
+  let fencesDeleted = 0
+  if (!settings.dryRun && !aborted) {
+    for (const rules of RECOVERY_RULES) {
+      if (rules.collectFences === undefined || !settings.protocols.has(rules.kind)) continue
+      fencesDeleted += await rules.collectFences(settings)
+    }
+  }
   const counts = { committed: 0, rolledBack: 0, left: 0, failed: 0 }
   for (const transaction of transactions) {
     if (transaction.action === 'committed') counts.committed++
@@ -323,7 +248,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
  * Whether the share's item a worker does first (the last: shares are taken from the end) still has
  * a prepared branch. Gone means another worker finished the share (or its coordinator did that one).
  */
-async function firstStillPrepared(items: readonly WorkItem[]): Promise<boolean> {
+async function firstStillPrepared(items: readonly RecoveryWork[]): Promise<boolean> {
   const branch = items.findLast((item) => item.group.length > 0)?.group[0]
   if (branch === undefined) return true
   const { database, xid } = branch
@@ -332,46 +257,6 @@ async function firstStillPrepared(items: readonly WorkItem[]): Promise<boolean> 
       ? database.dialect.isPrepared(connection, xid)
       : (await database.dialect.listPrepared(connection)).some((found) => found.xid === xid),
   )
-}
-
-/** One transaction's share of a round: how to handle it. */
-interface WorkItem {
-  readonly gtrid: string
-  readonly kind: IdKind
-  readonly group: FoundBranch[]
-  /** Where its decision is read (decision protocol). */
-  readonly decisionLog?: DecisionLog
-  readonly run: () => Promise<TransactionRecovery>
-}
-
-/** A decision log's table as a round found it, and its rows' reads. */
-type LogTable =
-  | { readonly error: unknown; readonly state?: undefined; readonly rows?: undefined }
-  | {
-      readonly state: DecisionLogState | undefined
-      readonly rows: RowReads | undefined
-      readonly error?: undefined
-    }
-
-async function describeTable(log: DecisionLog): Promise<LogTable> {
-  try {
-    const state = await withConnection(log.database, (connection) =>
-      log.database.dialect.describeDecisionLog(connection, log.table),
-    )
-    return { state, rows: state === undefined ? undefined : new RowReads(log) }
-  } catch (error) {
-    return { error }
-  }
-}
-
-/**
- * The configured log a transaction's id names: by its tag, or, for an id from before ids named
- * their log, the decision log.
- */
-function logNamedBy(group: readonly FoundBranch[], settings: Settings): DecisionLog | undefined {
-  const tag = group[0]?.parsed.decisionLog
-  if (tag === undefined) return settings.decisionLog
-  return settings.decisionLogs.find((log) => log.tag === tag)
 }
 
 function log(logger: Logger, transaction: TransactionRecovery): void {

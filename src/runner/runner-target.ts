@@ -1,9 +1,9 @@
-import type { BranchHandle } from '../commit/branch.js'
 import type { RunnerDialect } from '../dialect/runner-dialect.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { isHeldSession } from '../driver/held-session.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import type { BranchHandle } from '../protocol/branch.js'
 
 /** A session an operation runs on, and what the operation's function is given for it. */
 export interface RunnerSession {

@@ -1,4 +1,3 @@
-import type { BranchHandle } from '../commit/branch.js'
 import type { OperationSettings } from '../dialect/runner-dialect.js'
 import type { Database } from '../driver/database.js'
 import type { HeldSession } from '../driver/held-session.js'
@@ -6,6 +5,7 @@ import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-erro
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
 import { RunAbortedError } from '../errors/run-aborted-error.js'
+import type { BranchHandle } from '../protocol/branch.js'
 import { startSpan } from '../tracing/span.js'
 import { backoffDelay } from '../util/backoff.js'
 import { checkOptionNames } from '../util/check-option-names.js'

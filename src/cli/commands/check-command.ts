@@ -1,6 +1,6 @@
-import { DEFAULT_FENCE_TABLE } from '../../commit/fence-table.js'
 import type { Database } from '../../driver/database.js'
 import { checkDeployment } from '../../preflight/check-deployment.js'
+import { DEFAULT_FENCE_TABLE } from '../../records/fence-table.js'
 import { COMMON, DATABASE_HELP, TABLES, TIMEOUT_HELP } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { decisionDatabaseOf, decisionDatabasesOption } from '../decision-options.js'

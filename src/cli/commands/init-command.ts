@@ -1,5 +1,5 @@
-import { DecisionLog } from '../../commit/decision-log.js'
-import { DEFAULT_FENCE_TABLE, FenceTable } from '../../commit/fence-table.js'
+import { DecisionLog } from '../../records/decision-log.js'
+import { DEFAULT_FENCE_TABLE, FenceTable } from '../../records/fence-table.js'
 import { COMMON, DATABASE_HELP, TABLES, TIMEOUT_HELP } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { decisionDatabaseOf, decisionDatabasesOption } from '../decision-options.js'

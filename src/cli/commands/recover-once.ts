@@ -1,5 +1,5 @@
+import type { RecoveryReport } from '../../protocol/recovery-report.js'
 import { recover } from '../../recovery/recover.js'
-import type { RecoveryReport } from '../../recovery/recovery-report.js'
 import type { CommandContext } from '../command.js'
 import { EXIT } from '../exit-codes.js'
 import { formatRecovery, formatStatus } from '../format-report.js'

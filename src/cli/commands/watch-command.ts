@@ -1,7 +1,7 @@
 import type { Database } from '../../driver/database.js'
 import { createLock } from '../../lock/create-lock.js'
+import type { RecoveryReport } from '../../protocol/recovery-report.js'
 import { recover } from '../../recovery/recover.js'
-import type { RecoveryReport } from '../../recovery/recovery-report.js'
 import { errorMessage } from '../../util/error-message.js'
 import type { Logger } from '../../util/logger.js'
 import { sleep } from '../../util/sleep.js'

@@ -1,11 +1,27 @@
-import type { DecisionLog } from '../commit/decision-log.js'
 import type { DecisionRow } from '../dialect/dialect.js'
 import { withConnection } from '../driver/with-connection.js'
 import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
-import { GC_BATCH } from './collect-garbage.js'
-import { missingTable } from './left-alone.js'
+import type { DecisionLog } from './decision-log.js'
 
+/** Most old decision rows (and fence rows) a recovery round reads and deletes. */
+export const GC_BATCH = 1000
+/** How long past the deadline a record is kept before it is collected. */
+export const GC_MARGIN_MS = 60_000
 export const READ_BATCH = 500
+
+/**
+ * Why a missing decision table stops recovery. Never "create it": at recovery time a missing table
+ * means the wrong database or a lost table, and a new empty one would let recovery record aborts
+ * for transactions whose commit decision is elsewhere.
+ */
+export function missingTable(decisionLog: DecisionLog): string {
+  return (
+    `the decision table ${decisionLog.tableText} does not exist in database "${decisionLog.database.name}": ` +
+    'recovery was pointed at the wrong database or table, or the table was lost. Do not create it: ' +
+    "point recovery at the decision log the writers record in (a transaction's id names it after its random part)."
+  )
+}
+
 export async function readOldRows(
   decisionLog: DecisionLog,
   minAge: number,

@@ -1,6 +1,6 @@
-import { UnconfirmedAnswer } from '../dialect/dialect.js'
-import type { Database } from '../driver/database.js'
-import type { DriverConnection } from '../driver/driver-connection.js'
+import { UnconfirmedAnswer } from '../../dialect/dialect.js'
+import type { Database } from '../../driver/database.js'
+import type { DriverConnection } from '../../driver/driver-connection.js'
 
 /**
  * The staging connection was lost with a statement on it, or its answer did not confirm it:

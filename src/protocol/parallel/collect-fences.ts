@@ -1,7 +1,7 @@
-import { withConnection } from '../driver/with-connection.js'
-import { errorMessage } from '../util/error-message.js'
-import { GC_BATCH, GC_MARGIN_MS } from './collect-garbage.js'
-import type { Settings } from './recover-options.js'
+import { withConnection } from '../../driver/with-connection.js'
+import { GC_BATCH, GC_MARGIN_MS } from '../../records/decision-rows.js'
+import { errorMessage } from '../../util/error-message.js'
+import type { Settings } from '../recovery-settings.js'
 
 /**
  * Deletes committed fence rows (parallel protocol) older than any transaction may run: a claimed

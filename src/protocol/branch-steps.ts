@@ -5,10 +5,10 @@ import {
 } from '../dialect/dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { PreparedTransactionsDisabledError } from '../errors/prepared-transactions-disabled-error.js'
-import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Branch } from './branch.js'
-import { afterStep, beforeStep, type CommitContext } from './commit-context.js'
+import { runStep } from './protocol-step.js'
+import type { TransactionRun } from './transaction-run.js'
 
 /** A branch the database rolled back instead of preparing. */
 export class BranchRolledBackByServer extends Error {}
@@ -24,41 +24,42 @@ const FINISH_RETRY_DELAYS_MS = [50, 250, 1000]
  * Prepares one branch. On failure the branch's state says where it stands: `unknown` if the
  * session was lost mid-prepare, `rolled-back` if the server rolled it back, otherwise `active`.
  */
-export async function prepareBranch(context: CommitContext, branch: Branch): Promise<void> {
-  const xid = branch.xid
-  const span = startSpan('txkit.prepare', branchAttributes(branch), context.span)
-  try {
-    await beforeStep(context, 'prepare', branch)
-    const outcome = await branch.dialect.prepare(branch.connection, xid)
-    if (outcome === 'rolled-back') {
-      branch.state = 'rolled-back'
-      throw new BranchRolledBackByServer(
-        `${branch.dialect.displayName} rolled back branch "${branch.names[0]}" instead of preparing it: a statement in it had failed (an error caught and ignored inside the transaction leaves it failed)`,
-      )
-    }
-    branch.state = 'prepared'
-  } catch (thrown) {
-    let error = thrown
-    if (thrown instanceof BranchOutsideTransaction) {
-      branch.state = 'ended-elsewhere'
-      branch.sessionDirty = true
-    } else if (thrown instanceof RolledBackByServer) {
-      // Closed rather than reused: what the session's state is after the failure is the server's.
-      branch.state = 'rolled-back'
-      branch.sessionDirty = true
-      error = thrown.cause
-    } else if (thrown instanceof UnconfirmedAnswer) {
-      branch.state = 'unknown'
-    } else if (branch.state === 'active' && branch.isLost(thrown)) {
-      branch.state = 'unknown'
-    }
-    branch.error = await explainPrepareFailure(branch, error)
-    span?.set({ 'txkit.branch.state': branch.state })
-    span?.end(branch.error)
-    throw branch.error
-  }
-  span?.end()
-  await afterStep(context, 'prepare', branch)
+export function prepareBranch(run: TransactionRun, branch: Branch): Promise<void> {
+  return runStep(run, {
+    step: 'prepare',
+    branch,
+    span: 'txkit.prepare',
+    attributes: branchAttributes(branch),
+    work: async () => {
+      const outcome = await branch.dialect.prepare(branch.connection, branch.xid)
+      if (outcome === 'rolled-back') {
+        branch.state = 'rolled-back'
+        throw new BranchRolledBackByServer(
+          `${branch.dialect.displayName} rolled back branch "${branch.names[0]}" instead of preparing it: a statement in it had failed (an error caught and ignored inside the transaction leaves it failed)`,
+        )
+      }
+      branch.state = 'prepared'
+    },
+    failed: async (thrown, span) => {
+      let error = thrown
+      if (thrown instanceof BranchOutsideTransaction) {
+        branch.state = 'ended-elsewhere'
+        branch.sessionDirty = true
+      } else if (thrown instanceof RolledBackByServer) {
+        // Closed rather than reused: what the session's state is after the failure is the server's.
+        branch.state = 'rolled-back'
+        branch.sessionDirty = true
+        error = thrown.cause
+      } else if (thrown instanceof UnconfirmedAnswer) {
+        branch.state = 'unknown'
+      } else if (branch.state === 'active' && branch.isLost(thrown)) {
+        branch.state = 'unknown'
+      }
+      branch.error = await explainPrepareFailure(branch, error)
+      span?.set({ 'txkit.branch.state': branch.state })
+      return branch.error
+    },
+  })
 }
 
 async function explainPrepareFailure(branch: Branch, error: unknown): Promise<unknown> {
@@ -80,7 +81,7 @@ async function explainPrepareFailure(branch: Branch, error: unknown): Promise<un
  * Rolls a branch back wherever it stands; never throws. A prepared branch whose rollback cannot be
  * confirmed stays `prepared` (or `unknown`) for recovery to finish.
  */
-export async function rollbackBranch(context: CommitContext, branch: Branch): Promise<void> {
+export async function rollbackBranch(run: TransactionRun, branch: Branch): Promise<void> {
   switch (branch.state) {
     case 'active':
       if (branch.connection.lost) {
@@ -99,8 +100,8 @@ export async function rollbackBranch(context: CommitContext, branch: Branch): Pr
         }
         // A database's session is closed next, which undoes its work; a resource's work stays
         // unless its abort() is retried by someone: nothing else will undo it.
-        context.logger.error(
-          { gtrid: context.gtrid, database: branch.database.name, error: errorMessage(error) },
+        run.logger.error(
+          { gtrid: run.gtrid, database: branch.database.name, error: errorMessage(error) },
           'txkit: rolling back a branch failed; its session is closed, and a resource must be undone by hand',
         )
       }
@@ -121,30 +122,42 @@ export async function rollbackBranch(context: CommitContext, branch: Branch): Pr
 /**
  * Commits a prepared branch, retrying on a fresh session when its own is lost. A branch that
  * cannot be confirmed stays `prepared`: the decision is durable, recovery commits it.
+ * `notFoundProves`: whether a "not found" answer may prove the commit (not under the sequential
+ * rule, where recovery may have rolled the branch back instead).
  */
-export async function commitBranch(context: CommitContext, branch: Branch): Promise<void> {
+export async function commitBranch(
+  run: TransactionRun,
+  branch: Branch,
+  notFoundProves: boolean,
+): Promise<void> {
   const xid = branch.xid
-  // The decision database's branch committed in one phase: it was never prepared.
-  if (branch === context.decisionBranch) return
+  let committed: boolean
   try {
-    await beforeStep(context, 'commit', branch)
+    committed = await runStep(run, {
+      step: 'commit',
+      branch,
+      span: 'txkit.commit',
+      attributes: branchAttributes(branch),
+      work: async (span) => {
+        const answer = await finishByXid(branch, xid, 'commitPrepared')
+        // After a 'C' decision only recovery, following the same decision, can finish it first.
+        const proof = notFoundProves || answer === 'done'
+        if (proof && provesFinished(branch, answer)) branch.state = 'committed'
+        span?.set({ 'txkit.branch.state': branch.state })
+        return branch.state === 'committed'
+      },
+      done: (committed) => committed,
+      undone: () => branch.error ?? 'left for recovery',
+      before: 'before-span',
+    })
   } catch (error) {
+    // Only the `before` observer throws here: the branch stays prepared, for recovery.
     branch.error = error
     return
   }
-  const span = startSpan('txkit.commit', branchAttributes(branch), context.span)
-  const answer = await finishByXid(branch, xid, 'commitPrepared')
-  // After a 'C' decision only recovery, following that same decision, can finish a branch first.
-  // Under the seed's rule recovery may have rolled it back instead: a "not found" proves nothing.
-  const proof = context.protocol !== 'sequential' || answer === 'done'
-  if (proof && provesFinished(branch, answer)) branch.state = 'committed'
-  span?.set({ 'txkit.branch.state': branch.state })
-  span?.end(branch.state === 'committed' ? undefined : (branch.error ?? 'left for recovery'))
-  if (branch.state === 'committed') {
-    await afterStep(context, 'commit', branch)
-  } else {
-    context.logger.warn(
-      { gtrid: context.gtrid, database: branch.database.name, xid, error: branch.error },
+  if (!committed) {
+    run.logger.warn(
+      { gtrid: run.gtrid, database: branch.database.name, xid, error: branch.error },
       'txkit: committed, but a branch could not be finished; recovery will commit it',
     )
   }

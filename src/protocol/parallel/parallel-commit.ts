@@ -1,17 +1,11 @@
-import type { DecisionOutcome } from '../dialect/dialect.js'
-import type { DriverConnection } from '../driver/driver-connection.js'
-import { startSpan } from '../tracing/span.js'
-import { outcomeUnknown, rollBackEverything, rolledBack } from './abort.js'
-import { commitBranch, prepareBranch } from './branch-steps.js'
-import {
-  afterStep,
-  beforeStep,
-  type CommitContext,
-  stagedParticipantsOf,
-} from './commit-context.js'
-import type { CommitResult } from './commit-result.js'
-import { type DecisionLog, NOT_INSERTED } from './decision-log.js'
-import type { FenceTable } from './fence-table.js'
+import type { DecisionOutcome } from '../../dialect/dialect.js'
+import { NOT_INSERTED } from '../../records/decision-log.js'
+import { outcomeUnknown, rollBackEverything, rolledBack } from '../abort.js'
+import { commitBranch, prepareBranch } from '../branch-steps.js'
+import type { Acknowledge, CommitResult } from '../commit-result.js'
+import { beforeStep, runStep } from '../protocol-step.js'
+import type { TransactionRun } from '../transaction-run.js'
+import { type ParallelState, stagedParticipantsOf } from './parallel-state.js'
 import { StagingLost, StagingNotSent } from './staging-connection.js'
 
 /** Whether this coordinator's staged row went in: by its answer, perhaps (answer lost), or not. */
@@ -25,24 +19,24 @@ type Staged = 'yes' | 'perhaps' | 'no'
  * Before that point a failure turns its own 'S' into 'A' and rolls back; an 'S' it cannot turn
  * (the answer was lost, or a recovery worker resolved it first) leaves the outcome unknown.
  */
-export async function commitInParallel(context: CommitContext): Promise<CommitResult> {
-  const { decisionLog, fences } = context
-  if (decisionLog === undefined || fences === undefined) {
-    throw new TypeError('the parallel protocol needs a decision log and a fence table')
-  }
+export async function commitInParallel(
+  state: ParallelState,
+  acknowledge: Acknowledge,
+): Promise<CommitResult> {
+  const { run, decisionLog, staging } = state
   let staged: Staged = 'no'
   const stage = async () => {
-    await beforeStep(context, 'decision')
-    let outcome: Awaited<ReturnType<DecisionLog['insertIn']>>
+    await beforeStep(run, 'decision')
+    let outcome: Awaited<ReturnType<typeof decisionLog.insertIn>>
     try {
       // Checked in the row's own statement: it is written in the session taken at begin or not
       // at all, whoever the driver may have handed that connection to since.
-      outcome = await onStaging(context, (connection, session) =>
+      outcome = await staging.use((connection, session) =>
         decisionLog.insertIn(
           connection,
-          context.gtrid,
-          stagedParticipantsOf(context, fences.tableText),
-          context.deadline,
+          run.gtrid,
+          stagedParticipantsOf(state),
+          run.deadline,
           'S',
           session,
         ),
@@ -59,51 +53,55 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
     if (outcome !== 'inserted') throw new Error(NOT_INSERTED[outcome])
     staged = 'yes'
   }
-  const span = startSpan(
-    'txkit.decision',
-    { 'txkit.database': decisionLog.database.name, 'txkit.decision.staged': true },
-    context.span,
-  )
-  const phaseOne = await Promise.allSettled([
-    ...context.branches.map((branch) => prepareBranch(context, branch)),
-    stage(),
-  ])
-  const failure = phaseOne.find((result) => result.status === 'rejected')
-  if (failure !== undefined) {
-    span?.end(failure.reason)
-    return abortBeforeCommitPoint(context, decisionLog, staged, failure.reason)
+  // The decision step spans phase one: the staged row and every PREPARE, in parallel. Its
+  // `before` observer runs with the staged row's insert, so what it throws fails that insert.
+  try {
+    await runStep(run, {
+      step: 'decision',
+      span: 'txkit.decision',
+      attributes: { 'txkit.database': decisionLog.database.name, 'txkit.decision.staged': true },
+      before: 'in-work',
+      work: async () => {
+        const phaseOne = await Promise.allSettled([
+          ...run.branches.map((branch) => prepareBranch(run, branch)),
+          stage(),
+        ])
+        const failure = phaseOne.find((result) => result.status === 'rejected')
+        if (failure !== undefined) throw failure.reason
+      },
+    })
+  } catch (cause) {
+    return abortBeforeCommitPoint(state, staged, cause)
   }
-  span?.end()
   // Committed: the staged row and every branch's PREPARE, by this coordinator's own answers.
-  await afterStep(context, 'decision')
 
   const finish = async (): Promise<CommitResult> => {
     let outcome: DecisionOutcome | undefined
     try {
-      outcome = await onStaging(context, async (connection) =>
-        (await decisionLog.resolveStagedOn(connection, context.gtrid, 'C'))
+      outcome = await staging.use(async (connection) =>
+        (await decisionLog.resolveStagedOn(connection, run.gtrid, 'C'))
           ? 'C'
           : // Not 'S' any more: a recovery worker found every branch prepared and wrote 'C' first.
-            decisionLog.readOn(connection, context.gtrid),
+            decisionLog.readOn(connection, run.gtrid),
       )
-      context.staging?.release()
+      staging.release()
     } catch (error) {
-      context.logger.warn(
-        { gtrid: context.gtrid, error },
+      run.logger.warn(
+        { gtrid: run.gtrid, error },
         "txkit: committed, but the staged decision could not be turned into 'C'; recovery will",
       )
-      return report(context)
+      return report(run)
     }
     if (outcome === undefined) {
       // The protocol's only way here: a worker wrote 'C', committed every branch and collected
       // the row. Claimed only on each branch's own evidence, its fence row committed.
-      if (await everyBranchShowsCommitted(context, fences)) {
-        for (const branch of context.branches) branch.state = 'committed'
-        forgetFinished(context, decisionLog, fences)
-        return report(context)
+      if (await everyBranchShowsCommitted(state)) {
+        for (const branch of run.branches) branch.state = 'committed'
+        forgetFinished(state)
+        return report(run)
       }
       throw outcomeUnknown(
-        context,
+        run,
         "its staged decision is gone (a recovery worker's 'C', collected once it had committed every branch, is the protocol's only way there), but not every branch's fence row shows its commit any more",
         new Error("no decision row where 'C' was due"),
       )
@@ -113,44 +111,44 @@ export async function commitInParallel(context: CommitContext): Promise<CommitRe
       // transaction's fence table can write 'A' now: whoever did broke the protocol. Committing
       // anyway would split the transaction; the row decides, and recovery follows it.
       const error = outcomeUnknown(
-        context,
+        run,
         "every branch is prepared, but its staged decision was resolved without the branches' fences",
         new Error(`decision row '${outcome}' where 'C' was due`),
       )
-      context.logger.error(
-        { gtrid: context.gtrid, error },
+      run.logger.error(
+        { gtrid: run.gtrid, error },
         'txkit: a staged decision was resolved against the protocol; its branches are left to recovery',
       )
       throw error
     }
-    await Promise.all(context.branches.map((branch) => commitBranch(context, branch)))
-    const result = report(context)
-    if (result.pending.length === 0) forgetFinished(context, decisionLog, fences)
+    await Promise.all(run.branches.map((branch) => commitBranch(run, branch, true)))
+    const result = report(run)
+    if (result.pending.length === 0) forgetFinished(state)
     return result
   }
-  if (context.acknowledge === 'decision' && context.background.hasRoom()) {
-    const completion = context.background.track(context.gtrid, finish(), () => report(context))
-    return { ...report(context), completion }
+  if (acknowledge === 'decision' && run.background.hasRoom()) {
+    const completion = run.background.track(run.gtrid, finish(), () => report(run))
+    return { ...report(run), completion }
   }
   return finish()
 }
 
 async function abortBeforeCommitPoint(
-  context: CommitContext,
-  decisionLog: DecisionLog,
+  state: ParallelState,
   staged: Staged,
   cause: unknown,
 ): Promise<never> {
+  const { run, decisionLog, staging } = state
   if (staged !== 'no') {
     let aborted: boolean
     try {
-      aborted = await onStaging(context, (connection) =>
-        decisionLog.resolveStagedOn(connection, context.gtrid, 'A'),
+      aborted = await staging.use((connection) =>
+        decisionLog.resolveStagedOn(connection, run.gtrid, 'A'),
       )
-      context.staging?.release()
+      staging.release()
     } catch (error) {
       throw outcomeUnknown(
-        context,
+        run,
         'the staged decision could not be turned into an abort (the connection to the decision database was lost): recovery decides',
         error,
       )
@@ -159,7 +157,7 @@ async function abortBeforeCommitPoint(
     // prepared), a missing row, or an 'A' someone else wrote may follow a commit.
     if (!aborted) {
       throw outcomeUnknown(
-        context,
+        run,
         staged === 'yes'
           ? 'a recovery worker resolved the staged decision first: it may have committed'
           : 'the answer to the staged decision was lost and no staged row of it was found: it may have been committed and collected',
@@ -167,37 +165,24 @@ async function abortBeforeCommitPoint(
       )
     }
   }
-  await rollBackEverything(context, 'parallel')
-  throw rolledBack(context, 'a branch or the staged decision failed before the commit point', cause)
-}
-
-/** Runs `work` on the transaction's staging connection. */
-function onStaging<Result>(
-  context: CommitContext,
-  work: (connection: DriverConnection, session: number | undefined) => Promise<Result>,
-): Promise<Result> {
-  if (context.staging === undefined)
-    throw new TypeError('a parallel transaction has a staging connection')
-  return context.staging.use(work)
+  await rollBackEverything(run, 'parallel')
+  throw rolledBack(run, 'a branch or the staged decision failed before the commit point', cause)
 }
 
 /** Where the branches stand; `pending` lists those not (yet) committed. */
-function report(context: CommitContext): CommitResult {
-  const branches = context.branches.map((branch) => branch.report())
+function report(run: TransactionRun): CommitResult {
+  const branches = run.branches.map((branch) => branch.report())
   const pending = branches.filter((branch) => branch.state !== 'committed')
-  return { gtrid: context.gtrid, protocol: 'parallel', branches, pending }
+  return { gtrid: run.gtrid, protocol: 'parallel', branches, pending }
 }
 
-async function everyBranchShowsCommitted(
-  context: CommitContext,
-  fences: FenceTable,
-): Promise<boolean> {
+async function everyBranchShowsCommitted({ run, fences }: ParallelState): Promise<boolean> {
   const shown = await Promise.all(
-    context.branches.map(
+    run.branches.map(
       async (branch) =>
         branch.fenced &&
         (await fences.showsCommitted(branch.database, {
-          gtrid: context.gtrid,
+          gtrid: run.gtrid,
           index: branch.index,
         })),
     ),
@@ -206,13 +191,9 @@ async function everyBranchShowsCommitted(
 }
 
 /** The row says 'C' and every branch is committed: its fence rows and row can go. */
-function forgetFinished(
-  context: CommitContext,
-  decisionLog: DecisionLog,
-  fences: FenceTable,
-): void {
-  for (const branch of context.branches) {
-    if (branch.fenced) fences.forget(branch.database, { gtrid: context.gtrid, index: branch.index })
+function forgetFinished({ run, decisionLog, fences }: ParallelState): void {
+  for (const branch of run.branches) {
+    if (branch.fenced) fences.forget(branch.database, { gtrid: run.gtrid, index: branch.index })
   }
-  decisionLog.forget(context.gtrid)
+  decisionLog.forget(run.gtrid)
 }

@@ -1,11 +1,11 @@
-import type { DecisionLog } from '../commit/decision-log.js'
-import type { DecisionRow } from '../dialect/dialect.js'
-import type { FenceClaim } from '../dialect/fence-dialect.js'
-import { withConnection } from '../driver/with-connection.js'
-import { fenceTableOf, names, readRows } from './decision-rows.js'
-import type { FoundBranch } from './prepared-scan.js'
-import type { Settings } from './recover-options.js'
-import type { LeftReason } from './recovery-report.js'
+import type { DecisionRow } from '../../dialect/dialect.js'
+import type { FenceClaim } from '../../dialect/fence-dialect.js'
+import { withConnection } from '../../driver/with-connection.js'
+import type { DecisionLog } from '../../records/decision-log.js'
+import { fenceTableOf, names, readRows } from '../../records/decision-rows.js'
+import type { FoundBranch } from '../found-branch.js'
+import type { LeftReason } from '../recovery-report.js'
+import type { Settings } from '../recovery-settings.js'
 
 /** A staged decision resolved (the row as it now reads), or why it was left. */
 export type StagedResolution =

@@ -1,7 +1,7 @@
 import { BranchOutsideTransaction, UnconfirmedAnswer } from '../dialect/dialect.js'
 import { outcomeUnknown } from './abort.js'
 import type { Branch } from './branch.js'
-import type { CommitContext } from './commit-context.js'
+import type { TransactionRun } from './transaction-run.js'
 
 /**
  * Commits a never-prepared branch in one phase: the decision database's, or a transaction's only
@@ -10,7 +10,7 @@ import type { CommitContext } from './commit-context.js'
  * when the answer was lost.
  */
 export async function commitInOneStep(
-  context: CommitContext,
+  run: TransactionRun,
   branch: Branch,
   what: string,
 ): Promise<'committed' | [reason: string, cause: unknown]> {
@@ -36,7 +36,7 @@ export async function commitInOneStep(
     if (error instanceof UnconfirmedAnswer || branch.isLost(error)) {
       branch.state = 'unknown'
       throw outcomeUnknown(
-        context,
+        run,
         error instanceof UnconfirmedAnswer
           ? `the COMMIT of ${what} ${name} got an answer that does not say whether it committed`
           : `the connection to ${what} ${name} was lost during its COMMIT`,

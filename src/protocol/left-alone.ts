@@ -1,22 +1,8 @@
-import type { DecisionLog } from '../commit/decision-log.js'
 import { errorMessage } from '../util/error-message.js'
 import type { IdKind } from '../xid/xid.js'
-import type { FoundBranch } from './prepared-scan.js'
-import type { Settings } from './recover-options.js'
+import type { FoundBranch } from './found-branch.js'
 import type { LeftReason, TransactionRecovery } from './recovery-report.js'
-
-/**
- * Why a missing decision table stops recovery. Never "create it": at recovery time a missing table
- * means the wrong database or a lost table, and a new empty one would let recovery record aborts
- * for transactions whose commit decision is elsewhere.
- */
-export function missingTable(decisionLog: DecisionLog): string {
-  return (
-    `the decision table ${decisionLog.tableText} does not exist in database "${decisionLog.database.name}": ` +
-    'recovery was pointed at the wrong database or table, or the table was lost. Do not create it: ' +
-    "point recovery at the decision log the writers record in (a transaction's id names it after its random part)."
-  )
-}
+import type { Settings } from './recovery-settings.js'
 
 /** How an operator finds the decision log a tag names. */
 export function describeTag(tag: string): string {

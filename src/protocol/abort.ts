@@ -4,24 +4,24 @@ import { TransactionRolledBackError } from '../errors/transaction-rolled-back-er
 import { errorMessage } from '../util/error-message.js'
 import type { Branch } from './branch.js'
 import { rollbackBranch } from './branch-steps.js'
-import type { CommitContext } from './commit-context.js'
+import type { TransactionRun } from './transaction-run.js'
 
 /** Rolls back every branch, in parallel or from the last to the first. Never throws. */
 export async function rollBackEverything(
-  context: CommitContext,
+  run: TransactionRun,
   order: 'parallel' | 'descending',
 ): Promise<void> {
   if (order === 'parallel') {
-    await Promise.all(context.branches.map((branch) => rollbackBranch(context, branch)))
+    await Promise.all(run.branches.map((branch) => rollbackBranch(run, branch)))
     return
   }
-  for (const branch of [...context.branches].reverse()) {
-    await rollbackBranch(context, branch)
+  for (const branch of [...run.branches].reverse()) {
+    await rollbackBranch(run, branch)
   }
 }
 
-function branchesIn(context: CommitContext, states: readonly string[]): Branch[] {
-  return context.branches.filter((branch) => states.includes(branch.state))
+function branchesIn(run: TransactionRun, states: readonly string[]): Branch[] {
+  return run.branches.filter((branch) => states.includes(branch.state))
 }
 
 function listOf(branches: readonly Branch[]): string {
@@ -34,19 +34,19 @@ function listOf(branches: readonly Branch[]): string {
  * transaction, whose work may be committed whatever txkit did: never "rolled back" then.
  */
 export function rolledBack(
-  context: CommitContext,
+  run: TransactionRun,
   reason: string,
   cause: unknown,
 ): TransactionRolledBackError | BranchTransactionEndedError {
-  const reports = context.branches.map((branch) => branch.report())
-  const ended = branchesIn(context, ['ended-elsewhere'])
+  const reports = run.branches.map((branch) => branch.report())
+  const ended = branchesIn(run, ['ended-elsewhere'])
   if (ended.length > 0) {
     const databases = ended.map((branch) => branch.database.name)
     return new BranchTransactionEndedError(
-      context.gtrid,
+      run.gtrid,
       reports,
       databases,
-      `Transaction ${context.gtrid} is not atomic: the branch of database(s) ${databases.map((name) => `"${name}"`).join(', ')} ` +
+      `Transaction ${run.gtrid} is not atomic: the branch of database(s) ${databases.map((name) => `"${name}"`).join(', ')} ` +
         'was found outside its transaction, ended by a COMMIT or ROLLBACK that txkit did not send (its connection ' +
         'was reached another way than through the branch handle). Its work may already be committed; ' +
         'txkit cannot undo it. No commit decision was written and every other branch was rolled back. ' +
@@ -54,27 +54,27 @@ export function rolledBack(
       { cause },
     )
   }
-  const unreachable = listOf(branchesIn(context, ['prepared', 'unknown']))
+  const unreachable = listOf(branchesIn(run, ['prepared', 'unknown']))
   const leftover =
     unreachable === ''
       ? ''
       : ` Branch(es) ${unreachable} could not be reached to confirm the rollback; recovery rolls them back.`
   return new TransactionRolledBackError(
-    context.gtrid,
+    run.gtrid,
     reports,
-    `Transaction ${context.gtrid} was rolled back: ${reason}: ${errorMessage(cause)}.${leftover}`,
+    `Transaction ${run.gtrid} was rolled back: ${reason}: ${errorMessage(cause)}.${leftover}`,
     { cause },
   )
 }
 
 /** The error for a transaction whose outcome this process cannot know. */
 export function outcomeUnknown(
-  context: CommitContext,
+  run: TransactionRun,
   reason: string,
   cause: unknown,
 ): OutcomeUnknownError {
-  const prepared = branchesIn(context, ['prepared'])
-  const cutOff = branchesIn(context, ['unknown'])
+  const prepared = branchesIn(run, ['prepared'])
+  const cutOff = branchesIn(run, ['unknown'])
   const parts = [
     prepared.length > 0 ? `branch(es) ${listOf(prepared)} stay prepared` : '',
     cutOff.length > 0
@@ -82,9 +82,9 @@ export function outcomeUnknown(
       : '',
   ].filter((part) => part !== '')
   return new OutcomeUnknownError(
-    context.gtrid,
-    context.branches.map((branch) => branch.report()),
-    `The outcome of transaction ${context.gtrid} is unknown: ${reason}: ${errorMessage(cause)}. ` +
+    run.gtrid,
+    run.branches.map((branch) => branch.report()),
+    `The outcome of transaction ${run.gtrid} is unknown: ${reason}: ${errorMessage(cause)}. ` +
       `Nothing was rolled back${parts.length > 0 ? `; ${parts.join(', and ')}` : ''}. Recovery finishes every branch the same way, following the decision record.`,
     { cause },
   )

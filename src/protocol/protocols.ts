@@ -1,0 +1,24 @@
+import type { CommitProtocolName } from '../xid/xid.js'
+import type { CommitProtocol, FinishStaged, RecoveryRules } from './commit-protocol.js'
+import { decisionProtocol } from './decision/decision-protocol.js'
+import { parallelProtocol } from './parallel/parallel-protocol.js'
+import { sequentialProtocol } from './sequential/sequential-protocol.js'
+
+/** Every commit protocol, by the name `createCoordinator({ protocol })` takes. */
+export const PROTOCOLS: Readonly<Record<CommitProtocolName, CommitProtocol>> = {
+  decision: decisionProtocol,
+  parallel: parallelProtocol,
+  sequential: sequentialProtocol,
+}
+
+/** Every protocol's recovery rules, in the order a round plans them. */
+export const RECOVERY_RULES: readonly RecoveryRules[] = Object.values(PROTOCOLS).map(
+  (protocol) => protocol.recovery,
+)
+
+/** How a transaction whose decision row reads 'S' is finished: by the rules that stage decisions. */
+export const finishStaged: FinishStaged = (() => {
+  const rules = RECOVERY_RULES.find((each) => each.finishStaged !== undefined)
+  if (rules?.finishStaged === undefined) throw new TypeError('no protocol stages its decisions')
+  return rules.finishStaged
+})()
