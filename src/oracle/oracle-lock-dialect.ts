@@ -1,5 +1,6 @@
 import { findErrorProperty } from '../dialect/error-code.js'
 import type { LockDialect, LockMode } from '../dialect/lock-dialect.js'
+import { registerLockSourceHint } from '../dialect/lock-source.js'
 import { OUT_NUMBER } from '../driver/driver-connection.js'
 
 /** DBMS_LOCK's mode numbers (NL_MODE … X_MODE). */
@@ -72,3 +73,6 @@ export const oracleLockDialect: LockDialect = {
     return findErrorProperty(error, 'code') === USER_CANCEL
   },
 }
+
+// How a pool of this database's drivers becomes a lock source, for the message refusing one that is not.
+registerLockSourceHint('oracleLockSource(pool) from "txkit/oracle"')

@@ -1,11 +1,10 @@
-import { sqlState } from '../dialect/error-code.js'
 import type { LockDialect, LockGrant, LockRequest } from '../dialect/lock-dialect.js'
+import { registerLockSourceHint } from '../dialect/lock-source.js'
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { LOCK_NOT_AVAILABLE, sqlState, UNDEFINED_TABLE } from './postgres-error-codes.js'
 
-const LOCK_NOT_AVAILABLE = '55P03'
 const QUERY_CANCELED = '57014'
-const UNDEFINED_TABLE = '42P01'
 const WAIT_SAVEPOINT = 'txkit_lock_wait'
 
 function lockFunction(request: LockRequest, attempt: 'try' | 'wait' | 'unlock'): string {
@@ -138,3 +137,7 @@ async function acquireInTransaction(
   await connection.query(`RELEASE SAVEPOINT ${WAIT_SAVEPOINT}`)
   return grant(rows[0])
 }
+
+// How a pool of this database's drivers becomes a lock source, for the message refusing one that is not.
+registerLockSourceHint('pgDatabase(pool, { name }) from "txkit/node-postgres"')
+registerLockSourceHint('postgresJsDatabase(sql, { name }) from "txkit/postgres-js"')
