@@ -14,18 +14,24 @@ export interface LockSource {
   acquire(): Promise<DriverConnection>
 }
 
-const hints: string[] = []
+const registered: { readonly dialect: LockDialect; readonly hints: readonly string[] }[] = []
 
 /**
- * Records how a pool of a vendor's drivers becomes a lock source (`pgDatabase(pool, { name }) from
- * "txkit/node-postgres"`), for the message that refuses a value that is none. Each vendor's lock
- * dialect registers its own when loaded.
+ * Records a vendor's lock dialect, with how a pool of its drivers becomes a lock source
+ * (`pgDatabase(pool, { name }) from "txkit/node-postgres"`), for messages of lock/ that must not
+ * name a database themselves: the one refusing a value that is no lock source, the one refusing
+ * fencing tokens. Each vendor's lock dialect registers itself when loaded.
  */
-export function registerLockSourceHint(hint: string): void {
-  if (!hints.includes(hint)) hints.push(hint)
+export function registerLockDialect(dialect: LockDialect, hints: readonly string[]): void {
+  if (!registered.some((entry) => entry.dialect === dialect)) registered.push({ dialect, hints })
 }
 
-/** The hints of every vendor folder loaded, in the order they were registered. */
+/** The hints of every lock dialect loaded, in the order they were registered. */
 export function lockSourceHints(): readonly string[] {
-  return hints
+  return registered.flatMap((entry) => entry.hints)
+}
+
+/** Every lock dialect loaded, in the order they were registered. */
+export function registeredLockDialects(): readonly LockDialect[] {
+  return registered.map((entry) => entry.dialect)
 }

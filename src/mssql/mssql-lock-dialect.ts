@@ -1,6 +1,6 @@
 import { findErrorProperty } from '../dialect/error-code.js'
 import type { LockDialect, LockMode, LockRequest } from '../dialect/lock-dialect.js'
-import { registerLockSourceHint } from '../dialect/lock-source.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 
 const LOCK_MODES: Partial<Record<LockMode, string>> = {
   exclusive: 'Exclusive',
@@ -83,5 +83,5 @@ export const mssqlLockDialect: LockDialect = {
   },
 }
 
-// How a pool of this database's drivers becomes a lock source, for the message refusing one that is not.
-registerLockSourceHint('mssqlLockSource(pool) from "txkit/mssql"')
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(mssqlLockDialect, ['mssqlLockSource(pool) from "txkit/mssql"'])

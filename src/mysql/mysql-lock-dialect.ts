@@ -1,5 +1,5 @@
 import type { LockDialect } from '../dialect/lock-dialect.js'
-import { registerLockSourceHint } from '../dialect/lock-source.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 import { quoteTableName } from '../dialect/table-name.js'
 import { ER_NO_SUCH_TABLE, errno } from './mysql-error-codes.js'
 
@@ -76,6 +76,8 @@ export const mysqlLockDialect: LockDialect = {
   },
 }
 
-// How a pool of this database's drivers becomes a lock source, for the message refusing one that is not.
-registerLockSourceHint('mysqlDatabase(pool, { name }) from "txkit/mysql2"')
-registerLockSourceHint('mariadbDatabase(pool, { name }) from "txkit/mariadb"')
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(mysqlLockDialect, [
+  'mysqlDatabase(pool, { name }) from "txkit/mysql2"',
+  'mariadbDatabase(pool, { name }) from "txkit/mariadb"',
+])

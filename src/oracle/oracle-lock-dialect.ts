@@ -1,6 +1,6 @@
 import { findErrorProperty } from '../dialect/error-code.js'
 import type { LockDialect, LockMode } from '../dialect/lock-dialect.js'
-import { registerLockSourceHint } from '../dialect/lock-source.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 import { OUT_NUMBER } from '../driver/driver-connection.js'
 
 /** DBMS_LOCK's mode numbers (NL_MODE … X_MODE). */
@@ -74,5 +74,5 @@ export const oracleLockDialect: LockDialect = {
   },
 }
 
-// How a pool of this database's drivers becomes a lock source, for the message refusing one that is not.
-registerLockSourceHint('oracleLockSource(pool) from "txkit/oracle"')
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(oracleLockDialect, ['oracleLockSource(pool) from "txkit/oracle"'])

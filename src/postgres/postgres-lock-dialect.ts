@@ -1,5 +1,5 @@
 import type { LockDialect, LockGrant, LockRequest } from '../dialect/lock-dialect.js'
-import { registerLockSourceHint } from '../dialect/lock-source.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { LOCK_NOT_AVAILABLE, sqlState, UNDEFINED_TABLE } from './postgres-error-codes.js'
@@ -138,6 +138,8 @@ async function acquireInTransaction(
   return grant(rows[0])
 }
 
-// How a pool of this database's drivers becomes a lock source, for the message refusing one that is not.
-registerLockSourceHint('pgDatabase(pool, { name }) from "txkit/node-postgres"')
-registerLockSourceHint('postgresJsDatabase(sql, { name }) from "txkit/postgres-js"')
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(postgresLockDialect, [
+  'pgDatabase(pool, { name }) from "txkit/node-postgres"',
+  'postgresJsDatabase(sql, { name }) from "txkit/postgres-js"',
+])
