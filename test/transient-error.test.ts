@@ -7,6 +7,10 @@ import {
   isTransientError,
   RetryTransactionError,
 } from '../src/index.js'
+// Each database's codes register from its folder, as its txkit entry point loads them.
+import '../src/mysql/mysql-error-codes.js'
+import '../src/postgres/postgres-error-codes.js'
+import '../src/sqlite/sqlite-error-codes.js'
 
 const withCode = (code: string) => Object.assign(new Error(code), { code })
 const withErrno = (errno: number) => Object.assign(new Error(String(errno)), { errno })

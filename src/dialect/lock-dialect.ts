@@ -10,6 +10,15 @@ export type LockKeySpace =
   /** Oracle DBMS_LOCK: an integer from 0 to 1073741823. */
   | { readonly kind: 'int30' }
 
+/**
+ * What a message calls the integers of a key space: the database whose locks use them (lock/
+ * takes the name from here rather than name a database itself).
+ */
+export const KEY_SPACE_NAMES: Readonly<Record<'int64' | 'int30', string>> = {
+  int64: 'PostgreSQL',
+  int30: 'Oracle DBMS_LOCK',
+}
+
 /** A key turned into what the database locks: an integer or a name. */
 export type LockIdentifier = bigint | string
 

@@ -13,3 +13,25 @@ export interface LockSource {
   /** Checks a dedicated session out; the lock gives it back (or closes it) when done. */
   acquire(): Promise<DriverConnection>
 }
+
+const registered: { readonly dialect: LockDialect; readonly hints: readonly string[] }[] = []
+
+/**
+ * Records a vendor's lock dialect, with how a pool of its drivers becomes a lock source
+ * (`pgDatabase(pool, { name }) from "txkit/node-postgres"`), for messages of lock/ that must not
+ * name a database themselves: the one refusing a value that is no lock source, the one refusing
+ * fencing tokens. Each vendor's lock dialect registers itself when loaded.
+ */
+export function registerLockDialect(dialect: LockDialect, hints: readonly string[]): void {
+  if (!registered.some((entry) => entry.dialect === dialect)) registered.push({ dialect, hints })
+}
+
+/** The hints of every lock dialect loaded, in the order they were registered. */
+export function lockSourceHints(): readonly string[] {
+  return registered.flatMap((entry) => entry.hints)
+}
+
+/** Every lock dialect loaded, in the order they were registered. */
+export function registeredLockDialects(): readonly LockDialect[] {
+  return registered.map((entry) => entry.dialect)
+}

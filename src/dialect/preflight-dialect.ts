@@ -1,4 +1,3 @@
-import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 
 /** How much a finding stops txkit: `error`, it cannot run safely; `warning`, it may fail under load. */
@@ -62,7 +61,7 @@ export interface PreflightDialect {
   inspect(
     connection: DriverConnection,
     expected: PreflightExpectations,
-    database: Pick<Database, 'acquire'>,
+    database: { acquire(): Promise<DriverConnection> },
   ): Promise<ReadonlyArray<Omit<Finding, 'database'>>>
   /** Findings about a standby of the primary behind `primary` (settings it must match). */
   inspectStandby?(

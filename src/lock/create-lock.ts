@@ -17,12 +17,10 @@ import { type LockSourceLike, toLockSource } from './lock-source.js'
  *   database cannot honour.
  * @example
  * ```ts
- * import pg from 'pg'
  * import { createLock } from 'txkit'
- * import { pgDatabase } from 'txkit/node-postgres'
  *
- * const pool = pgDatabase(new pg.Pool({ connectionString: process.env.DATABASE_URL }), { name: 'app' })
- * await using lock = await createLock(pool, 'billing:42').acquire({ timeout: 5_000 })
+ * // database: a txkit database, made by the entry point of its driver
+ * await using lock = await createLock(database, 'billing:42').acquire({ timeout: 5_000 })
  * await chargeCustomer(42, { signal: lock.signal })
  * ```
  */

@@ -1,20 +1,13 @@
 import { EventEmitter } from 'node:events'
-import type { LockDialect, LockGrant, LockRequest, LockWait } from '../dialect/lock-dialect.js'
-import type { TableName } from '../dialect/table-name.js'
+import type { LockGrant, LockRequest, LockWait } from '../dialect/lock-dialect.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
-import { withConnection } from '../driver/with-connection.js'
-import { ConfigurationError } from '../errors/configuration-error.js'
-import { LockLostError } from '../errors/lock-lost-error.js'
-import { LockReentryError } from '../errors/lock-reentry-error.js'
+import type { LockLostError } from '../errors/lock-lost-error.js'
 import { LockStateError } from '../errors/lock-state-error.js'
-import { LockTimeoutError } from '../errors/lock-timeout-error.js'
-import { LockWaitAbortedError } from '../errors/lock-wait-aborted-error.js'
-import { startSpan } from '../tracing/span.js'
 import { errorMessage } from '../util/error-message.js'
-import { sleep } from '../util/sleep.js'
 import { heldInContext } from './held-locks.js'
+import { type GrantRequest, takeOnSession, traceAcquire } from './lock-grant.js'
 import { LockHeartbeat } from './lock-heartbeat.js'
-import { describeKey, type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
+import { type LockIdentifier, type LockKey, lockIdentifier } from './lock-key.js'
 import {
   ACQUIRE_OPTIONS,
   type AcquireOptions,
@@ -23,23 +16,21 @@ import {
   type ResolvedLockOptions,
   resolveWait,
 } from './lock-options.js'
+import {
+  type LockEvents,
+  type LockStatus,
+  lockLost,
+  lockTimeout,
+  NOT_HELD,
+  notHeld,
+  RELEASED,
+  RELEASED_CONTROLLER,
+  refuseTake,
+  waitAborted,
+} from './lock-refusals.js'
 import type { LockSource } from './lock-source.js'
 
-/** Where a lock stands. `lost`: its session ended while it was held. */
-export type LockStatus = 'unlocked' | 'acquiring' | 'locked' | 'releasing' | 'lost'
-
-interface LockEvents {
-  /** The session holding the lock ended: the server released it. */
-  lost: [error: LockLostError]
-}
-
-// Shared abort reasons: an Error per acquisition would cost its stack trace on the hot path.
-const NOT_HELD = new LockStateError('The lock is not held.')
-const RELEASED = new LockStateError('The lock was released.')
-const SETTLED = new Error('The wait answered.')
-const RELEASED_CONTROLLER = new AbortController()
-RELEASED_CONTROLLER.abort(RELEASED)
-const CANCEL_RETRY_MS = 250
+export type { LockStatus }
 
 /**
  * A lock on a database, held through a session of its own: `acquire` checks a session out of the
@@ -57,7 +48,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   readonly mode: ResolvedLockOptions['mode']
   readonly #source: LockSource
   readonly #request: LockRequest
-  readonly #fencing: ResolvedLockOptions['fencing']
+  readonly #grantRequest: GrantRequest
   #status: LockStatus = 'unlocked'
   #connection: DriverConnection | undefined
   #stopWatching: (() => void) | undefined
@@ -68,9 +59,6 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   /** Statements the holder runs through `query`: they prove the session alive, no ping meanwhile. */
   #queries = 0
   #fencingToken: bigint | undefined
-
-  /** Whether the lock joins a transaction someone else opened and ends (the transaction manager). */
-  readonly #joinsTransaction: boolean
 
   /** @internal Use {@link createLock}, {@link withLock} or `tx.lock`. */
   constructor(
@@ -86,13 +74,15 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     this.identifier = lockIdentifier(key, source.lockDialect.keySpace, keyOptions)
     this.mode = options.mode
     this.#request = { id: this.identifier, mode: options.mode, scope: options.scope }
-    this.#fencing = options.fencing
-    this.#joinsTransaction = joinsTransaction
+    this.#grantRequest = {
+      source,
+      request: this.#request,
+      fencing: options.fencing,
+      joinsTransaction,
+      aborted: (signal) => waitAborted(this.key, signal),
+      lost: (why) => lockLost(this.key, why),
+    }
     this.#heartbeatMs = options.heartbeat
-  }
-
-  get #dialect(): LockDialect {
-    return this.#source.lockDialect
   }
 
   /** @internal The name nested `withLock` calls are checked against. */
@@ -166,188 +156,32 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
    * @throws LockTimeoutError not granted in time.
    */
   async take(wait: LockWait, signal: AbortSignal | undefined): Promise<void> {
-    if (!(await this.#take(wait, signal))) {
-      throw new LockTimeoutError(
-        `Lock ${describeKey(this.key)} was not granted within ${wait} ms: another session holds it.`,
-        describeKey(this.key),
-        wait ?? 0,
-      )
-    }
+    if (!(await this.#take(wait, signal))) throw lockTimeout(this.key, wait)
   }
 
   /** Takes the lock (see {@link take}), in a `txkit.lock.acquire` span when tracing is on. */
-  async #take(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
-    const span = startSpan('txkit.lock.acquire', {
-      'txkit.lock.id': String(this.identifier),
-      'txkit.lock.mode': this.#request.mode,
-      'txkit.lock.scope': this.#request.scope,
-    })
-    if (span === undefined) return this.#takeUntraced(wait, signal)
-    try {
-      const acquired = await this.#takeUntraced(wait, signal)
-      span.set({ 'txkit.lock.acquired': acquired })
-      span.end()
-      return acquired
-    } catch (error) {
-      span.end(error)
-      throw error
-    }
+  #take(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
+    return traceAcquire(this.#request, () => this.#takeUntraced(wait, signal))
   }
 
   async #takeUntraced(wait: LockWait, signal: AbortSignal | undefined): Promise<boolean> {
-    if (this.#status === 'locked') {
-      throw new LockReentryError(
-        `Lock ${describeKey(this.key)} is already held by this lock object: txkit never stacks a lock on itself.`,
-        describeKey(this.key),
-      )
-    }
-    if (this.#status === 'acquiring' || this.#status === 'releasing') {
-      throw new LockStateError(
-        `Lock ${describeKey(this.key)} is ${this.#status}; wait for it first.`,
-      )
-    }
-    if (heldInContext(this.contextName)) {
-      throw new LockReentryError(
-        `Lock ${describeKey(this.key)} is already held by an enclosing withLock: taking it again would wait on itself forever.`,
-        describeKey(this.key),
-      )
-    }
-    if (signal?.aborted) throw this.#aborted(signal)
+    const refusal = refuseTake(this.key, this.#status, heldInContext(this.contextName))
+    if (refusal !== undefined) throw refusal
+    if (signal?.aborted) throw waitAborted(this.key, signal)
     this.#status = 'acquiring'
-    let connection: DriverConnection | undefined
+    let taken: Awaited<ReturnType<typeof takeOnSession>>
     try {
-      connection = await this.#source.acquire()
-      if (signal !== undefined && connection.cancel === undefined && wait !== 0) {
-        throw new ConfigurationError(
-          `This ${this.#dialect.displayName} driver adapter cannot cancel a statement: an AbortSignal cannot stop the wait. Use a timeout.`,
-        )
-      }
-      if (signal?.aborted) throw this.#aborted(signal)
-      const inTransaction = this.#request.scope === 'transaction'
-      const opensTransaction = inTransaction && !this.#joinsTransaction
-      if (opensTransaction && this.#dialect.transaction.begin !== '') {
-        await connection.query(this.#dialect.transaction.begin)
-      }
-      const grant = await this.#grant(connection, wait, signal, inTransaction)
-      if (grant.acquired) await connection.settle?.()
-      if (grant.acquired && connection.lost) {
-        // Granted, then the session ended before the caller could use it: the server has
-        // released the lock already. Never resolve with a lock that is lost.
-        throw this.#lostBecause('its session ended right after the grant')
-      }
-      if (!grant.acquired) {
-        if (opensTransaction) await connection.query(this.#dialect.transaction.rollback)
-        this.#status = 'unlocked'
-        connection.release(false)
-        return false
-      }
-      this.#hold(connection, grant)
-      return true
+      taken = await takeOnSession(this.#grantRequest, wait, signal)
     } catch (error) {
       this.#status = 'unlocked'
-      connection?.release(true)
       throw error
     }
-  }
-
-  /** Runs the dialect's acquire, cancelling it on the server when `signal` fires. */
-  async #grant(
-    connection: DriverConnection,
-    wait: LockWait,
-    signal: AbortSignal | undefined,
-    inTransaction: boolean,
-  ): Promise<LockGrant> {
-    if (signal === undefined) return this.#grantCreatingFencing(connection, wait, inTransaction)
-    const settled = new AbortController()
-    let cancelling: Promise<void> | undefined
-    // A cancel that reaches the server before the statement starts is ignored: send it again
-    // until the statement answers.
-    const cancelUntilSettled = async (): Promise<void> => {
-      while (!settled.signal.aborted) {
-        await connection.cancel?.().catch(() => undefined)
-        await sleep(CANCEL_RETRY_MS, settled.signal)
-      }
+    if (taken === undefined) {
+      this.#status = 'unlocked'
+      return false
     }
-    const onAbort = (): void => {
-      cancelling ??= cancelUntilSettled()
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    if (signal.aborted) onAbort()
-    try {
-      const grant = await this.#grantCreatingFencing(connection, wait, inTransaction).finally(() =>
-        settled.abort(SETTLED),
-      )
-      if (signal.aborted) {
-        // The abort lost the race with the grant: give the lock back, then report the abort.
-        await cancelling
-        if (grant.acquired) await this.#undo(connection, inTransaction)
-        throw this.#aborted(signal)
-      }
-      return grant
-    } catch (error) {
-      if (signal.aborted && this.#dialect.isCancelled(error)) {
-        await cancelling
-        await this.#undo(connection, inTransaction)
-        throw this.#aborted(signal)
-      }
-      throw error
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
-  }
-
-  async #grantCreatingFencing(
-    connection: DriverConnection,
-    wait: LockWait,
-    inTransaction: boolean,
-  ): Promise<LockGrant> {
-    const fencing = this.#fencing
-    try {
-      return await this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
-    } catch (error) {
-      if (fencing === undefined || !this.#dialect.isMissingFencing(error)) throw error
-      // Concurrent first users may race to create it: whoever wins, the retry below finds it.
-      const creation = await this.#createFencing(fencing).then(
-        () => undefined,
-        (creationError: unknown) => creationError,
-      )
-      try {
-        return await this.#dialect.acquire(connection, this.#request, wait, fencing, inTransaction)
-      } catch (retryError) {
-        if (!this.#dialect.isMissingFencing(retryError)) throw retryError
-        throw new ConfigurationError(
-          `The fencing counter "${fencing.name}" does not exist and could not be created: create it (see the README) or grant the right to.`,
-          { cause: creation ?? retryError },
-        )
-      }
-    }
-  }
-
-  #createFencing(fencing: TableName): Promise<void> {
-    return withConnection(this.#source, async (creator) =>
-      this.#dialect.createFencing?.(creator, fencing),
-    )
-  }
-
-  /**
-   * After a cancelled wait, makes sure nothing is held: a session lock granted just before the
-   * cancel arrived is released (a release of a lock not held only answers false), and a
-   * transaction is rolled back. A late cancel may hit this statement too: it is then sent again.
-   */
-  async #undo(connection: DriverConnection, inTransaction: boolean): Promise<void> {
-    if (this.#joinsTransaction) return
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        if (inTransaction) {
-          await connection.query(this.#dialect.transaction.rollback)
-          if (this.#dialect.transactionScope === 'native') return
-        }
-        await this.#dialect.release(connection, this.#request)
-        return
-      } catch (error) {
-        if (!this.#dialect.isCancelled(error)) throw error
-      }
-    }
+    this.#hold(taken.connection, taken.grant)
+    return true
   }
 
   #hold(connection: DriverConnection, grant: LockGrant): void {
@@ -362,7 +196,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       this.#heartbeat = new LockHeartbeat(
         connection,
         every,
-        this.#dialect.ping,
+        this.#source.lockDialect.ping,
         () => this.#status !== 'locked' || this.#queries > 0,
         (error) => {
           if (this.#status !== 'locked' || this.#connection !== connection) return
@@ -384,9 +218,9 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
   #lose(why?: string): void {
     if (this.#status !== 'locked' && this.#status !== 'releasing') return
     this.#status = 'lost'
-    const error = new LockLostError(
-      `Lock ${describeKey(this.key)} was lost: ${why ?? `its ${this.#dialect.displayName} session ended, so the server released it`}.`,
-      describeKey(this.key),
+    const error = lockLost(
+      this.key,
+      why ?? `its ${this.#source.lockDialect.displayName} session ended, so the server released it`,
     )
     this.#lostError = error
     this.#holding?.abort(error)
@@ -395,7 +229,7 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
 
   /**
    * Runs a statement on the lock's own session (in its transaction, for `scope: 'transaction'`).
-   * Placeholders are the driver's (`$1` for pg, `?` for mysql2).
+   * Placeholders are those of the driver: $1, $2 … on PostgreSQL, ? on MySQL.
    *
    * @example
    * ```ts
@@ -407,14 +241,15 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     params?: readonly unknown[],
   ): Promise<QueryResult<Row>> {
     const connection = this.#connection
-    if (this.#status !== 'locked' || connection === undefined) throw this.#notHeld('query through')
+    if (this.#status !== 'locked' || connection === undefined)
+      throw notHeld(this.key, 'query through', this.#status)
     this.#queries++
     try {
       return await connection.query<Row>(sql, params)
     } catch (error) {
       // The statement was the first to hear that the session ended: the lock went with it.
       if (connection.lost || (this.#status as LockStatus) === 'lost') {
-        throw this.#lostError ?? this.#lostBecause('its session ended', error)
+        throw this.#lostError ?? lockLost(this.key, 'its session ended', error)
       }
       throw error
     } finally {
@@ -440,17 +275,17 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
           'A transaction-scoped lock ends with its transaction (withLock or tx.lock), not with release().',
         )
       }
-      return this.#dialect.release(connection, this.#request)
+      return this.#source.lockDialect.release(connection, this.#request)
     })
   }
 
   /** @internal Ends a transaction-scoped lock's transaction: COMMIT, or ROLLBACK when `commit` is false. */
   async endTransaction(commit: boolean): Promise<void> {
     await this.#end(async (connection) => {
-      const statements = this.#dialect.transaction
+      const statements = this.#source.lockDialect.transaction
       await connection.query(commit ? statements.commit : statements.rollback)
-      if (this.#dialect.transactionScope === 'native') return true
-      return this.#dialect.release(connection, this.#request)
+      if (this.#source.lockDialect.transactionScope === 'native') return true
+      return this.#source.lockDialect.release(connection, this.#request)
     })
   }
 
@@ -464,9 +299,10 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     if (this.#status === 'lost') {
       this.#forget(connection, true)
       this.#status = 'unlocked'
-      throw this.#lostError ?? this.#lostBecause('its session ended')
+      throw this.#lostError ?? lockLost(this.key, 'its session ended')
     }
-    if (this.#status !== 'locked' || connection === undefined) throw this.#notHeld('release')
+    if (this.#status !== 'locked' || connection === undefined)
+      throw notHeld(this.key, 'release', this.#status)
     this.#status = 'releasing'
     let held: boolean
     try {
@@ -479,12 +315,12 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
       // Closing the session is a release too: the server drops its locks with it.
       const lost = connection.lost || (this.#status as LockStatus) === 'lost'
       this.#forget(connection, true)
-      if (lost) throw this.#lostBecause('its session ended before the release', error)
+      if (lost) throw lockLost(this.key, 'its session ended before the release', error)
       throw error
     }
     if (!held) {
       this.#forget(connection, true)
-      throw this.#lostBecause('the server says this session did not hold it')
+      throw lockLost(this.key, 'the server says this session did not hold it')
     }
     this.#forget(connection, false)
   }
@@ -501,28 +337,6 @@ export class DatabaseLock extends EventEmitter<LockEvents> {
     }
     this.#status = 'unlocked'
     connection?.release(destroy)
-  }
-
-  #lostBecause(why: string, cause?: unknown): LockLostError {
-    return new LockLostError(
-      `Lock ${describeKey(this.key)} was lost: ${why}.`,
-      describeKey(this.key),
-      cause === undefined ? undefined : { cause },
-    )
-  }
-
-  #notHeld(action: string): LockStateError {
-    return new LockStateError(
-      `Cannot ${action} lock ${describeKey(this.key)}: it is ${this.#status === 'unlocked' ? 'not held' : this.#status}.`,
-    )
-  }
-
-  #aborted(signal: AbortSignal): LockWaitAbortedError {
-    return new LockWaitAbortedError(
-      `The wait for lock ${describeKey(this.key)} was aborted; nothing is held.`,
-      describeKey(this.key),
-      { cause: signal.reason },
-    )
   }
 
   /** Releases the lock if held (for `await using`); a lost lock throws `LockLostError`. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { LockIdentifier, LockKeySpace } from '../dialect/lock-dialect.js'
+import { KEY_SPACE_NAMES, type LockIdentifier, type LockKeySpace } from '../dialect/lock-dialect.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { blake2b } from '../util/blake2b.js'
 import { describeValue } from '../util/describe-value.js'
@@ -77,14 +77,15 @@ export function lockIdentifier(
   const checked = checkKey(key)
   switch (space.kind) {
     case 'int64':
-      if (typeof checked === 'bigint') return inRange(checked, INT64_MIN, INT64_MAX, 'PostgreSQL')
+      if (typeof checked === 'bigint')
+        return inRange(checked, INT64_MIN, INT64_MAX, KEY_SPACE_NAMES.int64)
       return mapping === 'txkit'
         ? sha256(checked).readBigInt64BE(0)
         : Buffer.from(blake2b(utf8(checked), 8)).readBigInt64LE(0)
     case 'int30':
       if (typeof checked === 'bigint') {
         return mapping === 'txkit'
-          ? inRange(checked, 0n, INT30_MODULUS - 1n, 'Oracle DBMS_LOCK')
+          ? inRange(checked, 0n, INT30_MODULUS - 1n, KEY_SPACE_NAMES.int30)
           : ((checked % INT30_MODULUS) + INT30_MODULUS) % INT30_MODULUS
       }
       return mapping === 'txkit'

@@ -1,5 +1,6 @@
 import type { LockDialect, LockMode, LockScope } from '../dialect/lock-dialect.js'
 import { DEFAULT_FENCING_TABLE } from '../dialect/lock-dialect.js'
+import { registeredLockDialects } from '../dialect/lock-source.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
@@ -116,7 +117,7 @@ export function resolveLockOptions(
   }
   if (dialect.createFencing === undefined) {
     throw new ConfigurationError(
-      `Fencing tokens are not available on ${dialect.displayName} in txkit (PostgreSQL, MySQL and MariaDB have them).`,
+      `Fencing tokens are not available on ${dialect.displayName} in txkit${fencingDatabases()}.`,
     )
   }
   if (options.fencing !== true && typeof options.fencing !== 'string') {
@@ -148,3 +149,14 @@ export type LockModesOf<Source> = Source extends { readonly lockModes?: readonly
     ? Mode
     : LockMode
   : LockMode
+
+/** The loaded databases that have fencing tokens, for the message refusing them elsewhere. */
+function fencingDatabases(): string {
+  const names = registeredLockDialects()
+    .filter((dialect) => dialect.createFencing !== undefined)
+    .map((dialect) => dialect.displayName)
+  if (names.length === 0) return ''
+  const list =
+    names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+  return ` (${list} ${names.length === 1 ? 'has' : 'have'} them)`
+}

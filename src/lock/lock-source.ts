@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialect/dialect.js'
-import type { LockSource } from '../dialect/lock-source.js'
+import { type LockSource, lockSourceHints } from '../dialect/lock-source.js'
 import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
@@ -52,7 +52,13 @@ function resolve(value: object): LockSource {
 
 function notASource(value: unknown): ConfigurationError {
   const kind = value === null ? 'null' : typeof value
+  // Each database folder loaded names its own ways in: this folder names none.
+  const hints = lockSourceHints()
+  const ways =
+    hints.length === 0
+      ? ' with the database (or lock source) function of its txkit entry point'
+      : `: ${hints.length === 1 ? hints[0] : `${hints.slice(0, -1).join(', ')} or ${hints.at(-1)}`}`
   return new ConfigurationError(
-    `Locks need a txkit database or lock source; got ${kind}. Wrap the driver's pool first: pgDatabase(pool, { name }) from "txkit/node-postgres", postgresJsDatabase(sql, { name }) from "txkit/postgres-js", mysqlDatabase(pool, { name }) from "txkit/mysql2", mariadbDatabase(pool, { name }) from "txkit/mariadb", mssqlLockSource(pool) from "txkit/mssql" or oracleLockSource(pool) from "txkit/oracle".`,
+    `Locks need a txkit database or lock source; got ${kind}. Wrap the driver's pool first${ways}.`,
   )
 }

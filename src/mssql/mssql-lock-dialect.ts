@@ -1,5 +1,6 @@
 import { findErrorProperty } from '../dialect/error-code.js'
 import type { LockDialect, LockMode, LockRequest } from '../dialect/lock-dialect.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 
 const LOCK_MODES: Partial<Record<LockMode, string>> = {
   exclusive: 'Exclusive',
@@ -81,3 +82,6 @@ export const mssqlLockDialect: LockDialect = {
     return findErrorProperty(error, 'code') === 'ECANCEL'
   },
 }
+
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(mssqlLockDialect, ['mssqlLockSource(pool) from "txkit/mssql"'])

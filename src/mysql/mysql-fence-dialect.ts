@@ -1,17 +1,9 @@
-import { errno } from '../dialect/error-code.js'
 import type { FenceClaim, FenceDialect, FenceKey } from '../dialect/fence-dialect.js'
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { withLockWait } from './lock-wait.js'
-import { xaXid } from './xa-xid.js'
-
-const ER_DUP_ENTRY = 1062
-const ER_LOCK_WAIT_TIMEOUT = 1205
-/**
- * Two inserts of a key that a third session inserted uncommitted both wait; should it roll back,
- * InnoDB picks one as a deadlock victim. For a claim that is a wait that ended: try later.
- */
-const ER_LOCK_DEADLOCK = 1213
+import { ER_DUP_ENTRY, ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, errno } from './mysql-error-codes.js'
+import { withLockWait } from './mysql-lock-wait.js'
+import { xaXid } from './mysql-xid.js'
 
 /**
  * Deletions of fence rows wait at most a second for a row lock: what they cannot delete now is

@@ -1,8 +1,8 @@
-import { errno } from '../dialect/error-code.js'
 import type { LockDialect } from '../dialect/lock-dialect.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 import { quoteTableName } from '../dialect/table-name.js'
+import { ER_NO_SUCH_TABLE, errno } from './mysql-error-codes.js'
 
-const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317
 const FOREVER_SECONDS = 1e9
 
@@ -75,3 +75,9 @@ export const mysqlLockDialect: LockDialect = {
     return errno(error) === ER_QUERY_INTERRUPTED
   },
 }
+
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(mysqlLockDialect, [
+  'mysqlDatabase(pool, { name }) from "txkit/mysql2"',
+  'mariadbDatabase(pool, { name }) from "txkit/mariadb"',
+])

@@ -1,5 +1,6 @@
 import { findErrorProperty } from '../dialect/error-code.js'
 import type { LockDialect, LockMode } from '../dialect/lock-dialect.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 import { OUT_NUMBER } from '../driver/driver-connection.js'
 
 /** DBMS_LOCK's mode numbers (NL_MODE … X_MODE). */
@@ -72,3 +73,6 @@ export const oracleLockDialect: LockDialect = {
     return findErrorProperty(error, 'code') === USER_CANCEL
   },
 }
+
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(oracleLockDialect, ['oracleLockSource(pool) from "txkit/oracle"'])

@@ -1,11 +1,10 @@
-import { sqlState } from '../dialect/error-code.js'
 import type { LockDialect, LockGrant, LockRequest } from '../dialect/lock-dialect.js'
+import { registerLockDialect } from '../dialect/lock-source.js'
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
+import { LOCK_NOT_AVAILABLE, sqlState, UNDEFINED_TABLE } from './postgres-error-codes.js'
 
-const LOCK_NOT_AVAILABLE = '55P03'
 const QUERY_CANCELED = '57014'
-const UNDEFINED_TABLE = '42P01'
 const WAIT_SAVEPOINT = 'txkit_lock_wait'
 
 function lockFunction(request: LockRequest, attempt: 'try' | 'wait' | 'unlock'): string {
@@ -138,3 +137,9 @@ async function acquireInTransaction(
   await connection.query(`RELEASE SAVEPOINT ${WAIT_SAVEPOINT}`)
   return grant(rows[0])
 }
+
+// Known to lock/'s messages, with how a pool of this database's drivers becomes a lock source.
+registerLockDialect(postgresLockDialect, [
+  'pgDatabase(pool, { name }) from "txkit/node-postgres"',
+  'postgresJsDatabase(sql, { name }) from "txkit/postgres-js"',
+])

@@ -5,6 +5,8 @@ import {
   type RunnerDialect,
 } from '../dialect/runner-dialect.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
+// Registers SQLite's transient error codes with the runner wherever its sessions are used.
+import './sqlite-error-codes.js'
 
 /** Sets `busy_timeout` and `query_only` as `settings` ask; returns what puts them back. */
 async function apply(
