@@ -182,7 +182,8 @@ export function tokenize(source) {
         } else j++
       }
       push('string', source.slice(i + 1, Math.min(j, n)), at)
-      i = j + 1
+      // An unterminated string ends at its line; the newline is left to count.
+      i = source[j] === c ? j + 1 : j
     } else if (c === '`') {
       i++
       templateText()
@@ -248,7 +249,8 @@ export function cook(raw) {
 
 /**
  * Module specifiers of a token list: `from '…'`, `import '…'`, `import('…')` (also in a type:
- * `typeof import('…')`) and `declare module '…'`. Returns `{ specifier, index }` with the token index.
+ * `typeof import('…')`), `require('…')` and `declare module '…'`, each as
+ * `{ specifier, index }` with the index of its token.
  */
 export function specifiers(tokens) {
   const found = []
@@ -265,7 +267,7 @@ export function specifiers(tokens) {
       (before?.type === 'punct' &&
         before.value === '(' &&
         twoBefore?.type === 'name' &&
-        twoBefore.value === 'import')
+        (twoBefore.value === 'import' || twoBefore.value === 'require'))
     if (isSpecifier) found.push({ specifier: cook(token.value), index: k })
   }
   return found
@@ -290,14 +292,16 @@ export function vendorStrings(tokens) {
 // ---------------------------------------------------------------------------------------------
 // The tree
 
+/** The .ts files under `directory`, sorted; hidden folders, node_modules and dangling links left out. */
 function tsFiles(directory) {
   return readdirSync(directory)
     .sort()
     .flatMap((name) => {
       if (name.startsWith('.') || name === 'node_modules') return []
       const path = join(directory, name)
-      if (statSync(path).isDirectory()) return tsFiles(path)
-      return path.endsWith('.ts') ? [path] : []
+      const stats = statSync(path, { throwIfNoEntry: false })
+      if (stats?.isDirectory()) return tsFiles(path)
+      return stats?.isFile() && path.endsWith('.ts') ? [path] : []
     })
 }
 

@@ -307,6 +307,8 @@ describe('the layout check', () => {
         'export const re = /[\'"`]/',
         "export const d = 'Oracle'",
         "export const e = 'post\\u0067res.js'",
+        "export const broken = 'a string the tokenizer ends at its line",
+        "export const g = 'MySQL'",
       ].join('\n'),
       'kysely/kysely-error.ts':
         '/** Throws "needs a node-postgres pool". */\nexport const f = "better-sqlite3"\n',
@@ -328,13 +330,14 @@ describe('the layout check', () => {
     assertProblem(problems, 'commit/commit-error.ts:4:', 'names pg')
     assertProblem(problems, 'commit/commit-error.ts:6: the string "Oracle" names oracle')
     assertProblem(problems, 'commit/commit-error.ts:7:', 'names postgres.js')
+    assertProblem(problems, 'commit/commit-error.ts:9: the string "MySQL" names mysql')
     assertProblem(
       problems,
       'kysely/kysely-error.ts:2: the string "better-sqlite3" names better-sqlite3',
     )
     assertProblem(problems, 'prisma/provider.ts:1: the string "postgresql" names postgresql')
     assertProblem(problems, 'prisma/provider.ts:1: the string "sqlite" names sqlite')
-    assert.equal(problems.length, 10, problems.join('\n'))
+    assert.equal(problems.length, 11, problems.join('\n'))
   })
 
   test('a folder with no place in the layout fails it', () => {
