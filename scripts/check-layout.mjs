@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Fails when src/ breaks the layout of docs/architecture.md ("Layout"):
 // - a folder imports only itself and strictly lower layers (a same-layer sibling or a higher layer
-//   is a back-edge); vendors import only layers 1–5; nothing but cli/ and src/index.ts imports a
+//   is a back-edge); vendors import only layers 1–5; nothing but cli/ imports a
 //   vendor; each folder names only its own npm packages;
 // - no import cycle between files (type-only imports and import() included);
 // - no file over MAX_LINES lines;
@@ -273,12 +273,12 @@ export function specifiers(tokens) {
   return found
 }
 
-/** Strings and template parts of a token list that name a database or driver. */
+/** Strings, template parts and regular expressions of a token list that name a database or driver. */
 export function vendorStrings(tokens) {
   const skip = new Set(specifiers(tokens).map(({ index }) => index))
   const found = []
   tokens.forEach((token, k) => {
-    if ((token.type !== 'string' && token.type !== 'template') || skip.has(k)) return
+    if (!['string', 'template', 'regex'].includes(token.type) || skip.has(k)) return
     const text = cook(token.value)
     const names = [...new Set([...text.matchAll(vendorPattern)].map((m) => m[0].toLowerCase()))]
     if (names.length === 0) return
@@ -347,12 +347,19 @@ export function edgeProblem(from, to) {
   }
   const fromKind = kindOf(from.folder)
   const toKind = kindOf(to.folder)
+  if (from.folder === '.' && toKind === 'vendor') {
+    return (
+      'the root entry point may not import the vendor folder ' +
+      to.folder +
+      '/: each vendor has its own entry point'
+    )
+  }
   if (fromKind === 'application' || fromKind === 'unknown' || toKind === 'unknown') return undefined
   if (toKind === 'application') {
     return `a back-edge: nothing imports ${describe(to.folder)}, it sits on top`
   }
   if (toKind === 'vendor') {
-    return `${describe(from.folder)} may not import the vendor folder ${to.folder}/: only cli/ and src/index.ts do`
+    return `${describe(from.folder)} may not import the vendor folder ${to.folder}/: only cli/ does`
   }
   const target = LAYERS[to.folder]
   if (fromKind === 'vendor') {
