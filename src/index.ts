@@ -9,6 +9,14 @@ export {
   type TransactionSavepoint,
   type TransactionStatus,
 } from './commit/distributed-transaction.js'
+export type { Database } from './database/database.js'
+export type { HeldSession } from './database/held-session.js'
+export {
+  openUrlDatabase,
+  type UrlDatabase,
+  type UrlDatabaseOptions,
+  type UrlDriver,
+} from './database/url-driver.js'
 export type { Dialect } from './dialect/dialect.js'
 export type {
   LockDialect,
@@ -20,15 +28,7 @@ export type {
 } from './dialect/lock-dialect.js'
 export type { Finding, FindingCode, FindingSeverity } from './dialect/preflight-dialect.js'
 export type { OperationSettings, RunnerDialect } from './dialect/runner-dialect.js'
-export type { Database } from './driver/database.js'
 export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
-export type { HeldSession } from './driver/held-session.js'
-export {
-  openUrlDatabase,
-  type UrlDatabase,
-  type UrlDatabaseOptions,
-  type UrlDriver,
-} from './driver/url-driver.js'
 export type { BranchReport, BranchState } from './errors/branch-report.js'
 export {
   BranchTransactionEndedError,

@@ -6,7 +6,7 @@ import { serversForFile } from '../harness/file-servers.js'
 import { runCli, runningCli } from '../harness/run-cli.js'
 import { leaveInDoubt } from '../harness/run-crash-coordinator.js'
 import { startPostgres } from '../harness/test-databases.js'
-import { withConnection } from '../src/driver/with-connection.js'
+import { withConnection } from '../src/database/with-connection.js'
 
 const servers = serversForFile()
 const { fixture } = servers

@@ -15,7 +15,7 @@ import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { LatencyProxy } from '../harness/latency-proxy.js'
 import { PostgresServer } from '../harness/postgres-server.js'
 import { waitFor, within } from '../harness/wait-for.js'
-import { withConnection } from '../src/driver/with-connection.js'
+import { withConnection } from '../src/database/with-connection.js'
 import {
   createCoordinator,
   createLock,

@@ -53,9 +53,11 @@ const clean: Record<string, string> = {
   'xid/xid.ts': use('../util/once.js'),
   'tracing/span.ts':
     "const api = await import('@opentelemetry/api' as string)\nexport const x = api\n",
-  'driver/database.ts': use('../xid/xid.js', '../tracing/span.js'),
-  'dialect/dialect.ts': "import type { Database } from '../driver/database.js'\nexport {}\n",
-  'records/decision-log.ts': use('../dialect/dialect.js'),
+  'driver/driver-connection.ts': use('../xid/xid.js', '../tracing/span.js'),
+  'dialect/dialect.ts':
+    "import type { DriverConnection } from '../driver/driver-connection.js'\nexport {}\n",
+  'database/database.ts': use('../dialect/dialect.js', '../driver/driver-connection.js'),
+  'records/decision-log.ts': use('../database/database.js'),
   'lock/database-lock.ts': use('../records/decision-log.js'),
   'preflight/check-deployment.ts': use('../records/decision-log.js'),
   'protocol/commit-protocol.ts': use('../lock/database-lock.js'),
@@ -73,7 +75,7 @@ const clean: Record<string, string> = {
   'manager/transaction-manager.ts': use('../runner/runner.js'),
   'kysely/kysely.ts': `import type { Kysely } from 'kysely'\n${use('../manager/transaction-manager.js')}`,
   'postgres/postgres-dialect.ts': use('../dialect/dialect.js', './drivers/pg/pg-connection.js'),
-  'postgres/drivers/pg/pg-connection.ts': `import pg from 'pg'\n${use('../../../driver/database.js')}\nexport const message = 'node-postgres needs a pool'\n`,
+  'postgres/drivers/pg/pg-connection.ts': `import pg from 'pg'\n${use('../../../database/database.js')}\nexport const message = 'node-postgres needs a pool'\n`,
   'postgres/node-postgres.ts': "export * from './drivers/pg/pg-connection.js'\n",
   'cli/main.ts': `import { parseArgs } from 'node:util'\nimport pg from 'pg'\n${use('../postgres/postgres-dialect.js', '../index.js')}`,
   'index.ts': "export { x } from './manager/transaction-manager.js'\n",
@@ -90,7 +92,7 @@ const clean: Record<string, string> = {
 }
 
 describe('the layout check', () => {
-  test('the repository follows it (fails until the restructuring of issue 24 lands)', () => {
+  test('the repository follows it', () => {
     const output = execFileSync(process.execPath, [script, root], { encoding: 'utf8' })
     assert.match(output, /every import follows docs\/architecture\.md/)
   })
@@ -126,11 +128,11 @@ describe('the layout check', () => {
       const lines = run.stderr.split('\n').filter((line) => line.startsWith('layout: '))
       assert.match(
         run.stderr,
-        /commit\/coordinator\.ts: imports \.\.\/postgres\/postgres-dialect\.js \(postgres\/postgres-dialect\.ts\), commit\/ \(layer 9\) may not import the vendor folder postgres\//,
+        /commit\/coordinator\.ts: imports \.\.\/postgres\/postgres-dialect\.js \(postgres\/postgres-dialect\.ts\), commit\/ \(layer 10\) may not import the vendor folder postgres\//,
       )
       assert.match(
         run.stderr,
-        /postgres\/postgres-dialect\.ts: imports \.\.\/commit\/coordinator\.js \(commit\/coordinator\.ts\), a vendor folder imports layers 1–5 only/,
+        /postgres\/postgres-dialect\.ts: imports \.\.\/commit\/coordinator\.js \(commit\/coordinator\.ts\), a vendor folder imports layers 1–6 only/,
       )
       assert.match(run.stderr, /dialect\/dialect\.ts: imports the package "mysql2"/)
       assert.match(run.stderr, /lock\/lock\.ts: imports \.\.\/mysql\/mysql-dialect\.js/)
@@ -178,7 +180,7 @@ describe('the layout check', () => {
       problems,
       'records/fence-table.ts',
       '(commit/coordinator.ts)',
-      'records/ (layer 6) may not import the higher commit/ (layer 9)',
+      'records/ (layer 7) may not import the higher commit/ (layer 10)',
     )
     assertProblem(problems, 'kysely/plugin.ts', '(drizzle/drizzle.ts)', 'same-layer sibling')
     assertProblem(problems, 'manager/cli-bridge.ts', '(cli/main.ts)', 'nothing imports cli/')
@@ -186,7 +188,7 @@ describe('the layout check', () => {
     assert.equal(problems.length, 7, problems.join('\n'))
   })
 
-  test('vendors import layers 1–5 and themselves; only cli/ imports a vendor', () => {
+  test('vendors import layers 1–6 and themselves; only cli/ imports a vendor', () => {
     const problems = problemsOf({
       ...clean,
       'postgres/drivers/pg/pg-guard.ts': use(
@@ -201,7 +203,7 @@ describe('the layout check', () => {
     assertProblem(
       problems,
       'postgres/drivers/pg/pg-guard.ts: imports ../../../records/decision-log.js (records/decision-log.ts)',
-      'a vendor folder imports layers 1–5 only, not records/ (layer 6)',
+      'a vendor folder imports layers 1–6 only, not records/ (layer 7)',
     )
     assertProblem(
       problems,
@@ -212,7 +214,7 @@ describe('the layout check', () => {
       problems,
       'manager/branch-adapter.ts',
       '(mysql/mysql-dialect.ts)',
-      'manager/ (layer 12) may not import the vendor folder mysql/: only cli/ does',
+      'manager/ (layer 13) may not import the vendor folder mysql/: only cli/ does',
     )
     assertProblem(problems, 'kysely/kysely-dialect.ts', '(postgres/drivers/pg/pg-connection.ts)')
     assert.equal(problems.length, 4, problems.join('\n'))
@@ -243,7 +245,7 @@ describe('the layout check', () => {
       problems,
       'protocol/parallel/parallel-recovery.ts',
       '(commit/coordinator.ts)',
-      'protocol/ (layer 8) may not import the higher commit/ (layer 9)',
+      'protocol/ (layer 9) may not import the higher commit/ (layer 10)',
     )
     assert.equal(problems.length, 3, problems.join('\n'))
   })

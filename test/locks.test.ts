@@ -9,7 +9,7 @@ import {
   testPostgres,
 } from '../harness/test-databases.js'
 import { waitFor } from '../harness/wait-for.js'
-import { withConnection } from '../src/driver/with-connection.js'
+import { withConnection } from '../src/database/with-connection.js'
 import {
   createLock,
   type Database,

@@ -9,8 +9,8 @@ import pg from 'pg'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../harness/fixture.js'
 import { waitFor } from '../harness/wait-for.js'
+import { withConnection } from '../src/database/with-connection.js'
 import { parseTableName } from '../src/dialect/table-name.js'
-import { withConnection } from '../src/driver/with-connection.js'
 import {
   type CoordinatorOptions,
   isConfigurationError,

@@ -14,7 +14,7 @@ import { postgresDriver } from '../harness/drivers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { pgMarks, pgPrepared } from '../harness/fixture.js'
 import { waitFor } from '../harness/wait-for.js'
-import type { Database } from '../src/driver/database.js'
+import type { Database } from '../src/database/database.js'
 import type { DriverConnection } from '../src/driver/driver-connection.js'
 import {
   type CoordinatorOptions,

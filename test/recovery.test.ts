@@ -15,7 +15,7 @@ import {
   testMariadb,
   testPostgres,
 } from '../harness/test-databases.js'
-import { withConnection } from '../src/driver/with-connection.js'
+import { withConnection } from '../src/database/with-connection.js'
 import { type Database, recover } from '../src/index.js'
 
 const fixture = new Fixture()

@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import type { DecisionLogOptions } from '../records/decision-log.js'
 import type { Values } from './cli-options.js'
 import type { ConnectedDatabase } from './connect.js'

@@ -1,4 +1,4 @@
-import type { UrlDriver } from '../driver/url-driver.js'
+import type { UrlDriver } from '../database/url-driver.js'
 import { mariadbUrls } from '../mysql/mariadb.js'
 import { mysql2Urls } from '../mysql/mysql2.js'
 import { nodePostgresUrls } from '../postgres/node-postgres.js'

@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import type { Acknowledge } from '../protocol/commit-result.js'
 import type { ProtocolStepObserver } from '../protocol/protocol-step.js'
 import type { DecisionLogOptions } from '../records/decision-log.js'

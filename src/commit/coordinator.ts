@@ -1,5 +1,5 @@
-import { assertDatabase } from '../driver/assert-database.js'
-import type { Database } from '../driver/database.js'
+import { assertDatabase } from '../database/assert-database.js'
+import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import type { CheckDeploymentOptions, DeploymentCheck } from '../preflight/check-deployment.js'
@@ -7,7 +7,6 @@ import { COMMIT_OPTIONS, checkAcknowledge } from '../protocol/acknowledge.js'
 import { type BackgroundCommitStats, BackgroundCommits } from '../protocol/background-commits.js'
 import type { BranchHandle } from '../protocol/branch.js'
 import type { CommitOptions } from '../protocol/commit-result.js'
-import { PROTOCOLS } from './protocols.js'
 import type { TransactionRun } from '../protocol/transaction-run.js'
 import type { DecisionLog } from '../records/decision-log.js'
 import type { FenceTable } from '../records/fence-table.js'
@@ -30,6 +29,7 @@ import {
 } from './database-group.js'
 import { DistributedTransaction } from './distributed-transaction.js'
 import { abandon, openBranch } from './open-branch.js'
+import { PROTOCOLS } from './protocols.js'
 
 export { type AtLeastOne, type BranchesOf, COORDINATOR_OPTIONS, type CoordinatorOptions }
 

@@ -1,5 +1,5 @@
-import { assertDatabase } from '../driver/assert-database.js'
-import type { Database } from '../driver/database.js'
+import { assertDatabase } from '../database/assert-database.js'
+import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { BranchHandle } from '../protocol/branch.js'
 import { MAX_BRANCHES } from '../xid/xid.js'

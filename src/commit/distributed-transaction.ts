@@ -1,5 +1,5 @@
-import { assertDatabase } from '../driver/assert-database.js'
-import type { Database } from '../driver/database.js'
+import { assertDatabase } from '../database/assert-database.js'
+import type { Database } from '../database/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { isBranchTransactionEndedError } from '../errors/branch-transaction-ended-error.js'
 import { isTransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'

@@ -1,8 +1,8 @@
-import type { CommitProtocolName } from '../xid/xid.js'
 import type { CommitProtocol, FinishStaged, RecoveryRules } from '../protocol/commit-protocol.js'
 import { decisionProtocol } from '../protocol/decision/decision-protocol.js'
 import { parallelProtocol } from '../protocol/parallel/parallel-protocol.js'
 import { sequentialProtocol } from '../protocol/sequential/sequential-protocol.js'
+import type { CommitProtocolName } from '../xid/xid.js'
 
 /** Every commit protocol, by the name `createCoordinator({ protocol })` takes. */
 export const PROTOCOLS: Readonly<Record<CommitProtocolName, CommitProtocol>> = {

@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { branchPool } from '../manager/branch-pool.js'
 import type { RecordKind } from '../manager/record-hooks.js'
 import { requireOptions } from '../manager/tool-transaction.js'

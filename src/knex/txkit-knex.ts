@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import type { CallbackAdapter, DriverAdapter } from '../driver/driver-adapter.js'
 import { adapterForToolDialect } from '../driver/driver-adapters.js'
 import { ConfigurationError } from '../errors/configuration-error.js'

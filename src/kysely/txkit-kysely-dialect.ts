@@ -10,7 +10,7 @@ import type {
   QueryResult,
   TransactionSettings,
 } from 'kysely'
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'

@@ -1,7 +1,7 @@
+import { withConnection } from '../database/with-connection.js'
 import type { LockGrant, LockRequest, LockWait } from '../dialect/lock-dialect.js'
 import type { TableName } from '../dialect/table-name.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { startSpan } from '../tracing/span.js'
 import { sleep } from '../util/sleep.js'

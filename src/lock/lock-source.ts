@@ -1,6 +1,6 @@
+import type { Database } from '../database/database.js'
 import type { Dialect } from '../dialect/dialect.js'
 import { type LockSource, lockSourceHints } from '../dialect/lock-source.js'
-import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 

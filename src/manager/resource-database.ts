@@ -1,5 +1,5 @@
+import type { Database } from '../database/database.js'
 import type { Dialect, SavepointAction } from '../dialect/dialect.js'
-import type { Database } from '../driver/database.js'
 import type { DriverConnection, QueryResult } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 

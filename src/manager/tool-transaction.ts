@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from './managed-transaction.js'

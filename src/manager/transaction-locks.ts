@@ -1,5 +1,5 @@
+import type { Database } from '../database/database.js'
 import type { LockMode } from '../dialect/lock-dialect.js'
-import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { LockReentryError } from '../errors/lock-reentry-error.js'
 import { DatabaseLock } from '../lock/database-lock.js'

@@ -1,5 +1,5 @@
 import { COORDINATOR_OPTIONS, type CoordinatorOptions } from '../commit/coordinator.js'
-import type { UrlDriver } from '../driver/url-driver.js'
+import type { UrlDriver } from '../database/url-driver.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 

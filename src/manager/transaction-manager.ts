@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Coordinator } from '../commit/coordinator.js'
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { BranchHandle } from '../protocol/branch.js'
 import type { CommitResult } from '../protocol/commit-result.js'

@@ -1,5 +1,5 @@
-import type { Database } from '../driver/database.js'
-import { withConnection } from '../driver/with-connection.js'
+import type { Database } from '../database/database.js'
+import { withConnection } from '../database/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { errorMessage } from '../util/error-message.js'
 import type { Logger } from '../util/logger.js'

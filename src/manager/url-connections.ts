@@ -1,6 +1,6 @@
-import type { Database } from '../driver/database.js'
-import { validateDatabaseName } from '../driver/database-name.js'
-import { openUrlDatabase, type UrlDatabase, type UrlDriver } from '../driver/url-driver.js'
+import type { Database } from '../database/database.js'
+import { validateDatabaseName } from '../database/database-name.js'
+import { openUrlDatabase, type UrlDatabase, type UrlDriver } from '../database/url-driver.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 
 /**

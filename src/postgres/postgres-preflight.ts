@@ -1,11 +1,11 @@
+import type { Database } from '../database/database.js'
+import { withConnection } from '../database/with-connection.js'
 import type {
   Finding,
   PreflightDialect,
   PreflightExpectations,
 } from '../dialect/preflight-dialect.js'
-import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { withConnection } from '../driver/with-connection.js'
 
 type Found = Omit<Finding, 'database'>
 

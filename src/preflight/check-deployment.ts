@@ -1,8 +1,8 @@
+import { assertDatabase } from '../database/assert-database.js'
+import type { Database } from '../database/database.js'
+import { withConnection } from '../database/with-connection.js'
 import type { Finding, PreflightExpectations } from '../dialect/preflight-dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
-import { assertDatabase } from '../driver/assert-database.js'
-import type { Database } from '../driver/database.js'
-import { withConnection } from '../driver/with-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { decisionDatabasesOf } from '../records/decision-databases.js'
 import {

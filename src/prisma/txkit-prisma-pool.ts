@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { branchPool } from '../manager/branch-pool.js'
 import { requireOptions } from '../manager/tool-transaction.js'

@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import type { BranchGuard, DriverConnection, QueryResult } from '../driver/driver-connection.js'
 import type { BranchReport, BranchState } from '../errors/branch-report.js'
 import { TransactionControlRefusedError } from '../errors/transaction-control-refused-error.js'

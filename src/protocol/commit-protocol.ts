@@ -1,5 +1,5 @@
+import type { Database } from '../database/database.js'
 import type { DecisionRow } from '../dialect/dialect.js'
-import type { Database } from '../driver/database.js'
 import type { DecisionLog } from '../records/decision-log.js'
 import type { RowReads } from '../records/decision-rows.js'
 import type { FenceTable } from '../records/fence-table.js'

@@ -1,5 +1,5 @@
+import { withConnection } from '../database/with-connection.js'
 import type { DecisionRow } from '../dialect/dialect.js'
-import { withConnection } from '../driver/with-connection.js'
 import { names } from '../records/decision-rows.js'
 import { errorMessage } from '../util/error-message.js'
 import type { FoundBranch } from './found-branch.js'

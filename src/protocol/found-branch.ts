@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import type { OurXid } from '../xid/xid.js'
 
 /** One prepared branch of ours, as found by a scan. */

@@ -1,5 +1,5 @@
+import type { Database } from '../database/database.js'
 import type { TableName } from '../dialect/table-name.js'
-import type { Database } from '../driver/database.js'
 import type { DecisionLog } from '../records/decision-log.js'
 import type { Logger } from '../util/logger.js'
 import type { IdKind } from '../xid/xid.js'

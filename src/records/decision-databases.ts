@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { describeValue } from '../util/describe-value.js'
 import type { Logger } from '../util/logger.js'

@@ -1,13 +1,13 @@
+import { assertDatabase } from '../database/assert-database.js'
+import type { Database } from '../database/database.js'
+import { withConnection } from '../database/with-connection.js'
 import {
   type DecisionInsertOutcome,
   type DecisionOutcome,
   UnconfirmedAnswer,
 } from '../dialect/dialect.js'
 import { parseTableName, type TableName } from '../dialect/table-name.js'
-import { assertDatabase } from '../driver/assert-database.js'
-import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { withConnection } from '../driver/with-connection.js'
 import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'

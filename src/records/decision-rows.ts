@@ -1,5 +1,5 @@
+import { withConnection } from '../database/with-connection.js'
 import type { DecisionRow } from '../dialect/dialect.js'
-import { withConnection } from '../driver/with-connection.js'
 import { DecisionLogMissingError } from '../errors/decision-log-missing-error.js'
 import type { DecisionLog } from './decision-log.js'
 

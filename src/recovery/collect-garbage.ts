@@ -1,5 +1,5 @@
+import { withConnection } from '../database/with-connection.js'
 import type { DecisionRow } from '../dialect/dialect.js'
-import { withConnection } from '../driver/with-connection.js'
 import type { Settings } from '../protocol/recovery-settings.js'
 import type { DecisionLog } from '../records/decision-log.js'
 import { GC_MARGIN_MS, names } from '../records/decision-rows.js'

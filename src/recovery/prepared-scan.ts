@@ -1,6 +1,6 @@
+import type { Database } from '../database/database.js'
+import { withConnection } from '../database/with-connection.js'
 import type { PreparedTransaction } from '../dialect/dialect.js'
-import type { Database } from '../driver/database.js'
-import { withConnection } from '../driver/with-connection.js'
 import type { FoundBranch } from '../protocol/found-branch.js'
 import type { MalformedPrepared, ScannedDatabase } from '../protocol/recovery-report.js'
 import { errorMessage } from '../util/error-message.js'

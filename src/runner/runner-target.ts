@@ -1,7 +1,7 @@
+import type { Database } from '../database/database.js'
+import { isHeldSession } from '../database/held-session.js'
 import type { RunnerDialect } from '../dialect/runner-dialect.js'
-import type { Database } from '../driver/database.js'
 import type { DriverConnection } from '../driver/driver-connection.js'
-import { isHeldSession } from '../driver/held-session.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { BranchHandle } from '../protocol/branch.js'
 

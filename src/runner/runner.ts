@@ -1,6 +1,6 @@
+import type { Database } from '../database/database.js'
+import type { HeldSession } from '../database/held-session.js'
 import type { OperationSettings } from '../dialect/runner-dialect.js'
-import type { Database } from '../driver/database.js'
-import type { HeldSession } from '../driver/held-session.js'
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown-error.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'

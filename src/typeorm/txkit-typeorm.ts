@@ -1,4 +1,4 @@
-import type { Database } from '../driver/database.js'
+import type { Database } from '../database/database.js'
 import { adapterForToolDialect, driverAdapters } from '../driver/driver-adapters.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'

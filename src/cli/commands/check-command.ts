@@ -1,4 +1,4 @@
-import type { Database } from '../../driver/database.js'
+import type { Database } from '../../database/database.js'
 import { checkDeployment } from '../../preflight/check-deployment.js'
 import { DEFAULT_FENCE_TABLE } from '../../records/fence-table.js'
 import { COMMON, DATABASE_HELP, TABLES, TIMEOUT_HELP } from '../cli-options.js'

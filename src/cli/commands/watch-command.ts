@@ -1,4 +1,4 @@
-import type { Database } from '../../driver/database.js'
+import type { Database } from '../../database/database.js'
 import { createLock } from '../../lock/create-lock.js'
 import type { RecoveryReport } from '../../protocol/recovery-report.js'
 import { recover } from '../../recovery/recover.js'

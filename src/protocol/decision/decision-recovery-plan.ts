@@ -1,5 +1,5 @@
+import { withConnection } from '../../database/with-connection.js'
 import type { DecisionLogState } from '../../dialect/dialect.js'
-import { withConnection } from '../../driver/with-connection.js'
 import type { DecisionLog } from '../../records/decision-log.js'
 import { missingTable, RowReads } from '../../records/decision-rows.js'
 import type { RecoveryRound, RecoveryRules, RecoveryWork } from '../commit-protocol.js'

@@ -1,5 +1,5 @@
+import { withConnection } from '../../database/with-connection.js'
 import type { DecisionRow } from '../../dialect/dialect.js'
-import { withConnection } from '../../driver/with-connection.js'
 import type { DecisionLog } from '../../records/decision-log.js'
 import { readRows } from '../../records/decision-rows.js'
 import type { FinishStaged } from '../commit-protocol.js'

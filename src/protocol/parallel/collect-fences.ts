@@ -1,4 +1,4 @@
-import { withConnection } from '../../driver/with-connection.js'
+import { withConnection } from '../../database/with-connection.js'
 import { GC_BATCH, GC_MARGIN_MS } from '../../records/decision-rows.js'
 import { errorMessage } from '../../util/error-message.js'
 import type { Settings } from '../recovery-settings.js'

@@ -1,6 +1,6 @@
+import { withConnection } from '../../database/with-connection.js'
 import type { DecisionRow } from '../../dialect/dialect.js'
 import type { FenceClaim } from '../../dialect/fence-dialect.js'
-import { withConnection } from '../../driver/with-connection.js'
 import type { DecisionLog } from '../../records/decision-log.js'
 import { fenceTableOf, names, readRows } from '../../records/decision-rows.js'
 import type { FoundBranch } from '../found-branch.js'

@@ -1,5 +1,5 @@
+import type { Database } from '../../database/database.js'
 import { UnconfirmedAnswer } from '../../dialect/dialect.js'
-import type { Database } from '../../driver/database.js'
 import type { DriverConnection } from '../../driver/driver-connection.js'
 
 /**

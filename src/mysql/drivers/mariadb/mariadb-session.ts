@@ -1,4 +1,4 @@
-import type { HeldSession } from '../../../driver/held-session.js'
+import type { HeldSession } from '../../../database/held-session.js'
 import type { MysqlFlavour } from '../../mysql-flavour.js'
 import { mysqlRunnerDialect } from '../../mysql-runner-dialect.js'
 import { MariadbConnection, type MariadbConnectionLike } from './mariadb-connection.js'

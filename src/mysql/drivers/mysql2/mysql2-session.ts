@@ -1,5 +1,5 @@
+import type { HeldSession } from '../../../database/held-session.js'
 import type { RunnerDialect } from '../../../dialect/runner-dialect.js'
-import type { HeldSession } from '../../../driver/held-session.js'
 import { queryFlavour } from '../../mysql-flavour.js'
 import { mysqlRunnerDialect } from '../../mysql-runner-dialect.js'
 import { MysqlConnection, type MysqlConnectionLike } from './mysql2-connection.js'

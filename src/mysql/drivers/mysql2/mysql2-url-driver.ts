@@ -1,4 +1,4 @@
-import { loadDriverPackage, type UrlDriver } from '../../../driver/url-driver.js'
+import { loadDriverPackage, type UrlDriver } from '../../../database/url-driver.js'
 import { mysqlDatabase } from './mysql2-database.js'
 
 /**

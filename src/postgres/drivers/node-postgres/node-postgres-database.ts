@@ -1,5 +1,5 @@
-import type { Database } from '../../../driver/database.js'
-import { validateDatabaseName } from '../../../driver/database-name.js'
+import type { Database } from '../../../database/database.js'
+import { validateDatabaseName } from '../../../database/database-name.js'
 import { ConfigurationError } from '../../../errors/configuration-error.js'
 import { checkOptionNames } from '../../../util/check-option-names.js'
 import { postgresDialect } from '../../postgres-dialect.js'

@@ -1,4 +1,4 @@
-import type { HeldSession } from '../../../driver/held-session.js'
+import type { HeldSession } from '../../../database/held-session.js'
 import { postgresRunnerDialect } from '../../postgres-runner-dialect.js'
 import { type PgClientLike, PgConnection } from './node-postgres-connection.js'
 

@@ -1,4 +1,4 @@
-import { loadDriverPackage, type UrlDriver } from '../../../driver/url-driver.js'
+import { loadDriverPackage, type UrlDriver } from '../../../database/url-driver.js'
 import { pgDatabase } from './node-postgres-database.js'
 
 /**

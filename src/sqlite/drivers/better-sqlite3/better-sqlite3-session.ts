@@ -1,5 +1,5 @@
+import type { HeldSession } from '../../../database/held-session.js'
 import type { DriverConnection, QueryResult } from '../../../driver/driver-connection.js'
-import type { HeldSession } from '../../../driver/held-session.js'
 import { ConfigurationError } from '../../../errors/configuration-error.js'
 import { sqliteRunnerDialect } from '../../sqlite-runner-dialect.js'
 

@@ -1,5 +1,5 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
 import type { Database } from './database.js'
-import type { DriverConnection } from './driver-connection.js'
 
 /**
  * Runs `work` on a connection checked out of `database`, gives it back afterwards, and closes it

@@ -1,7 +1,7 @@
 import type { Dialect } from '../dialect/dialect.js'
 import type { LockMode } from '../dialect/lock-dialect.js'
-import type { DriverAdapter } from './driver-adapter.js'
-import type { DriverConnection } from './driver-connection.js'
+import type { DriverAdapter } from '../driver/driver-adapter.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 
 /**
  * A database taking part in transactions: a user's pool wrapped with a stable name. Create one with

@@ -1,5 +1,5 @@
 import type { RunnerDialect } from '../dialect/runner-dialect.js'
-import type { DriverConnection } from './driver-connection.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 
 /**
  * A session the caller holds and keeps (a client already in a transaction, an embedded database),
