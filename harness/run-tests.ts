@@ -5,18 +5,16 @@
  * driver (the SQL lexer, recorded SQL, the package, the README) run in the first pass only. Each
  * file has a time limit (harness/test-plan.ts): 180 s, or what its work is sized at (the soak test's
  * TXKIT_SOAK_SECONDS, the crash matrix's bounded tests).
- * Arguments after `--` are test files, or patterns with `*` (default: all of build/test).
+ * Arguments after `--` are test files, by name or path, or patterns with `*` (default: every file
+ * under build/test, whose folders mirror src/'s).
  */
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { selectFiles, testPlan } from './test-plan.js'
+import { selectFiles, testFiles, testPlan } from './test-plan.js'
 
 const directory = join('build', 'test')
-const all = readdirSync(directory)
-  .filter((name) => name.endsWith('.test.js'))
-  .sort()
-const files = selectFiles(all, process.argv.slice(2))
+const paths = testFiles(directory)
+const files = selectFiles([...paths.keys()], process.argv.slice(2))
 
 let failed = false
 for (const [index, pass] of testPlan(files).entries()) {
@@ -32,7 +30,7 @@ for (const [index, pass] of testPlan(files).entries()) {
         '--test',
         '--test-concurrency=1',
         `--test-timeout=${run.timeoutMs}`,
-        ...run.files.map((file) => join(directory, file)),
+        ...run.files.map((file) => join(directory, paths.get(file) ?? file)),
       ],
       { stdio: 'inherit', env: { ...process.env, ...pass.drivers } },
     )

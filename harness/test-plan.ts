@@ -3,7 +3,30 @@
  * and the time each file is given. Kept apart from the runner so that a test can check it without
  * running anything.
  */
+import { readdirSync } from 'node:fs'
+import { basename, join, relative } from 'node:path'
 import { crashMatrixBoundMs, TOPOLOGIES } from './crash-points.js'
+
+/**
+ * The test files under `directory` (its sub-folders mirror src/'s folders), by file name: the
+ * plan, the command line and the topologies name a file by its name alone, so two files of one
+ * name in two folders are refused.
+ */
+export function testFiles(directory: string): Map<string, string> {
+  const files = new Map<string, string>()
+  const paths = readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.test.js'))
+    .sort()
+  for (const path of paths) {
+    const name = basename(path)
+    const other = files.get(name)
+    if (other !== undefined) {
+      throw new Error(`two test files are named ${name}: ${other} and ${path}; rename one`)
+    }
+    files.set(name, relative(directory, join(directory, path)))
+  }
+  return new Map([...files].sort(([a], [b]) => a.localeCompare(b)))
+}
 
 /** Files that never open a database through a driver: they run in the first pass only. */
 export const DRIVER_NEUTRAL: ReadonlySet<string> = new Set([

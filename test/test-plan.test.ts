@@ -3,7 +3,9 @@
  * running anything, so that a long soak or a grown crash matrix is given the time its work takes.
  */
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import {
   CRASH_TEST_TIMEOUT_MS,
@@ -18,12 +20,12 @@ import {
   SOAK_FILE,
   selectFiles,
   soakSeconds,
+  testFiles,
   testPlan,
 } from '../harness/test-plan.js'
 
-const built = readdirSync(import.meta.dirname)
-  .filter((name) => name.endsWith('.test.js'))
-  .sort()
+const built = [...testFiles(import.meta.dirname).keys()]
+const repository = join(import.meta.dirname, '..', '..')
 
 /** The timeout of `file` in each pass that runs it. */
 function timeoutsOf(file: string, env: NodeJS.ProcessEnv): number[] {
@@ -96,5 +98,33 @@ describe('the test plan', () => {
     ])
     assert.deepEqual(selectFiles(built, []), built)
     assert.throws(() => selectFiles(built, ['nothing*.test.js']), /no test file matches/)
+  })
+
+  test('test files sit in folders named as the src/ folders they test, each name once', () => {
+    const sources = new Set(
+      readdirSync(join(repository, 'src'), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name),
+    )
+    for (const [name, path] of testFiles(import.meta.dirname)) {
+      const folder = dirname(path)
+      assert.ok(
+        folder === '.' || sources.has(folder),
+        `${name} is in test/${folder}/, not a src/ folder`,
+      )
+    }
+    const directory = mkdtempSync(join(tmpdir(), 'txkit-test-files-'))
+    try {
+      for (const folder of ['commit', 'recovery']) {
+        mkdirSync(join(directory, folder))
+        writeFileSync(join(directory, folder, 'faults.test.js'), '')
+      }
+      assert.throws(
+        () => testFiles(directory),
+        /two test files are named faults\.test\.js: commit\/faults\.test\.js and recovery\/faults\.test\.js/,
+      )
+    } finally {
+      rmSync(directory, { recursive: true, force: true })
+    }
   })
 })
