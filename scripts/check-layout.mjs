@@ -22,12 +22,14 @@ export const LAYERS = {
   driver: 4,
   dialect: 5,
   database: 6,
+  message: 7,
   records: 7,
   lock: 8,
   preflight: 8,
   protocol: 9,
   commit: 10,
   recovery: 11,
+  relay: 11,
   runner: 12,
   manager: 13,
   kysely: 14,
@@ -35,6 +37,11 @@ export const LAYERS = {
   knex: 14,
   typeorm: 14,
   prisma: 14,
+  inbox: 14,
+  amqplib: 15,
+  nats: 15,
+  redis: 15,
+  bullmq: 15,
 }
 /** The highest layer a vendor folder may import. */
 const VENDOR_CEILING = 6
@@ -54,6 +61,10 @@ const PACKAGES = {
   knex: ['knex'],
   typeorm: ['typeorm'],
   prisma: [],
+  amqplib: ['amqplib'],
+  nats: ['@nats-io/jetstream', '@nats-io/transport-node', '@nats-io/nats-core'],
+  redis: ['ioredis'],
+  bullmq: ['bullmq', 'ioredis'],
 }
 /** Applications on top: they import anything. The root entry point is `.`. */
 const APPLICATIONS = ['cli']

@@ -9,6 +9,7 @@ export {
   type TransactionSavepoint,
   type TransactionStatus,
 } from './commit/distributed-transaction.js'
+export type { TransactionOutbox } from './commit/transaction-outbox.js'
 export type { Database } from './database/database.js'
 export type { HeldSession } from './database/held-session.js'
 export {
@@ -35,6 +36,10 @@ export {
   isBranchTransactionEndedError,
 } from './errors/branch-transaction-ended-error.js'
 export {
+  BrokerSetupError,
+  isBrokerSetupError,
+} from './errors/broker-setup-error.js'
+export {
   CommitOutcomeUnknownError,
   isCommitOutcomeUnknownError,
 } from './errors/commit-outcome-unknown-error.js'
@@ -53,6 +58,11 @@ export { isLockReentryError, LockReentryError } from './errors/lock-reentry-erro
 export { isLockStateError, LockStateError } from './errors/lock-state-error.js'
 export { isLockTimeoutError, LockTimeoutError } from './errors/lock-timeout-error.js'
 export { isLockWaitAbortedError, LockWaitAbortedError } from './errors/lock-wait-aborted-error.js'
+export {
+  isMessageRefusedError,
+  type MessageRefusal,
+  MessageRefusedError,
+} from './errors/message-refused-error.js'
 export { isOutcomeUnknownError, OutcomeUnknownError } from './errors/outcome-unknown-error.js'
 export {
   isPreparedTransactionsDisabledError,
@@ -90,6 +100,7 @@ export {
 export type { AcquireOptions, LockOptions } from './lock/lock-options.js'
 export type { LockSource } from './lock/lock-source.js'
 export { type WithLockOptions, withLock } from './lock/with-lock.js'
+export type { ManagedOutbox } from './manager/managed-outbox.js'
 export type { ManagedSavepoint } from './manager/managed-savepoints.js'
 export {
   type AfterAbortHook,
@@ -113,6 +124,24 @@ export type { TransactionLockOptions } from './manager/transaction-locks.js'
 export { createTransactionManager, TransactionManager } from './manager/transaction-manager.js'
 export type { TransactionManagerOptions } from './manager/transaction-manager-options.js'
 export {
+  DESTINATION_HEADER,
+  KEY_HEADER,
+  MESSAGE_ID_HEADER,
+  type MessageBroker,
+  type PublishOutcome,
+  type RelayedMessage,
+} from './message/message-broker.js'
+export {
+  newMessageId,
+  type OutboxMessage,
+  type SendOptions,
+} from './message/outbox-message.js'
+export type {
+  DestinationOptions,
+  OutboxDefinition,
+  OutboxOptions,
+} from './message/outbox-options.js'
+export {
   type CheckDeploymentOptions,
   checkDeployment,
   type DeploymentCheck,
@@ -134,6 +163,7 @@ export type {
   TransactionRecovery,
 } from './protocol/recovery-report.js'
 export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './records/decision-log.js'
+export { createOutboxTables, type OutboxTableOptions } from './records/outbox-tables.js'
 export { type RecoverOptions, recover } from './recovery/recover.js'
 export {
   createRunner,

@@ -1,4 +1,5 @@
 import type { Database } from '../database/database.js'
+import type { OutboxOptions } from '../message/outbox-options.js'
 import type { Acknowledge } from '../protocol/commit-result.js'
 import type { ProtocolStepObserver } from '../protocol/protocol-step.js'
 import type { DecisionLogOptions } from '../records/decision-log.js'
@@ -58,6 +59,12 @@ export interface CoordinatorOptions {
    * 256); beyond it a commit is finished before it returns.
    */
   readonly maxBackgroundCommits?: number
+  /**
+   * A transactional outbox: `tx.outbox.send(destination, payload)` inside a transaction writes the
+   * message in the same atomic commit, and a relay publishes it (docs/outbox.md). Decision and
+   * parallel protocols.
+   */
+  readonly outbox?: OutboxOptions
 }
 
 export const PROTOCOL_NAMES: readonly CommitProtocolName[] = ['decision', 'parallel', 'sequential']
@@ -74,6 +81,7 @@ export const COORDINATOR_OPTIONS: ReadonlySet<string> = new Set([
   'onStep',
   'acknowledge',
   'maxBackgroundCommits',
+  'outbox',
 ])
 export const DEFAULT_MAX_BACKGROUND_COMMITS = 256
 export const ONE_HOUR_MS = 3_600_000

@@ -1,5 +1,10 @@
 import { randomInt } from 'node:crypto'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import {
+  defineOutbox,
+  type OutboxDefinition,
+  type OutboxOptions,
+} from '../message/outbox-options.js'
 import { checkAcknowledge } from '../protocol/acknowledge.js'
 import type { Acknowledge } from '../protocol/commit-result.js'
 import type { ProtocolStepObserver } from '../protocol/protocol-step.js'
@@ -36,6 +41,7 @@ export interface CoordinatorSettings {
   readonly holders: ReadonlyMap<string, DecisionLog>
   /** Where parallel transactions fence their branches; parallel protocol only. */
   readonly fences: FenceTable | undefined
+  readonly outbox: OutboxDefinition | undefined
 }
 
 /**
@@ -113,7 +119,21 @@ export function coordinatorSettings(options: CoordinatorOptions): CoordinatorSet
     decisionDatabases,
     holders: new Map(decisionDatabases.map((log) => [log.database.identity, log])),
     fences,
+    outbox: outboxOf(options.outbox, protocol),
   }
+}
+
+function outboxOf(
+  options: OutboxOptions | undefined,
+  protocol: CommitProtocolName,
+): OutboxDefinition | undefined {
+  if (options === undefined) return undefined
+  if (protocol === 'sequential') {
+    throw new ConfigurationError(
+      'The outbox needs the decision or the parallel protocol: a sequential transaction can end split under a stalled coordinator, and its messages with it.',
+    )
+  }
+  return defineOutbox(options, 'createCoordinator()')
 }
 
 /**

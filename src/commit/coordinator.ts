@@ -2,11 +2,13 @@ import { assertDatabase } from '../database/assert-database.js'
 import type { Database } from '../database/database.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
+import type { OutboxDefinition } from '../message/outbox-options.js'
 import type { CheckDeploymentOptions, DeploymentCheck } from '../preflight/check-deployment.js'
 import { COMMIT_OPTIONS, checkAcknowledge } from '../protocol/acknowledge.js'
 import { type BackgroundCommitStats, BackgroundCommits } from '../protocol/background-commits.js'
 import type { BranchHandle } from '../protocol/branch.js'
 import type { CommitOptions } from '../protocol/commit-result.js'
+import { RunOutbox } from '../protocol/run-outbox.js'
 import type { TransactionRun } from '../protocol/transaction-run.js'
 import type { DecisionLog } from '../records/decision-log.js'
 import type { FenceTable } from '../records/fence-table.js'
@@ -48,6 +50,8 @@ export class Coordinator implements AsyncDisposable {
   readonly decisionDatabases: readonly DecisionLog[]
   /** Where parallel transactions fence their branches; parallel protocol only. */
   readonly fences: FenceTable | undefined
+  /** The `outbox` option, checked: its tables and destinations (docs/outbox.md). */
+  readonly outbox: OutboxDefinition | undefined
   readonly #settings: CoordinatorSettings
   readonly #background: BackgroundCommits
 
@@ -58,6 +62,7 @@ export class Coordinator implements AsyncDisposable {
     this.decisionLog = settings.decisionLog
     this.decisionDatabases = settings.decisionDatabases
     this.fences = settings.fences
+    this.outbox = settings.outbox
     this.#settings = settings
     this.#background = new BackgroundCommits(settings.maxBackgroundCommits, settings.logger)
   }
@@ -168,6 +173,7 @@ export class Coordinator implements AsyncDisposable {
       logger: this.#settings.logger,
       onStep: this.#settings.onStep,
       background: this.#background,
+      outbox: this.#settings.outbox && new RunOutbox(this.#settings.outbox),
       span: startSpan('txkit.transaction', {
         'txkit.transaction.id': gtrid,
         'txkit.transaction.prefix': this.prefix,
@@ -225,6 +231,7 @@ export class Coordinator implements AsyncDisposable {
             return openBranch(run, rules, group, index, 0, assertActive)
           }
         : undefined,
+      decisionLog?.database,
     )
     return transaction
   }

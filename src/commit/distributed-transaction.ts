@@ -14,6 +14,8 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import type { CommitProtocolName } from '../xid/xid.js'
 import type { DatabaseGroup } from './database-group.js'
+import { TransactionOutbox } from './transaction-outbox.js'
+import { endTransactionSpan } from './transaction-span.js'
 
 /**
  * Where a transaction stands. `outcome-unknown` is final for this process: recovery decides.
@@ -65,6 +67,9 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
   readonly #savepoints: string[] = []
   #savepointCount = 0
   #uncommittable: TransactionStateError | undefined
+  /** The messages it sends once committed (`coordinator`'s `outbox` option). */
+  readonly outbox: TransactionOutbox
+  readonly #outboxMarks = new Map<string, number>()
 
   /** @internal Use `coordinator.begin`. */
   constructor(
@@ -73,6 +78,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     acknowledge: Acknowledge,
     branches: Branches,
     openBranch?: OpenBranch,
+    outboxFallback?: Database,
   ) {
     this.gtrid = run.gtrid
     this.protocol = run.protocol
@@ -82,6 +88,13 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     this.#acknowledge = acknowledge
     this.#openBranch = openBranch
     this.#nextIndex = run.branches.length
+    this.outbox = new TransactionOutbox({
+      run,
+      open: openBranch !== undefined,
+      assertActive: () => this.assertActive(),
+      join: async (database) => void (await this.join(database.name, database)),
+      fallback: outboxFallback,
+    })
   }
 
   /**
@@ -181,6 +194,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         acknowledge = checkAcknowledge(options.acknowledge, this.protocol)
       }
     }
+    await this.outbox.place(this.#protocol.oneStepBranch?.())
     this.#status = 'committing'
     let result: CommitResult | undefined
     try {
@@ -244,16 +258,8 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     this.#endSpan(undefined)
   }
 
-  /** Ends the transaction's span with its outcome and the databases it spanned. */
   #endSpan(error: unknown, pending?: number): void {
-    const span = this.#run.span
-    if (span === undefined) return
-    span.set({
-      'txkit.transaction.outcome': this.#status,
-      'txkit.transaction.databases': this.#run.branches.map((branch) => branch.database.name),
-      ...(pending !== undefined && { 'txkit.transaction.pending': pending }),
-    })
-    span.end(error)
+    endTransactionSpan(this.#run, this.#status, error, pending)
   }
 
   /**
@@ -280,6 +286,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
       ),
     )
     this.#savepoints.push(name)
+    this.#outboxMarks.set(name, this.outbox.mark())
     return {
       name,
       rollback: () => this.#toSavepoint(name, 'rollback'),
@@ -316,6 +323,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
     }
     // Later savepoints are gone either way; a released one is gone itself.
     this.#savepoints.length = action === 'rollback' ? position + 1 : position
+    if (action === 'rollback') this.outbox.rollbackTo(this.#outboxMarks.get(name) ?? 0)
   }
 
   /** @internal The session a branch handle of this transaction runs on (transaction locks use it). */

@@ -4,6 +4,7 @@ import type { DecisionRecordsDialect } from './decision-records.js'
 import type { ErrorPredicates } from './error-predicates.js'
 import type { FenceDialect } from './fence-dialect.js'
 import type { LockDialect } from './lock-dialect.js'
+import type { OutboxDialect } from './outbox-dialect.js'
 import type { PreflightDialect } from './preflight-dialect.js'
 import type { PreparedList } from './prepared-list.js'
 import type { RunnerDialect } from './runner-dialect.js'
@@ -53,6 +54,8 @@ export interface Dialect
   readonly locks?: LockDialect
   /** The parallel protocol's fence rows; absent where a database cannot take part in it. */
   readonly fences?: FenceDialect
+  /** The transactional outbox's tables and writes; absent where a database cannot hold one. */
+  readonly outbox?: OutboxDialect
   /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */
   readonly preflight?: PreflightDialect
   /**

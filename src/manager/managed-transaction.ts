@@ -10,6 +10,7 @@ import type { BranchHandle } from '../protocol/branch.js'
 import type { CommitResult } from '../protocol/commit-result.js'
 import { registerBranchTurns } from '../runner/branch-turns.js'
 import type { Logger } from '../util/logger.js'
+import { ManagedOutbox } from './managed-outbox.js'
 import { inSavepoint, type ManagedSavepoint, savepointHandle } from './managed-savepoints.js'
 import type { RecordHooks, RecordKind } from './record-hooks.js'
 import { RecordedWrites } from './recorded-writes.js'
@@ -44,6 +45,8 @@ export class ManagedTransaction {
   readonly #records: RecordedWrites
   readonly #locks = new TransactionLocks()
   readonly #lifecycle: TransactionLifecycle<ManagedTransaction>
+  /** The messages it sends once committed (the manager's `outbox` option; docs/outbox.md). */
+  readonly outbox: ManagedOutbox
   /**
    * @internal Set by `manager.run`: the transaction's context ends with it, so a tool's query in
    * it once the transaction has ended comes from a flow that outlived the work, not from a hook.
@@ -70,7 +73,11 @@ export class ManagedTransaction {
       describe: () => `Transaction ${participants.gtrid ?? '(not begun)'}`,
       onUndone: (error) => this.#lifecycle.markUncommittable(error),
     })
+    this.outbox = new ManagedOutbox(coordinator.outbox, () =>
+      this.#lifecycle.assertOpen('send a message'),
+    )
     this.#lifecycle = new TransactionLifecycle({
+      outbox: this.outbox,
       transaction: this,
       participants,
       hooks: this.#hooks,
@@ -290,11 +297,13 @@ export class ManagedTransaction {
     this.#lifecycle.assertActive('set a savepoint')
     const inner = await (await this.#participants.engine()).savepoint()
     const mark = this.#records.mark()
+    const sent = this.outbox.mark()
     return {
       name: inner.name,
       rollback: async () => {
         await inner.rollback()
         this.#records.forgetSince(mark)
+        this.outbox.forgetSince(sent)
       },
       release: () => inner.release(),
     }

@@ -3,6 +3,7 @@ import { isOutcomeUnknownError } from '../errors/outcome-unknown-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { CommitResult } from '../protocol/commit-result.js'
 import type { Logger } from '../util/logger.js'
+import type { ManagedOutbox } from './managed-outbox.js'
 import type { RecordedWrites } from './recorded-writes.js'
 import type { SavepointScopes } from './savepoint-scopes.js'
 import type { CommitOutcome, TransactionHooks } from './transaction-hooks.js'
@@ -23,6 +24,7 @@ export interface TransactionParts<Transaction> {
   readonly notifications: TransactionNotifications
   readonly locks: TransactionLocks
   readonly scopes: SavepointScopes
+  readonly outbox: ManagedOutbox
   readonly logger: Logger
 }
 
@@ -109,6 +111,7 @@ export class TransactionLifecycle<Transaction> {
       await hooks.runBeforeCommit(transaction)
       await records.runBefore()
       if (this.#uncommittable !== undefined) throw this.#uncommittable
+      await this.#parts.outbox.handOver(() => participants.engine())
     } catch (error) {
       await this.#rollBack()
       await this.#runRecordHooks('failed', 'aborted')

@@ -6,6 +6,7 @@ import type { BranchHandle } from '../protocol/branch.js'
 import type { CommitResult } from '../protocol/commit-result.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { silentLogger } from '../util/logger.js'
+import type { ManagedOutbox } from './managed-outbox.js'
 import { ManagedTransaction } from './managed-transaction.js'
 import type { RecordHooks } from './record-hooks.js'
 import {
@@ -163,6 +164,32 @@ export class TransactionManager implements AsyncDisposable {
     const transaction = this.#create()
     this.#storage.enterWith(transaction)
     return transaction
+  }
+
+  /**
+   * The current transaction's outbox, for code that has no `tx` at hand (a repository, an ORM
+   * hook): `manager.outbox.send(destination, payload, options)` inside `manager.run` (or a
+   * transaction begun with `manager.begin()`) is `tx.outbox.send(…)`. Outside one it throws a
+   * `TransactionStateError` rather than send anything outside a transaction.
+   *
+   * @example
+   * ```ts
+   * await manager.run(async () => {
+   *   await ordersDb.insertInto('orders').values({ id, customer, total }).execute()
+   *   manager.outbox.send('order-events', { type: 'order-placed', id }, { key: id })
+   * })
+   * ```
+   */
+  readonly outbox: Pick<ManagedOutbox, 'send'> = {
+    send: (destination, payload, options) => {
+      const current = this.current()
+      if (current === undefined || current.status !== 'active') {
+        throw new TransactionStateError(
+          'manager.outbox.send() needs a current transaction: call it inside manager.run(…) or a transaction begun with manager.begin().',
+        )
+      }
+      return current.outbox.send(destination, payload, options)
+    },
   }
 
   /** The current transaction, or undefined. */

@@ -5,6 +5,7 @@ import { mysqlErrorPredicates } from './mysql-error-codes.js'
 import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
+import { mysqlOutbox } from './mysql-outbox.js'
 import { mysqlPreflight } from './mysql-preflight.js'
 import { mysqlPreparedList } from './mysql-prepared-list.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
@@ -22,6 +23,7 @@ export const mysqlDialect: Dialect = {
   displayName: 'MySQL/MariaDB',
   locks: mysqlLockDialect,
   fences: mysqlFenceDialect,
+  outbox: mysqlOutbox,
   preflight: mysqlPreflight,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))

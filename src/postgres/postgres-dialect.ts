@@ -4,6 +4,7 @@ import { postgresDecisionRecords } from './postgres-decision-records.js'
 import { postgresErrorPredicates } from './postgres-error-codes.js'
 import { postgresFenceDialect } from './postgres-fence-dialect.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
+import { postgresOutbox } from './postgres-outbox.js'
 import { postgresPreflight } from './postgres-preflight.js'
 import { postgresPreparedList } from './postgres-prepared-list.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
@@ -20,6 +21,7 @@ export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
   locks: postgresLockDialect,
   fences: postgresFenceDialect,
+  outbox: postgresOutbox,
   preflight: postgresPreflight,
   async runnerDialect() {
     return postgresRunnerDialect

@@ -31,6 +31,7 @@ export function prepareBranch(run: TransactionRun, branch: Branch): Promise<void
     span: 'txkit.prepare',
     attributes: branchAttributes(branch),
     work: async () => {
+      await run.outbox?.writeOn(run, branch, false)
       const outcome = await branch.dialect.prepare(branch.connection, branch.xid)
       if (outcome === 'rolled-back') {
         branch.state = 'rolled-back'
@@ -155,7 +156,8 @@ export async function commitBranch(
     branch.error = error
     return
   }
-  if (!committed) {
+  if (committed) run.outbox?.wakeAfter(run, branch)
+  else {
     run.logger.warn(
       { gtrid: run.gtrid, database: branch.database.name, xid, error: branch.error },
       'txkit: committed, but a branch could not be finished; recovery will commit it',

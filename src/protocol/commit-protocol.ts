@@ -52,6 +52,11 @@ export interface ProtocolTransaction {
   commit(acknowledge: Acknowledge): Promise<CommitResult>
   /** Gives back what the protocol holds besides the branches. */
   release(): void
+  /**
+   * The branch that will commit in one phase, without PREPARE (the decision database's, or the
+   * only one), where the protocol has one: a transaction's messages are written there by choice.
+   */
+  oneStepBranch?(): Branch | undefined
 }
 
 /** Recovery rules: the part of a recovery round a protocol does. */

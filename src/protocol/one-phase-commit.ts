@@ -26,6 +26,13 @@ export async function commitInOnePhase(
       },
       run.span,
     )
+    try {
+      await run.outbox?.writeOn(run, branch, true)
+    } catch (error) {
+      span?.end(error)
+      await rollBackEverything(run, 'parallel')
+      throw rolledBack(run, 'the outbox messages could not be written', error)
+    }
     const outcome = await commitInOneStep(run, branch, 'database').catch((error: unknown) => {
       span?.end(error)
       throw error

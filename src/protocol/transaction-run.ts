@@ -4,6 +4,7 @@ import type { CommitProtocolName } from '../xid/xid.js'
 import type { BackgroundCommits } from './background-commits.js'
 import type { Branch } from './branch.js'
 import type { ProtocolStepObserver } from './protocol-step.js'
+import type { RunOutbox } from './run-outbox.js'
 
 /**
  * What every protocol's steps of one transaction read: its id, its branches and the coordinator's
@@ -23,6 +24,8 @@ export interface TransactionRun {
   readonly span: TraceSpan | undefined
   /** Where commits acknowledged at their decision are finished. */
   readonly background: BackgroundCommits
+  /** The messages it sends, when its coordinator has an outbox. */
+  readonly outbox: RunOutbox | undefined
 }
 
 /**

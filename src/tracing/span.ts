@@ -15,17 +15,26 @@
 /** What txkit records on a span. */
 export type SpanAttributes = Readonly<Record<string, string | number | boolean | readonly string[]>>
 
+interface SpanLink {
+  readonly context: { traceId: string; spanId: string; traceFlags: number; isRemote: boolean }
+}
+
 /** The parts of `@opentelemetry/api` txkit uses, described by shape (no runtime dependency). */
 interface OtelSpan {
   setAttributes(attributes: SpanAttributes): unknown
   setStatus(status: { code: number; message?: string }): unknown
   recordException(exception: Error | string): unknown
   end(): void
+  spanContext(): { traceId: string; spanId: string; traceFlags: number }
 }
 interface OtelApi {
   readonly trace: {
     getTracer(name: string): {
-      startSpan(name: string, options: { attributes: SpanAttributes }, context?: unknown): OtelSpan
+      startSpan(
+        name: string,
+        options: { attributes: SpanAttributes; links?: readonly SpanLink[] },
+        context?: unknown,
+      ): OtelSpan
     }
     setSpan(context: unknown, span: OtelSpan): unknown
   }
@@ -70,6 +79,15 @@ export class TraceSpan {
     this.#span.end()
   }
 
+  /**
+   * The span as a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`), for a message to
+   * carry it to the relay and the consumer.
+   */
+  get traceparent(): string {
+    const { traceId, spanId, traceFlags } = this.#span.spanContext()
+    return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`
+  }
+
   /** @internal The context carrying this span, for children. */
   get context(): unknown {
     return api?.trace.setSpan(api.context.active(), this.#span)
@@ -107,4 +125,40 @@ export function startSpan(
 ): TraceSpan | undefined {
   if (tracer === undefined) return undefined
   return new TraceSpan(tracer.startSpan(name, { attributes }, parent?.context))
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+
+/**
+ * Starts a span linked to the span a W3C `traceparent` names (a message's sender, for its publish
+ * and its consumer's transaction); a malformed or absent `traceparent` starts it unlinked.
+ * Undefined when `@opentelemetry/api` is not installed.
+ *
+ * @example
+ * ```ts
+ * const span = startLinkedSpan('txkit.outbox.publish', { 'txkit.message.id': id }, headers.traceparent)
+ * span?.end()
+ * ```
+ */
+export function startLinkedSpan(
+  name: string,
+  attributes: SpanAttributes,
+  traceparent: string | undefined,
+): TraceSpan | undefined {
+  if (tracer === undefined) return undefined
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent)
+  const links: SpanLink[] =
+    match === null
+      ? []
+      : [
+          {
+            context: {
+              traceId: match[1] as string,
+              spanId: match[2] as string,
+              traceFlags: Number.parseInt(match[3] as string, 16),
+              isRemote: true,
+            },
+          },
+        ]
+  return new TraceSpan(tracer.startSpan(name, { attributes, links }))
 }

@@ -33,9 +33,12 @@ export async function commitWithDecision(
     ...run.branches
       .filter((branch) => branch !== decisionBranch)
       .map((branch) => prepareBranch(run, branch)),
-    decisionBranch === undefined || state.insertedAtBegin
+    decisionBranch === undefined
       ? Promise.resolve()
-      : insertIntoBranch(run, decisionLog, decisionBranch, participants),
+      : (state.insertedAtBegin
+          ? Promise.resolve()
+          : insertIntoBranch(run, decisionLog, decisionBranch, participants)
+        ).then(() => run.outbox?.writeOn(run, decisionBranch, true)),
   ])
   const failure = phaseOne.find((result) => result.status === 'rejected')
   if (failure !== undefined) {

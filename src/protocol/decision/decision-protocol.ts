@@ -43,6 +43,7 @@ export const decisionProtocol: CommitProtocol = {
             })
           : commitWithDecision(state, acknowledge),
       release: () => undefined,
+      oneStepBranch: () => (run.branches.length <= 1 ? run.branches[0] : decisionBranchOf(state)),
     }
   },
   recovery: decisionRecovery,

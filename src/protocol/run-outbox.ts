@@ -1,0 +1,98 @@
+import { withConnection } from '../database/with-connection.js'
+import type { OutboxRow } from '../dialect/outbox-dialect.js'
+import type { OutboxMessage } from '../message/outbox-message.js'
+import type { OutboxDefinition } from '../message/outbox-options.js'
+import type { TraceSpan } from '../tracing/span.js'
+import { errorMessage } from '../util/error-message.js'
+import type { Logger } from '../util/logger.js'
+import type { Branch } from './branch.js'
+
+/** What writing and waking read of the transaction. */
+interface RunOf {
+  readonly gtrid: string
+  readonly logger: Logger
+  readonly span: TraceSpan | undefined
+}
+
+/**
+ * The messages a transaction sends (docs/outbox.md). They are written at commit into one branch,
+ * the outbox branch, as ordinary rows of it: they commit if and only if that branch does, which
+ * every protocol makes "if and only if the transaction does". The branch that commits in one phase
+ * (the decision database's, or a transaction's only one) is preferred: its rows commit at the
+ * decision itself, written during phase one alongside the others' PREPARE, and on PostgreSQL the
+ * same statement notifies waiting relays. Elsewhere the rows go in before the branch's PREPARE and
+ * relays are notified once it is committed.
+ */
+export class RunOutbox {
+  readonly definition: OutboxDefinition
+  readonly messages: OutboxMessage[] = []
+  #branch: Branch | undefined
+  #written = false
+  #wokeAtCommit = false
+
+  constructor(definition: OutboxDefinition) {
+    this.definition = definition
+  }
+
+  /** Where the messages are written; chosen as the commit begins. */
+  get branch(): Branch | undefined {
+    return this.#branch
+  }
+
+  place(branch: Branch): void {
+    this.#branch = branch
+  }
+
+  /**
+   * Writes the messages on `branch` if it is the outbox branch (else does nothing), inside its
+   * transaction. `onePhase`: the branch commits without PREPARE, so it may notify relays.
+   */
+  async writeOn(run: RunOf, branch: Branch, onePhase: boolean): Promise<void> {
+    if (branch !== this.#branch || this.#written || this.messages.length === 0) return
+    const dialect = branch.dialect.outbox
+    if (dialect === undefined) throw new TypeError('the outbox branch has no outbox dialect')
+    const wake = onePhase && dialect.wakes ? this.definition.channel : undefined
+    // The transaction's span goes along, for the publish and the consumer to link to.
+    const traceparent = run.span?.traceparent
+    const rows: OutboxRow[] = this.messages.map((message) => ({
+      id: message.id,
+      destination: message.destination,
+      key: message.key,
+      headers: JSON.stringify(
+        traceparent === undefined || message.headers.traceparent !== undefined
+          ? message.headers
+          : { ...message.headers, traceparent },
+      ),
+      body: message.body,
+      contentType: message.contentType,
+    }))
+    try {
+      await dialect.insert(branch.connection, this.definition, rows, run.gtrid, wake)
+    } catch (error) {
+      branch.error = error
+      throw error
+    }
+    this.#written = true
+    this.#wokeAtCommit = wake !== undefined
+  }
+
+  /**
+   * After `branch` committed: wakes the relays listening on its database, unless its commit did
+   * (a prepared branch cannot notify). A lost wake-up delays the messages by a relay's fallback
+   * poll, nothing more, so it runs off the commit path and only logs a failure.
+   */
+  wakeAfter(run: RunOf, branch: Branch): void {
+    if (branch !== this.#branch || !this.#written || this.#wokeAtCommit) return
+    const { database } = branch
+    const notify = database.dialect.notify
+    if (notify === undefined || database.dialect.outbox?.wakes !== true) return
+    void withConnection(database, (connection) =>
+      notify(connection, this.definition.channel, run.gtrid),
+    ).catch((error: unknown) => {
+      run.logger.warn(
+        { gtrid: run.gtrid, database: database.name, error: errorMessage(error) },
+        'txkit: relays could not be woken after a commit; they find the messages at their next poll',
+      )
+    })
+  }
+}
