@@ -141,6 +141,7 @@ export type {
   OutboxDefinition,
   OutboxOptions,
 } from './message/outbox-options.js'
+export { decodePayload, type ReceivedMessage } from './message/received-message.js'
 export {
   type CheckDeploymentOptions,
   checkDeployment,
