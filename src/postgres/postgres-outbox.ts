@@ -64,7 +64,7 @@ export const postgresOutbox: OutboxDialect = {
     const keyed = rows.some((row) => row.key !== null)
     const keys = quoteTableName(tables.keyTable, '"')
     const sql = `WITH m AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(ord int, id text, destination text, message_key text, headers text, body text, content_type text)
+  SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS m(ord int, id text, destination text, message_key text, headers text, body text, content_type text)
 )${
       keyed
         ? `, k AS (
