@@ -48,3 +48,14 @@ export async function mariadbToolDatabase(
   t.after(() => pool.end())
   return { url, pool }
 }
+
+/** The outbox option of the tool tests: one destination. */
+export const TOOL_OUTBOX = { destinations: { events: { broker: 'rabbitmq' } } } as const
+
+/** The bodies (JSON text) of the messages in a PostgreSQL database's outbox, in write order. */
+export async function outboxBodies(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ body: Buffer }>(
+    'SELECT body FROM txkit_outbox ORDER BY position',
+  )
+  return rows.map((row) => JSON.parse(row.body.toString('utf8')) as string)
+}

@@ -16,13 +16,22 @@ import postgres from 'postgres'
 import { serversForFile } from '../../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../../harness/siblings.js'
-import { balances, entryIds, mariadbToolDatabase, toolBank } from '../../harness/tool-bank.js'
+import {
+  balances,
+  entryIds,
+  mariadbToolDatabase,
+  outboxBodies,
+  TOOL_OUTBOX,
+  toolBank,
+} from '../../harness/tool-bank.js'
 import { recordWrites, txkitDrizzleClient } from '../../src/drizzle/drizzle.js'
 import {
+  createOutboxTables,
   isConfigurationError,
   isTransactionControlRefusedError,
   isTransactionStateError,
   type TransactionManager,
+  type TransactionManagerOptions,
 } from '../../src/index.js'
 import { mysqlDatabase } from '../../src/mysql/mysql2.js'
 import { postgresJsDatabase } from '../../src/postgres/postgres-js.js'
@@ -60,10 +69,10 @@ function drizzleOn(
   })
 }
 
-async function twoBanks() {
+async function twoBanks(options: Partial<TransactionManagerOptions> = {}) {
   const a = await bank('a')
   const b = await bank('b')
-  const manager = await fixture.manager({ decisionLog: a.database })
+  const manager = await fixture.manager({ decisionLog: a.database, ...options })
   return { a, b, manager, da: drizzleOn(a, manager), db: drizzleOn(b, manager) }
 }
 
@@ -102,21 +111,26 @@ describe('Drizzle on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 
   test('db.transaction() inside is a savepoint: a failing one undoes only its work, nested ones too', async () => {
-    const { a, b, manager, da, db } = await twoBanks()
+    const { a, b, manager, da, db } = await twoBanks({ outbox: TOOL_OUTBOX })
+    await createOutboxTables(a.db)
     await manager.run(async () => {
       await transfer(da, db, 10, 'outer')
+      manager.outbox.send('events', 'outer')
       const inner = await da
         .transaction(async (tx) => {
           await tx.insert(entries).values({ id: 'inner-failed', amount: 1 })
+          manager.outbox.send('events', 'inner-failed')
           throw new Error('inner failure')
         })
         .catch((error: unknown) => error)
       assert.equal((inner as Error).message, 'inner failure')
       await da.transaction(async (tx) => {
         await tx.insert(entries).values({ id: 'inner-kept', amount: 2 })
+        manager.outbox.send('events', 'inner-kept')
         await tx
           .transaction(async (nested) => {
             await nested.insert(entries).values({ id: 'nested-undone', amount: 3 })
+            manager.outbox.send('events', 'nested-undone')
             throw new Error('nested failure')
           })
           .catch(() => undefined)
@@ -124,6 +138,7 @@ describe('Drizzle on txkit transactions (PostgreSQL + PostgreSQL)', () => {
     })
     assert.deepEqual(await entryIds(a.pool), ['inner-kept', 'outer'])
     assert.deepEqual(await balances(b.pool), [100, 10])
+    assert.deepEqual(await outboxBodies(a.pool), ['outer', 'inner-kept'])
   })
 
   test('transaction config inside is refused; COMMIT sent through Drizzle is refused; nothing is split', async () => {

@@ -11,12 +11,21 @@ import postgres from 'postgres'
 import { serversForFile } from '../../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../../harness/siblings.js'
-import { balances, entryIds, mariadbToolDatabase, toolBank } from '../../harness/tool-bank.js'
 import {
+  balances,
+  entryIds,
+  mariadbToolDatabase,
+  outboxBodies,
+  TOOL_OUTBOX,
+  toolBank,
+} from '../../harness/tool-bank.js'
+import {
+  createOutboxTables,
   isConfigurationError,
   isTransactionControlRefusedError,
   isTransactionStateError,
   type TransactionManager,
+  type TransactionManagerOptions,
 } from '../../src/index.js'
 import { txkitKnex } from '../../src/knex/knex.js'
 import { mysqlDatabase } from '../../src/mysql/mysql2.js'
@@ -38,10 +47,10 @@ function knexOn(
   return txkitKnex(instance, { database: b.database, manager, ...(explicit && { explicit }) })
 }
 
-async function twoBanks() {
+async function twoBanks(options: Partial<TransactionManagerOptions> = {}) {
   const a = await bank('a')
   const b = await bank('b')
-  const manager = await fixture.manager({ decisionLog: a.database })
+  const manager = await fixture.manager({ decisionLog: a.database, ...options })
   return { a, b, manager, ka: knexOn(a, manager), kb: knexOn(b, manager) }
 }
 
@@ -72,21 +81,26 @@ describe('Knex on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 
   test('knex.transaction() inside is a savepoint: a failing one undoes only its work, nested ones too', async () => {
-    const { a, b, manager, ka, kb } = await twoBanks()
+    const { a, b, manager, ka, kb } = await twoBanks({ outbox: TOOL_OUTBOX })
+    await createOutboxTables(a.db)
     await manager.run(async () => {
       await transfer(ka, kb, 10, 'outer')
+      manager.outbox.send('events', 'outer')
       const inner = await ka
         .transaction(async (trx) => {
           await trx('entries').insert({ id: 'inner-failed', amount: 1 })
+          manager.outbox.send('events', 'inner-failed')
           throw new Error('inner failure')
         })
         .catch((error: unknown) => error)
       assert.equal((inner as Error).message, 'inner failure')
       await ka.transaction(async (trx) => {
         await trx('entries').insert({ id: 'inner-kept', amount: 2 })
+        manager.outbox.send('events', 'inner-kept')
         await trx
           .transaction(async (nested) => {
             await nested('entries').insert({ id: 'nested-undone', amount: 3 })
+            manager.outbox.send('events', 'nested-undone')
             throw new Error('nested failure')
           })
           .catch(() => undefined)
@@ -94,6 +108,7 @@ describe('Knex on txkit transactions (PostgreSQL + PostgreSQL)', () => {
     })
     assert.deepEqual(await entryIds(a.pool), ['inner-kept', 'outer'])
     assert.deepEqual(await balances(b.pool), [100, 10])
+    assert.deepEqual(await outboxBodies(a.pool), ['outer', 'inner-kept'])
   })
 
   test('an isolation level inside is refused; COMMIT sent through Knex is refused; nothing is split', async () => {

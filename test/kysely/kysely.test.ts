@@ -11,14 +11,22 @@ import type pg from 'pg'
 import { serversForFile } from '../../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../../harness/siblings.js'
-import { balances, entryIds as entries, toolBank } from '../../harness/tool-bank.js'
 import {
+  balances,
+  entryIds as entries,
+  outboxBodies,
+  TOOL_OUTBOX,
+  toolBank,
+} from '../../harness/tool-bank.js'
+import {
+  createOutboxTables,
   type Database,
   isConcurrentSavepointError,
   isConfigurationError,
   isTransactionControlRefusedError,
   isTransactionStateError,
   type TransactionManager,
+  type TransactionManagerOptions,
 } from '../../src/index.js'
 import { txkitDialect, txkitRecords } from '../../src/kysely/kysely.js'
 
@@ -53,10 +61,10 @@ function kyselyOn(
 }
 
 /** Two banks, a manager whose decision log is the first, and a Kysely per bank. */
-async function twoBanks() {
+async function twoBanks(options: Partial<TransactionManagerOptions> = {}) {
   const a = await bank('a')
   const b = await bank('b')
-  const manager = await fixture.manager({ decisionLog: a.db })
+  const manager = await fixture.manager({ decisionLog: a.db, ...options })
   return { a, b, manager, ka: kyselyOn(a.pool, a.db, manager), kb: kyselyOn(b.pool, b.db, manager) }
 }
 
@@ -97,9 +105,11 @@ describe('Kysely on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 
   test('Kysely’s own transaction inside is a savepoint: a failing one undoes only its work', async () => {
-    const { a, b, manager, ka, kb } = await twoBanks()
+    const { a, b, manager, ka, kb } = await twoBanks({ outbox: TOOL_OUTBOX })
+    await createOutboxTables(a.db)
     await manager.run(async () => {
       await transfer(ka, kb, 10, 'outer')
+      manager.outbox.send('events', 'outer')
       const inner = await ka
         .transaction()
         .execute(async (trx) => {
@@ -107,6 +117,7 @@ describe('Kysely on txkit transactions (PostgreSQL + PostgreSQL)', () => {
             .insertInto('entries')
             .values({ id: 'inner-failed', account_id: 1, amount: 1 })
             .execute()
+          manager.outbox.send('events', 'inner-failed')
           throw new Error('inner failure')
         })
         .catch((error: unknown) => error)
@@ -117,17 +128,20 @@ describe('Kysely on txkit transactions (PostgreSQL + PostgreSQL)', () => {
         .insertInto('entries')
         .values({ id: 'inner-kept', account_id: 1, amount: 2 })
         .execute()
+      manager.outbox.send('events', 'inner-kept')
       const nested = await trx.savepoint('nested').execute()
       await nested
         .insertInto('entries')
         .values({ id: 'nested-undone', account_id: 1, amount: 3 })
         .execute()
+      manager.outbox.send('events', 'nested-undone')
       await nested.rollbackToSavepoint('nested').execute()
       await trx.commit().execute()
     })
     assert.deepEqual(await entries(a.pool), ['inner-kept', 'outer'])
     assert.deepEqual(await balances(a.pool), [90, 0])
     assert.deepEqual(await balances(b.pool), [100, 10])
+    assert.deepEqual(await outboxBodies(a.pool), ['outer', 'inner-kept'])
   })
 
   test('isolation levels and access modes cannot apply to a running branch: refused', async () => {

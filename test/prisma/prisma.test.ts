@@ -16,12 +16,14 @@ import postgres from 'postgres'
 import { serversForFile } from '../../harness/file-servers.js'
 import { pgPrepared } from '../../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../../harness/siblings.js'
-import { balances, entryIds, toolBank } from '../../harness/tool-bank.js'
+import { balances, entryIds, outboxBodies, TOOL_OUTBOX, toolBank } from '../../harness/tool-bank.js'
 import {
+  createOutboxTables,
   isConfigurationError,
   isTransactionControlRefusedError,
   isTransactionStateError,
   type TransactionManager,
+  type TransactionManagerOptions,
 } from '../../src/index.js'
 import { mariadbDatabase } from '../../src/mysql/mariadb.js'
 import { mysqlDatabase } from '../../src/mysql/mysql2.js'
@@ -55,10 +57,10 @@ function prismaOn(bankOf: Bank, manager: TransactionManager, explicit = false) {
 
 type Prisma = ReturnType<typeof prismaOn>
 
-async function twoBanks() {
+async function twoBanks(options: Partial<TransactionManagerOptions> = {}) {
   const a = await bank('a')
   const b = await bank('b')
-  const manager = await fixture.manager({ decisionLog: a.database })
+  const manager = await fixture.manager({ decisionLog: a.database, ...options })
   const pa = prismaOn(a, manager)
   const pb = prismaOn(b, manager)
   return { a, b, manager, pa, pb, done: () => Promise.all([pa.$disconnect(), pb.$disconnect()]) }
@@ -92,22 +94,27 @@ describe('Prisma on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 
   test('$transaction inside is a savepoint: a failing one undoes only its work, nested ones and batches too', async (t) => {
-    const { a, b, manager, pa, pb, done } = await twoBanks()
+    const { a, b, manager, pa, pb, done } = await twoBanks({ outbox: TOOL_OUTBOX })
+    await createOutboxTables(a.db)
     t.after(done)
     await manager.run(async () => {
       await transfer(pa, pb, 10, 'outer')
+      manager.outbox.send('events', 'outer')
       const inner = await pa
         .$transaction(async (tx) => {
           await tx.entry.create({ data: { id: 'inner-failed', amount: 1 } })
+          manager.outbox.send('events', 'inner-failed')
           throw new Error('inner failure')
         })
         .catch((error: unknown) => error)
       assert.equal((inner as Error).message, 'inner failure')
       await pa.$transaction(async (tx) => {
         await tx.entry.create({ data: { id: 'inner-kept', amount: 2 } })
+        manager.outbox.send('events', 'inner-kept')
         await tx
           .$transaction(async (nested) => {
             await nested.entry.create({ data: { id: 'nested-undone', amount: 3 } })
+            manager.outbox.send('events', 'nested-undone')
             throw new Error('nested failure')
           })
           .catch(() => undefined)
@@ -126,6 +133,7 @@ describe('Prisma on txkit transactions (PostgreSQL + PostgreSQL)', () => {
     })
     assert.deepEqual(await entryIds(a.pool), ['batch-1', 'batch-2', 'inner-kept', 'outer'])
     assert.deepEqual(await balances(b.pool), [100, 10])
+    assert.deepEqual(await outboxBodies(a.pool), ['outer', 'inner-kept'])
   })
 
   test("Prisma's implicit transaction (a nested write) stays in the branch: undone by a later throw", async (t) => {

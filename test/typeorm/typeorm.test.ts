@@ -11,12 +11,21 @@ import { DataSource, EntitySchema } from 'typeorm'
 import { serversForFile } from '../../harness/file-servers.js'
 import { pgPrepared, xaRecover } from '../../harness/fixture.js'
 import { assertSecondKept, overlappingSiblings } from '../../harness/siblings.js'
-import { balances, entryIds, mariadbToolDatabase, toolBank } from '../../harness/tool-bank.js'
 import {
+  balances,
+  entryIds,
+  mariadbToolDatabase,
+  outboxBodies,
+  TOOL_OUTBOX,
+  toolBank,
+} from '../../harness/tool-bank.js'
+import {
+  createOutboxTables,
   isConfigurationError,
   isTransactionControlRefusedError,
   isTransactionStateError,
   type TransactionManager,
+  type TransactionManagerOptions,
 } from '../../src/index.js'
 import { mysqlDatabase } from '../../src/mysql/mysql2.js'
 import { postgresJsDatabase } from '../../src/postgres/postgres-js.js'
@@ -67,10 +76,10 @@ async function typeormOn(
   })
 }
 
-async function twoBanks() {
+async function twoBanks(options: Partial<TransactionManagerOptions> = {}) {
   const a = await bank('a')
   const b = await bank('b')
-  const manager = await fixture.manager({ decisionLog: a.database })
+  const manager = await fixture.manager({ decisionLog: a.database, ...options })
   return { a, b, manager, ta: await typeormOn(a, manager), tb: await typeormOn(b, manager) }
 }
 
@@ -103,22 +112,27 @@ describe('TypeORM on txkit transactions (PostgreSQL + PostgreSQL)', () => {
   })
 
   test('dataSource.transaction() inside is a savepoint: a failing one undoes only its work', async () => {
-    const { a, b, manager, ta, tb } = await twoBanks()
+    const { a, b, manager, ta, tb } = await twoBanks({ outbox: TOOL_OUTBOX })
+    await createOutboxTables(a.db)
     await manager.run(async () => {
       await transfer(ta, tb, 10, 'outer')
+      manager.outbox.send('events', 'outer')
       const inner = await ta
         .transaction(async (em) => {
           await em.save(EntrySchema, { id: 'inner-failed', amount: 1 })
+          manager.outbox.send('events', 'inner-failed')
           throw new Error('inner failure')
         })
         .catch((error: unknown) => error)
       assert.equal((inner as Error).message, 'inner failure')
       await ta.transaction(async (em) => {
         await em.save(EntrySchema, { id: 'inner-kept', amount: 2 })
+        manager.outbox.send('events', 'inner-kept')
       })
     })
     assert.deepEqual(await entryIds(a.pool), ['inner-kept', 'outer'])
     assert.deepEqual(await balances(b.pool), [100, 10])
+    assert.deepEqual(await outboxBodies(a.pool), ['outer', 'inner-kept'])
   })
 
   test('an isolation level inside is refused; COMMIT sent through TypeORM is refused; nothing is split', async () => {
