@@ -4,6 +4,9 @@
 # @split etc., on the line of the assertion that failed), not by just any. `npm run model`; CI.
 #   decision.pml  the decision protocol and its recovery (what txkit runs)
 #   parallel.pml  the parallel protocol (protocol: 'parallel'), checked before it was written
+#   outbox.pml    the outbox, its relays, the broker and the inbox (issue 25)
+# LTL=claim before verify checks the model's LTL property of that name (under -DLIVENESS, weak
+# fairness, assertions left to the safety runs) instead: refuted:claim expects an acceptance cycle.
 # MODEL_MAX_DEPTH overrides pan's search depth bound (-m): a search it cuts short fails the check.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +18,10 @@ depth=${MODEL_MAX_DEPTH:-100000}
 violated() { # model, flags...
   local model=$1 line
   shift
+  if [ -n "${LTL:-}" ] && grep -q '^pan:1: acceptance cycle' "$work/pan.out"; then
+    echo "$LTL"
+    return
+  fi
   if grep -q '^pan:1: invalid end state' "$work/pan.out"; then
     echo end-state
     return
@@ -31,8 +38,13 @@ verify() { # holds|refuted:tag, model, flags...
   local expect=$1 model=$2
   shift 2
   cp "$model" "$work/$model"
-  (cd "$work" && rm -f pan* ./*.trail && spin -a "$@" "$model" >/dev/null &&
-    gcc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m"$depth" -w26 >pan.out 2>&1) || true
+  if [ -n "${LTL:-}" ]; then
+    (cd "$work" && rm -f pan* ./*.trail && spin -a -DLIVENESS "$@" "$model" >/dev/null &&
+      gcc -O2 -w -DCOLLAPSE -DNFAIR=3 -o pan pan.c && ./pan -a -f -A -N "$LTL" -m"$depth" -w26 >pan.out 2>&1) || true
+  else
+    (cd "$work" && rm -f pan* ./*.trail && spin -a "$@" "$model" >/dev/null &&
+      gcc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m"$depth" -w26 >pan.out 2>&1) || true
+  fi
   local errors states reached got
   errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$work/pan.out" | head -1)
   states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$work/pan.out" | head -1)
@@ -70,6 +82,9 @@ verify() { # holds|refuted:tag, model, flags...
       grep -E 'pan:1:' "$work/pan.out" || true
       exit 1
     fi
+  fi
+  if [ -n "${LTL:-}" ]; then
+    expect="$expect (ltl $LTL)"
   fi
   printf 'model: %-13s %-52s %-28s (%s states, depth %s)\n' "$model" "$*" "$expect" "$states" "$reached"
 }
@@ -114,3 +129,19 @@ verify refuted:acked-rolled-back parallel.pml -DN=2 -DOTHER_FENCE_TABLE -DACK_AT
 # Recovery that waits for a branch that is not running instead of claiming its fence: no split,
 # caught only by the end state (first found: a coordinator dead before any PREPARE, its 'S' left).
 verify refuted:row-left parallel.pml -DN=2 -DBROKEN_MISSING_WAITS
+# The outbox and the inbox: rows in the decision database's one-phase branch, or in a prepared one.
+for where in '' -DOUTBOX_PREPARED; do
+  # shellcheck disable=SC2086
+  verify holds outbox.pml -DFAULTS=3 $where
+  # shellcheck disable=SC2086
+  LTL=delivered verify holds outbox.pml $where
+done
+verify refuted:published-rolled-back outbox.pml -DBROKEN_PUBLISH_AT_PREPARE
+verify refuted:published-rolled-back outbox.pml -DOUTBOX_PREPARED -DBROKEN_PUBLISH_AT_PREPARE
+verify refuted:published-rolled-back outbox.pml -DBROKEN_OWN_COMMIT
+verify refuted:effect-lost outbox.pml -DBROKEN_ACK_BEFORE_COMMIT
+verify refuted:not-published outbox.pml -DBROKEN_MARK_BEFORE_CONFIRM
+verify refuted:effect-twice outbox.pml -DBROKEN_NO_INBOX
+# Losses refuted by the LTL property alone, without the end state's assertions.
+LTL=delivered verify refuted:delivered outbox.pml -DBROKEN_ACK_BEFORE_COMMIT
+LTL=delivered verify refuted:delivered outbox.pml -DBROKEN_MARK_BEFORE_CONFIRM
