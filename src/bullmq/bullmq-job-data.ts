@@ -18,7 +18,14 @@ export interface TxkitJobData {
   readonly body?: string
 }
 
-/** The job data of `message`. */
+/**
+ * The job data of `message`.
+ *
+ * @example
+ * ```ts
+ * jobData(message) // { id: 'm-1', destination: 'order-events', key: null, headers: {}, contentType: 'application/json', payload: { … } }
+ * ```
+ */
 export function jobData(message: OutboxMessage): TxkitJobData {
   const bytes = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength)
   const common = {
