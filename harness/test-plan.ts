@@ -40,6 +40,10 @@ export const DRIVER_NEUTRAL: ReadonlySet<string> = new Set([
   'examples.test.js',
   'demo.test.js',
   'test-plan.test.js',
+  'amqp-broker.test.js',
+  'nats-broker.test.js',
+  'redis-broker.test.js',
+  'bullmq-broker.test.js',
 ])
 
 /** Pass 1 reaches PostgreSQL through node-postgres and MariaDB through mysql2; pass 2 through the others. */

@@ -121,6 +121,12 @@ function unserializable(value: unknown): string | undefined {
 
 /** @throws MessageRefusedError (`id`) */
 export function checkMessageId(id: unknown): string {
+  if (typeof id === 'string' && /^[0-9]+$/.test(id)) {
+    throw new MessageRefusedError(
+      'id',
+      `Invalid message id "${id}": an id of digits only is what brokers number their own messages with (BullMQ refuses it as a job id); add a prefix, such as "order-${id}".`,
+    )
+  }
   if (typeof id === 'string' && ID.test(id)) return id
   throw new MessageRefusedError(
     'id',

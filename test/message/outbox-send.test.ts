@@ -250,6 +250,7 @@ describe('outbox on PostgreSQL', () => {
       ],
       ['size', (send) => send('small', 'x'.repeat(200)), 'over the 100'],
       ['id', (send) => send('order-events', {}, { id: 'has space' }), 'Invalid message id'],
+      ['id', (send) => send('order-events', {}, { id: '123' }), 'digits only'],
       ['key', (send) => send('order-events', {}, { key: '' }), 'Invalid message key'],
       [
         'headers',
