@@ -7,7 +7,7 @@ import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 
 /** What `inbox.collectGarbage` takes. */
-export interface GarbageOptions {
+export interface InboxGarbageOptions {
   /**
    * Records of messages received longer ago than this go (ms, by the database's clock; default
    * 7 days). It must exceed the broker's redelivery window and the sender's relay retry span: a
@@ -21,7 +21,7 @@ export interface GarbageOptions {
 }
 
 /** What a garbage collection did. */
-export interface GarbageCollection {
+export interface InboxGarbageCollection {
   /** Records deleted. */
   readonly deleted: number
   /** Statements run. */
@@ -47,8 +47,8 @@ export async function collectInboxGarbage(
   dialect: InboxDialect,
   table: TableName,
   consumer: string,
-  options: GarbageOptions,
-): Promise<GarbageCollection> {
+  options: InboxGarbageOptions,
+): Promise<InboxGarbageCollection> {
   checkOptionNames(options, GARBAGE_OPTIONS, 'inbox.collectGarbage()')
   const olderThan = options.olderThan ?? DEFAULT_INBOX_RETENTION
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE

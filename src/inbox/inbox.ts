@@ -10,8 +10,8 @@ import type { ReceivedMessage } from '../message/received-message.js'
 import { startLinkedSpan } from '../tracing/span.js'
 import {
   collectInboxGarbage,
-  type GarbageCollection,
-  type GarbageOptions,
+  type InboxGarbageCollection,
+  type InboxGarbageOptions,
 } from './inbox-garbage.js'
 import { checkInboxOptions, type InboxOptions } from './inbox-options.js'
 import { checkReceivedMessage } from './received-payload.js'
@@ -163,7 +163,7 @@ export class Inbox {
    * const { deleted } = await inbox.collectGarbage({ olderThan: 14 * 24 * 3600_000 })
    * ```
    */
-  collectGarbage(options: GarbageOptions = {}): Promise<GarbageCollection> {
+  collectGarbage(options: InboxGarbageOptions = {}): Promise<InboxGarbageCollection> {
     return collectInboxGarbage(this.database, this.#dialect, this.#table, this.consumer, options)
   }
 

@@ -10,7 +10,8 @@ import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { CrashPoint } from '../../harness/crash-coordinator.js'
 import { serversForFile } from '../../harness/file-servers.js'
-import { recover } from '../../src/index.js'
+import { createInbox } from '../../src/inbox/inbox.js'
+import { isOutcomeUnknownError, recover } from '../../src/index.js'
 import { type Bank, type InboxSide, openBank, received } from './inbox-bank.js'
 import type { ConsumerSettings } from './inbox-crash-consumer.js'
 
@@ -130,5 +131,48 @@ describe('inbox consumer killed mid-commit', () => {
       ['committed'],
     )
     assert.deepEqual(await bank.balances(), [70, 30])
+  })
+
+  test('a commit whose outcome is unknown is not acknowledged; after recovery the redelivery is a duplicate', async (t) => {
+    const bank = await openBank(servers, t, 'PostgreSQL', { prefix: prefix() })
+    if (bank === undefined) return
+    // The decision database reached through a proxy that cuts the line once the decision's
+    // COMMIT is on its way: the commit happens, its answer is lost.
+    const viaProxy = await servers.fixture.pgThroughProxy(bank.savings.url, 'savings')
+    const manager = await servers.fixture.manager({
+      decisionLog: viaProxy.db,
+      prefix: bank.prefix,
+      onStep: (event) => {
+        if (event.step === 'decision' && event.when === 'before') viaProxy.proxy.cutAfter('COMMIT')
+      },
+    })
+    const inbox = createInbox({ manager, database: viaProxy.db, consumer: 'bank' })
+    const message = received('unknown-1', { amount: 30 })
+    let caught: unknown
+    await inbox
+      .handle<{ amount: number }>(message, async ({ amount }, tx) => {
+        const from = await tx.join('savings', viaProxy.db)
+        await from.query("UPDATE accounts SET balance = balance - $1 WHERE id = 'alice'", [amount])
+        const to = await tx.join('payments', bank.payments.db)
+        await to.query("UPDATE accounts SET balance = balance + ? WHERE id = 'bob'", [amount])
+      })
+      .catch((error: unknown) => {
+        caught = error
+      })
+    assert.equal(viaProxy.proxy.cuts, 1)
+    assert.ok(isOutcomeUnknownError(caught), String(caught))
+    const report = await recover({
+      databases: [bank.savings.db, bank.payments.db],
+      decisionLog: bank.savings.db,
+      prefix: bank.prefix,
+      minAge: 0,
+    })
+    assert.deepEqual(
+      report.transactions.map((transaction) => transaction.action),
+      ['committed'],
+    )
+    assert.equal(await bank.inbox('bank').handle(message, bank.transfer), 'duplicate')
+    assert.deepEqual(await bank.balances(), [70, 30], 'applied exactly once')
+    assert.deepEqual(await bank.inboxRows(), ['bank/unknown-1'])
   })
 })

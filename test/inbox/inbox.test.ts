@@ -14,6 +14,7 @@ import {
   isTransactionStateError,
 } from '../../src/index.js'
 import {
+  deliverUntilAcked,
   type InboxSide,
   openBank,
   received,
@@ -48,7 +49,7 @@ for (const side of sides) {
       let runs = 0
       const outcomes = await Promise.all(
         Array.from({ length: 5 }, () =>
-          inbox.handle<Transfer>(message, async (payload, tx, delivered) => {
+          deliverUntilAcked<Transfer>(inbox, message, async (payload, tx, delivered) => {
             runs += 1
             assert.equal(delivered.id, 'transfer-c')
             // Every other delivery passed the read and waits on this one's uncommitted row.
@@ -77,7 +78,7 @@ for (const side of sides) {
       let runs = 0
       const settled = await Promise.allSettled(
         [1, 2].map(() =>
-          inbox.handle<Transfer>(message, async (payload, tx, delivered) => {
+          deliverUntilAcked<Transfer>(inbox, message, async (payload, tx, delivered) => {
             runs += 1
             if (runs === 1) {
               await bank.transfer(payload, tx, delivered)
