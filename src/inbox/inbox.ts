@@ -2,6 +2,7 @@ import type { Database } from '../database/database.js'
 import { withConnection } from '../database/with-connection.js'
 import type { InboxDialect, InboxStatements } from '../dialect/inbox-dialect.js'
 import type { TableName } from '../dialect/table-name.js'
+import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionStateError } from '../errors/transaction-state-error.js'
 import type { ManagedTransaction } from '../manager/managed-transaction.js'
 import type { TransactionManager } from '../manager/transaction-manager.js'
@@ -13,7 +14,7 @@ import {
   type InboxGarbageCollection,
   type InboxGarbageOptions,
 } from './inbox-garbage.js'
-import { checkInboxOptions, type InboxOptions } from './inbox-options.js'
+import { checkInboxOptions, DEFAULT_INBOX_TABLE, type InboxOptions } from './inbox-options.js'
 import { checkReceivedMessage } from './received-payload.js'
 
 /**
@@ -71,6 +72,7 @@ export class Inbox {
    *
    * @throws MessageRefusedError (`id`, `payload`) for a message that can never be applied: an id
    * the outbox could not have given, a body that does not decode. Dead-letter it.
+   * @throws ConfigurationError when the inbox table is missing.
    * @example
    * ```ts
    * const outcome = await inbox.handle(message, async (order: { id: string; total: number }, tx) => {
@@ -167,6 +169,11 @@ export class Inbox {
     return collectInboxGarbage(this.database, this.#dialect, this.#table, this.consumer, options)
   }
 
+  #tableText(): string {
+    const { schema, name } = this.#table
+    return schema === undefined ? name : `${schema}.${name}`
+  }
+
   async #apply<Payload>(
     id: string,
     payload: Payload,
@@ -176,7 +183,13 @@ export class Inbox {
     // A redelivery of an applied message (the usual duplicate) costs one read, no transaction.
     const recorded = await withConnection(this.database, (connection) =>
       this.#dialect.recorded(connection, this.#table, this.consumer, id),
-    )
+    ).catch((error: unknown) => {
+      if (!this.database.dialect.isUndefinedTable(error)) throw error
+      throw new ConfigurationError(
+        `The inbox table ${this.#tableText()} is missing in database "${this.database.name}": create it with createInboxTable(database${this.#tableText() === DEFAULT_INBOX_TABLE ? '' : `, { table: '${this.#tableText()}' }`}) or your migrations (inboxTableSql).`,
+        { cause: error },
+      )
+    })
     if (recorded) return 'duplicate'
     return this.#manager.run(async (tx) => {
       const branch = await tx.join(this.database.name, this.database)

@@ -245,6 +245,20 @@ describe('inbox input', () => {
     await assert.rejects(inbox.applied('a b'), isMessageRefusedError)
     assert.equal(ran, false)
     assert.deepEqual(await bank.inboxRows(), [])
+    const elsewhere = createInbox({
+      manager,
+      database: savings.db,
+      consumer: 'x',
+      table: 'ops.inbox',
+    })
+    await assert.rejects(
+      elsewhere.handle(received('id-0', 'x'), work),
+      (error) =>
+        isConfigurationError(error) &&
+        /inbox table ops\.inbox is missing in database "savings": create it with createInboxTable\(database, \{ table: 'ops\.inbox' \}\)/.test(
+          error.message,
+        ),
+    )
     // A name of 100 characters, any script, is a consumer.
     const long = createInbox({ manager, database: savings.db, consumer: 'ü'.repeat(100) })
     assert.equal(await long.handle(received('id-1', 'x'), work), 'applied')
