@@ -3,6 +3,7 @@ import type { DatabaseClock } from './database-clock.js'
 import type { DecisionRecordsDialect } from './decision-records.js'
 import type { ErrorPredicates } from './error-predicates.js'
 import type { FenceDialect } from './fence-dialect.js'
+import type { InboxDialect } from './inbox-dialect.js'
 import type { LockDialect } from './lock-dialect.js'
 import type { OutboxDialect } from './outbox-dialect.js'
 import type { PreflightDialect } from './preflight-dialect.js'
@@ -56,6 +57,8 @@ export interface Dialect
   readonly fences?: FenceDialect
   /** The transactional outbox's tables and writes; absent where a database cannot hold one. */
   readonly outbox?: OutboxDialect
+  /** The inbox's table of applied message ids; absent where a database cannot hold one. */
+  readonly inbox?: InboxDialect
   /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */
   readonly preflight?: PreflightDialect
   /**

@@ -4,6 +4,7 @@ import { mysqlDecisionRecords } from './mysql-decision-records.js'
 import { mysqlErrorPredicates } from './mysql-error-codes.js'
 import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
+import { mysqlInbox } from './mysql-inbox.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { mysqlOutbox } from './mysql-outbox.js'
 import { mysqlPreflight } from './mysql-preflight.js'
@@ -24,6 +25,7 @@ export const mysqlDialect: Dialect = {
   locks: mysqlLockDialect,
   fences: mysqlFenceDialect,
   outbox: mysqlOutbox,
+  inbox: mysqlInbox,
   preflight: mysqlPreflight,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))

@@ -3,6 +3,7 @@ import { postgresClock } from './postgres-clock.js'
 import { postgresDecisionRecords } from './postgres-decision-records.js'
 import { postgresErrorPredicates } from './postgres-error-codes.js'
 import { postgresFenceDialect } from './postgres-fence-dialect.js'
+import { postgresInbox } from './postgres-inbox.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
 import { postgresOutbox } from './postgres-outbox.js'
 import { postgresPreflight } from './postgres-preflight.js'
@@ -22,6 +23,7 @@ export const postgresDialect: Dialect = {
   locks: postgresLockDialect,
   fences: postgresFenceDialect,
   outbox: postgresOutbox,
+  inbox: postgresInbox,
   preflight: postgresPreflight,
   async runnerDialect() {
     return postgresRunnerDialect
