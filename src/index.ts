@@ -87,6 +87,10 @@ export {
   TransactionStateError,
 } from './errors/transaction-state-error.js'
 export { isTxkitError, TxkitError } from './errors/txkit-error.js'
+export { createInbox, Inbox, type InboxOutcome, type InboxWork } from './inbox/inbox.js'
+export type { InboxGarbageCollection, InboxGarbageOptions } from './inbox/inbox-garbage.js'
+export type { InboxOptions, InboxTableOptions } from './inbox/inbox-options.js'
+export { createInboxTable, inboxTableSql } from './inbox/inbox-table.js'
 export { createLock } from './lock/create-lock.js'
 export { DatabaseLock, type LockStatus } from './lock/database-lock.js'
 export {
