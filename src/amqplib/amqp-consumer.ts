@@ -1,4 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib'
+import { isMessageRefusedError } from '../errors/message-refused-error.js'
 import type { ReceivedMessage } from '../message/received-message.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { sleep } from '../util/sleep.js'
@@ -115,6 +116,11 @@ class RunningAmqpConsumer implements AmqpConsumer {
       await this.#options.handle(message)
     } catch (error) {
       this.#options.onError?.(error, message)
+      if (isMessageRefusedError(error)) {
+        // Not a message this consumer can ever apply (a malformed id or payload): no requeue.
+        this.#settle(() => this.#channel.reject(delivery, false))
+        return
+      }
       const counted = delivery.properties.headers?.['x-delivery-count']
       const failures = (this.#failures.get(message.id) ?? 0) + 1
       this.#failures.set(message.id, failures)

@@ -1,4 +1,5 @@
-import { type ConnectionOptions, Worker, type WorkerOptions } from 'bullmq'
+import { type ConnectionOptions, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq'
+import { isMessageRefusedError } from '../errors/message-refused-error.js'
 import type { ReceivedMessage } from '../message/received-message.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { bullmqReceivedMessage } from './bullmq-job-data.js'
@@ -40,7 +41,13 @@ export function bullmqWorker(queue: string, options: BullmqWorkerOptions): Worke
       const message = bullmqReceivedMessage(job.data)
       if (message === undefined)
         throw new Error(`Job ${job.id} is not a txkit message (no id in its data)`)
-      return options.handle(message)
+      try {
+        return await options.handle(message)
+      } catch (error) {
+        // Not a message this worker can ever apply (a malformed id or payload): failed, no retry.
+        if (isMessageRefusedError(error)) throw new UnrecoverableError(error.message)
+        throw error
+      }
     },
     { concurrency: 1, ...options.workerOptions, connection: options.connection },
   )

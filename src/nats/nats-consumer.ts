@@ -1,5 +1,6 @@
 import { type ConsumerMessages, type JsMsg, jetstream } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { isMessageRefusedError } from '../errors/message-refused-error.js'
 import type { ReceivedMessage } from '../message/received-message.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { natsReceivedMessage } from './nats-received-message.js'
@@ -107,6 +108,11 @@ class RunningNatsConsumer implements NatsConsumer {
       await this.#options.handle(message)
     } catch (error) {
       this.#options.onError?.(error, message)
+      // Not a message this consumer can ever apply (a malformed id or payload): never redelivered.
+      if (isMessageRefusedError(error)) {
+        delivery.term(error.message.slice(0, 200))
+        return
+      }
       delivery.nak(this.#options.nakDelayMs ?? 1000)
       return
     }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { isMessageRefusedError } from '../errors/message-refused-error.js'
 import type { ReceivedMessage } from '../message/received-message.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
@@ -157,7 +158,9 @@ class RunningRedisConsumer implements RedisConsumer {
         await this.#options.handle(message)
       } catch (error) {
         this.#options.onError?.(error, message)
-        continue
+        // Not a message this consumer can ever apply (a malformed id or payload): acknowledged,
+        // reported to onError, never claimed again.
+        if (!isMessageRefusedError(error)) continue
       }
       await this.#redis.xack(this.#options.stream, this.#options.group, entryId)
     }
