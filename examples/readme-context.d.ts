@@ -20,3 +20,4 @@ declare const orderId: string
 declare const ordersKysely: import('kysely').Kysely<{
   orders: { id: string; customer: string; total: number }
 }>
+declare const amqpConnection: import('amqplib').ChannelModel
