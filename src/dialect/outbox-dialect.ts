@@ -25,9 +25,7 @@ export interface OutboxDialect {
   /** The statements `createTables` runs, for migration tools (`txkit init --print-sql`). */
   tablesSql(tables: OutboxTables): string[]
   /**
-   * Inserts `rows`, in their order, in the transaction open on `connection`. `wake`: a channel to
-   * notify in the same statement, where the branch commits in one phase and the database has
-   * notifications (never in a branch that is prepared: PostgreSQL refuses it).
+   * Inserts `rows`, in their order, in the transaction open on `connection`.
    *
    * @throws MessageRefusedError (`duplicate-id`) when an id is already in the outbox.
    */
@@ -36,7 +34,6 @@ export interface OutboxDialect {
     tables: OutboxTables,
     rows: readonly OutboxRow[],
     gtrid: string,
-    wake: string | undefined,
   ): Promise<void>
   /** Whether a notification can wake a relay (PostgreSQL: LISTEN / NOTIFY). */
   readonly wakes: boolean

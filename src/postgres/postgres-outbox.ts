@@ -6,8 +6,7 @@ import { sqlState, UNIQUE_VIOLATION } from './postgres-error-codes.js'
 /**
  * PostgreSQL's outbox. A transaction's messages go in one statement, however many: the key rows
  * are locked and advanced first (the outbox insert reads their new sequence, so it waits for the
- * lock), and in a branch that commits in one phase the statement also notifies waiting relays,
- * delivered by the server when the branch commits and never if it does not.
+ * lock). Relays are notified after the commit (protocol/run-outbox.ts says why not inside it).
  */
 export const postgresOutbox: OutboxDialect = {
   wakes: true,
@@ -39,8 +38,9 @@ export const postgresOutbox: OutboxDialect = {
   last_error varchar(1000)
 )`,
       `CREATE INDEX IF NOT EXISTS ${index('pending')} ON ${name} (position) WHERE state = 'P'`,
-      `CREATE INDEX IF NOT EXISTS ${index('by_key')} ON ${name} (message_key, key_seq) WHERE state = 'P'`,
-      `CREATE INDEX IF NOT EXISTS ${index('done')} ON ${name} (state, published_at)`,
+      `CREATE INDEX IF NOT EXISTS ${index('by_key')} ON ${name} (message_key, key_seq) WHERE state = 'P' AND message_key IS NOT NULL`,
+      // Delivered rows only: a message enters it when the relay marks it, never at commit.
+      `CREATE INDEX IF NOT EXISTS ${index('done')} ON ${name} (published_at) WHERE state = 'D'`,
       `CREATE TABLE IF NOT EXISTS ${quoteTableName(keyTable, '"')} (
   message_key varchar(255) PRIMARY KEY,
   seq bigint NOT NULL,
@@ -49,7 +49,7 @@ export const postgresOutbox: OutboxDialect = {
     ]
   },
 
-  async insert(connection, tables, rows, gtrid, wake) {
+  async insert(connection, tables, rows, gtrid) {
     const messages = rows.map((row, ord) => ({
       ord,
       id: row.id,
@@ -74,21 +74,17 @@ export const postgresOutbox: OutboxDialect = {
   RETURNING message_key, seq
 )`
         : ''
-    }${wake === undefined ? '' : ', n AS (SELECT pg_notify($3, $2) AS notified)'}
+    }
 INSERT INTO ${quoteTableName(tables.table, '"')} (id, destination, message_key, key_seq, headers, body, content_type, gtrid)
 SELECT m.id, m.destination, m.message_key, ${
       keyed
         ? 'CASE WHEN m.message_key IS NULL THEN NULL ELSE k.seq - count(*) OVER (PARTITION BY m.message_key) + row_number() OVER (PARTITION BY m.message_key ORDER BY m.ord) END'
         : 'NULL::bigint'
     }, m.headers, decode(m.body, 'base64'), m.content_type, $2
-FROM m${keyed ? ' LEFT JOIN k ON k.message_key = m.message_key' : ''}${wake === undefined ? '' : ' CROSS JOIN n'}
+FROM m${keyed ? ' LEFT JOIN k ON k.message_key = m.message_key' : ''}
 ORDER BY m.ord`
-    const params =
-      wake === undefined
-        ? [JSON.stringify(messages), gtrid]
-        : [JSON.stringify(messages), gtrid, wake]
     try {
-      await connection.query(sql, params)
+      await connection.query(sql, [JSON.stringify(messages), gtrid])
     } catch (error) {
       if (sqlState(error) === UNIQUE_VIOLATION) {
         throw new MessageRefusedError(

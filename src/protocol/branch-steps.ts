@@ -31,7 +31,7 @@ export function prepareBranch(run: TransactionRun, branch: Branch): Promise<void
     span: 'txkit.prepare',
     attributes: branchAttributes(branch),
     work: async () => {
-      await run.outbox?.writeOn(run, branch, false)
+      await run.outbox?.writeOn(run, branch)
       const outcome = await branch.dialect.prepare(branch.connection, branch.xid)
       if (outcome === 'rolled-back') {
         branch.state = 'rolled-back'

@@ -57,5 +57,6 @@ export async function commitInOneStep(
     ]
   }
   branch.state = 'committed'
+  run.outbox?.wakeAfter(run, branch)
   return 'committed'
 }

@@ -1,3 +1,4 @@
+import type { Database } from '../database/database.js'
 import { withConnection } from '../database/with-connection.js'
 import type { OutboxRow } from '../dialect/outbox-dialect.js'
 import type { OutboxMessage } from '../message/outbox-message.js'
@@ -28,7 +29,6 @@ export class RunOutbox {
   readonly messages: OutboxMessage[] = []
   #branch: Branch | undefined
   #written = false
-  #wokeAtCommit = false
 
   constructor(definition: OutboxDefinition) {
     this.definition = definition
@@ -47,11 +47,10 @@ export class RunOutbox {
    * Writes the messages on `branch` if it is the outbox branch (else does nothing), inside its
    * transaction. `onePhase`: the branch commits without PREPARE, so it may notify relays.
    */
-  async writeOn(run: RunOf, branch: Branch, onePhase: boolean): Promise<void> {
+  async writeOn(run: RunOf, branch: Branch): Promise<void> {
     if (branch !== this.#branch || this.#written || this.messages.length === 0) return
     const dialect = branch.dialect.outbox
     if (dialect === undefined) throw new TypeError('the outbox branch has no outbox dialect')
-    const wake = onePhase && dialect.wakes ? this.definition.channel : undefined
     // The transaction's span goes along, for the publish and the consumer to link to.
     const traceparent = run.span?.traceparent
     const rows: OutboxRow[] = this.messages.map((message) => ({
@@ -67,32 +66,86 @@ export class RunOutbox {
       contentType: message.contentType,
     }))
     try {
-      await dialect.insert(branch.connection, this.definition, rows, run.gtrid, wake)
+      await dialect.insert(branch.connection, this.definition, rows, run.gtrid)
     } catch (error) {
       branch.error = error
       throw error
     }
     this.#written = true
-    this.#wokeAtCommit = wake !== undefined
   }
 
   /**
-   * After `branch` committed: wakes the relays listening on its database, unless its commit did
-   * (a prepared branch cannot notify). A lost wake-up delays the messages by a relay's fallback
-   * poll, nothing more, so it runs off the commit path and only logs a failure.
+   * After `branch` committed: wakes the relays listening on its database. Not inside the commit: a
+   * PostgreSQL transaction that notifies takes a database-wide lock for its commit, which would
+   * make every committing transaction that sends a message wait for the others' (measured: a third
+   * of the throughput, docs/benchmarks.md). A lost wake-up delays the messages until a relay's
+   * fallback poll, nothing more, so it runs off the commit path, coalesced per database, and only
+   * logs a failure.
    */
   wakeAfter(run: RunOf, branch: Branch): void {
-    if (branch !== this.#branch || !this.#written || this.#wokeAtCommit) return
+    if (branch !== this.#branch || !this.#written) return
     const { database } = branch
-    const notify = database.dialect.notify
-    if (notify === undefined || database.dialect.outbox?.wakes !== true) return
-    void withConnection(database, (connection) =>
-      notify(connection, this.definition.channel, run.gtrid),
-    ).catch((error: unknown) => {
-      run.logger.warn(
-        { gtrid: run.gtrid, database: database.name, error: errorMessage(error) },
-        'txkit: relays could not be woken after a commit; they find the messages at their next poll',
-      )
-    })
+    if (database.dialect.notify === undefined || database.dialect.outbox?.wakes !== true) return
+    wakerOf(database, this.definition.channel).wake(run)
   }
+}
+
+/**
+ * One notification in flight per database and channel: a commit while one is under way asks for
+ * one more after it, however many commits ask meanwhile.
+ */
+class Waker {
+  readonly #database: Database
+  readonly #channel: string
+  #inFlight = false
+  #again: RunOf | undefined
+
+  constructor(database: Database, channel: string) {
+    this.#database = database
+    this.#channel = channel
+  }
+
+  wake(run: RunOf): void {
+    if (this.#inFlight) {
+      this.#again = run
+      return
+    }
+    this.#inFlight = true
+    const database = this.#database
+    void withConnection(database, (connection) =>
+      (database.dialect.notify as NonNullable<typeof database.dialect.notify>)(
+        connection,
+        this.#channel,
+        run.gtrid,
+      ),
+    )
+      .catch((error: unknown) => {
+        run.logger.warn(
+          { gtrid: run.gtrid, database: database.name, error: errorMessage(error) },
+          'txkit: relays could not be woken after a commit; they find the messages at their next poll',
+        )
+      })
+      .finally(() => {
+        this.#inFlight = false
+        const again = this.#again
+        this.#again = undefined
+        if (again !== undefined) this.wake(again)
+      })
+  }
+}
+
+const wakers = new WeakMap<Database, Map<string, Waker>>()
+
+function wakerOf(database: Database, channel: string): Waker {
+  let byChannel = wakers.get(database)
+  if (byChannel === undefined) {
+    byChannel = new Map()
+    wakers.set(database, byChannel)
+  }
+  let waker = byChannel.get(channel)
+  if (waker === undefined) {
+    waker = new Waker(database, channel)
+    byChannel.set(channel, waker)
+  }
+  return waker
 }
