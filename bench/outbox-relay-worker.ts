@@ -1,0 +1,52 @@
+/**
+ * One relay process for the backlog benchmark: `node outbox-relay-worker.js '<json>'` starts
+ * txkit's relay on the outbox of the database at `url`, publishing to an in-memory broker, waits
+ * until `count` messages are published, stops, and prints one JSON line: how long the drain took,
+ * its resident set size before the relay started and at its peak (VmHWM), and its CPU time.
+ */
+import { readFileSync } from 'node:fs'
+import pg from 'pg'
+import { pgDatabase } from '../src/postgres/node-postgres.js'
+import { FakeBroker } from './outbox-fakes.js'
+import { startRelay } from './outbox-relay-adapter.js'
+
+interface WorkerArguments {
+  readonly url: string
+  readonly count: number
+  readonly batchSize: number
+}
+
+/** VmHWM (peak) or VmRSS from /proc/self/status, MB; process.memoryUsage().rss without /proc. */
+function residentMb(field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1])
+    if (Number.isFinite(kb)) return Math.round(kb / 102.4) / 10
+  } catch {
+    // No /proc.
+  }
+  return Math.round(process.memoryUsage().rss / 104857.6) / 10
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArguments
+const pool = new pg.Pool({ connectionString: args.url, max: 4 })
+pool.on('error', () => {})
+const database = pgDatabase(pool, { name: 'outbox' })
+const broker = new FakeBroker({ track: false })
+const baselineMb = residentMb('VmRSS')
+const started = performance.now()
+const relay = await startRelay(database, broker, { batchSize: args.batchSize })
+await broker.until(args.count)
+const seconds = (performance.now() - started) / 1000
+await relay.stop()
+await pool.end()
+const usage = process.resourceUsage()
+process.stdout.write(
+  `${JSON.stringify({
+    seconds,
+    published: broker.published,
+    baselineMb,
+    peakRssMb: residentMb('VmHWM'),
+    cpuSeconds: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1e4) / 100,
+  })}\n`,
+)
