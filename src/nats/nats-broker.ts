@@ -148,6 +148,10 @@ function refusal(error: unknown, subject: string): string | undefined {
   if (error.name === 'JetStreamNotEnabled') {
     return `no JetStream stream captures subject "${subject}" (no responders)`
   }
+  // Thrown by the client before sending: a subject it cannot publish to, more than max_payload.
+  if (error.name === 'InvalidSubjectError' || error.name === 'InvalidArgumentError') {
+    return `NATS cannot publish this message: ${error.message}`
+  }
   if (error instanceof JetStreamApiError) {
     // 503: JetStream is temporarily unavailable (a leader election): try again.
     if (error.status === 503) return undefined

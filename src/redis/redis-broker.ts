@@ -39,7 +39,14 @@ redis.call('SET', KEYS[1], entry, 'EX', ARGV[1])
 return 1
 `
 
-/** The key remembering that message `id` was added to `stream` (same hash slot as the stream). */
+/**
+ * The key remembering that message `id` was added to `stream` (same hash slot as the stream).
+ *
+ * @example
+ * ```ts
+ * publishedMarkerKey('order-events', 'm-1') // 'txkit-published:{order-events}:m-1'
+ * ```
+ */
 export function publishedMarkerKey(stream: string, id: string): string {
   return `txkit-published:{${stream}}:${id}`
 }

@@ -161,6 +161,15 @@ describe('txkit/nats', { skip }, () => {
     )
     assert.deepEqual(outcomes[3], { status: 'published' })
     assert.equal((await manager.streams.info(name)).state.messages, 2)
+    const limit = connection.info?.max_payload ?? 0
+    const [tooLarge] = await natsBroker(connection, { maxMessageBytes: limit * 2 }).publish([
+      message('r-5', subject('a'), { body: Buffer.alloc(limit + 1) }),
+    ])
+    assert.match(
+      (tooLarge as { reason: string }).reason,
+      /max_payload/,
+      "past the server's max_payload: refused",
+    )
   })
 
   test('a server that stopped fails the batch; once restarted, publishing works again', async () => {
