@@ -16,3 +16,7 @@ declare const log: { warn(fields: object, message: string): void }
 declare function sendInvoice(id: number, options: { signal: AbortSignal }): Promise<void>
 declare function buildReport(): Promise<void>
 declare function pino(): import('txkit').Logger
+declare const orderId: string
+declare const ordersKysely: import('kysely').Kysely<{
+  orders: { id: string; customer: string; total: number }
+}>

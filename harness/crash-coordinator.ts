@@ -37,6 +37,8 @@ export interface CrashSettings {
   readonly killAt?: CrashPoint
   readonly stopAt?: CrashPoint
   readonly acknowledge?: 'commit' | 'decision'
+  /** The id of one outbox message the transaction sends (decision and parallel protocols). */
+  readonly messageId?: string
 }
 
 function matches(point: CrashPoint | undefined, event: ProtocolStepEvent): boolean {
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
       decisionDatabases: settings.decisionDatabases.map((name) => databases[name] as Database),
     }),
     ...(settings.acknowledge && { acknowledge: settings.acknowledge }),
+    ...(settings.messageId && { outbox: { destinations: { events: { broker: 'rabbitmq' } } } }),
     onStep: async (event) => {
       if (matches(settings.killAt, event)) {
         if (settings.acknowledge === 'decision' && event.step === 'commit')
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
       const branch = await tx.join(name, database)
       for (const { sql, params } of statementsOf(name)) await branch.query(sql, params)
     }
+    if (settings.messageId) tx.outbox.send('events', settings.marker, { id: settings.messageId })
     await tx.commit()
     gtrid = tx.gtrid
   } else {
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
       for (const [name, branch] of Object.entries(branches)) {
         for (const { sql, params } of statementsOf(name)) await branch.query(sql, params)
       }
+      if (settings.messageId) tx.outbox.send('events', settings.marker, { id: settings.messageId })
       return tx.gtrid
     })
   }

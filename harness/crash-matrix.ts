@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
-import { type CommitProtocolName, type Database, parseXid, recover } from '../src/index.js'
+import {
+  type CommitProtocolName,
+  createOutboxTables,
+  type Database,
+  parseXid,
+  recover,
+} from '../src/index.js'
 import type { CrashPoint, CrashSettings } from './crash-coordinator.js'
 import {
   CRASH_HOOK_TIMEOUT_MS,
@@ -25,6 +31,8 @@ interface Member {
   readonly url: string
   readonly db: Database
   readonly marks: (marker: string) => Promise<boolean>
+  /** How many outbox messages of this id the database holds (committed). */
+  readonly messages: (id: string) => Promise<number>
   readonly ourPrepared: () => Promise<string[]>
   readonly allPrepared: () => Promise<string[]>
 }
@@ -46,6 +54,8 @@ async function member(fixture: Fixture, name: string, server: TestServer): Promi
         (await allPrepared()).filter((xid) => parseXid(xid, PREFIX).kind !== 'foreign'),
       marks: async (marker) =>
         (await pool.query('SELECT 1 FROM marks WHERE tx = $1', [marker])).rowCount === 1,
+      messages: async (id) =>
+        (await pool.query('SELECT 1 FROM txkit_outbox WHERE id = $1', [id])).rowCount ?? 0,
     }
   }
   const { pool, db } = await fixture.mysql(url, name)
@@ -65,6 +75,13 @@ async function member(fixture: Fixture, name: string, server: TestServer): Promi
         marker,
       ])
       return rows.length === 1
+    },
+    messages: async (id) => {
+      const [rows] = await pool.query<mysql.RowDataPacket[]>(
+        'SELECT 1 FROM txkit_outbox WHERE id = ?',
+        [id],
+      )
+      return rows.length
     },
   }
 }
@@ -207,6 +224,7 @@ export function crashMatrix(file: string): void {
             if (protocol === 'parallel') {
               for (const m of members) await coordinator.createFenceTable(m.db)
             }
+            for (const m of members) await createOutboxTables(m.db)
           }
           await prepareForeign(members)
           foreign = await foreignOf(members)
@@ -232,6 +250,7 @@ export function crashMatrix(file: string): void {
             return
           }
           const marker = `${protocol}-${describePoint(point)}-${Math.random()}`.slice(0, 64)
+          const messageId = marker.replace(/[^A-Za-z0-9._~-]/g, '_')
           const settings: CrashSettings = {
             databases: members.map((m) => ({ name: m.name, kind: m.kind, url: m.url })),
             ...(protocol !== 'sequential' &&
@@ -243,6 +262,8 @@ export function crashMatrix(file: string): void {
             marker,
             ...(point && { killAt: point }),
             acknowledge,
+            // One outbox message, sent where the protocols can carry one.
+            ...(protocol !== 'sequential' && { messageId }),
           }
           const run = await runCrashCoordinator(settings)
           if (point === undefined) assert.ok(run.acknowledged, run.output)
@@ -253,6 +274,12 @@ export function crashMatrix(file: string): void {
             present.every(Boolean) || present.every((p) => !p),
             `split: marker present in ${present.map((p, i) => `${members[i]?.name}=${p}`).join(', ')}`,
           )
+          if (protocol !== 'sequential') {
+            // The message commits with the transaction: once if it committed, never if not.
+            const counts = await Promise.all(members.map((m) => m.messages(messageId)))
+            const total = counts.reduce((sum, count) => sum + count, 0)
+            assert.equal(total, present[0] ? 1 : 0, `outbox messages ${counts.join(', ')}`)
+          }
           if (acknowledge === 'decision' && point?.step === 'commit') {
             assert.ok(run.acknowledged, `acknowledged before the background commit: ${run.output}`)
           }

@@ -5,6 +5,7 @@ import type { ErrorPredicates } from './error-predicates.js'
 import type { FenceDialect } from './fence-dialect.js'
 import type { LockDialect } from './lock-dialect.js'
 import type { OutboxDialect } from './outbox-dialect.js'
+import type { OutboxStoreDialect } from './outbox-store-dialect.js'
 import type { PreflightDialect } from './preflight-dialect.js'
 import type { PreparedList } from './prepared-list.js'
 import type { RunnerDialect } from './runner-dialect.js'
@@ -56,6 +57,8 @@ export interface Dialect
   readonly fences?: FenceDialect
   /** The transactional outbox's tables and writes; absent where a database cannot hold one. */
   readonly outbox?: OutboxDialect
+  /** What a relay and `txkit outbox` do with the outbox's rows; absent where none can be held. */
+  readonly outboxStore?: OutboxStoreDialect
   /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */
   readonly preflight?: PreflightDialect
   /**

@@ -175,8 +175,8 @@ export class TransactionManager implements AsyncDisposable {
    * @example
    * ```ts
    * await manager.run(async () => {
-   *   await ordersDb.insertInto('orders').values({ id, customer, total }).execute()
-   *   manager.outbox.send('order-events', { type: 'order-placed', id }, { key: id })
+   *   await ordersKysely.insertInto('orders').values({ id: orderId, customer: 'ada', total: 30 }).execute()
+   *   manager.outbox.send('order-events', { type: 'order-placed', orderId }, { key: orderId })
    * })
    * ```
    */

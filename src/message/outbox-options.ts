@@ -1,6 +1,6 @@
 import type { Database } from '../database/database.js'
 import { outboxTables } from '../dialect/outbox-store-dialect.js'
-import { parseTableName, type TableName } from '../dialect/table-name.js'
+import type { TableName } from '../dialect/table-name.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { MessageRefusedError } from '../errors/message-refused-error.js'
 import { checkOptionNames } from '../util/check-option-names.js'

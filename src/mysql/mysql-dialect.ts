@@ -6,6 +6,7 @@ import { mysqlFenceDialect } from './mysql-fence-dialect.js'
 import { queryFlavour } from './mysql-flavour.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { mysqlOutbox } from './mysql-outbox.js'
+import { mysqlOutboxStore } from './mysql-outbox-store.js'
 import { mysqlPreflight } from './mysql-preflight.js'
 import { mysqlPreparedList } from './mysql-prepared-list.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
@@ -24,6 +25,7 @@ export const mysqlDialect: Dialect = {
   locks: mysqlLockDialect,
   fences: mysqlFenceDialect,
   outbox: mysqlOutbox,
+  outboxStore: mysqlOutboxStore,
   preflight: mysqlPreflight,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))

@@ -5,6 +5,7 @@ import { postgresErrorPredicates } from './postgres-error-codes.js'
 import { postgresFenceDialect } from './postgres-fence-dialect.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
 import { postgresOutbox } from './postgres-outbox.js'
+import { postgresOutboxStore } from './postgres-outbox-store.js'
 import { postgresPreflight } from './postgres-preflight.js'
 import { postgresPreparedList } from './postgres-prepared-list.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
@@ -22,6 +23,7 @@ export const postgresDialect: Dialect = {
   locks: postgresLockDialect,
   fences: postgresFenceDialect,
   outbox: postgresOutbox,
+  outboxStore: postgresOutboxStore,
   preflight: postgresPreflight,
   async runnerDialect() {
     return postgresRunnerDialect

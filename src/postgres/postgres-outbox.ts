@@ -1,4 +1,4 @@
-import type { OutboxDialect, OutboxRow } from '../dialect/outbox-dialect.js'
+import type { OutboxDialect } from '../dialect/outbox-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
 import { MessageRefusedError } from '../errors/message-refused-error.js'
 import { sqlState, UNIQUE_VIOLATION } from './postgres-error-codes.js'
