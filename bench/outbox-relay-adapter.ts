@@ -1,14 +1,11 @@
 /**
- * The one place the outbox benchmarks reach txkit's relay (src/relay, `createRelay`): started on
- * one database with one broker named `bench`, stopped, and its published count.
+ * The one place the outbox benchmarks reach txkit's relay (`createRelay`): started on one
+ * database with one broker named `bench`, and stopped.
  */
 import type { Database } from '../src/database/database.js'
+import { createRelay, type Relay } from '../src/index.js'
 import type { MessageBroker } from '../src/message/message-broker.js'
 import type { OutboxOptions } from '../src/message/outbox-options.js'
-
-export interface BenchRelay {
-  stop(): Promise<void>
-}
 
 /** The destinations every outbox benchmark sends to: `events`, on the broker named `bench`. */
 export function benchOutbox(address = 'events'): OutboxOptions {
@@ -16,20 +13,14 @@ export function benchOutbox(address = 'events'): OutboxOptions {
 }
 
 /**
- * Starts txkit's relay on `database`'s outbox, publishing to `broker`; resolves once it runs
- * (tables checked, broker started, LISTEN under way).
+ * Starts txkit's relay on `database`'s outbox, publishing to `broker`, with its defaults but the
+ * batch size and no garbage collection; resolves once it runs (tables checked, broker started).
  */
 export async function startRelay(
   database: Database,
   broker: MessageBroker,
   options: { address?: string; batchSize?: number } = {},
-): Promise<BenchRelay> {
-  // ADAPTER POINT: createRelay from src/relay/relay.ts (branch wip-relay). Imported by a computed
-  // path so that this file compiles before the relay is merged.
-  const path = '../src/relay/relay.js'
-  const { createRelay } = (await import(path)) as {
-    createRelay(options: Record<string, unknown>): { start(): Promise<void>; stop(): Promise<void> }
-  }
+): Promise<Relay> {
   const relay = createRelay({
     databases: [database],
     outbox: benchOutbox(options.address),
