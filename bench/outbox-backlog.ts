@@ -15,6 +15,7 @@ const worker = fileURLToPath(new URL('./outbox-relay-worker.js', import.meta.url
 interface WorkerRun {
   readonly seconds: number
   readonly startSeconds: number
+  readonly tenthRates: readonly number[]
   readonly published: number
   readonly baselineMb: number
   readonly peakRssMb: number
@@ -58,6 +59,7 @@ export async function runBacklogBench(
       drain(small, runs.small),
       (round, a, b) => {
         const large = runs.large[round]
+        log(`  round ${round + 1}: ${count}, msg/s by tenth: ${large?.tenthRates.join(' ')}`)
         log(
           `  round ${round + 1}: ${count} at ${a.toFixed(0)} msg/s (peak RSS ${large?.peakRssMb} MB, from ${large?.baselineMb} MB before the relay; CPU ${large?.cpuSeconds} s; start ${large?.startSeconds.toFixed(2)} s), ${small} at ${b.toFixed(0)} msg/s (peak RSS ${runs.small[round]?.peakRssMb} MB)`,
         )
@@ -73,6 +75,7 @@ export async function runBacklogBench(
         small_backlog_peak_rss_mb: spreadOf(runs.small.map((run) => run.peakRssMb)),
         rss_before_relay_mb: spreadOf(runs.large.map((run) => run.baselineMb)),
         cpu_seconds_large: spreadOf(runs.large.map((run) => run.cpuSeconds)),
+        large_drain_rate_by_tenth: runs.large.map((run) => run.tenthRates),
         start_seconds: {
           large: spreadOf(runs.large.map((run) => run.startSeconds)),
           small: spreadOf(runs.small.map((run) => run.startSeconds)),

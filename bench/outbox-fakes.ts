@@ -20,6 +20,8 @@ export class FakeBroker implements MessageBroker {
   /** Message id → `performance.now()` of its first publish. */
   readonly publishedAt = new Map<string, number>()
   published = 0
+  /** Called with the running count after each batch. */
+  onPublished: ((published: number) => void) | undefined
   readonly #track: boolean
   #waiting: { count: number; resolve: () => void } | undefined
 
@@ -39,6 +41,7 @@ export class FakeBroker implements MessageBroker {
       }
     }
     this.published += messages.length
+    this.onPublished?.(this.published)
     if (this.#waiting !== undefined && this.published >= this.#waiting.count) {
       this.#waiting.resolve()
       this.#waiting = undefined

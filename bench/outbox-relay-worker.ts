@@ -2,7 +2,7 @@
  * One relay process for the backlog benchmark: `node outbox-relay-worker.js '<json>'` starts
  * txkit's relay on the outbox of the database at `url`, publishing to an in-memory broker, waits
  * until `count` messages are published, stops, and prints one JSON line: how long its start and
- * the drain took, its resident set size before the relay started and at its peak (VmHWM), and its
+ * the drain took (and the rate of each tenth of it), its resident set size before the relay started and at its peak (VmHWM), and its
  * CPU time.
  */
 import { readFileSync } from 'node:fs'
@@ -40,6 +40,14 @@ const relay = await startRelay(database, broker, { batchSize: args.batchSize })
 // The drain is timed from the relay running: its start (table checks, a count of the outbox) is
 // reported apart.
 const started = performance.now()
+// When each tenth of the backlog was out: a rate that falls from tenth to tenth is a cost that
+// grows with what was already published.
+const tenths: number[] = []
+broker.onPublished = (published) => {
+  while (tenths.length < 10 && published >= ((tenths.length + 1) * args.count) / 10) {
+    tenths.push(performance.now())
+  }
+}
 await broker.until(args.count)
 const seconds = (performance.now() - started) / 1000
 const startSeconds = (started - starting) / 1000
@@ -50,6 +58,11 @@ process.stdout.write(
   `${JSON.stringify({
     seconds,
     startSeconds,
+    tenthRates: tenths.map((at, index) =>
+      Math.round(
+        args.count / 10 / ((at - (index === 0 ? started : (tenths[index - 1] as number))) / 1000),
+      ),
+    ),
     published: broker.published,
     baselineMb,
     peakRssMb: residentMb('VmHWM'),
