@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --seconds 3 --latency-ms 1 --recovery-scale 100000 --only commit|participants|recovery|locks|runner]`: every benchmark, side by side in
+ * `npm run bench [-- --seconds 3 --latency-ms 1 --recovery-scale 100000 --only commit|participants|recovery|locks|runner|outbox] [--quick]`: every benchmark, side by side in
  * one run, on throwaway servers. Results go to bench/results/*.json; compare ratios, not absolute
  * times, on a shared machine.
  */
@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { runCommitBench } from './commit-bench.js'
 import { runLockBench } from './lock-bench.js'
+import { runOutboxBench } from './outbox-bench.js'
 import { runParticipantBench } from './participant-bench.js'
 import { runRecoveryBench, runRecoveryScaleBench } from './recovery-bench.js'
 import { runRunnerBench } from './runner-bench.js'
@@ -21,6 +22,12 @@ const { values } = parseArgs({
     'recovery-scale': { type: 'string', default: '100000' },
     contenders: { type: 'string', default: '8' },
     only: { type: 'string' },
+    /** Small sizes for the outbox benchmark (a few minutes). */
+    quick: { type: 'boolean', default: false },
+    'outbox-rounds': { type: 'string' },
+    'outbox-backlog': { type: 'string' },
+    /** Which outbox measurements, e.g. `1,2` (default all four). */
+    'outbox-keys': { type: 'string' },
   },
 })
 
@@ -65,4 +72,18 @@ if (values.only === undefined || values.only === 'locks') {
 }
 if (values.only === undefined || values.only === 'runner') {
   await runRunnerBench({ seconds: Number(values.seconds), output: 'bench/results/runner.json' })
+}
+if (values.only === undefined || values.only === 'outbox') {
+  const quick = values.quick === true
+  await runOutboxBench({
+    rounds: Number(values['outbox-rounds'] ?? 5),
+    seconds: quick ? 1.5 : Number(values.seconds),
+    latencyTransactions: quick ? 30 : 100,
+    rabbitMessages: quick ? 3000 : 20_000,
+    backlog: Number(values['outbox-backlog'] ?? (quick ? 20_000 : 100_000)),
+    ...(values['outbox-keys'] !== undefined && {
+      keys: values['outbox-keys'].split(',').map(Number),
+    }),
+    output: 'bench/results/outbox.json',
+  })
 }
