@@ -1,5 +1,7 @@
-import type { OutboxDialect } from '../dialect/outbox-dialect.js'
+import type { OutboxDialect, OutboxRow } from '../dialect/outbox-dialect.js'
+import type { OutboxTables } from '../dialect/outbox-store-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { MessageRefusedError } from '../errors/message-refused-error.js'
 import { sqlState, UNIQUE_VIOLATION } from './postgres-error-codes.js'
 
@@ -50,15 +52,70 @@ export const postgresOutbox: OutboxDialect = {
   },
 
   async insert(connection, tables, rows, gtrid) {
+    try {
+      const [only] = rows
+      if (rows.length === 1 && only !== undefined) await insertOne(connection, tables, only, gtrid)
+      else await insertMany(connection, tables, rows, gtrid)
+    } catch (error) {
+      if (sqlState(error) === UNIQUE_VIOLATION) {
+        throw new MessageRefusedError(
+          'duplicate-id',
+          'A message id of this transaction is already in the outbox: each message needs an id of its own.',
+          { cause: error },
+        )
+      }
+      throw error
+    }
+  },
+}
+
+function base64(body: Uint8Array): string {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64')
+}
+
+/** The usual case, one message: a plain INSERT (after its key's row, under its lock). */
+async function insertOne(
+  connection: DriverConnection,
+  tables: OutboxTables,
+  row: OutboxRow,
+  gtrid: string,
+): Promise<void> {
+  const table = quoteTableName(tables.table, '"')
+  const params = [row.id, row.destination, row.headers, base64(row.body), row.contentType, gtrid]
+  if (row.key === null) {
+    await connection.query(
+      `INSERT INTO ${table} (id, destination, headers, body, content_type, gtrid) VALUES ($1, $2, $3, decode($4, 'base64'), $5, $6)`,
+      params,
+    )
+    return
+  }
+  await connection.query(
+    `WITH k AS (
+  INSERT INTO ${quoteTableName(tables.keyTable, '"')} AS current (message_key, seq) VALUES ($7, 1)
+  ON CONFLICT (message_key) DO UPDATE SET seq = current.seq + 1, updated_at = now()
+  RETURNING seq
+)
+INSERT INTO ${table} (id, destination, message_key, key_seq, headers, body, content_type, gtrid)
+SELECT $1, $2, $7, k.seq, $3, decode($4, 'base64'), $5, $6 FROM k`,
+    [...params, row.key],
+  )
+}
+
+/** Several messages in one statement, however many. */
+async function insertMany(
+  connection: DriverConnection,
+  tables: OutboxTables,
+  rows: readonly OutboxRow[],
+  gtrid: string,
+): Promise<void> {
+  {
     const messages = rows.map((row, ord) => ({
       ord,
       id: row.id,
       destination: row.destination,
       message_key: row.key,
       headers: row.headers,
-      body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength).toString(
-        'base64',
-      ),
+      body: base64(row.body),
       content_type: row.contentType,
     }))
     const keyed = rows.some((row) => row.key !== null)
@@ -83,17 +140,6 @@ SELECT m.id, m.destination, m.message_key, ${
     }, m.headers, decode(m.body, 'base64'), m.content_type, $2
 FROM m${keyed ? ' LEFT JOIN k ON k.message_key = m.message_key' : ''}
 ORDER BY m.ord`
-    try {
-      await connection.query(sql, [JSON.stringify(messages), gtrid])
-    } catch (error) {
-      if (sqlState(error) === UNIQUE_VIOLATION) {
-        throw new MessageRefusedError(
-          'duplicate-id',
-          'A message id of this transaction is already in the outbox: each message needs an id of its own.',
-          { cause: error },
-        )
-      }
-      throw error
-    }
-  },
+    await connection.query(sql, [JSON.stringify(messages), gtrid])
+  }
 }
