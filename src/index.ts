@@ -27,6 +27,11 @@ export type {
   LockScope,
   LockWait,
 } from './dialect/lock-dialect.js'
+export type {
+  ListedMessage,
+  OutboxCounts,
+  OutboxState,
+} from './dialect/outbox-store-dialect.js'
 export type { Finding, FindingCode, FindingSeverity } from './dialect/preflight-dialect.js'
 export type { OperationSettings, RunnerDialect } from './dialect/runner-dialect.js'
 export type { DriverConnection, QueryResult } from './driver/driver-connection.js'
@@ -170,6 +175,21 @@ export type {
 export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './records/decision-log.js'
 export { createOutboxTables, type OutboxTableOptions } from './records/outbox-tables.js'
 export { type RecoverOptions, recover } from './recovery/recover.js'
+export {
+  checkOutboxTables,
+  collectOutboxGarbage,
+  type ListOutboxOptions,
+  listOutbox,
+  type OutboxGarbage,
+  type OutboxGarbageOptions,
+  type OutboxTableOption,
+  outboxCounts,
+  type ReplayOutboxOptions,
+  replayOutbox,
+} from './relay/outbox-admin.js'
+export { createRelay, Relay, type RelayPassCounts } from './relay/relay.js'
+export type { RelayMetrics } from './relay/relay-metrics.js'
+export type { RelayOptions } from './relay/relay-options.js'
 export {
   createRunner,
   type OperationContext,

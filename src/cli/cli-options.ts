@@ -22,6 +22,14 @@ export const OPTIONS = {
   'fence-table': { type: 'string' },
   'max-clock-skew': { type: 'string' },
   standby: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  outbox: { type: 'boolean' },
+  'outbox-table': { type: 'string' },
+  state: { type: 'string' },
+  id: { type: 'string', multiple: true },
+  'all-dead': { type: 'boolean' },
+  'older-than': { type: 'string' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 

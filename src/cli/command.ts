@@ -5,6 +5,8 @@ import type { ConnectedDatabase } from './connect.js'
 /** What a command runs with: its options, the databases of `--db` connected, the log. */
 export interface CommandContext {
   readonly values: Values
+  /** Words after the command (`txkit outbox list`: `['list']`), for commands that take them. */
+  readonly positionals: readonly string[]
   readonly connected: readonly ConnectedDatabase[]
   /** Log lines on stderr: timestamp, level, message; JSON objects with --json. */
   readonly logger: Logger
@@ -17,6 +19,8 @@ export interface Command {
   readonly help: string
   /** The options it takes: any other is a usage error, never silently ignored. */
   readonly options: ReadonlySet<string>
+  /** Whether it takes words after its name (a sub-command); checked by the command itself. */
+  readonly positionals?: boolean
   /** Runs it; answers the exit code (see `exit-codes.ts`). */
   run(context: CommandContext): Promise<number>
 }

@@ -7,7 +7,9 @@ import { OPTIONS, type Values } from './cli-options.js'
 import type { Command } from './command.js'
 import { checkCommand } from './commands/check-command.js'
 import { initCommand } from './commands/init-command.js'
+import { outboxCommand } from './commands/outbox-command.js'
 import { recoverCommand } from './commands/recover-command.js'
+import { relayCommand } from './commands/relay-command.js'
 import { statusCommand } from './commands/status-command.js'
 import { watchCommand } from './commands/watch-command.js'
 import { EXIT } from './exit-codes.js'
@@ -28,6 +30,8 @@ Commands:
   recover   finish in-doubt transactions once, print what was done
   watch     recover every interval, serve Prometheus metrics
   check     inspect every database before the first transaction: settings, tables
+  relay     publish committed outbox messages to their brokers until stopped
+  outbox    status | list | replay | gc: inspect and repair the outbox
 
 Run txkit <command> --help for its options.
 Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (another
@@ -41,6 +45,8 @@ const COMMANDS: readonly Command[] = [
   recoverCommand,
   watchCommand,
   checkCommand,
+  relayCommand,
+  outboxCommand,
 ]
 
 /**
@@ -60,11 +66,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const chosen = COMMANDS.find((each) => each.name === command)
   if (chosen === undefined) throw new UsageError(`Unknown command "${command}".`)
   let values: Values
+  let positionals: string[]
   try {
-    ;({ values } = parseArgs({
+    ;({ values, positionals } = parseArgs({
       args: [...rest],
       options: OPTIONS,
-      allowPositionals: false,
+      allowPositionals: chosen.positionals === true,
       strict: true,
     }))
   } catch (error) {
@@ -90,7 +97,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const logger = cliLogger(values.json === true, (line) => process.stderr.write(line))
   const connected = await openDatabases(values)
   try {
-    return await chosen.run({ values, connected, logger })
+    return await chosen.run({ values, positionals, connected, logger })
   } finally {
     await Promise.all(connected.map((entry) => entry.close().catch(() => undefined)))
   }

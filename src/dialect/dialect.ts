@@ -6,6 +6,7 @@ import type { FenceDialect } from './fence-dialect.js'
 import type { InboxDialect } from './inbox-dialect.js'
 import type { LockDialect } from './lock-dialect.js'
 import type { OutboxDialect } from './outbox-dialect.js'
+import type { OutboxStoreDialect } from './outbox-store-dialect.js'
 import type { PreflightDialect } from './preflight-dialect.js'
 import type { PreparedList } from './prepared-list.js'
 import type { RunnerDialect } from './runner-dialect.js'
@@ -59,6 +60,8 @@ export interface Dialect
   readonly outbox?: OutboxDialect
   /** The inbox's table of applied message ids; absent where a database cannot hold one. */
   readonly inbox?: InboxDialect
+  /** What a relay and `txkit outbox` do with the outbox's rows; absent where none can be held. */
+  readonly outboxStore?: OutboxStoreDialect
   /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */
   readonly preflight?: PreflightDialect
   /**

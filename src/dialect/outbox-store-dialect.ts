@@ -1,3 +1,4 @@
+import type { DriverConnection } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { parseTableName, type TableName } from './table-name.js'
 
@@ -24,4 +25,197 @@ export function outboxTables(table = 'txkit_outbox'): OutboxTables {
     )
   }
   return { table: parsed, keyTable: { ...parsed, name: `${parsed.name}_key` } }
+}
+
+/** A pending message as a relay claims it, locked by the relay's batch transaction. */
+export interface ClaimedMessage {
+  /** The row's position (a bigint, as text). */
+  readonly position: string
+  readonly id: string
+  readonly destination: string
+  readonly key: string | null
+  /** The message's number among its key's (1, 2 …), null without a key. */
+  readonly keySeq: number | null
+  /** The headers as stored: a JSON object. */
+  readonly headers: string
+  readonly body: Uint8Array
+  readonly contentType: string
+  /** Tries before this one. */
+  readonly attempts: number
+  /** How long ago the message was committed, by the database's clock. */
+  readonly ageMs: number
+}
+
+/** A message as `txkit outbox list` shows it (no body). */
+export interface ListedMessage {
+  readonly position: string
+  readonly id: string
+  readonly destination: string
+  readonly key: string | null
+  readonly keySeq: number | null
+  /** `pending`, `delivered` or `dead`. */
+  readonly state: OutboxState
+  readonly attempts: number
+  readonly bodyBytes: number
+  readonly ageMs: number
+  readonly lastError: string | null
+}
+
+/** A message's state: waiting for the relay, published, or dead-lettered. */
+export type OutboxState = 'pending' | 'delivered' | 'dead'
+
+/** The outbox's messages counted by state, and the age of the oldest pending one. */
+export interface OutboxCounts {
+  readonly pending: number
+  readonly delivered: number
+  readonly dead: number
+  /** By the database's clock; 0 when nothing is pending. */
+  readonly oldestPendingAgeMs: number
+}
+
+/** Which messages a listing shows. */
+export interface ListFilter {
+  readonly state?: OutboxState
+  readonly id?: string
+  readonly limit: number
+}
+
+/**
+ * What a relay and `txkit outbox` do with an outbox's rows: claim pending messages in a batch
+ * transaction (skipping rows another relay holds), record what became of them, and the operator's
+ * listing, counts, replay and garbage collection. Each method runs on a connection of the
+ * database's pool; `claim` … `markDead` inside `begin` … `commit`.
+ */
+export interface OutboxStoreDialect {
+  /** Begins a batch transaction (read committed: each statement sees the latest commits). */
+  begin(connection: DriverConnection): Promise<void>
+  commit(connection: DriverConnection): Promise<void>
+  rollback(connection: DriverConnection): Promise<void>
+  /**
+   * Locks and returns up to `limit` pending messages whose time has come, oldest first, skipping
+   * rows other transactions hold and keyed messages behind a message of their key waiting for its
+   * retry (they could not be published anyway, and would hide other keys' messages).
+   */
+  claim(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    limit: number,
+  ): Promise<ClaimedMessage[]>
+  /** The lowest pending sequence number of each key, over every pending row (a plain read). */
+  lowestPending(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    keys: readonly string[],
+  ): Promise<Map<string, number>>
+  markPublished(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    positions: readonly string[],
+  ): Promise<void>
+  /** One more failed try: `error` kept (at most 1000 characters), retried after `delayMs`. */
+  markFailed(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    position: string,
+    error: string,
+    delayMs: number,
+  ): Promise<void>
+  markDead(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    position: string,
+    reason: string,
+  ): Promise<void>
+  list(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    filter: ListFilter,
+  ): Promise<ListedMessage[]>
+  counts(connection: DriverConnection, tables: OutboxTables): Promise<OutboxCounts>
+  /**
+   * Dead messages back to pending, tries reset: those of `ids`, or every dead one without.
+   * Answers how many.
+   */
+  replay(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    ids: readonly string[] | undefined,
+  ): Promise<number>
+  /**
+   * Deletes up to `limit` delivered messages published more than `retentionMs` ago; answers how
+   * many (call again while it answers `limit`).
+   */
+  deleteDelivered(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    retentionMs: number,
+    limit: number,
+  ): Promise<number>
+  /** Deletes key rows with no pending message, untouched for `retentionMs`; answers how many. */
+  deleteIdleKeys(
+    connection: DriverConnection,
+    tables: OutboxTables,
+    retentionMs: number,
+    limit: number,
+  ): Promise<number>
+  /**
+   * What is wrong with the tables: `table.column` for each missing column, `table` for a missing
+   * table; empty when both are as the relay needs them.
+   */
+  missingColumns(connection: DriverConnection, tables: OutboxTables): Promise<string[]>
+}
+
+/** The columns a relay reads and writes, by table. */
+export const OUTBOX_COLUMNS = [
+  'position',
+  'id',
+  'destination',
+  'message_key',
+  'key_seq',
+  'headers',
+  'body',
+  'content_type',
+  'created_at',
+  'state',
+  'attempts',
+  'available_at',
+  'published_at',
+  'last_error',
+] as const
+export const OUTBOX_KEY_COLUMNS = ['message_key', 'seq', 'updated_at'] as const
+
+/** The state letters stored in the outbox's `state` column. */
+export const STATE_LETTERS: Readonly<Record<OutboxState, string>> = {
+  pending: 'P',
+  delivered: 'D',
+  dead: 'X',
+}
+
+/** `state` column letter → state. */
+export function stateOfLetter(letter: string): OutboxState {
+  return letter === 'D' ? 'delivered' : letter === 'X' ? 'dead' : 'pending'
+}
+
+/**
+ * What is missing, given the columns found per table.
+ *
+ * @example
+ * ```ts
+ * missingOf(tables, new Map([['txkit_outbox', new Set(['position'])]])) // ['txkit_outbox.id', …]
+ * ```
+ */
+export function missingOf(
+  tables: OutboxTables,
+  found: ReadonlyMap<string, ReadonlySet<string>>,
+): string[] {
+  const missing: string[] = []
+  for (const [table, columns] of [
+    [tables.table.name, OUTBOX_COLUMNS],
+    [tables.keyTable.name, OUTBOX_KEY_COLUMNS],
+  ] as const) {
+    const have = found.get(table)
+    if (have === undefined || have.size === 0) missing.push(table)
+    else for (const column of columns) if (!have.has(column)) missing.push(`${table}.${column}`)
+  }
+  return missing
 }

@@ -111,6 +111,14 @@ export interface DriverConnection<Raw = unknown> {
    */
   onLost?(listener: () => void): () => void
   /**
+   * Listens for notifications on `channel` (PostgreSQL's LISTEN), calling `onNotification` with
+   * each one's payload; resolves once listening, with a function that stops. Keep the connection
+   * (do not release it) while listening; releasing it stops too. Where the driver reconnects a
+   * listener itself (postgres.js), notifications sent while it was away are lost: a relay keeps
+   * polling. Absent where the database or the driver has no notifications.
+   */
+  listen?(channel: string, onNotification: (payload: string) => void): Promise<() => Promise<void>>
+  /**
    * Called as soon as a session is taken that will sit idle before its first statement (the
    * parallel protocol's staging connection), where the driver tells the adapter of a closed
    * session only once a statement ran on it (postgres.js): from then on `lost` is true the moment

@@ -7,6 +7,7 @@ import { queryFlavour } from './mysql-flavour.js'
 import { mysqlInbox } from './mysql-inbox.js'
 import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { mysqlOutbox } from './mysql-outbox.js'
+import { mysqlOutboxStore } from './mysql-outbox-store.js'
 import { mysqlPreflight } from './mysql-preflight.js'
 import { mysqlPreparedList } from './mysql-prepared-list.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
@@ -26,6 +27,7 @@ export const mysqlDialect: Dialect = {
   fences: mysqlFenceDialect,
   outbox: mysqlOutbox,
   inbox: mysqlInbox,
+  outboxStore: mysqlOutboxStore,
   preflight: mysqlPreflight,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))

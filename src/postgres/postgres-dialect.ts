@@ -6,6 +6,7 @@ import { postgresFenceDialect } from './postgres-fence-dialect.js'
 import { postgresInbox } from './postgres-inbox.js'
 import { postgresLockDialect } from './postgres-lock-dialect.js'
 import { postgresOutbox } from './postgres-outbox.js'
+import { postgresOutboxStore } from './postgres-outbox-store.js'
 import { postgresPreflight } from './postgres-preflight.js'
 import { postgresPreparedList } from './postgres-prepared-list.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
@@ -24,6 +25,7 @@ export const postgresDialect: Dialect = {
   fences: postgresFenceDialect,
   outbox: postgresOutbox,
   inbox: postgresInbox,
+  outboxStore: postgresOutboxStore,
   preflight: postgresPreflight,
   async runnerDialect() {
     return postgresRunnerDialect

@@ -1,5 +1,7 @@
+import { outboxTables } from '../../dialect/outbox-store-dialect.js'
 import { DecisionLog } from '../../records/decision-log.js'
 import { DEFAULT_FENCE_TABLE, FenceTable } from '../../records/fence-table.js'
+import { createOutboxTables } from '../../records/outbox-tables.js'
 import { COMMON, DATABASE_HELP, TABLES, TIMEOUT_HELP } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { decisionDatabaseOf, decisionDatabasesOption } from '../decision-options.js'
@@ -11,10 +13,13 @@ import { UsageError } from '../usage-error.js'
 export const initCommand: Command = {
   name: 'init',
   help: `Usage: txkit init --db NAME=URL (--decision-log NAME | --decision-databases A,B) [--table NAME]
-                  [--fences] [--print-sql]
+                  [--fences] [--outbox [--outbox-table T]] [--print-sql]
+       txkit init --db NAME=URL [--db …] --outbox [--outbox-table T] [--print-sql]
 
 Creates the decision table (if it does not exist) in the decision database, and in each of
---decision-databases; with --fences, the parallel protocol's fence table in every --db too.
+--decision-databases; with --fences, the parallel protocol's fence table in every --db too;
+with --outbox, the outbox tables (messages and keys) in every --db (alone, without a decision
+table, when no decision database is named).
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
@@ -24,13 +29,28 @@ ${TIMEOUT_HELP}
   --table NAME           table name, or schema.table (default txkit_decision)
   --fences               also create the fence table in every --db (parallel protocol)
   --fence-table NAME     its name, or schema.table (default txkit_fence)
+  --outbox               also create the outbox tables in every --db (tx.outbox.send, txkit relay)
+  --outbox-table NAME    the outbox table, or schema.table (default txkit_outbox; its key table
+                         is NAME_key)
   --print-sql            print the statements instead of running them (for migration tools:
                          idempotent; on PostgreSQL they stamp the table's creation time)`,
-  options: new Set([...COMMON, ...TABLES, 'print-sql']),
+  options: new Set([...COMMON, ...TABLES, 'print-sql', 'outbox', 'outbox-table']),
   run: init,
 }
 
-async function init({ values, connected, logger }: CommandContext): Promise<number> {
+async function init(context: CommandContext): Promise<number> {
+  const { values } = context
+  if (values['outbox-table'] !== undefined && !values.outbox) {
+    throw new UsageError('--outbox-table names the table --outbox creates: add --outbox.')
+  }
+  const decisions =
+    values['decision-log'] !== undefined || values['decision-databases'] !== undefined
+  if (values.outbox && !decisions) return initOutbox(context, false)
+  const code = await initDecisions(context)
+  return values.outbox ? initOutbox(context, true) : code
+}
+
+async function initDecisions({ values, connected, logger }: CommandContext): Promise<number> {
   const decisionDatabase = decisionDatabaseOf(values, connected)
   const logs = [
     ...(decisionDatabase === undefined ? [] : [{ database: decisionDatabase }]),
@@ -46,7 +66,7 @@ async function init({ values, connected, logger }: CommandContext): Promise<numb
   )
   if (logs.length === 0) {
     throw new UsageError(
-      'txkit init needs --decision-log NAME (or --decision-databases NAME,NAME).',
+      'txkit init needs --decision-log NAME (or --decision-databases NAME,NAME), or --outbox.',
     )
   }
   if (values['fence-table'] !== undefined && !values.fences) {
@@ -85,6 +105,40 @@ async function init({ values, connected, logger }: CommandContext): Promise<numb
           }),
         })
       : `Decision table ${tableText} is ready in ${names.map((name) => `"${name}"`).join(', ')}.${fences === undefined ? '' : ` Fence table ${fences.tableText} is ready in ${connected.map((each) => `"${each.database.name}"`).join(', ')}.`}`,
+  )
+  return EXIT.done
+}
+
+/** `--outbox`: the outbox tables in every --db, or their SQL. */
+async function initOutbox({ values, connected }: CommandContext, after: boolean): Promise<number> {
+  const tables = outboxTables(values['outbox-table'])
+  for (const { database } of connected) {
+    if (database.dialect.outbox === undefined) {
+      throw new UsageError(`Database "${database.name}" cannot hold an outbox.`)
+    }
+  }
+  if (values['print-sql']) {
+    for (const [position, { database }] of connected.entries()) {
+      const sql = database.dialect.outbox?.tablesSql(tables) ?? []
+      out(`${position === 0 && !after ? '' : '\n'}-- ${database.name}\n${sql.join(';\n\n')};`)
+    }
+    return EXIT.done
+  }
+  for (const { database } of connected) {
+    await createOutboxTables(
+      database,
+      values['outbox-table'] === undefined ? {} : { table: values['outbox-table'] },
+    )
+  }
+  const names = connected.map(({ database }) => database.name)
+  const table =
+    tables.table.schema === undefined
+      ? tables.table.name
+      : `${tables.table.schema}.${tables.table.name}`
+  out(
+    values.json
+      ? JSON.stringify({ outbox: table, in: names })
+      : `Outbox tables ${table} and ${tables.keyTable.name} are ready in ${names.map((name) => `"${name}"`).join(', ')}.`,
   )
   return EXIT.done
 }

@@ -137,6 +137,29 @@ export class PgConnection<Client extends PgClientLike> implements DriverConnecti
     return sendPgCancel(this.raw)
   }
 
+  /** LISTEN on this client; node-postgres emits each notification on the client. */
+  async listen(
+    channel: string,
+    onNotification: (payload: string) => void,
+  ): Promise<() => Promise<void>> {
+    const client = this.raw as unknown as NotifyingClient
+    const forward = (message: { channel?: string; payload?: string }): void => {
+      if (message.channel === channel) onNotification(message.payload ?? '')
+    }
+    client.on('notification', forward)
+    const quoted = `"${channel.replace(/"/g, '""')}"`
+    try {
+      await this.query(`LISTEN ${quoted}`)
+    } catch (error) {
+      client.removeListener('notification', forward)
+      throw error
+    }
+    return async () => {
+      client.removeListener('notification', forward)
+      if (!this.lost) await this.query(`UNLISTEN ${quoted}`)
+    }
+  }
+
   transactionStatus(): SessionTransactionStatus | undefined {
     return TRANSACTION_STATUS[this.raw.getTransactionStatus?.() ?? '']
   }
@@ -154,6 +177,18 @@ export class PgConnection<Client extends PgClientLike> implements DriverConnecti
     }
     this.raw.release(destroy || this.#lost.lost)
   }
+}
+
+/** A client as far as its notifications go. */
+interface NotifyingClient {
+  on(
+    event: 'notification',
+    listener: (message: { channel?: string; payload?: string }) => void,
+  ): unknown
+  removeListener(
+    event: 'notification',
+    listener: (message: { channel?: string; payload?: string }) => void,
+  ): unknown
 }
 
 /** Command tags of statements that begin, end or hand over a transaction (ROLLBACK TO too). */

@@ -10,10 +10,13 @@ import {
   isPostgresJs4Query,
   type PostgresJs3Connection,
   type PostgresJs4Connection,
+  type PostgresJsListen,
   type UnderlyingConnection,
   underlying3,
   underlying4,
 } from './postgres-js-underlying.js'
+
+export type { PostgresJsListen }
 
 /** A postgres.js query: a promise of rows carrying the command tag, which can be cancelled. */
 export interface PostgresJsQuery extends PromiseLike<PostgresJsRows> {
@@ -83,10 +86,24 @@ export class PostgresJsConnection<Reserved extends PostgresJsReservedLike>
   /** Told when this connection closes, so that reservations stranded by it ask again. */
   readonly #closed: (() => void) | undefined
 
-  constructor(reserved: Reserved, owned = true, closed?: () => void) {
+  /**
+   * Listens on the postgres.js instance's own listening connection (a reserved one hears no
+   * notifications), which postgres.js reconnects and listens on again by itself.
+   */
+  readonly listen?: NonNullable<DriverConnection['listen']>
+
+  constructor(reserved: Reserved, owned = true, closed?: () => void, listen?: PostgresJsListen) {
     this.raw = reserved
     this.#owned = owned
     this.#closed = closed
+    if (listen !== undefined) {
+      this.listen = async (channel, onNotification) => {
+        const listening = await listen(channel, onNotification)
+        return async () => {
+          await listening.unlisten()
+        }
+      }
+    }
   }
 
   get lost(): boolean {

@@ -4,7 +4,11 @@ import { ConfigurationError } from '../../../errors/configuration-error.js'
 import { checkOptionNames } from '../../../util/check-option-names.js'
 import { postgresDialect } from '../../postgres-dialect.js'
 import { postgresJsAdapter } from './postgres-js-adapter.js'
-import { PostgresJsConnection, type PostgresJsReservedLike } from './postgres-js-connection.js'
+import {
+  PostgresJsConnection,
+  type PostgresJsListen,
+  type PostgresJsReservedLike,
+} from './postgres-js-connection.js'
 import { type PostgresJsSqlLike, postgresJsIdentity } from './postgres-js-identity.js'
 import { Reservations } from './postgres-js-reserve.js'
 
@@ -57,13 +61,17 @@ export function postgresJsDatabase<Reserved extends PostgresJsReservedLike>(
   const name = validateDatabaseName(options?.name)
   const reservations = reservationsOf(sql)
   const closed = () => reservations.connectionClosed()
+  const listen: PostgresJsListen | undefined =
+    typeof sql.listen === 'function'
+      ? (channel, onNotify) => (sql.listen as PostgresJsListen)(channel, onNotify)
+      : undefined
   return {
     name,
     identity: postgresJsIdentity(sql),
     dialect: postgresDialect,
     driver: postgresJsAdapter,
     async acquire() {
-      return new PostgresJsConnection(await reservations.reserve(), true, closed)
+      return new PostgresJsConnection(await reservations.reserve(), true, closed, listen)
     },
   }
 }

@@ -3,13 +3,15 @@ import {
   type PoolIdentity,
   poolObjectIdentity,
 } from '../../../driver/connection-identity.js'
-import type { PostgresJsReservedLike } from './postgres-js-connection.js'
+import type { PostgresJsListen, PostgresJsReservedLike } from './postgres-js-connection.js'
 
 /** The part of a postgres.js `Sql` instance (`postgres(url)`) txkit uses. */
 export interface PostgresJsSqlLike<
   Reserved extends PostgresJsReservedLike = PostgresJsReservedLike,
 > {
   reserve(): Promise<Reserved>
+  /** LISTEN on a connection of the instance's own (postgres.js 3 and 4). */
+  listen?: PostgresJsListen
   readonly options?: {
     readonly host?: readonly string[] | string
     readonly port?: readonly number[] | number

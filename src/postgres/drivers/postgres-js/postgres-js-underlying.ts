@@ -76,3 +76,9 @@ export function isPostgresJs4Query<Query extends object>(
 ): query is Query & { readonly connection?: unknown } {
   return 'connection' in query
 }
+
+/** postgres.js's `sql.listen(channel, onNotify)`. */
+export type PostgresJsListen = (
+  channel: string,
+  onNotify: (payload: string) => void,
+) => Promise<{ unlisten(): Promise<unknown> }>

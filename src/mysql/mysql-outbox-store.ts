@@ -1,0 +1,235 @@
+import {
+  type ClaimedMessage,
+  type ListedMessage,
+  missingOf,
+  type OutboxStoreDialect,
+  STATE_LETTERS,
+  stateOfLetter,
+} from '../dialect/outbox-store-dialect.js'
+import { quoteTableName } from '../dialect/table-name.js'
+
+interface ClaimRow {
+  position: string
+  id: string
+  destination: string
+  message_key: string | null
+  key_seq: string | null
+  headers: string
+  body: Uint8Array
+  content_type: string
+  attempts: number | string
+  age_ms: number | string
+}
+
+interface ListRow {
+  position: string
+  id: string
+  destination: string
+  message_key: string | null
+  key_seq: string | null
+  state: string
+  attempts: number | string
+  body_bytes: number | string
+  age_ms: number | string
+  last_error: string | null
+}
+
+const AGE = (column: string) => `TIMESTAMPDIFF(MICROSECOND, ${column}, NOW(6)) / 1000`
+
+/** A whole number for a LIMIT, written into the statement (checked: nothing else gets in). */
+function count(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`Bad limit ${limit}.`)
+  return String(limit)
+}
+
+const marks = (values: readonly unknown[]) => values.map(() => '?').join(', ')
+
+/**
+ * MySQL's and MariaDB's side of the relay: `FOR UPDATE SKIP LOCKED` (MySQL 8, MariaDB 10.6) in a
+ * read committed transaction, whose plain reads see the latest commits and lock nothing.
+ */
+export const mysqlOutboxStore: OutboxStoreDialect = {
+  async begin(connection) {
+    await connection.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+    await connection.query('START TRANSACTION')
+  },
+
+  async commit(connection) {
+    await connection.query('COMMIT')
+  },
+
+  async rollback(connection) {
+    await connection.query('ROLLBACK')
+  },
+
+  async claim(connection, { table }, limit) {
+    const name = quoteTableName(table, '`')
+    const { rows } = await connection.query<ClaimRow>(
+      `SELECT CAST(m.position AS CHAR) AS position, m.id, m.destination, m.message_key,
+  CAST(m.key_seq AS CHAR) AS key_seq, m.headers, m.body, m.content_type, m.attempts, ${AGE('m.created_at')} AS age_ms
+FROM ${name} m
+WHERE m.state = 'P' AND m.available_at <= NOW(6)
+  AND (m.message_key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM ${name} b WHERE b.message_key = m.message_key AND b.state = 'P'
+      AND b.key_seq < m.key_seq AND b.available_at > NOW(6)))
+ORDER BY m.position
+LIMIT ${count(limit)}
+FOR UPDATE SKIP LOCKED`,
+    )
+    return rows.map(
+      (row): ClaimedMessage => ({
+        position: String(row.position),
+        id: row.id,
+        destination: row.destination,
+        key: row.message_key,
+        keySeq: row.key_seq === null ? null : Number(row.key_seq),
+        headers: String(row.headers),
+        body: row.body,
+        contentType: row.content_type,
+        attempts: Number(row.attempts),
+        ageMs: Math.max(0, Number(row.age_ms)),
+      }),
+    )
+  },
+
+  async lowestPending(connection, { table }, keys) {
+    const lowest = new Map<string, number>()
+    if (keys.length === 0) return lowest
+    const { rows } = await connection.query<{ message_key: string; seq: string }>(
+      `SELECT message_key, CAST(MIN(key_seq) AS CHAR) AS seq FROM ${quoteTableName(table, '`')}
+WHERE message_key IN (${marks(keys)}) AND state = 'P' GROUP BY message_key`,
+      keys,
+    )
+    for (const row of rows) lowest.set(row.message_key, Number(row.seq))
+    return lowest
+  },
+
+  async markPublished(connection, { table }, positions) {
+    if (positions.length === 0) return
+    await connection.query(
+      `UPDATE ${quoteTableName(table, '`')} SET state = 'D', attempts = attempts + 1,
+  published_at = NOW(6), last_error = NULL WHERE position IN (${marks(positions)})`,
+      positions,
+    )
+  },
+
+  async markFailed(connection, { table }, position, error, delayMs) {
+    await connection.query(
+      `UPDATE ${quoteTableName(table, '`')} SET attempts = attempts + 1, last_error = ?,
+  available_at = NOW(6) + INTERVAL ? MICROSECOND WHERE position = ?`,
+      [error.slice(0, 1000), Math.round(delayMs * 1000), position],
+    )
+  },
+
+  async markDead(connection, { table }, position, reason) {
+    await connection.query(
+      `UPDATE ${quoteTableName(table, '`')} SET state = 'X', attempts = attempts + 1, last_error = ?,
+  published_at = NOW(6) WHERE position = ?`,
+      [reason.slice(0, 1000), position],
+    )
+  },
+
+  async list(connection, { table }, filter) {
+    const where: string[] = []
+    const params: unknown[] = []
+    if (filter.state !== undefined) {
+      where.push('state = ?')
+      params.push(STATE_LETTERS[filter.state])
+    }
+    if (filter.id !== undefined) {
+      where.push('id = ?')
+      params.push(filter.id)
+    }
+    const { rows } = await connection.query<ListRow>(
+      `SELECT CAST(position AS CHAR) AS position, id, destination, message_key,
+  CAST(key_seq AS CHAR) AS key_seq, state, attempts, LENGTH(body) AS body_bytes,
+  ${AGE('created_at')} AS age_ms, last_error
+FROM ${quoteTableName(table, '`')}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+ORDER BY position LIMIT ${count(filter.limit)}`,
+      params,
+    )
+    return rows.map(listed)
+  },
+
+  async counts(connection, { table }) {
+    const { rows } = await connection.query<{
+      state: string
+      n: number | string
+      oldest: number | string | null
+    }>(
+      `SELECT state, COUNT(*) AS n, CASE WHEN state = 'P' THEN ${AGE('MIN(created_at)')} END AS oldest
+FROM ${quoteTableName(table, '`')} GROUP BY state`,
+    )
+    const number = (letter: string) => Number(rows.find((row) => row.state === letter)?.n ?? 0)
+    const oldest = rows.find((row) => row.state === 'P')?.oldest
+    return {
+      pending: number('P'),
+      delivered: number('D'),
+      dead: number('X'),
+      oldestPendingAgeMs: oldest == null ? 0 : Math.max(0, Number(oldest)),
+    }
+  },
+
+  async replay(connection, { table }, ids) {
+    if (ids !== undefined && ids.length === 0) return 0
+    const { affectedRows } = await connection.query(
+      `UPDATE ${quoteTableName(table, '`')} SET state = 'P', attempts = 0, last_error = NULL,
+  available_at = NOW(6), published_at = NULL
+WHERE state = 'X'${ids === undefined ? '' : ` AND id IN (${marks(ids)})`}`,
+      ids ?? [],
+    )
+    return affectedRows
+  },
+
+  async deleteDelivered(connection, { table }, retentionMs, limit) {
+    const { affectedRows } = await connection.query(
+      `DELETE FROM ${quoteTableName(table, '`')}
+WHERE state = 'D' AND published_at < NOW(6) - INTERVAL ? MICROSECOND
+ORDER BY position LIMIT ${count(limit)}`,
+      [Math.round(retentionMs * 1000)],
+    )
+    return affectedRows
+  },
+
+  async deleteIdleKeys(connection, { table, keyTable }, retentionMs, limit) {
+    const { affectedRows } = await connection.query(
+      `DELETE FROM ${quoteTableName(keyTable, '`')}
+WHERE updated_at < NOW(6) - INTERVAL ? MICROSECOND
+  AND NOT EXISTS (SELECT 1 FROM ${quoteTableName(table, '`')} m
+    WHERE m.message_key = ${quoteTableName(keyTable, '`')}.message_key AND m.state = 'P')
+LIMIT ${count(limit)}`,
+      [Math.round(retentionMs * 1000)],
+    )
+    return affectedRows
+  },
+
+  async missingColumns(connection, tables) {
+    const { rows } = await connection.query<{ table_name: string; column_name: string }>(
+      `SELECT TABLE_NAME AS table_name, COLUMN_NAME AS column_name FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME IN (?, ?)`,
+      [tables.table.schema ?? null, tables.table.name, tables.keyTable.name],
+    )
+    const found = new Map<string, Set<string>>()
+    for (const row of rows) {
+      const columns = found.get(row.table_name) ?? new Set<string>()
+      columns.add(row.column_name.toLowerCase())
+      found.set(row.table_name, columns)
+    }
+    return missingOf(tables, found)
+  },
+}
+
+function listed(row: ListRow): ListedMessage {
+  return {
+    position: String(row.position),
+    id: row.id,
+    destination: row.destination,
+    key: row.message_key,
+    keySeq: row.key_seq === null ? null : Number(row.key_seq),
+    state: stateOfLetter(row.state),
+    attempts: Number(row.attempts),
+    bodyBytes: Number(row.body_bytes),
+    ageMs: Math.max(0, Number(row.age_ms)),
+    lastError: row.last_error,
+  }
+}
