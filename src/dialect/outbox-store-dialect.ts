@@ -46,6 +46,12 @@ export interface ClaimedMessage {
   readonly ageMs: number
 }
 
+/** A batch's second claim: past the first one's rows, without the keys it could not publish. */
+export interface ClaimMore {
+  readonly after: string
+  readonly skipKeys: readonly string[]
+}
+
 /** A message as `txkit outbox list` shows it (no body). */
 export interface ListedMessage {
   readonly position: string
@@ -93,13 +99,14 @@ export interface OutboxStoreDialect {
   rollback(connection: DriverConnection): Promise<void>
   /**
    * Locks and returns up to `limit` pending messages whose time has come, oldest first, skipping
-   * rows other transactions hold and keyed messages behind a message of their key waiting for its
-   * retry (they could not be published anyway, and would hide other keys' messages).
+   * rows other transactions hold. `more`: a second claim in the same batch, of rows after
+   * position `after` whose key is none of `skipKeys` (keys whose turn has not come).
    */
   claim(
     connection: DriverConnection,
     tables: OutboxTables,
     limit: number,
+    more?: ClaimMore,
   ): Promise<ClaimedMessage[]>
   /** The lowest pending sequence number of each key, over every pending row (a plain read). */
   lowestPending(
@@ -191,7 +198,14 @@ export const STATE_LETTERS: Readonly<Record<OutboxState, string>> = {
   dead: 'X',
 }
 
-/** `state` column letter → state. */
+/**
+ * `state` column letter → state.
+ *
+ * @example
+ * ```ts
+ * stateOfLetter('X') // 'dead'
+ * ```
+ */
 export function stateOfLetter(letter: string): OutboxState {
   return letter === 'D' ? 'delivered' : letter === 'X' ? 'dead' : 'pending'
 }

@@ -62,19 +62,21 @@ export const mysqlOutboxStore: OutboxStoreDialect = {
     await connection.query('ROLLBACK')
   },
 
-  async claim(connection, { table }, limit) {
-    const name = quoteTableName(table, '`')
+  async claim(connection, { table }, limit, more) {
+    const skip = more?.skipKeys ?? []
     const { rows } = await connection.query<ClaimRow>(
       `SELECT CAST(m.position AS CHAR) AS position, m.id, m.destination, m.message_key,
   CAST(m.key_seq AS CHAR) AS key_seq, m.headers, m.body, m.content_type, m.attempts, ${AGE('m.created_at')} AS age_ms
-FROM ${name} m
-WHERE m.state = 'P' AND m.available_at <= NOW(6)
-  AND (m.message_key IS NULL OR NOT EXISTS (
-    SELECT 1 FROM ${name} b WHERE b.message_key = m.message_key AND b.state = 'P'
-      AND b.key_seq < m.key_seq AND b.available_at > NOW(6)))
+FROM ${quoteTableName(table, '`')} m
+WHERE m.state = 'P' AND m.available_at <= NOW(6)${more === undefined ? '' : ' AND m.position > ?'}${
+        skip.length === 0
+          ? ''
+          : ` AND (m.message_key IS NULL OR m.message_key NOT IN (${marks(skip)}))`
+      }
 ORDER BY m.position
 LIMIT ${count(limit)}
 FOR UPDATE SKIP LOCKED`,
+      more === undefined ? [] : [more.after, ...skip],
     )
     return rows.map(
       (row): ClaimedMessage => ({
@@ -95,12 +97,15 @@ FOR UPDATE SKIP LOCKED`,
   async lowestPending(connection, { table }, keys) {
     const lowest = new Map<string, number>()
     if (keys.length === 0) return lowest
-    const { rows } = await connection.query<{ message_key: string; seq: string }>(
-      `SELECT message_key, CAST(MIN(key_seq) AS CHAR) AS seq FROM ${quoteTableName(table, '`')}
-WHERE message_key IN (${marks(keys)}) AND state = 'P' GROUP BY message_key`,
+    // Per key, the first pending row in its (message_key, key_seq) index order.
+    const name = quoteTableName(table, '`')
+    const { rows } = await connection.query<{ message_key: string; seq: string | null }>(
+      `SELECT k.message_key, CAST((SELECT m.key_seq FROM ${name} m
+  WHERE m.message_key = k.message_key AND m.state = 'P' ORDER BY m.key_seq LIMIT 1) AS CHAR) AS seq
+FROM (${keys.map(() => 'SELECT ? AS message_key').join(' UNION ALL ')}) AS k`,
       keys,
     )
-    for (const row of rows) lowest.set(row.message_key, Number(row.seq))
+    for (const row of rows) if (row.seq !== null) lowest.set(row.message_key, Number(row.seq))
     return lowest
   },
 

@@ -54,20 +54,21 @@ export const postgresOutboxStore: OutboxStoreDialect = {
     await connection.query('ROLLBACK')
   },
 
-  async claim(connection, { table }, limit) {
-    const name = quoteTableName(table, '"')
+  async claim(connection, { table }, limit, more) {
     const { rows } = await connection.query<ClaimRow>(
       `SELECT m.position::text AS position, m.id, m.destination, m.message_key, m.key_seq::text AS key_seq,
   m.headers, m.body, m.content_type, m.attempts, ${AGE('m.created_at')} AS age_ms
-FROM ${name} m
-WHERE m.state = 'P' AND m.available_at <= clock_timestamp()
-  AND (m.message_key IS NULL OR NOT EXISTS (
-    SELECT 1 FROM ${name} b WHERE b.state = 'P' AND b.message_key = m.message_key
-      AND b.key_seq < m.key_seq AND b.available_at > clock_timestamp()))
+FROM ${quoteTableName(table, '"')} m
+WHERE m.state = 'P' AND m.available_at <= clock_timestamp()${
+        more === undefined
+          ? ''
+          : `
+  AND m.position > $2::bigint AND (m.message_key IS NULL OR NOT (m.message_key = ANY($3::text[])))`
+      }
 ORDER BY m.position
 LIMIT $1
 FOR UPDATE OF m SKIP LOCKED`,
-      [limit],
+      more === undefined ? [limit] : [limit, more.after, more.skipKeys],
     )
     return rows.map(
       (row): ClaimedMessage => ({
@@ -88,12 +89,14 @@ FOR UPDATE OF m SKIP LOCKED`,
   async lowestPending(connection, { table }, keys) {
     const lowest = new Map<string, number>()
     if (keys.length === 0) return lowest
-    const { rows } = await connection.query<{ message_key: string; seq: string }>(
-      `SELECT message_key, min(key_seq)::text AS seq FROM ${quoteTableName(table, '"')}
-WHERE state = 'P' AND message_key = ANY($1::text[]) GROUP BY message_key`,
+    // One index probe per key (the partial index on pending rows), never a scan of its rows.
+    const { rows } = await connection.query<{ message_key: string; seq: string | null }>(
+      `SELECT k.message_key, (SELECT min(m.key_seq) FROM ${quoteTableName(table, '"')} m
+  WHERE m.state = 'P' AND m.message_key = k.message_key)::text AS seq
+FROM unnest($1::text[]) AS k(message_key)`,
       [keys],
     )
-    for (const row of rows) lowest.set(row.message_key, Number(row.seq))
+    for (const row of rows) if (row.seq !== null) lowest.set(row.message_key, Number(row.seq))
     return lowest
   },
 

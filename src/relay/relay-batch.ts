@@ -1,7 +1,13 @@
 import type { Database } from '../database/database.js'
+import type {
+  ClaimedMessage,
+  OutboxStoreDialect,
+  OutboxTables,
+} from '../dialect/outbox-store-dialect.js'
+import type { DriverConnection } from '../driver/driver-connection.js'
 import type { RelaySettings } from './relay-options.js'
 import { outboxStoreOf } from './relay-options.js'
-import { publishOrder } from './relay-order.js'
+import { type PublishOrder, publishOrder } from './relay-order.js'
 import { publishReady } from './relay-publish.js'
 
 /** What one batch did. */
@@ -18,7 +24,25 @@ export interface BatchCounts {
   readonly lastLagMs: number | undefined
 }
 
-/** The wait before the try after `attempts` tries: doubling from `initial`, at most `max`. */
+/** Which of `claimed` may go now, by their keys' lowest pending sequence numbers. */
+async function inTurn(
+  connection: DriverConnection,
+  store: OutboxStoreDialect,
+  tables: OutboxTables,
+  claimed: readonly ClaimedMessage[],
+): Promise<PublishOrder> {
+  const keys = [...new Set(claimed.flatMap((message) => message.key ?? []))]
+  return publishOrder(claimed, await store.lowestPending(connection, tables, keys))
+}
+
+/**
+ * The wait before the try after `attempts` tries: doubling from `initial`, at most `max`.
+ *
+ * @example
+ * ```ts
+ * retryDelay(3, 1000, 300_000) // 4000
+ * ```
+ */
 export function retryDelay(attempts: number, initial: number, max: number): number {
   return Math.min(max, initial * 2 ** Math.max(0, attempts - 1))
 }
@@ -60,9 +84,19 @@ export async function relayBatch(
         lastLagMs: undefined,
       }
     }
-    const keys = [...new Set(claimed.flatMap((message) => message.key ?? []))]
-    const lowest = await store.lowestPending(connection, tables, keys)
-    const order = publishOrder(claimed, lowest)
+    let order = await inTurn(connection, store, tables, claimed)
+    if (claimed.length === settings.batchSize && order.skipped > 0) {
+      // The batch is full of keys whose turn has not come (one waits for its retry, or another
+      // relay holds it): claim once more past them, lest they hide other keys' messages.
+      const ready = new Set(order.ready)
+      const skipKeys = [...new Set(claimed.flatMap((m) => (ready.has(m) ? [] : (m.key ?? []))))]
+      const after = claimed.at(-1)?.position as string
+      const more = await store.claim(connection, tables, order.skipped, { after, skipKeys })
+      if (more.length > 0) {
+        claimed.push(...more)
+        order = await inTurn(connection, store, tables, claimed)
+      }
+    }
     const results = await publishReady(order.ready, settings.outbox, settings.brokers, claimedAt)
     await store.markPublished(connection, tables, results.published)
     let deadLettered = results.dead.length

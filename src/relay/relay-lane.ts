@@ -12,6 +12,12 @@ const COUNT_EVERY_MS = 2000
 /**
  * One database of a relay: its batches one at a time (the loop's and `runOnce`'s alike), the
  * loop that polls adaptively, and the LISTEN that wakes it.
+ *
+ * @example
+ * ```ts
+ * const lane = new RelayLane(orders, settings, counters)
+ * const counts = await lane.batch()
+ * ```
  */
 export class RelayLane {
   readonly database: Database

@@ -9,6 +9,13 @@ import { sleep } from '../util/sleep.js'
  * outbox's channel. A lost connection is replaced, with backoff (1 s doubling to 30 s); meanwhile
  * the relay polls. `onListening(true)` once listening (again): a pass then catches up on what
  * may have been missed.
+ *
+ * @example
+ * ```ts
+ * const listener = new OutboxListener(orders, 'txkit_outbox', wake, onListening, logger)
+ * listener.start()
+ * await listener.close()
+ * ```
  */
 export class OutboxListener {
   readonly #database: Database

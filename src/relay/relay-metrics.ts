@@ -24,7 +24,16 @@ export interface RelayMetrics {
   readonly listens: number
 }
 
-/** The counters as they change. */
+/**
+ * The counters as they change.
+ *
+ * @example
+ * ```ts
+ * const counters = new RelayCounters()
+ * counters.published++
+ * counters.snapshot().published // 1
+ * ```
+ */
 export class RelayCounters {
   published = 0
   failed = 0

@@ -75,7 +75,14 @@ const RANGE = new Set(['min', 'max'])
 const RETRY = new Set(['initial', 'max'])
 const DAY = 24 * 3600 * 1000
 
-/** The store dialect of `database`, or a ConfigurationError. */
+/**
+ * The store dialect of `database`, or a ConfigurationError.
+ *
+ * @example
+ * ```ts
+ * const store = outboxStoreOf(orders)
+ * ```
+ */
 export function outboxStoreOf(database: Database): OutboxStoreDialect {
   const store = database.dialect.outboxStore
   if (store === undefined) {

@@ -166,7 +166,14 @@ async function publishGroup(
   }
 }
 
-/** An error's text as the outbox keeps it: URLs and quoted values out, 1000 characters at most. */
+/**
+ * An error's text as the outbox keeps it: URLs and quoted values out, 1000 characters at most.
+ *
+ * @example
+ * ```ts
+ * safeText('connect to postgres://app:pw@db failed') // 'connect to … failed'
+ * ```
+ */
 export function safeText(text: string): string {
   return spanSafeMessage(text).slice(0, 1000)
 }

@@ -14,6 +14,12 @@ export type RelayPassCounts = Omit<BatchCounts, 'lastLagMs'>
 /**
  * Publishes committed outbox messages to their brokers (docs/outbox.md). Create it with
  * {@link createRelay}; `start()` runs it until `stop()`, `runOnce()` runs one pass.
+ *
+ * @example
+ * ```ts
+ * const relay = createRelay({ databases: [orders], outbox, brokers: { rabbitmq } })
+ * const { published } = await relay.runOnce()
+ * ```
  */
 export class Relay {
   readonly #settings: RelaySettings

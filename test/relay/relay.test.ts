@@ -189,8 +189,9 @@ for (const target of targets) {
       assert.equal(rows[0]?.attempts, 1)
       assert.equal(rows[0]?.lastError, 'timeout')
       assert.equal(rows[1]?.state, 'P', 'the second of its key waits')
-      // Within the backoff nothing is claimed: the first waits, the second is behind it.
-      assert.equal((await relay.runOnce()).claimed, 0)
+      // Within the backoff the first is not claimed; the second is, and skipped: not its turn.
+      const waiting = await relay.runOnce()
+      assert.deepEqual([waiting.claimed, waiting.skipped, waiting.published], [1, 1, 0])
       await eventually(async () => (await relay.runOnce()).failed > 0, 30_000, 'the second try')
       rows = await m.rows()
       assert.equal(rows[0]?.attempts, 2)
@@ -219,6 +220,30 @@ for (const target of targets) {
       assert.deepEqual(
         broker.log.map(({ id }) => id),
         [free, second, first],
+      )
+      await relay.stop()
+    })
+
+    it('a full batch of one waiting key does not hide other keys behind it', async () => {
+      const m = await outboxDatabase(fixture, target)
+      const [first] = await m.send([{ key: 'k' }])
+      await m.send([{ key: 'k' }, { key: 'k' }, { key: 'k' }, { key: 'k' }])
+      const [other] = await m.send([{ key: 'other' }])
+      const broker = new FakeBroker('one')
+      broker.fail.add(first as string)
+      const relay = createRelay({
+        databases: [m.db],
+        outbox,
+        brokers: { fake: broker },
+        batchSize: 3,
+        retryDelay: { initial: 600_000 },
+      })
+      assert.equal((await relay.runOnce()).failed, 1)
+      const counts = await relay.runOnce()
+      assert.equal(counts.published, 1, 'claimed once more past the waiting key')
+      assert.deepEqual(
+        broker.log.map(({ id }) => id),
+        [other],
       )
       await relay.stop()
     })
