@@ -56,7 +56,8 @@ export const mysqlOutbox: OutboxDialect = {
     const next = new Map<string, number>()
     if (counts.size > 0) {
       const keys = quoteTableName(tables.keyTable, '`')
-      const entries = [...counts]
+      // Every transaction locks its keys in one order: two sending the same keys never deadlock.
+      const entries = [...counts].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
       await connection.query(
         `INSERT INTO ${keys} (message_key, seq) VALUES ${entries.map(() => '(?, ?)').join(', ')} ON DUPLICATE KEY UPDATE seq = seq + VALUES(seq), updated_at = CURRENT_TIMESTAMP(6)`,
         entries.flat(),

@@ -101,7 +101,10 @@ SELECT $1, $2, $7, k.seq, $3, decode($4, 'base64'), $5, $6 FROM k`,
   )
 }
 
-/** Several messages in one statement, however many. */
+/**
+ * Several messages in one statement, however many; their keys locked in one order, so that two
+ * transactions sending the same keys never deadlock.
+ */
 async function insertMany(
   connection: DriverConnection,
   tables: OutboxTables,
@@ -126,7 +129,7 @@ async function insertMany(
       keyed
         ? `, k AS (
   INSERT INTO ${keys} AS current (message_key, seq)
-  SELECT message_key, count(*) FROM m WHERE message_key IS NOT NULL GROUP BY message_key
+  SELECT message_key, count(*) FROM m WHERE message_key IS NOT NULL GROUP BY message_key ORDER BY message_key
   ON CONFLICT (message_key) DO UPDATE SET seq = current.seq + excluded.seq, updated_at = now()
   RETURNING message_key, seq
 )`
