@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type mysql from 'mysql2/promise'
+import { brokerSkip, createVhost } from '../harness/brokers.js'
 import { serversForFile } from '../harness/file-servers.js'
 import { fencedBlocks } from '../harness/markdown-docs.js'
 
@@ -144,3 +145,50 @@ for (const [tool, page, program] of ORDER_SERVICES) {
     })
   })
 }
+
+describe('the docs outbox order service, as pasted', () => {
+  test('is examples/outbox-orders.ts: the placed order’s event is applied once, the declined one’s never sent', async (t) => {
+    const example = readFileSync(`${repository}examples/outbox-orders.ts`, 'utf8')
+    assert.equal(
+      docBlock('docs/outbox.md', '## A complete order service'),
+      example,
+      'the docs block is the example file',
+    )
+    const skipped = await brokerSkip('RabbitMQ', 5672)
+    if (skipped !== undefined) return t.skip(skipped)
+    const mariadb = servers.mariadb
+    if (mariadb === undefined) return t.skip('no MariaDB')
+    const vhost = await createVhost()
+    t.after(() => vhost.remove())
+    const [ordersUrl, shippingUrl] = await Promise.all([
+      servers.postgres.createDatabase(),
+      servers.postgres.createDatabase(),
+    ])
+    const ledgerUrl = await mariadb.createDatabase()
+    const run = spawnSync(process.execPath, ['build/examples/outbox-orders.js'], {
+      cwd: repository,
+      env: {
+        ...process.env,
+        ORDERS_URL: ordersUrl,
+        LEDGER_URL: ledgerUrl,
+        SHIPPING_URL: shippingUrl,
+        AMQP_URL: vhost.url(),
+      },
+      encoding: 'utf8',
+      timeout: 90_000,
+    })
+    assert.equal(run.status, 0, `exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`)
+    assert.match(run.stdout, /order o-1: committed/)
+    assert.match(run.stdout, /order o-2: payment declined, rolled back: nothing sent/)
+    assert.match(run.stdout, /shipping: o-1 shipped, once/)
+    const shipping = servers.fixture.pg(shippingUrl ?? '', 'shipping')
+    assert.deepEqual((await shipping.pool.query('SELECT order_id FROM shipments')).rows, [
+      { order_id: 'o-1' },
+    ])
+    const orders = servers.fixture.pg(ordersUrl ?? '', 'orders')
+    assert.deepEqual(
+      (await orders.pool.query('SELECT state, message_key FROM txkit_outbox')).rows,
+      [{ state: 'D', message_key: 'o-1' }],
+    )
+  })
+})
