@@ -10,8 +10,8 @@ import { outboxStoreOf, type RelaySettings } from './relay-options.js'
 const COUNT_EVERY_MS = 2000
 
 /**
- * One database of a relay: its batches one at a time (the loop's and `runOnce`'s alike), the
- * loop that polls adaptively, and the LISTEN that wakes it.
+ * One database of a relay: its batches, at most `parallelBatches` at once (the loops' and
+ * `runOnce`'s alike), the loops that poll adaptively, and the LISTEN that wakes them.
  *
  * @example
  * ```ts
@@ -23,13 +23,14 @@ export class RelayLane {
   readonly database: Database
   readonly #settings: RelaySettings
   readonly #counters: RelayCounters
-  /** The batch running now, or the last; the next one waits for it. */
-  #turn: Promise<unknown> = Promise.resolve()
+  /** Batches running now; beyond `parallelBatches` the next one waits for a slot. */
+  #running = 0
+  readonly #waiting: Array<() => void> = []
   #stopped = false
-  #loop: Promise<void> | undefined
+  #loops: Array<Promise<void>> = []
   #listener: OutboxListener | undefined
-  #wakeTimer: (() => void) | undefined
-  #stopTimer: (() => void) | undefined
+  readonly #wakeTimers = new Set<() => void>()
+  readonly #stopTimers = new Set<() => void>()
   #woken = false
   #notified = false
   #countedAt = 0
@@ -41,16 +42,27 @@ export class RelayLane {
     this.#counters = counters
   }
 
-  /** Runs `work` when this database's current batch (if any) is done. */
-  exclusive<Result>(work: () => Promise<Result>): Promise<Result> {
-    const result = this.#turn.then(work)
-    this.#turn = result.catch(() => undefined)
-    return result
+  /**
+   * Runs `work` once fewer than `parallelBatches` batches of this database are running. Batches
+   * side by side are safe as relays side by side are: each claims rows the others do not hold,
+   * and a key's later message waits while an earlier one is held.
+   */
+  async inTurn<Result>(work: () => Promise<Result>): Promise<Result> {
+    while (this.#running >= this.#settings.parallelBatches) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    }
+    this.#running++
+    try {
+      return await work()
+    } finally {
+      this.#running--
+      this.#waiting.shift()?.()
+    }
   }
 
   /** One batch, recorded in the counters. */
   batch(): Promise<BatchCounts> {
-    return this.exclusive(async () => {
+    return this.inTurn(async () => {
       const counts = await relayBatch(this.database, this.#settings)
       const counters = this.#counters
       counters.batches++
@@ -95,14 +107,16 @@ export class RelayLane {
       this.#listener.start()
     }
     this.#collectedAt = performance.now()
-    this.#loop = this.#run(collect)
+    // One loop per batch that may run at once: while batches come back full, they overlap (one
+    // publishes while the next claims); idle, each polls.
+    this.#loops = Array.from({ length: this.#settings.parallelBatches }, () => this.#run(collect))
   }
 
   /** Ends the wait before the next pass (`notified`: a commit's notification). */
   wake(notified: boolean): void {
     if (notified) this.#notified = true
     this.#woken = true
-    this.#wakeTimer?.()
+    for (const wakeUp of [...this.#wakeTimers]) wakeUp()
   }
 
   async #run(collect: (database: Database) => Promise<void>): Promise<void> {
@@ -159,25 +173,26 @@ export class RelayLane {
 
   #sleep(ms: number, wakeable: boolean): Promise<void> {
     if (wakeable && this.#woken) return Promise.resolve()
+    let done: () => void = () => undefined
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done(): void {
+      const timer = setTimeout(() => done(), ms)
+      done = () => {
         clearTimeout(timer)
         resolve()
       }
-      this.#wakeTimer = wakeable ? done : undefined
-      this.#stopTimer = done
+      if (wakeable) this.#wakeTimers.add(done)
+      this.#stopTimers.add(done)
     }).then(() => {
-      this.#wakeTimer = undefined
-      this.#stopTimer = undefined
+      this.#wakeTimers.delete(done)
+      this.#stopTimers.delete(done)
     })
   }
 
   /** Lets the current batch finish, stops the loop and the LISTEN. */
   async stop(): Promise<void> {
     this.#stopped = true
-    this.#stopTimer?.()
-    await this.#loop
+    for (const stopNow of [...this.#stopTimers]) stopNow()
+    await Promise.all(this.#loops)
     await this.#listener?.close()
   }
 }

@@ -21,6 +21,11 @@ export interface RelayOptions {
   readonly brokers: Readonly<Record<string, MessageBroker>>
   /** Messages claimed per batch transaction (default 200): at most this many in memory. */
   readonly batchSize?: number
+  /**
+   * Batches of one database running at once (default 2): while messages wait, one batch publishes
+   * while the next claims. 1 runs them one after another.
+   */
+  readonly parallelBatches?: number
   /** Tries before a message that keeps failing is dead-lettered (default 10). */
   readonly maxAttempts?: number
   /** The wait before a failed message is tried again: doubling from `initial` to `max`. */
@@ -47,6 +52,7 @@ export interface RelaySettings {
   readonly tables: OutboxTables
   readonly brokers: ReadonlyMap<string, MessageBroker>
   readonly batchSize: number
+  readonly parallelBatches: number
   readonly maxAttempts: number
   readonly retryInitial: number
   readonly retryMax: number
@@ -63,6 +69,7 @@ const OPTIONS = new Set([
   'outbox',
   'brokers',
   'batchSize',
+  'parallelBatches',
   'maxAttempts',
   'retryDelay',
   'pollInterval',
@@ -142,6 +149,7 @@ export function relaySettings(options: RelayOptions): RelaySettings {
     tables: { table: outbox.table, keyTable: outbox.keyTable },
     brokers,
     batchSize: whole(options.batchSize ?? 200, 'batchSize', 1),
+    parallelBatches: whole(options.parallelBatches ?? 2, 'parallelBatches', 1),
     maxAttempts: whole(options.maxAttempts ?? 10, 'maxAttempts', 1),
     retryInitial,
     retryMax: whole(retry.max ?? Math.max(300_000, retryInitial), 'retryDelay.max', retryInitial),

@@ -50,6 +50,7 @@ const CONFIG_KEYS = new Set([
   'listen',
   'retention',
   'gcInterval',
+  'parallelBatches',
 ])
 
 async function loadConfig(
