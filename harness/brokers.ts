@@ -11,6 +11,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import type { RelayedMessage } from '../src/index.js'
 import { trackDirectory } from './cleanup.js'
 import { freePort } from './free-port.js'
 import { ServerProcess } from './server-process.js'
@@ -191,4 +192,23 @@ export function startRedisServer(): Promise<PrivateServer> {
     '--dir',
     data,
   ])
+}
+
+/** A message as the relay hands it to a broker: JSON `{ id }` to `address`, no key. */
+export function relayedMessage(
+  id: string,
+  address: string,
+  fields: Partial<RelayedMessage> = {},
+): RelayedMessage {
+  return {
+    id,
+    destination: 'order-events',
+    key: null,
+    headers: {},
+    body: Buffer.from(JSON.stringify({ id })),
+    contentType: 'application/json',
+    address,
+    attempts: 0,
+    ...fields,
+  }
 }

@@ -233,3 +233,5 @@ export function missingOf(
   }
   return missing
 }
+
+export type { ClaimRow, ListRow } from './outbox-store-rows.js'

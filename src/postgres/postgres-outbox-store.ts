@@ -1,38 +1,14 @@
 import {
   type ClaimedMessage,
+  type ClaimRow,
   type ListedMessage,
+  type ListRow,
   missingOf,
   type OutboxStoreDialect,
   STATE_LETTERS,
   stateOfLetter,
 } from '../dialect/outbox-store-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
-
-interface ClaimRow {
-  position: string
-  id: string
-  destination: string
-  message_key: string | null
-  key_seq: string | null
-  headers: string
-  body: Uint8Array
-  content_type: string
-  attempts: number | string
-  age_ms: number | string
-}
-
-interface ListRow {
-  position: string
-  id: string
-  destination: string
-  message_key: string | null
-  key_seq: string | null
-  state: string
-  attempts: number | string
-  body_bytes: number | string
-  age_ms: number | string
-  last_error: string | null
-}
 
 const AGE = (column: string) => `(extract(epoch FROM clock_timestamp() - ${column}) * 1000)::float8`
 

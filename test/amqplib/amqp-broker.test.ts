@@ -6,31 +6,19 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import amqp, { type ChannelModel } from 'amqplib'
-import { brokerSkip, createVhost, SwitchProxy, type TestVhost } from '../../harness/brokers.js'
+import {
+  brokerSkip,
+  createVhost,
+  relayedMessage as message,
+  SwitchProxy,
+  type TestVhost,
+} from '../../harness/brokers.js'
 import { waitFor } from '../../harness/wait-for.js'
 import { amqpBroker, consumeAmqp } from '../../src/amqplib/amqplib.js'
 import { isBrokerSetupError, type RelayedMessage } from '../../src/index.js'
 import type { ReceivedMessage } from '../../src/message/received-message.js'
 
 const skip = await brokerSkip('RabbitMQ', 5672)
-
-function message(
-  id: string,
-  address: string,
-  fields: Partial<RelayedMessage> = {},
-): RelayedMessage {
-  return {
-    id,
-    destination: 'order-events',
-    key: null,
-    headers: {},
-    body: Buffer.from(JSON.stringify({ id })),
-    contentType: 'application/json',
-    address,
-    attempts: 0,
-    ...fields,
-  }
-}
 
 describe('txkit/amqplib', { skip }, () => {
   let vhost: TestVhost

@@ -7,32 +7,19 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Queue, type Worker } from 'bullmq'
 import { Redis } from 'ioredis'
-import { brokerSkip, randomName, startRedisServer } from '../../harness/brokers.js'
+import {
+  brokerSkip,
+  relayedMessage as message,
+  randomName,
+  startRedisServer,
+} from '../../harness/brokers.js'
 import { freePort } from '../../harness/free-port.js'
 import { waitFor } from '../../harness/wait-for.js'
 import { bullmqBroker, bullmqWorker } from '../../src/bullmq/bullmq.js'
-import { isBrokerSetupError, type RelayedMessage } from '../../src/index.js'
+import { isBrokerSetupError } from '../../src/index.js'
 import type { ReceivedMessage } from '../../src/message/received-message.js'
 
 const skip = await brokerSkip('Redis', 6379)
-
-function message(
-  id: string,
-  address: string,
-  fields: Partial<RelayedMessage> = {},
-): RelayedMessage {
-  return {
-    id,
-    destination: 'order-events',
-    key: null,
-    headers: {},
-    body: Buffer.from(JSON.stringify({ id })),
-    contentType: 'application/json',
-    address,
-    attempts: 0,
-    ...fields,
-  }
-}
 
 describe('txkit/bullmq', { skip }, () => {
   let redis: Redis

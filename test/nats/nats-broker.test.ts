@@ -7,31 +7,18 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AckPolicy, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { brokerSkip, randomName, startNatsServer } from '../../harness/brokers.js'
+import {
+  brokerSkip,
+  relayedMessage as message,
+  randomName,
+  startNatsServer,
+} from '../../harness/brokers.js'
 import { waitFor } from '../../harness/wait-for.js'
 import { isBrokerSetupError, type RelayedMessage } from '../../src/index.js'
 import type { ReceivedMessage } from '../../src/message/received-message.js'
 import { consumeNats, natsBroker } from '../../src/nats/nats.js'
 
 const skip = await brokerSkip('NATS', 4222)
-
-function message(
-  id: string,
-  address: string,
-  fields: Partial<RelayedMessage> = {},
-): RelayedMessage {
-  return {
-    id,
-    destination: 'order-events',
-    key: null,
-    headers: {},
-    body: Buffer.from(JSON.stringify({ id })),
-    contentType: 'application/json',
-    address,
-    attempts: 0,
-    ...fields,
-  }
-}
 
 describe('txkit/nats', { skip }, () => {
   let connection: NatsConnection

@@ -6,31 +6,18 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { brokerSkip, randomName, startRedisServer } from '../../harness/brokers.js'
+import {
+  brokerSkip,
+  relayedMessage as message,
+  randomName,
+  startRedisServer,
+} from '../../harness/brokers.js'
 import { waitFor } from '../../harness/wait-for.js'
-import { isBrokerSetupError, type RelayedMessage } from '../../src/index.js'
+import { isBrokerSetupError } from '../../src/index.js'
 import type { ReceivedMessage } from '../../src/message/received-message.js'
 import { consumeRedis, redisBroker } from '../../src/redis/redis.js'
 
 const skip = await brokerSkip('Redis', 6379)
-
-function message(
-  id: string,
-  address: string,
-  fields: Partial<RelayedMessage> = {},
-): RelayedMessage {
-  return {
-    id,
-    destination: 'order-events',
-    key: null,
-    headers: {},
-    body: Buffer.from(JSON.stringify({ id })),
-    contentType: 'application/json',
-    address,
-    attempts: 0,
-    ...fields,
-  }
-}
 
 describe('txkit/redis', { skip }, () => {
   let redis: Redis
