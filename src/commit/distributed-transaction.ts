@@ -194,7 +194,7 @@ export class DistributedTransaction<Branches = Record<string, BranchHandle>>
         acknowledge = checkAcknowledge(options.acknowledge, this.protocol)
       }
     }
-    await this.outbox.place(this.#protocol.oneStepBranch?.())
+    if (this.outbox.size > 0) await this.outbox.place(this.#protocol.oneStepBranch?.())
     this.#status = 'committing'
     let result: CommitResult | undefined
     try {

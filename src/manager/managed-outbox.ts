@@ -1,4 +1,5 @@
 import type { DistributedTransaction } from '../commit/distributed-transaction.js'
+import { ConcurrentSavepointError } from '../errors/concurrent-savepoint-error.js'
 import type { OutboxMessage, SendOptions } from '../message/outbox-message.js'
 import type { OutboxDefinition } from '../message/outbox-options.js'
 import { prepareMessage } from '../message/prepare-message.js'
@@ -14,10 +15,17 @@ export class ManagedOutbox {
   readonly #messages: OutboxMessage[] = []
   readonly #ids = new Set<string>()
 
+  readonly #besideSibling: () => boolean
+
   /** @internal Made with its transaction. */
-  constructor(definition: OutboxDefinition | undefined, assertOpen: () => void) {
+  constructor(
+    definition: OutboxDefinition | undefined,
+    assertOpen: () => void,
+    besideSibling: () => boolean,
+  ) {
     this.#definition = definition
     this.#assertOpen = assertOpen
+    this.#besideSibling = besideSibling
   }
 
   /**
@@ -27,6 +35,7 @@ export class ManagedOutbox {
    * @throws MessageRefusedError for a payload JSON cannot carry, an unknown destination, a message
    *   over its broker's limit, or an id taken in this transaction.
    * @throws ConfigurationError when the manager has no outbox.
+   * @throws ConcurrentSavepointError sent beside another async flow's open savepoint.
    * @example
    * ```ts
    * await manager.run(async (tx) => {
@@ -38,6 +47,14 @@ export class ManagedOutbox {
    */
   send(destination: string, payload: unknown, options: SendOptions = {}): string {
     this.#assertOpen()
+    if (this.#besideSibling()) {
+      // A statement would wait for its turn; a send cannot wait, and the sibling's rollback
+      // would forget it after the caller was told it was queued.
+      throw new ConcurrentSavepointError(
+        'refused',
+        'Cannot send a message while a savepoint of another async flow of this transaction is open: its rollback would forget this message. Send it from inside that savepoint, or once it has ended (or await tx.savepoint(async () => …) around the sending flow).',
+      )
+    }
     const message = prepareMessage(this.#definition, destination, payload, options, this.#ids)
     this.#ids.add(message.id)
     this.#messages.push(message)

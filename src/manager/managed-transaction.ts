@@ -73,8 +73,10 @@ export class ManagedTransaction {
       describe: () => `Transaction ${participants.gtrid ?? '(not begun)'}`,
       onUndone: (error) => this.#lifecycle.markUncommittable(error),
     })
-    this.outbox = new ManagedOutbox(coordinator.outbox, () =>
-      this.#lifecycle.assertOpen('send a message'),
+    this.outbox = new ManagedOutbox(
+      coordinator.outbox,
+      () => this.#lifecycle.assertOpen('send a message'),
+      () => this.scopes.besideSibling(),
     )
     this.#lifecycle = new TransactionLifecycle({
       outbox: this.outbox,

@@ -168,6 +168,17 @@ export class SavepointScopes {
     }
   }
 
+  /**
+   * Whether the calling flow runs beside another flow's open callback-form savepoint: what it does
+   * now would be undone by that savepoint's rollback, which is not its own.
+   */
+  besideSibling(): boolean {
+    for (let scope = this.flow().child; scope !== undefined; scope = scope.child) {
+      if (scope.owner === 'callback') return true
+    }
+    return false
+  }
+
   /** Ends `scope` (its savepoint released or rolled back already) and passes the turn on. */
   end(scope: SavepointScope): void {
     this.#end(scope)

@@ -111,7 +111,8 @@ export class TransactionLifecycle<Transaction> {
       await hooks.runBeforeCommit(transaction)
       await records.runBefore()
       if (this.#uncommittable !== undefined) throw this.#uncommittable
-      await this.#parts.outbox.handOver(() => participants.engine())
+      if (this.#parts.outbox.size > 0)
+        await this.#parts.outbox.handOver(() => participants.engine())
     } catch (error) {
       await this.#rollBack()
       await this.#runRecordHooks('failed', 'aborted')

@@ -10,6 +10,7 @@ import { serversForFile } from '../../harness/file-servers.js'
 import { pgMarks, pgPrepared } from '../../harness/fixture.js'
 import {
   createOutboxTables,
+  isConcurrentSavepointError,
   isConfigurationError,
   isMessageRefusedError,
   isTransactionRolledBackError,
@@ -447,6 +448,48 @@ describe('outbox through the transaction manager', () => {
     )
     assert.equal((await rows(a.pool)).length, 0)
     assert.deepEqual(await pgMarks(b.pool), [])
+  })
+
+  test('two async flows: a send beside the other flow’s open savepoint is refused, never forgotten silently', async () => {
+    const { a, b } = await twoPostgres()
+    const manager = await fixture.manager({ decisionLog: a.db, outbox })
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let opened: () => void = () => undefined
+    const open = new Promise<void>((resolve) => {
+      opened = resolve
+    })
+    let refused: unknown
+    await manager.run(async (tx) => {
+      await tx.join('b', b.db)
+      await Promise.all([
+        tx
+          .savepoint(async () => {
+            tx.outbox.send('order-events', 'inside, undone')
+            opened()
+            await held
+            throw new Error('the first flow fails')
+          })
+          .catch(() => undefined),
+        (async () => {
+          await open
+          try {
+            tx.outbox.send('order-events', 'beside')
+          } catch (error) {
+            refused = error
+          }
+          release()
+        })(),
+      ])
+      tx.outbox.send('order-events', 'after')
+    })
+    assert.ok(isConcurrentSavepointError(refused), String(refused))
+    assert.deepEqual(
+      (await rows(b.pool)).map((row) => row.body.toString()),
+      ['"after"'],
+    )
   })
 
   test('the sequential protocol is refused with an outbox', async () => {
