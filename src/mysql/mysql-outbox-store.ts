@@ -54,20 +54,31 @@ LIMIT ${count(limit)}
 FOR UPDATE SKIP LOCKED`,
       more === undefined ? [] : [more.after, ...skip],
     )
-    return rows.map(
-      (row): ClaimedMessage => ({
-        position: String(row.position),
-        id: row.id,
-        destination: row.destination,
-        key: row.message_key,
-        keySeq: row.key_seq === null ? null : Number(row.key_seq),
-        headers: String(row.headers),
-        body: row.body,
-        contentType: row.content_type,
-        attempts: Number(row.attempts),
-        ageMs: Math.max(0, Number(row.age_ms)),
-      }),
+    if (rows.length === 0) return []
+    // A SKIP LOCKED scan of the state index can lock a row that another batch marked and
+    // committed an instant before (seen: the same message claimed by two relays' batches). Read
+    // the claimed rows again by primary key, our locks held: what is still pending is ours alone.
+    const { rows: pending } = await connection.query<{ position: string }>(
+      `SELECT CAST(position AS CHAR) AS position FROM ${quoteTableName(table, '`')} WHERE state = 'P' AND position IN (${marks(rows)})`,
+      rows.map((row) => row.position),
     )
+    const still = new Set(pending.map((row) => String(row.position)))
+    return rows
+      .filter((row) => still.has(String(row.position)))
+      .map(
+        (row): ClaimedMessage => ({
+          position: String(row.position),
+          id: row.id,
+          destination: row.destination,
+          key: row.message_key,
+          keySeq: row.key_seq === null ? null : Number(row.key_seq),
+          headers: String(row.headers),
+          body: row.body,
+          contentType: row.content_type,
+          attempts: Number(row.attempts),
+          ageMs: Math.max(0, Number(row.age_ms)),
+        }),
+      )
   },
 
   async lowestPending(connection, { table }, keys) {
