@@ -93,6 +93,11 @@ export interface ListFilter {
  * database's pool; `claim` … `markDead` inside `begin` … `commit`.
  */
 export interface OutboxStoreDialect {
+  /**
+   * Batches of one database a relay runs at once unless told otherwise (`parallelBatches`): 2
+   * where that was measured and raced in tests (PostgreSQL), 1 elsewhere.
+   */
+  readonly defaultParallelBatches: number
   /** Begins a batch transaction (read committed: each statement sees the latest commits). */
   begin(connection: DriverConnection): Promise<void>
   commit(connection: DriverConnection): Promise<void>

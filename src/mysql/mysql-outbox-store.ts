@@ -25,6 +25,7 @@ const marks = (values: readonly unknown[]) => values.map(() => '?').join(', ')
  * read committed transaction, whose plain reads see the latest commits and lock nothing.
  */
 export const mysqlOutboxStore: OutboxStoreDialect = {
+  defaultParallelBatches: 1,
   async begin(connection) {
     await connection.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
     await connection.query('START TRANSACTION')

@@ -18,6 +18,7 @@ const AGE = (column: string) => `(extract(epoch FROM clock_timestamp() - ${colum
  * latest commits.
  */
 export const postgresOutboxStore: OutboxStoreDialect = {
+  defaultParallelBatches: 2,
   async begin(connection) {
     await connection.query('BEGIN ISOLATION LEVEL READ COMMITTED')
   },

@@ -25,6 +25,7 @@ export class RelayLane {
   readonly #counters: RelayCounters
   /** Batches running now; beyond `parallelBatches` the next one waits for a slot. */
   #running = 0
+  readonly #parallel: number
   readonly #waiting: Array<() => void> = []
   #stopped = false
   #loops: Array<Promise<void>> = []
@@ -40,6 +41,7 @@ export class RelayLane {
     this.database = database
     this.#settings = settings
     this.#counters = counters
+    this.#parallel = settings.parallelBatches ?? outboxStoreOf(database).defaultParallelBatches
   }
 
   /**
@@ -48,7 +50,7 @@ export class RelayLane {
    * and a key's later message waits while an earlier one is held.
    */
   async inTurn<Result>(work: () => Promise<Result>): Promise<Result> {
-    while (this.#running >= this.#settings.parallelBatches) {
+    while (this.#running >= this.#parallel) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve))
     }
     this.#running++
@@ -109,7 +111,7 @@ export class RelayLane {
     this.#collectedAt = performance.now()
     // One loop per batch that may run at once: while batches come back full, they overlap (one
     // publishes while the next claims); idle, each polls.
-    this.#loops = Array.from({ length: this.#settings.parallelBatches }, () => this.#run(collect))
+    this.#loops = Array.from({ length: this.#parallel }, () => this.#run(collect))
   }
 
   /** Ends the wait before the next pass (`notified`: a commit's notification). */

@@ -22,8 +22,8 @@ export interface RelayOptions {
   /** Messages claimed per batch transaction (default 200): at most this many in memory. */
   readonly batchSize?: number
   /**
-   * Batches of one database running at once (default 2): while messages wait, one batch publishes
-   * while the next claims. 1 runs them one after another.
+   * Batches of one database running at once: while messages wait, one batch publishes while the
+   * next claims. Default 2 on PostgreSQL, 1 on MySQL/MariaDB; 1 runs them one after another.
    */
   readonly parallelBatches?: number
   /** Tries before a message that keeps failing is dead-lettered (default 10). */
@@ -52,7 +52,8 @@ export interface RelaySettings {
   readonly tables: OutboxTables
   readonly brokers: ReadonlyMap<string, MessageBroker>
   readonly batchSize: number
-  readonly parallelBatches: number
+  /** Undefined: each database's default (`OutboxStoreDialect.defaultParallelBatches`). */
+  readonly parallelBatches: number | undefined
   readonly maxAttempts: number
   readonly retryInitial: number
   readonly retryMax: number
@@ -149,7 +150,10 @@ export function relaySettings(options: RelayOptions): RelaySettings {
     tables: { table: outbox.table, keyTable: outbox.keyTable },
     brokers,
     batchSize: whole(options.batchSize ?? 200, 'batchSize', 1),
-    parallelBatches: whole(options.parallelBatches ?? 2, 'parallelBatches', 1),
+    parallelBatches:
+      options.parallelBatches === undefined
+        ? undefined
+        : whole(options.parallelBatches, 'parallelBatches', 1),
     maxAttempts: whole(options.maxAttempts ?? 10, 'maxAttempts', 1),
     retryInitial,
     retryMax: whole(retry.max ?? Math.max(300_000, retryInitial), 'retryDelay.max', retryInitial),
