@@ -1,5 +1,6 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
+import type { ClaimRow, ListRow } from './outbox-store-rows.js'
 import { parseTableName, type TableName } from './table-name.js'
 
 /** An outbox's two tables: the messages, and one row per key (its sequence, its turn lock). */
@@ -240,3 +241,35 @@ export function missingOf(
 }
 
 export type { ClaimRow, ListRow } from './outbox-store-rows.js'
+
+/** A claimed row as the relay handles it (drivers answer numbers as numbers or strings). */
+export function claimedMessage(row: ClaimRow): ClaimedMessage {
+  return {
+    position: String(row.position),
+    id: row.id,
+    destination: row.destination,
+    key: row.message_key,
+    keySeq: row.key_seq === null ? null : Number(row.key_seq),
+    headers: String(row.headers),
+    body: row.body,
+    contentType: row.content_type,
+    attempts: Number(row.attempts),
+    ageMs: Math.max(0, Number(row.age_ms)),
+  }
+}
+
+/** A listed row as `txkit outbox list` shows it. */
+export function listedMessage(row: ListRow): ListedMessage {
+  return {
+    position: String(row.position),
+    id: row.id,
+    destination: row.destination,
+    key: row.message_key,
+    keySeq: row.key_seq === null ? null : Number(row.key_seq),
+    state: stateOfLetter(row.state),
+    attempts: Number(row.attempts),
+    bodyBytes: Number(row.body_bytes),
+    ageMs: Math.max(0, Number(row.age_ms)),
+    lastError: row.last_error,
+  }
+}

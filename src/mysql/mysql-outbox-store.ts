@@ -1,8 +1,8 @@
 import {
-  type ClaimedMessage,
   type ClaimRow,
-  type ListedMessage,
+  claimedMessage,
   type ListRow,
+  listedMessage,
   missingOf,
   type OutboxStoreDialect,
   STATE_LETTERS,
@@ -64,22 +64,7 @@ FOR UPDATE SKIP LOCKED`,
       rows.map((row) => row.position),
     )
     const still = new Set(pending.map((row) => String(row.position)))
-    return rows
-      .filter((row) => still.has(String(row.position)))
-      .map(
-        (row): ClaimedMessage => ({
-          position: String(row.position),
-          id: row.id,
-          destination: row.destination,
-          key: row.message_key,
-          keySeq: row.key_seq === null ? null : Number(row.key_seq),
-          headers: String(row.headers),
-          body: row.body,
-          contentType: row.content_type,
-          attempts: Number(row.attempts),
-          ageMs: Math.max(0, Number(row.age_ms)),
-        }),
-      )
+    return rows.filter((row) => still.has(String(row.position))).map(claimedMessage)
   },
 
   async lowestPending(connection, { table }, keys) {
@@ -141,7 +126,7 @@ FROM ${quoteTableName(table, '`')}${where.length > 0 ? ` WHERE ${where.join(' AN
 ORDER BY position LIMIT ${count(filter.limit)}`,
       params,
     )
-    return rows.map(listed)
+    return rows.map(listedMessage)
   },
 
   async counts(connection, { table }) {
@@ -210,19 +195,4 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME IN (?, ?)`,
     }
     return missingOf(tables, found)
   },
-}
-
-function listed(row: ListRow): ListedMessage {
-  return {
-    position: String(row.position),
-    id: row.id,
-    destination: row.destination,
-    key: row.message_key,
-    keySeq: row.key_seq === null ? null : Number(row.key_seq),
-    state: stateOfLetter(row.state),
-    attempts: Number(row.attempts),
-    bodyBytes: Number(row.body_bytes),
-    ageMs: Math.max(0, Number(row.age_ms)),
-    lastError: row.last_error,
-  }
 }

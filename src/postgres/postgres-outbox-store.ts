@@ -1,8 +1,8 @@
 import {
-  type ClaimedMessage,
   type ClaimRow,
-  type ListedMessage,
+  claimedMessage,
   type ListRow,
+  listedMessage,
   missingOf,
   type OutboxStoreDialect,
   STATE_LETTERS,
@@ -47,20 +47,7 @@ LIMIT $1
 FOR UPDATE OF m SKIP LOCKED`,
       more === undefined ? [limit] : [limit, more.after, more.skipKeys],
     )
-    return rows.map(
-      (row): ClaimedMessage => ({
-        position: row.position,
-        id: row.id,
-        destination: row.destination,
-        key: row.message_key,
-        keySeq: row.key_seq === null ? null : Number(row.key_seq),
-        headers: row.headers,
-        body: row.body,
-        contentType: row.content_type,
-        attempts: Number(row.attempts),
-        ageMs: Math.max(0, Number(row.age_ms)),
-      }),
-    )
+    return rows.map(claimedMessage)
   },
 
   async lowestPending(connection, { table }, keys) {
@@ -121,7 +108,7 @@ FROM ${quoteTableName(table, '"')}${where.length > 0 ? ` WHERE ${where.join(' AN
 ORDER BY position LIMIT $${params.length}`,
       params,
     )
-    return rows.map(listed)
+    return rows.map(listedMessage)
   },
 
   async counts(connection, { table }) {
@@ -192,19 +179,4 @@ WHERE table_schema = coalesce($1, current_schema()) AND table_name IN ($2, $3)`,
     }
     return missingOf(tables, found)
   },
-}
-
-function listed(row: ListRow): ListedMessage {
-  return {
-    position: String(row.position),
-    id: row.id,
-    destination: row.destination,
-    key: row.message_key,
-    keySeq: row.key_seq === null ? null : Number(row.key_seq),
-    state: stateOfLetter(row.state),
-    attempts: Number(row.attempts),
-    bodyBytes: Number(row.body_bytes),
-    ageMs: Math.max(0, Number(row.age_ms)),
-    lastError: row.last_error,
-  }
 }
