@@ -8,7 +8,7 @@ import {
   STATE_LETTERS,
   stateOfLetter,
 } from '../dialect/outbox-store-dialect.js'
-import { quoteTableName } from '../dialect/table-name.js'
+import { quoteTableName, type TableName } from '../dialect/table-name.js'
 
 const AGE = (column: string) => `TIMESTAMPDIFF(MICROSECOND, ${column}, NOW(6)) / 1000`
 
@@ -19,6 +19,9 @@ function count(limit: number): string {
 }
 
 const marks = (values: readonly unknown[]) => values.map(() => '?').join(', ')
+
+/** The outbox's index on (state, position), as `mysqlOutbox.tablesSql` names it. */
+const pendingIndex = (table: TableName) => `${table.name}_pending`
 
 /**
  * MySQL's and MariaDB's side of the relay: `FOR UPDATE SKIP LOCKED` (MySQL 8, MariaDB 10.6) in a
@@ -41,10 +44,17 @@ export const mysqlOutboxStore: OutboxStoreDialect = {
 
   async claim(connection, { table }, limit, more) {
     const skip = more?.skipKeys ?? []
+    // Always through the pending index, never the primary key, whatever the optimizer would pick
+    // (it picks either, by the statistics and the LIMIT). A SKIP LOCKED scan of this index locks
+    // an entry, then its row: where the row is held but the entry is free (the row was claimed
+    // through the primary key), the row is skipped yet the entry stays locked until commit, and
+    // the holder's markPublished, which rewrites that entry, waits for it. Two batches doing this
+    // to each other deadlock after publishing, and the victim's messages are published again.
+    // Claimed through this index, a batch holds its rows' entries: no other scan locks them.
     const { rows } = await connection.query<ClaimRow>(
       `SELECT CAST(m.position AS CHAR) AS position, m.id, m.destination, m.message_key,
   CAST(m.key_seq AS CHAR) AS key_seq, m.headers, m.body, m.content_type, m.attempts, ${AGE('m.created_at')} AS age_ms
-FROM ${quoteTableName(table, '`')} m
+FROM ${quoteTableName(table, '`')} m FORCE INDEX (\`${pendingIndex(table)}\`)
 WHERE m.state = 'P' AND m.available_at <= NOW(6)${more === undefined ? '' : ' AND m.position > ?'}${
         skip.length === 0
           ? ''
@@ -193,6 +203,16 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME IN (?, ?)`,
       columns.add(row.column_name.toLowerCase())
       found.set(row.table_name, columns)
     }
-    return missingOf(tables, found)
+    const missing = missingOf(tables, found)
+    if (found.has(tables.table.name)) {
+      // The relay's claims name this index (FORCE INDEX): without it every claim would fail.
+      const { rows: index } = await connection.query(
+        `SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE())
+  AND TABLE_NAME = ? AND INDEX_NAME = ?`,
+        [tables.table.schema ?? null, tables.table.name, pendingIndex(tables.table)],
+      )
+      if (index.length === 0) missing.push(`index ${pendingIndex(tables.table)} (state, position)`)
+    }
+    return missing
   },
 }
