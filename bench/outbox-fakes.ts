@@ -145,32 +145,26 @@ export class PollingRelay {
   }
 }
 
-/** Empties the outbox and its key table. */
+/** Empties the outbox. */
 export async function truncateOutbox(pool: pg.Pool): Promise<void> {
-  await pool.query('TRUNCATE txkit_outbox, txkit_outbox_key')
+  await pool.query('TRUNCATE txkit_outbox')
 }
 
 /**
  * Writes `count` committed, pending messages into the outbox at once (server-side, 50,000 rows
  * per statement), as a backlog a relay finds when it starts: JSON bodies of about 80 bytes,
- * keyed over 1,000 keys, each key's messages numbered 1, 2, 3 … in position order.
+ * keyed over 1,000 keys (a key's order is its messages' positions).
  */
 export async function insertBacklog(pool: pg.Pool, count: number, tag: string): Promise<void> {
   for (let from = 0; from < count; from += 50_000) {
     await pool.query(
-      `INSERT INTO txkit_outbox (id, destination, message_key, key_seq, headers, body, content_type, gtrid)
-       SELECT $1 || '-' || g, 'events', 'k' || (g % 1000), g / 1000 + 1, '{"source":"bench"}',
+      `INSERT INTO txkit_outbox (id, destination, message_key, headers, body, content_type, gtrid)
+       SELECT $1 || '-' || g, 'events', 'k' || (g % 1000), '{"source":"bench"}',
          convert_to('{"order":' || g || ',"total":12.5,"note":"a backlog message of the bench"}', 'UTF8'),
          'application/json', $1
        FROM generate_series($2::bigint, $3::bigint) g`,
       [tag, from, Math.min(count, from + 50_000) - 1],
     )
   }
-  await pool.query(
-    `INSERT INTO txkit_outbox_key (message_key, seq)
-     SELECT 'k' || k, ($1::bigint - 1 - k) / 1000 + 1 FROM generate_series(0, least($1::bigint, 1000) - 1) k
-     ON CONFLICT (message_key) DO UPDATE SET seq = EXCLUDED.seq`,
-    [count],
-  )
   await pool.query('ANALYZE txkit_outbox')
 }

@@ -104,7 +104,7 @@ export class TransactionOutbox {
       branch = this.#choose(oneStep)
     }
     if (branch === undefined) throw new TypeError('no branch can hold the outbox')
-    outbox.place(branch)
+    outbox.place(branch, branch === oneStep)
   }
 
   #choose(oneStep: Branch | undefined): Branch | undefined {

@@ -15,11 +15,15 @@ export interface OutboxRow {
 
 /**
  * A database that can hold an outbox: its tables, and the write of a transaction's messages inside
- * the transaction (docs/outbox.md). Messages of one key take a row lock on the key's row in the key
- * table and a sequence number under it, so that transactions sending one key take turns at commit
- * and their messages are numbered in commit order.
+ * the transaction (docs/outbox.md). Transactions sending one key take turns at commit, holding a
+ * lock of the key until they end, and number its messages under the lock: in commit order.
  */
 export interface OutboxDialect {
+  /**
+   * Whether it keeps a row per key in the key table (`<table>_key`: MySQL/MariaDB, whose lock
+   * and number it is); PostgreSQL locks keys with advisory locks and numbers by position.
+   */
+  readonly keyTable: boolean
   /** Creates the outbox table and its key table if they do not exist. */
   createTables(connection: DriverConnection, tables: OutboxTables): Promise<void>
   /** The statements `createTables` runs, for migration tools (`txkit init --print-sql`). */
@@ -35,6 +39,17 @@ export interface OutboxDialect {
     rows: readonly OutboxRow[],
     gtrid: string,
   ): Promise<void>
+  /**
+   * The same insert as one statement with its values written into it, for a database whose
+   * one-phase COMMIT carries it in its own message (`TwoPhaseControl.commitOnePhase`'s `before`):
+   * the outbox branch that commits in one step then spends no round trip on its messages.
+   */
+  insertStatement?(tables: OutboxTables, rows: readonly OutboxRow[], gtrid: string): string
+  /**
+   * What a failure of `insertStatement` means to the sender: a `MessageRefusedError`
+   * (`duplicate-id`) when the error says an id is taken, else undefined.
+   */
+  refusal?(error: unknown, tables: OutboxTables): Error | undefined
   /** Whether a notification can wake a relay (PostgreSQL: LISTEN / NOTIFY). */
   readonly wakes: boolean
 }

@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors/configuration-error.js'
 import type { ClaimRow, ListRow } from './outbox-store-rows.js'
 import { parseTableName, type TableName } from './table-name.js'
 
-/** An outbox's two tables: the messages, and one row per key (its sequence, its turn lock). */
+/** An outbox's tables: the messages, and (MySQL/MariaDB) one row per key, its number and turn lock. */
 export interface OutboxTables {
   readonly table: TableName
   readonly keyTable: TableName
@@ -35,7 +35,10 @@ export interface ClaimedMessage {
   readonly id: string
   readonly destination: string
   readonly key: string | null
-  /** The message's number among its key's (1, 2 …), null without a key. */
+  /**
+   * The message's place in its key's order, which is commit order: its number among its key's
+   * (1, 2 …) on MySQL/MariaDB, its position on PostgreSQL; null without a key.
+   */
   readonly keySeq: number | null
   /** The headers as stored: a JSON object. */
   readonly headers: string
@@ -114,12 +117,17 @@ export interface OutboxStoreDialect {
     limit: number,
     more?: ClaimMore,
   ): Promise<ClaimedMessage[]>
-  /** The lowest pending sequence number of each key, over every pending row (a plain read). */
-  lowestPending(
+  /**
+   * Each key's pending messages up to `upTo`'s number for it (their `keySeq`, ascending), over
+   * every pending row, those other relays hold or that wait for a retry included (a plain read).
+   * May answer fewer past the first (MySQL/MariaDB number without gaps, so it answers the run that
+   * follows the lowest): a message left out waits for a later batch, never goes out of turn.
+   */
+  pendingTurns(
     connection: DriverConnection,
     tables: OutboxTables,
-    keys: readonly string[],
-  ): Promise<Map<string, number>>
+    upTo: ReadonlyMap<string, number>,
+  ): Promise<Map<string, number[]>>
   markPublished(
     connection: DriverConnection,
     tables: OutboxTables,
@@ -164,8 +172,11 @@ export interface OutboxStoreDialect {
     retentionMs: number,
     limit: number,
   ): Promise<number>
-  /** Deletes key rows with no pending message, untouched for `retentionMs`; answers how many. */
-  deleteIdleKeys(
+  /**
+   * Deletes key rows with no pending message, untouched for `retentionMs`; answers how many.
+   * Absent where keys have no rows (PostgreSQL).
+   */
+  deleteIdleKeys?(
     connection: DriverConnection,
     tables: OutboxTables,
     retentionMs: number,
@@ -221,18 +232,18 @@ export function stateOfLetter(letter: string): OutboxState {
  *
  * @example
  * ```ts
- * missingOf(tables, new Map([['txkit_outbox', new Set(['position'])]])) // ['txkit_outbox.id', …]
+ * missingOf(tables, new Map([['txkit_outbox', new Set(['position'])]]), false) // ['txkit_outbox.id', …]
  * ```
  */
 export function missingOf(
   tables: OutboxTables,
   found: ReadonlyMap<string, ReadonlySet<string>>,
+  withKeyTable: boolean,
 ): string[] {
   const missing: string[] = []
-  for (const [table, columns] of [
-    [tables.table.name, OUTBOX_COLUMNS],
-    [tables.keyTable.name, OUTBOX_KEY_COLUMNS],
-  ] as const) {
+  const wanted: Array<readonly [string, readonly string[]]> = [[tables.table.name, OUTBOX_COLUMNS]]
+  if (withKeyTable) wanted.push([tables.keyTable.name, OUTBOX_KEY_COLUMNS])
+  for (const [table, columns] of wanted) {
     const have = found.get(table)
     if (have === undefined || have.size === 0) missing.push(table)
     else for (const column of columns) if (!have.has(column)) missing.push(`${table}.${column}`)

@@ -66,8 +66,16 @@ export interface TwoPhaseControl {
   /**
    * Commits a branch that was never prepared, in one phase: the decision database's branch, or the
    * only branch of a transaction (then opened with `xid`, which MySQL needs for XA COMMIT ONE PHASE).
+   * `before`: statements of the transaction to run first, in the same message, where the dialect's
+   * outbox offers `insertStatement` (no round trip of their own). Should one fail, the COMMIT does
+   * not run: the error is thrown and the transaction is rolled back, or left failed for the caller
+   * to close (`DriverConnection.transactionStatus` says which).
    */
-  commitOnePhase(connection: DriverConnection, xid: string): Promise<PrepareOutcome | 'committed'>
+  commitOnePhase(
+    connection: DriverConnection,
+    xid: string,
+    before?: string,
+  ): Promise<PrepareOutcome | 'committed'>
   commitPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   rollbackPrepared(connection: DriverConnection, xid: string): Promise<FinishOutcome>
   /** SAVEPOINT / ROLLBACK TO SAVEPOINT / RELEASE SAVEPOINT inside an open branch. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { MessageRefusedError } from '../errors/message-refused-error.js'
 import { describeValue } from '../util/describe-value.js'
 
@@ -49,12 +49,11 @@ export const RESERVED_HEADERS = new Set(['txkit-message-id', 'txkit-destination'
  * ```
  */
 export function newMessageId(now = Date.now()): string {
-  const bytes = randomBytes(16)
-  bytes.writeUIntBE(now, 0, 6)
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80
-  const hex = bytes.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  // A version 4 UUID's random bits (crypto keeps a cache of them), its first 48 bits replaced by
+  // the time and its version digit by 7; its variant bits are already those of version 7.
+  const random = randomUUID()
+  const time = now.toString(16).padStart(12, '0')
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`
 }
 
 /**
@@ -137,7 +136,13 @@ export function checkMessageId(id: unknown): string {
 /** @throws MessageRefusedError (`key`) */
 export function checkMessageKey(key: unknown): string | null {
   if (key === undefined || key === null) return null
-  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_LENGTH) return key
+  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_LENGTH) {
+    if (!key.includes('\0')) return key
+    throw new MessageRefusedError(
+      'key',
+      'Invalid message key: it holds a NUL character, which database text cannot hold.',
+    )
+  }
   throw new MessageRefusedError(
     'key',
     `Invalid message key ${describeValue(key)}: a key is a string of 1 to ${MAX_KEY_LENGTH} characters.`,

@@ -6,7 +6,6 @@ import {
   missingOf,
   type OutboxStoreDialect,
   STATE_LETTERS,
-  stateOfLetter,
 } from '../dialect/outbox-store-dialect.js'
 import { quoteTableName, type TableName } from '../dialect/table-name.js'
 
@@ -77,9 +76,10 @@ FOR UPDATE SKIP LOCKED`,
     return rows.filter((row) => still.has(String(row.position))).map(claimedMessage)
   },
 
-  async lowestPending(connection, { table }, keys) {
-    const lowest = new Map<string, number>()
-    if (keys.length === 0) return lowest
+  async pendingTurns(connection, { table }, upTo) {
+    const turns = new Map<string, number[]>()
+    const keys = [...upTo.keys()]
+    if (keys.length === 0) return turns
     // Per key, the first pending row in its (message_key, key_seq) index order.
     const name = quoteTableName(table, '`')
     const { rows } = await connection.query<{ message_key: string; seq: string | null }>(
@@ -88,8 +88,15 @@ FOR UPDATE SKIP LOCKED`,
 FROM (${keys.map(() => 'SELECT ? AS message_key').join(' UNION ALL ')}) AS k`,
       keys,
     )
-    for (const row of rows) if (row.seq !== null) lowest.set(row.message_key, Number(row.seq))
-    return lowest
+    // Numbers have no gaps but a rolled-back or dead message's: the run after the lowest is
+    // pending, or is the batch's to find out (what another relay holds is not claimed here).
+    for (const row of rows) {
+      if (row.seq === null) continue
+      const run: number[] = []
+      for (let seq = Number(row.seq); seq <= (upTo.get(row.message_key) ?? 0); seq++) run.push(seq)
+      turns.set(row.message_key, run)
+    }
+    return turns
   },
 
   async markPublished(connection, { table }, positions) {
@@ -203,7 +210,7 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME IN (?, ?)`,
       columns.add(row.column_name.toLowerCase())
       found.set(row.table_name, columns)
     }
-    const missing = missingOf(tables, found)
+    const missing = missingOf(tables, found, true)
     if (found.has(tables.table.name)) {
       // The relay's claims name this index (FORCE INDEX): without it every claim would fail.
       const { rows: index } = await connection.query(

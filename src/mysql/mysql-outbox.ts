@@ -9,6 +9,8 @@ import { ER_DUP_ENTRY, errno } from './mysql-error-codes.js'
  * notifications here: relays poll, adaptively (docs/outbox.md).
  */
 export const mysqlOutbox: OutboxDialect = {
+  keyTable: true,
+
   wakes: false,
 
   async createTables(connection, tables) {

@@ -6,7 +6,6 @@ import {
   missingOf,
   type OutboxStoreDialect,
   STATE_LETTERS,
-  stateOfLetter,
 } from '../dialect/outbox-store-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
 
@@ -33,7 +32,8 @@ export const postgresOutboxStore: OutboxStoreDialect = {
 
   async claim(connection, { table }, limit, more) {
     const { rows } = await connection.query<ClaimRow>(
-      `SELECT m.position::text AS position, m.id, m.destination, m.message_key, m.key_seq::text AS key_seq,
+      `SELECT m.position::text AS position, m.id, m.destination, m.message_key,
+  CASE WHEN m.message_key IS NULL THEN NULL ELSE m.position END::text AS key_seq,
   m.headers, m.body, m.content_type, m.attempts, ${AGE('m.created_at')} AS age_ms
 FROM ${quoteTableName(table, '"')} m
 WHERE m.state = 'P' AND m.available_at <= clock_timestamp()${
@@ -50,18 +50,19 @@ FOR UPDATE OF m SKIP LOCKED`,
     return rows.map(claimedMessage)
   },
 
-  async lowestPending(connection, { table }, keys) {
-    const lowest = new Map<string, number>()
-    if (keys.length === 0) return lowest
-    // One index probe per key (the partial index on pending rows), never a scan of its rows.
-    const { rows } = await connection.query<{ message_key: string; seq: string | null }>(
-      `SELECT k.message_key, (SELECT min(m.key_seq) FROM ${quoteTableName(table, '"')} m
-  WHERE m.state = 'P' AND m.message_key = k.message_key)::text AS seq
-FROM unnest($1::text[]) AS k(message_key)`,
-      [keys],
+  async pendingTurns(connection, { table }, upTo) {
+    const turns = new Map<string, number[]>()
+    if (upTo.size === 0) return turns
+    // One range of the partial index on pending keyed rows per key, never past the batch's rows.
+    const { rows } = await connection.query<{ message_key: string; turns: string[] }>(
+      `SELECT k.message_key, array(SELECT m.position::text FROM ${quoteTableName(table, '"')} m
+  WHERE m.state = 'P' AND m.message_key = k.message_key AND m.position <= k.up_to
+  ORDER BY m.position) AS turns
+FROM unnest($1::text[], $2::bigint[]) AS k(message_key, up_to)`,
+      [[...upTo.keys()], [...upTo.values()].map(String)],
     )
-    for (const row of rows) if (row.seq !== null) lowest.set(row.message_key, Number(row.seq))
-    return lowest
+    for (const row of rows) turns.set(row.message_key, row.turns.map(Number))
+    return turns
   },
 
   async markPublished(connection, { table }, positions) {
@@ -102,7 +103,8 @@ FROM unnest($1::text[]) AS k(message_key)`,
     }
     params.push(filter.limit)
     const { rows } = await connection.query<ListRow>(
-      `SELECT position::text AS position, id, destination, message_key, key_seq::text AS key_seq, state,
+      `SELECT position::text AS position, id, destination, message_key,
+  CASE WHEN message_key IS NULL THEN NULL ELSE position END::text AS key_seq, state,
   attempts, octet_length(body) AS body_bytes, ${AGE('created_at')} AS age_ms, last_error
 FROM ${quoteTableName(table, '"')}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
 ORDER BY position LIMIT $${params.length}`,
@@ -149,27 +151,11 @@ WHERE state = 'X'${ids === undefined ? '' : ' AND id = ANY($1::text[])'}`,
     return affectedRows
   },
 
-  async deleteIdleKeys(connection, { table, keyTable }, retentionMs, limit) {
-    const keys = quoteTableName(keyTable, '"')
-    // The age is checked again on the row as it is when deleted: a sender that just advanced the
-    // key (holding its row until it commits) makes it young, and it stays.
-    const { affectedRows } = await connection.query(
-      `DELETE FROM ${keys} WHERE message_key IN (
-  SELECT k.message_key FROM ${keys} k
-  WHERE k.updated_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)
-    AND NOT EXISTS (SELECT 1 FROM ${quoteTableName(table, '"')} m WHERE m.state = 'P' AND m.message_key = k.message_key)
-  LIMIT $2)
-AND updated_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`,
-      [retentionMs, limit],
-    )
-    return affectedRows
-  },
-
   async missingColumns(connection, tables) {
     const { rows } = await connection.query<{ table_name: string; column_name: string }>(
       `SELECT table_name, column_name FROM information_schema.columns
-WHERE table_schema = coalesce($1, current_schema()) AND table_name IN ($2, $3)`,
-      [tables.table.schema ?? null, tables.table.name, tables.keyTable.name],
+WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2`,
+      [tables.table.schema ?? null, tables.table.name],
     )
     const found = new Map<string, Set<string>>()
     for (const row of rows) {
@@ -177,6 +163,6 @@ WHERE table_schema = coalesce($1, current_schema()) AND table_name IN ($2, $3)`,
       columns.add(row.column_name)
       found.set(row.table_name, columns)
     }
-    return missingOf(tables, found)
+    return missingOf(tables, found, false)
   },
 }

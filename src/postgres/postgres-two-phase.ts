@@ -97,9 +97,14 @@ export const postgresTwoPhase: TwoPhaseControl = {
     }
   },
 
-  async commitOnePhase(connection, xid) {
+  async commitOnePhase(connection, xid, before) {
+    // A failed transaction is only ended: its COMMIT answers ROLLBACK, which says why.
+    const statement =
+      before === undefined || connection.transactionStatus?.() === 'failed'
+        ? 'COMMIT'
+        : `${before}; COMMIT`
     const result = await confirmedBySynchronousStandby(connection, 'COMMIT', () =>
-      inOwnTransaction(connection, xid, 'COMMIT'),
+      inOwnTransaction(connection, xid, statement),
     )
     switch (result.command) {
       case 'COMMIT':

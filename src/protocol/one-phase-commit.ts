@@ -27,7 +27,7 @@ export async function commitInOnePhase(
       run.span,
     )
     try {
-      await run.outbox?.writeOn(run, branch)
+      await run.outbox?.writeBeforeOneStep(run, branch)
     } catch (error) {
       span?.end(error)
       await rollBackEverything(run, 'parallel')

@@ -24,9 +24,13 @@ export async function commitInOneStep(
     ]
   }
   let outcome: string
+  // The outbox's messages, where this COMMIT carries them (run-outbox.ts).
+  const carried = run.outbox?.commitStatements(run, branch)
   try {
-    outcome = await branch.dialect.commitOnePhase(branch.connection, branch.xid)
-  } catch (error) {
+    outcome = await branch.dialect.commitOnePhase(branch.connection, branch.xid, carried)
+  } catch (thrown) {
+    const error =
+      (carried === undefined ? undefined : run.outbox?.refusal(branch, thrown)) ?? thrown
     branch.error = error
     if (error instanceof BranchOutsideTransaction) {
       branch.state = 'ended-elsewhere'
@@ -43,8 +47,13 @@ export async function commitInOneStep(
         error,
       )
     }
-    // The server refused the COMMIT (a deferred constraint, a serialization failure).
+    // The server refused the COMMIT (a deferred constraint, a serialization failure), or what the
+    // COMMIT carried failed and it never ran: the transaction is then rolled back or left failed,
+    // and a session whose transaction may still be open is closed rather than handed back.
     branch.state = 'rolled-back'
+    if (carried !== undefined && branch.connection.transactionStatus?.() !== 'idle') {
+      branch.sessionDirty = true
+    }
     return [`${what} ${name} refused to commit`, error]
   }
   if (outcome !== 'committed') {
@@ -57,6 +66,7 @@ export async function commitInOneStep(
     ]
   }
   branch.state = 'committed'
+  run.outbox?.committed(branch)
   run.outbox?.wakeAfter(run, branch)
   return 'committed'
 }

@@ -202,10 +202,9 @@ export async function collectOutboxGarbage(
       deleted += done
       if (done < batch) break
     }
-    for (;;) {
-      const done = await inTransaction(() =>
-        store.deleteIdleKeys(connection, tables, retention, batch),
-      )
+    const deleteIdleKeys = store.deleteIdleKeys?.bind(store)
+    for (; deleteIdleKeys !== undefined; ) {
+      const done = await inTransaction(() => deleteIdleKeys(connection, tables, retention, batch))
       keysDeleted += done
       if (done < batch) break
     }

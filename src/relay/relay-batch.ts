@@ -24,15 +24,18 @@ export interface BatchCounts {
   readonly lastLagMs: number | undefined
 }
 
-/** Which of `claimed` may go now, by their keys' lowest pending sequence numbers. */
+/** Which of `claimed` may go now, by their keys' pending messages. */
 async function inTurn(
   connection: DriverConnection,
   store: OutboxStoreDialect,
   tables: OutboxTables,
   claimed: readonly ClaimedMessage[],
 ): Promise<PublishOrder> {
-  const keys = [...new Set(claimed.flatMap((message) => message.key ?? []))]
-  return publishOrder(claimed, await store.lowestPending(connection, tables, keys))
+  const upTo = new Map<string, number>()
+  for (const { key, keySeq } of claimed) {
+    if (key !== null && keySeq !== null) upTo.set(key, Math.max(upTo.get(key) ?? keySeq, keySeq))
+  }
+  return publishOrder(claimed, await store.pendingTurns(connection, tables, upTo))
 }
 
 /**

@@ -10,42 +10,30 @@ export interface PublishOrder {
 
 /**
  * Which claimed messages may be published now. A keyed message goes only when every pending
- * message of its key before it is in this batch: the claimed messages of a key count from the
- * key's lowest pending sequence number (`lowest`, read over every pending row, those other relays
- * hold included) while contiguous: seq, seq + 1, …. A key whose lowest pending message another
- * relay holds, or which waits for its retry, is skipped this round. Messages without a key go in
- * any order.
+ * message of its key before it is in this batch: each key's claimed messages, in their key's order
+ * (`keySeq`), are matched against the key's pending messages up to the last of them (`turns`, read
+ * over every pending row, those other relays hold included) while they are the same. A key whose
+ * first pending message another relay holds, or which waits for its retry, is skipped this round.
+ * Messages without a key go in any order.
  *
  * @example
  * ```ts
- * publishOrder(claimed, new Map([['order-7', 3]])) // order-7's claimed 3, 4 … while contiguous
+ * publishOrder(claimed, new Map([['order-7', [3, 4, 9]]])) // order-7's claimed 3, 4, 9 … while they match
  * ```
  */
 export function publishOrder(
   claimed: readonly ClaimedMessage[],
-  lowest: ReadonlyMap<string, number>,
+  turns: ReadonlyMap<string, readonly number[]>,
 ): PublishOrder {
-  const byKey = new Map<string, ClaimedMessage[]>()
-  for (const message of claimed) {
-    if (message.key === null) continue
-    const list = byKey.get(message.key) ?? []
-    list.push(message)
-    byKey.set(message.key, list)
-  }
-  const allowed = new Set<ClaimedMessage>()
   const sequenced = new Map<string, ClaimedMessage[]>()
-  for (const [key, messages] of byKey) {
+  for (const [key, messages] of keyedByKey(claimed)) {
     messages.sort((a, b) => (a.keySeq ?? 0) - (b.keySeq ?? 0))
-    let next = lowest.get(key)
-    const run: ClaimedMessage[] = []
-    for (const message of messages) {
-      if (next === undefined || message.keySeq !== next) break
-      run.push(message)
-      allowed.add(message)
-      next++
-    }
-    sequenced.set(key, run)
+    const pending = turns.get(key) ?? []
+    let matched = 0
+    while (matched < messages.length && messages[matched]?.keySeq === pending[matched]) matched++
+    sequenced.set(key, messages.slice(0, matched))
   }
+  const allowed = new Set([...sequenced.values()].flat())
   // Each key's slots, in position order, are filled by its messages in sequence order.
   const ready: ClaimedMessage[] = []
   const taken = new Map<string, number>()
@@ -59,4 +47,16 @@ export function publishOrder(
     }
   }
   return { ready, skipped: claimed.length - ready.length }
+}
+
+/** The claimed messages that have a key, by key. */
+function keyedByKey(claimed: readonly ClaimedMessage[]): Map<string, ClaimedMessage[]> {
+  const byKey = new Map<string, ClaimedMessage[]>()
+  for (const message of claimed) {
+    if (message.key === null) continue
+    const list = byKey.get(message.key) ?? []
+    list.push(message)
+    byKey.set(message.key, list)
+  }
+  return byKey
 }

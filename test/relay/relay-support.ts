@@ -120,7 +120,8 @@ export async function outboxDatabase(
   const rows = async () =>
     (
       await database.query(
-        'SELECT id, message_key, key_seq, state, attempts, last_error FROM txkit_outbox ORDER BY position',
+        // A key's order: its numbers (MySQL/MariaDB), or the positions (PostgreSQL).
+        'SELECT id, message_key, CASE WHEN message_key IS NULL THEN NULL ELSE COALESCE(key_seq, position) END AS key_seq, state, attempts, last_error FROM txkit_outbox ORDER BY position',
       )
     ).map((row) => ({
       id: String(row.id),

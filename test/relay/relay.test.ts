@@ -406,20 +406,24 @@ for (const target of targets) {
         keysDeleted: 0,
       })
       await new Promise((resolve) => setTimeout(resolve, 20))
+      // Keys have rows (to delete once idle) only where the database numbers them in a table.
+      const keyRows = m.db.dialect.outbox?.keyTable === true
       assert.deepEqual(await collectOutboxGarbage(m.db, { retention: 1, batchSize: 1 }), {
         deleted: 2,
-        keysDeleted: 1,
+        keysDeleted: keyRows ? 1 : 0,
       })
       const rows = await m.rows()
       assert.deepEqual(
         rows.map(({ state, key }) => [state, key]),
         [['P', 'pending-key']],
       )
-      const keys = await m.query('SELECT message_key FROM txkit_outbox_key')
-      assert.deepEqual(
-        keys.map((row) => row.message_key),
-        ['pending-key'],
-      )
+      if (keyRows) {
+        const keys = await m.query('SELECT message_key FROM txkit_outbox_key')
+        assert.deepEqual(
+          keys.map((row) => row.message_key),
+          ['pending-key'],
+        )
+      }
       await relay.stop()
     })
 
@@ -427,13 +431,22 @@ for (const target of targets) {
       const bare = await target.database('bare')
       const broker = new FakeBroker('one')
       const relay = createRelay({ databases: [bare.db], outbox, brokers: { fake: broker } })
+      const keyTable = bare.db.dialect.outbox?.keyTable === true
       await assert.rejects(relay.start(), (error) => {
         assert.ok(isBrokerSetupError(error))
-        assert.match(error.message, /missing txkit_outbox, txkit_outbox_key/)
+        assert.match(
+          error.message,
+          keyTable ? /missing txkit_outbox, txkit_outbox_key/ : /missing txkit_outbox\. Create/,
+        )
         return true
       })
       await bare.query('CREATE TABLE txkit_outbox (position bigint, id varchar(10))')
-      await assert.rejects(relay.runOnce(), /missing txkit_outbox\.destination, .*txkit_outbox_key/)
+      await assert.rejects(
+        relay.runOnce(),
+        keyTable
+          ? /missing txkit_outbox\.destination, .*txkit_outbox_key/
+          : /missing txkit_outbox\.destination, /,
+      )
       assert.throws(
         () =>
           createRelay({

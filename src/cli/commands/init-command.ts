@@ -138,7 +138,13 @@ async function initOutbox({ values, connected }: CommandContext, after: boolean)
   out(
     values.json
       ? JSON.stringify({ outbox: table, in: names })
-      : `Outbox tables ${table} and ${tables.keyTable.name} are ready in ${names.map((name) => `"${name}"`).join(', ')}.`,
+      : `Outbox table ${table} is ready in ${connected
+          .map(({ database }) =>
+            database.dialect.outbox?.keyTable === true
+              ? `"${database.name}" (with its key table ${tables.keyTable.name})`
+              : `"${database.name}"`,
+          )
+          .join(', ')}.`,
   )
   return EXIT.done
 }

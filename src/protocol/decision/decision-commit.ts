@@ -38,7 +38,7 @@ export async function commitWithDecision(
       : (state.insertedAtBegin
           ? Promise.resolve()
           : insertIntoBranch(run, decisionLog, decisionBranch, participants)
-        ).then(() => run.outbox?.writeOn(run, decisionBranch)),
+        ).then(() => run.outbox?.writeBeforeOneStep(run, decisionBranch)),
   ])
   const failure = phaseOne.find((result) => result.status === 'rejected')
   if (failure !== undefined) {
