@@ -68,8 +68,8 @@ export const SELECTION_HELP = `  --decision-log NAME    the database holding the
   --table NAME           the decision table (default txkit_decision)
   --fence-table NAME     the parallel protocol's fence table (default txkit_fence)
   --prefix P             the writers' deployment prefix (default txkit)
-  --protocol P           decision | sequential | all (default: decision with --decision-log,
-                         else sequential)
+  --protocol P           decision | sequential | all (default: decision with --decision-log
+                         or --decision-databases or both, else sequential)
   --min-age D            leave younger transactions alone; for sequential, the wait between
                          the two scans (default 15s)
   --json                 print JSON instead of text`

@@ -36,7 +36,8 @@ Commands:
 Run txkit <command> --help for its options.
 Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (another
 decision log, a missing table, malformed ids); 2 usage error; 3 work left for a later round
-(too young, a decision still open, a branch still attached to its session).
+(too young, a decision still open, a branch still attached to its session), and for status,
+anything in doubt that recover would finish now.
 txkit --version prints the version.`
 
 const COMMANDS: readonly Command[] = [
