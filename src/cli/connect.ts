@@ -1,8 +1,8 @@
 import type { Database } from '../database/database.js'
 import { validateDatabaseName } from '../database/database-name.js'
-import { openUrlDatabase } from '../database/url-driver.js'
+import { openUrlDatabase, type UrlDriver, UrlDriverMissing } from '../database/url-driver.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
-import { CLI_URL_DRIVERS } from './url-drivers.js'
+import { DRIVER_CHOICES } from './url-drivers.js'
 import { UsageError } from './usage-error.js'
 
 /** A database named on the command line, connected through the driver its URL asks for. */
@@ -58,17 +58,31 @@ export function parseDatabaseSpec(spec: string): { name: string; url: string } {
   return { name, url }
 }
 
-/** Opens a small pool for the URL with the driver its scheme names, with the CLI's timeouts. */
+/** How the CLI opens URLs: the drivers in order of preference (see `urlDriversOf`), its timeouts. */
+export interface OpenOptions {
+  readonly drivers: readonly UrlDriver[]
+  readonly connectTimeoutMs: number
+  readonly statementTimeoutMs: number
+}
+
+/**
+ * Opens a small pool for the URL with the first of `drivers` that takes its scheme and is
+ * installed, with the CLI's timeouts.
+ */
 export async function connect(
   name: string,
   url: string,
-  timeouts: { readonly connectTimeoutMs: number; readonly statementTimeoutMs: number },
+  { drivers, ...timeouts }: OpenOptions,
 ): Promise<ConnectedDatabase> {
   try {
-    const { database, close } = await openUrlDatabase(CLI_URL_DRIVERS, name, url, timeouts)
+    const { database, close } = await openUrlDatabase(drivers, name, url, timeouts)
     return { database, url, close }
   } catch (error) {
-    if (isConfigurationError(error)) throw new UsageError(`--db ${name}: ${error.message}`)
+    if (isConfigurationError(error)) {
+      throw new UsageError(
+        `--db ${name}: ${error.message}${error.cause instanceof UrlDriverMissing ? ` Or choose an installed driver: --driver takes ${DRIVER_CHOICES}.` : ''}`,
+      )
+    }
     throw error
   }
 }
