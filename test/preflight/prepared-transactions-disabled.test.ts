@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../../harness/file-servers.js'
-import { runCli } from '../../harness/run-cli.js'
+import { runCli, runningCli } from '../../harness/run-cli.js'
 import { startPostgres } from '../../harness/test-databases.js'
 import { checkDeployment, type Finding } from '../../src/index.js'
 
@@ -99,5 +99,39 @@ describe('max_prepared_transactions = 0, by what the database does', () => {
         '',
       /a transaction whose decision another decision database keeps, or of the parallel protocol \(fence tables\), must prepare its branch here, and rolls back/,
     )
+  })
+
+  test('txkit watch --decision-databases: its preflight counts the decisions kept there (a warning, not an error)', async () => {
+    const server = await startPostgres({ maxPreparedTransactions: 0 })
+    const url = await server.createDatabase()
+    const decisions = fixture.pg(url, 'off')
+    await fixture.coordinator({ decisionDatabases: [decisions.db] }).createDecisionLog()
+    const watch = runningCli([
+      'watch',
+      '--db',
+      `off=${url}`,
+      '--decision-databases',
+      'off',
+      '--interval',
+      '200ms',
+      '--metrics-port',
+      '0',
+    ])
+    try {
+      const port = Number((await watch.until(/ port=(\d+)/))?.[1])
+      assert.ok(Number.isInteger(port) && port > 0, watch.stderr())
+      assert.ok(
+        await watch.until(/warn txkit watch: preflight: max_prepared_transactions is 0/),
+        watch.stderr(),
+      )
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+      assert.match(
+        metrics,
+        /^txkit_preflight_findings\{database="off",code="prepared-transactions-disabled",severity="warning"\} 1$/m,
+      )
+      assert.match(metrics, /^txkit_preflight_errors 0$/m)
+    } finally {
+      await watch.stop()
+    }
   })
 })
