@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type pg from 'pg'
+import pg from 'pg'
 import { serversForFile } from '../../harness/file-servers.js'
 import { runCli, runningCli } from '../../harness/run-cli.js'
 
@@ -13,13 +13,19 @@ const { fixture } = servers
 const CHOICES =
   'node-postgres, postgres-js \\(postgres://, postgresql://\\); mysql2, mariadb \\(mysql://, mariadb://\\)'
 
-/** The application names of the other sessions on the database of `pool`. */
-async function applicationNames(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ name: string }>(
-    `SELECT application_name AS name FROM pg_stat_activity
-      WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-  )
-  return rows.map((row) => row.name)
+/** The application names of the sessions on the database at `url`, besides the one asking. */
+async function applicationNames(url: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT application_name AS name FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    )
+    return rows.map((row) => row.name)
+  } finally {
+    await client.end()
+  }
 }
 
 describe('txkit --driver', () => {
@@ -28,14 +34,16 @@ describe('txkit --driver', () => {
       ['postgres-js', 'postgres.js'],
       ['node-postgres', ''],
     ] as const) {
-      const a = await fixture.markedPg(servers.postgres, 'a')
-      await fixture.coordinator({ decisionLog: a.db }).createDecisionLog()
+      // Only the watch has sessions there: the table is made by txkit init, which has exited.
+      const url = await servers.postgres.createDatabase()
+      const init = await runCli(['init', '--db', `a=${url}`, '--decision-log', 'a'])
+      assert.equal(init.code, 0, init.stderr)
       const watch = runningCli([
         'watch',
         '--driver',
         driver,
         '--db',
-        `a=${a.url}`,
+        `a=${url}`,
         '--decision-log',
         'a',
         '--interval',
@@ -43,8 +51,7 @@ describe('txkit --driver', () => {
       ])
       try {
         assert.ok(await watch.until(/round done/), watch.stderr())
-        // The fixture's own pool has no name either: look at the sessions besides it.
-        const names = await applicationNames(a.pool)
+        const names = await applicationNames(url)
         assert.ok(names.length > 0, `${driver}: no session of the watch`)
         assert.deepEqual([...new Set(names)], [expected], `${driver}: ${names.join()}`)
       } finally {
