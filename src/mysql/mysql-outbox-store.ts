@@ -6,7 +6,6 @@ import {
   missingOf,
   type OutboxStoreDialect,
   STATE_LETTERS,
-  stateOfLetter,
 } from '../dialect/outbox-store-dialect.js'
 import { quoteTableName } from '../dialect/table-name.js'
 
