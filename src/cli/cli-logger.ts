@@ -1,5 +1,5 @@
 import type { Logger } from '../util/logger.js'
-import { redact } from './redact.js'
+import { redactUrlsIn } from '../util/redact-url.js'
 
 type Level = 'debug' | 'info' | 'warn' | 'error'
 
@@ -33,7 +33,7 @@ export function cliLogger(json: boolean, write: (line: string) => void): Logger 
             message,
             ...Object.entries(fields).map(([key, value]) => `${key}=${text(value)}`),
           ].join(' ')
-      write(`${redact(line)}\n`)
+      write(`${redactUrlsIn(line)}\n`)
     }
   return { info: log('info'), warn: log('warn'), error: log('error') }
 }

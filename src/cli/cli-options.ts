@@ -3,6 +3,7 @@ import type { parseArgs } from 'node:util'
 /** Every option of every command: parsed once, then checked against the command's own. */
 export const OPTIONS = {
   db: { type: 'string', multiple: true },
+  driver: { type: 'string', multiple: true },
   'decision-log': { type: 'string' },
   'decision-databases': { type: 'string' },
   table: { type: 'string' },
@@ -39,7 +40,7 @@ export type Values = ReturnType<
 >['values']
 
 /** The options every command that connects takes. */
-export const COMMON = ['db', 'json', 'help', 'connect-timeout', 'statement-timeout']
+export const COMMON = ['db', 'driver', 'json', 'help', 'connect-timeout', 'statement-timeout']
 /** Which transactions recovery looks at, and how it prints them. */
 export const SELECTION = [
   'decision-log',
@@ -57,7 +58,11 @@ export const TABLES = ['decision-log', 'decision-databases', 'table', 'fences', 
 export const DATABASE_HELP = `  --db NAME=URL          a database of the deployment (repeat for each). URL: postgres://,
                          postgresql://, mysql:// or mariadb://. To keep passwords off the
                          command line: --db NAME=env:VARIABLE, or --db NAME alone with the URL
-                         in TXKIT_DB_<NAME>. Passwords are never printed.`
+                         in TXKIT_DB_<NAME>. Passwords are never printed.
+  --driver NAME          the driver that opens the URLs of its schemes, instead of the first
+                         installed one (repeat for each scheme): node-postgres or postgres-js
+                         for postgres://, postgresql://; mysql2 or mariadb for mysql://,
+                         mariadb://. Give the one the writers use.`
 
 /** The help of the options that select transactions: status, recover, watch. */
 export const SELECTION_HELP = `  --decision-log NAME    the database holding the decision table (the decision protocol
@@ -68,8 +73,8 @@ export const SELECTION_HELP = `  --decision-log NAME    the database holding the
   --table NAME           the decision table (default txkit_decision)
   --fence-table NAME     the parallel protocol's fence table (default txkit_fence)
   --prefix P             the writers' deployment prefix (default txkit)
-  --protocol P           decision | sequential | all (default: decision with --decision-log,
-                         else sequential)
+  --protocol P           decision | sequential | all (default: decision with --decision-log
+                         or --decision-databases or both, else sequential)
   --min-age D            leave younger transactions alone; for sequential, the wait between
                          the two scans (default 15s)
   --json                 print JSON instead of text`

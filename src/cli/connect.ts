@@ -1,10 +1,8 @@
 import type { Database } from '../database/database.js'
 import { validateDatabaseName } from '../database/database-name.js'
-import { openUrlDatabase } from '../database/url-driver.js'
+import { openUrlDatabase, type UrlDriver, UrlDriverMissing } from '../database/url-driver.js'
 import { isConfigurationError } from '../errors/configuration-error.js'
-import { redactUrl } from '../util/redact-url.js'
-import { registerSecret } from './redact.js'
-import { CLI_URL_DRIVERS } from './url-drivers.js'
+import { DRIVER_CHOICES } from './url-drivers.js'
 import { UsageError } from './usage-error.js'
 
 /** A database named on the command line, connected through the driver its URL asks for. */
@@ -18,7 +16,8 @@ const ENV_PREFIX = 'TXKIT_DB_'
 
 /**
  * Reads `NAME=URL`, `NAME=env:VARIABLE`, or a bare `NAME` (then the URL is in `TXKIT_DB_<NAME>`,
- * upper-cased, with `-` and `.` as `_`), so that passwords can stay off the command line.
+ * upper-cased, with `-` and `.` as `_`), so that passwords can stay off the command line. A value
+ * that is wrong is never quoted, since it may hold a password; only a name before `=` is.
  */
 export function parseDatabaseSpec(spec: string): { name: string; url: string } {
   const equals = spec.indexOf('=')
@@ -26,7 +25,12 @@ export function parseDatabaseSpec(spec: string): { name: string; url: string } {
   try {
     validateDatabaseName(name)
   } catch (error) {
-    throw new UsageError(`--db ${redactUrl(spec)}: ${(error as Error).message}`)
+    // Before "=" is the name, unless it looks like a URL whose NAME= was left off.
+    throw new UsageError(
+      equals !== -1 && !/[:@/]/.test(name)
+        ? `--db: ${(error as Error).message}`
+        : `--db takes NAME=URL, NAME=env:VARIABLE or NAME: this value (not shown: it may hold a password) does not start with a name (1 to 64 letters, digits, "_", "." or "-") and "=", as in --db orders=postgres://…`,
+    )
   }
   let url: string | undefined
   let source: string
@@ -45,28 +49,40 @@ export function parseDatabaseSpec(spec: string): { name: string; url: string } {
       `--db ${name}: no URL (looked in ${source}). Give NAME=URL, NAME=env:VARIABLE, or set ${ENV_PREFIX}${name.toUpperCase()}.`,
     )
   }
-  try {
-    registerSecret(decodeURIComponent(new URL(url).password))
-  } catch {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || !URL.canParse(url)) {
     // Not echoed: what is not a URL may well be a password typed in the wrong place.
     throw new UsageError(
-      `--db ${name}: the value (from ${source}) is not a URL: give postgres://user:password@host:5432/db or mysql://…`,
+      `--db ${name}: the value (from ${source}) is not a URL: give one that starts with its scheme and //, such as postgres://app:…@db1:5432/orders or mysql://….`,
     )
   }
   return { name, url }
 }
 
-/** Opens a small pool for the URL with the driver its scheme names, with the CLI's timeouts. */
+/** How the CLI opens URLs: the drivers in order of preference (see `urlDriversOf`), its timeouts. */
+export interface OpenOptions {
+  readonly drivers: readonly UrlDriver[]
+  readonly connectTimeoutMs: number
+  readonly statementTimeoutMs: number
+}
+
+/**
+ * Opens a small pool for the URL with the first of `drivers` that takes its scheme and is
+ * installed, with the CLI's timeouts.
+ */
 export async function connect(
   name: string,
   url: string,
-  timeouts: { readonly connectTimeoutMs: number; readonly statementTimeoutMs: number },
+  { drivers, ...timeouts }: OpenOptions,
 ): Promise<ConnectedDatabase> {
   try {
-    const { database, close } = await openUrlDatabase(CLI_URL_DRIVERS, name, url, timeouts)
+    const { database, close } = await openUrlDatabase(drivers, name, url, timeouts)
     return { database, url, close }
   } catch (error) {
-    if (isConfigurationError(error)) throw new UsageError(`--db ${name}: ${error.message}`)
+    if (isConfigurationError(error)) {
+      throw new UsageError(
+        `--db ${name}: ${error.message}${error.cause instanceof UrlDriverMissing ? ` Or choose an installed driver: --driver takes ${DRIVER_CHOICES}.` : ''}`,
+      )
+    }
     throw error
   }
 }

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { isConfigurationError } from '../errors/configuration-error.js'
 import { errorMessage } from '../util/error-message.js'
+import { redactUrlsIn } from '../util/redact-url.js'
 import { cliLogger } from './cli-logger.js'
 import { OPTIONS, type Values } from './cli-options.js'
 import type { Command } from './command.js'
@@ -15,7 +16,6 @@ import { watchCommand } from './commands/watch-command.js'
 import { EXIT } from './exit-codes.js'
 import { openDatabases } from './open-databases.js'
 import { out } from './output.js'
-import { redact } from './redact.js'
 import { UsageError } from './usage-error.js'
 import { packageVersion } from './version.js'
 
@@ -36,7 +36,8 @@ Commands:
 Run txkit <command> --help for its options.
 Exit codes: 0 nothing left in doubt; 1 something failed or needs a person (another
 decision log, a missing table, malformed ids); 2 usage error; 3 work left for a later round
-(too young, a decision still open, a branch still attached to its session).
+(too young, a decision still open, a branch still attached to its session), and for status,
+anything in doubt that recover would finish now.
 txkit --version prints the version.`
 
 const COMMANDS: readonly Command[] = [
@@ -110,10 +111,12 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // A bad prefix or table name is found by the library: a usage error all the same.
     if (error instanceof UsageError || isConfigurationError(error)) {
-      process.stderr.write(`${redact(`txkit: ${error.message}`)}\nRun txkit --help for usage.\n`)
+      process.stderr.write(
+        `${redactUrlsIn(`txkit: ${error.message}`)}\nRun txkit --help for usage.\n`,
+      )
       process.exitCode = EXIT.usage
     } else {
-      process.stderr.write(`${redact(`txkit: ${errorMessage(error)}`)}\n`)
+      process.stderr.write(`${redactUrlsIn(`txkit: ${errorMessage(error)}`)}\n`)
       process.exitCode = 1
     }
   },

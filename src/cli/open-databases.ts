@@ -1,6 +1,7 @@
 import type { Values } from './cli-options.js'
-import { type ConnectedDatabase, connect, parseDatabaseSpec } from './connect.js'
+import { type ConnectedDatabase, connect, type OpenOptions, parseDatabaseSpec } from './connect.js'
 import { parseDuration } from './duration.js'
+import { checkDriversUsed, urlDriversOf } from './url-drivers.js'
 import { UsageError } from './usage-error.js'
 
 /** Connects every `--db`: at least one, each name once. */
@@ -13,11 +14,17 @@ export async function openDatabases(values: Values): Promise<ConnectedDatabase[]
     if (names.has(name)) throw new UsageError(`--db ${name} is given twice.`)
     names.add(name)
   }
-  return Promise.all(specs.map(({ name, url }) => connect(name, url, timeoutsOf(values))))
+  const options = openOptionsOf(values)
+  checkDriversUsed(
+    values,
+    specs.map(({ url }) => url),
+  )
+  return Promise.all(specs.map(({ name, url }) => connect(name, url, options)))
 }
 
-function timeoutsOf(values: Values) {
+function openOptionsOf(values: Values): OpenOptions {
   return {
+    drivers: urlDriversOf(values),
     connectTimeoutMs: parseDuration(values['connect-timeout'] ?? '10s', '--connect-timeout'),
     statementTimeoutMs: parseDuration(values['statement-timeout'] ?? '60s', '--statement-timeout'),
   }
@@ -45,7 +52,7 @@ export async function openStandbys(
   return Promise.all(
     specs.map(async ({ of, name, url }) => ({
       of,
-      standby: await connect(name, url, timeoutsOf(values)),
+      standby: await connect(name, url, openOptionsOf(values)),
     })),
   )
 }

@@ -57,15 +57,17 @@ export async function loadDriverPackage<Module>(name: string, scheme: string): P
   }
 }
 
-/** The scheme of a connection URL; a ConfigurationError (password redacted) when it has none. */
+/**
+ * The scheme of a connection URL. A value that is not `scheme://…` is a ConfigurationError that
+ * never quotes it: without its scheme, `user:password@host/db` reads as the scheme `user:`, and
+ * what is not a URL may be a password typed in the wrong place.
+ */
 export function urlScheme(url: string): string {
-  try {
-    return new URL(url).protocol.replace(/:$/, '')
-  } catch {
-    throw new ConfigurationError(
-      `"${redactUrl(url)}" is not a connection URL (postgres://user:password@host:5432/db or mysql://…).`,
-    )
-  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]
+  if (scheme !== undefined && URL.canParse(url)) return scheme.toLowerCase()
+  throw new ConfigurationError(
+    'The connection URL (not shown: it may hold a password) is not a URL: give one that starts with its scheme and //, such as postgres://app:…@db1:5432/orders or mysql://….',
+  )
 }
 
 /**

@@ -48,6 +48,12 @@ export interface PreflightExpectations {
   readonly concurrency: number | undefined
   /** Whether this database holds the deployment's decision records. */
   readonly holdsDecisions: boolean
+  /**
+   * Whether it keeps the decision of every transaction with a branch here (the only database
+   * holding decisions, and no fence table, which the parallel protocol would need): under the
+   * decision protocol its branch then commits in one phase and is never prepared.
+   */
+  readonly keepsEveryDecision: boolean
   /** The writers' prefix: transaction ids of ours start with it and a dot. */
   readonly prefix: string
 }

@@ -163,17 +163,7 @@ async function preparedTransactionFindings(
   )
   const maxPrepared = Number(rows[0]?.max_prepared)
   const maxConnections = Number(rows[0]?.max_connections)
-  if (maxPrepared === 0) {
-    return [
-      {
-        code: 'prepared-transactions-disabled',
-        severity: 'error',
-        message:
-          'max_prepared_transactions is 0 (PostgreSQL’s default): every PREPARE TRANSACTION fails, so no transaction with a branch here can commit.',
-        fix: `Set max_prepared_transactions to at least max_connections (${maxConnections}) in postgresql.conf and restart the server.`,
-      },
-    ]
-  }
+  if (maxPrepared === 0) return [preparedTransactionsDisabled(expected, maxConnections)]
   if (expected.concurrency !== undefined && maxPrepared < expected.concurrency) {
     return [
       {
@@ -185,4 +175,34 @@ async function preparedTransactionFindings(
     ]
   }
   return []
+}
+
+/**
+ * `max_prepared_transactions = 0`: PREPARE TRANSACTION fails, which matters only where a branch is
+ * prepared. The database keeping every decision of the decision protocol commits its own branch in
+ * one phase, so there it is a warning (what would fail is named); anywhere else an error.
+ */
+function preparedTransactionsDisabled(
+  expected: PreflightExpectations,
+  maxConnections: number,
+): Found {
+  const setting =
+    'max_prepared_transactions is 0 (PostgreSQL’s default): every PREPARE TRANSACTION fails here'
+  const fix = `Set max_prepared_transactions to at least max_connections (${maxConnections}) in postgresql.conf and restart the server.`
+  if (expected.keepsEveryDecision) {
+    return {
+      code: 'prepared-transactions-disabled',
+      severity: 'warning',
+      message: `${setting}. Transactions of the decision protocol still commit: this database keeps their decisions, and its own branch commits in one phase, without PREPARE. What needs a branch here prepared rolls back: the parallel and sequential protocols, and a transaction whose decision another database keeps (another decision log, or decisionDatabases).`,
+      fix: `Nothing while only the decision protocol runs with its decisions kept here. For anything else: ${fix}`,
+    }
+  }
+  return {
+    code: 'prepared-transactions-disabled',
+    severity: 'error',
+    message: expected.holdsDecisions
+      ? `${setting}. This database keeps decisions, so its branch of a transaction whose decision it keeps commits in one phase, without PREPARE; but a transaction whose decision another decision database keeps, or of the parallel protocol (fence tables), must prepare its branch here, and rolls back.`
+      : `${setting}, and every branch here must be prepared, since this database was not named as one that keeps decisions (--decision-log, --decision-databases; decisionLog, decisionDatabases): no transaction with a branch here can commit. (Only a database that keeps a transaction's decision commits its own branch of it in one phase, without PREPARE.)`,
+    fix,
+  }
 }

@@ -147,7 +147,13 @@ export async function checkDeployment(options: CheckDeploymentOptions): Promise<
         database,
         inspect(
           database,
-          { concurrency, holdsDecisions: logs.has(database.identity), prefix },
+          {
+            concurrency,
+            holdsDecisions: logs.has(database.identity),
+            keepsEveryDecision:
+              logs.size === 1 && logs.has(database.identity) && fenceTable === undefined,
+            prefix,
+          },
           logs.get(database.identity),
           fenceTable,
           maxClockSkew,

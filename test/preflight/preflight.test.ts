@@ -48,16 +48,20 @@ describe('checkDeployment', () => {
     )
     assert.match(cli.stdout, /fix: Set max_prepared_transactions/)
 
-    // txkit watch exports it as metrics and logs it once. Its decision table is there at start.
+    // txkit watch exports it as metrics and logs it once. The decisions are kept in "on" (so
+    // "off" must prepare its branches: an error), whose decision table is there at start.
     const watchedUrl = await disabled.createDatabase()
-    const watched = fixture.pg(watchedUrl, 'off')
-    await fixture.coordinator({ decisionLog: watched.db }).createDecisionLog()
+    const decisionsUrl = await servers.postgres.createDatabase()
+    const decisions = fixture.pg(decisionsUrl, 'on')
+    await fixture.coordinator({ decisionLog: decisions.db }).createDecisionLog()
     const watch = runningCli([
       'watch',
       '--db',
       `off=${watchedUrl}`,
+      '--db',
+      `on=${decisionsUrl}`,
       '--decision-log',
-      'off',
+      'on',
       '--interval',
       '200ms',
       '--metrics-port',
@@ -79,7 +83,7 @@ describe('checkDeployment', () => {
       )
       // The preflight runs again every 20 rounds: a finding new since the first run (the decision
       // table dropped) is logged by the rerun, at round 20; the old one is not logged again.
-      await watched.pool.query('DROP TABLE txkit_decision')
+      await decisions.pool.query('DROP TABLE txkit_decision')
       const rerun = /preflight: The decision table txkit_decision does not exist/
       await waitFor('the preflight rerun to log the missing decision table', 120_000, async () =>
         rerun.test(watch.stderr()),
@@ -495,7 +499,12 @@ describe('MySQL 8: XA RECOVER without XA_RECOVER_ADMIN', () => {
         { errno: 1227, sqlState: '42000' },
       )
     })
-    const expected = { concurrency: undefined, holdsDecisions: false, prefix: 'txkit' }
+    const expected = {
+      concurrency: undefined,
+      holdsDecisions: false,
+      keepsEveryDecision: false,
+      prefix: 'txkit',
+    }
     const unused = { acquire: () => Promise.reject(new Error('not used')) }
     const found = await mysqlPreflight.inspect(denied, expected, unused)
     assert.deepEqual(

@@ -6,10 +6,10 @@ import { createRelay } from '../../relay/relay.js'
 import type { RelayOptions } from '../../relay/relay-options.js'
 import { describeValue } from '../../util/describe-value.js'
 import { errorMessage } from '../../util/error-message.js'
+import { redactUrlsIn } from '../../util/redact-url.js'
 import { COMMON, DATABASE_HELP, TIMEOUT_HELP } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { EXIT } from '../exit-codes.js'
-import { redact } from '../redact.js'
 import { UsageError } from '../usage-error.js'
 
 /** `txkit relay`: publishes the outbox of every --db until SIGINT or SIGTERM. */
@@ -101,7 +101,7 @@ async function relay({ values, connected, logger }: CommandContext): Promise<num
   } catch (error) {
     await running.stop().catch(() => undefined)
     if (!isBrokerSetupError(error)) throw error
-    process.stderr.write(`${redact(`txkit relay: ${error.message}`)}\n`)
+    process.stderr.write(`${redactUrlsIn(`txkit relay: ${error.message}`)}\n`)
     return EXIT.usage
   }
   await new Promise((done) => stop.signal.addEventListener('abort', done, { once: true }))

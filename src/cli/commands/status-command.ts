@@ -8,7 +8,9 @@ export const statusCommand: Command = {
   help: `Usage: txkit status --db NAME=URL [--db …] [options]
 
 Lists our prepared transactions with their age, decision and what recover would do. Changes
-nothing. Exit code 1 when any is in doubt.
+nothing. Exit codes: 0 none in doubt; 3 some in doubt that recover would finish now or a later
+round will; 1 some that need a person (another decision log, a missing table, malformed ids) or
+a database that could not be scanned; 2 a usage error.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}

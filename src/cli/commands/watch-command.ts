@@ -2,6 +2,7 @@ import type { Database } from '../../database/database.js'
 import { createLock } from '../../lock/create-lock.js'
 import type { RecoveryReport } from '../../protocol/recovery-report.js'
 import { recover } from '../../recovery/recover.js'
+import { checkOptions } from '../../recovery/recover-options.js'
 import { errorMessage } from '../../util/error-message.js'
 import type { Logger } from '../../util/logger.js'
 import { sleep } from '../../util/sleep.js'
@@ -27,7 +28,7 @@ new findings are logged, all are served as txkit_preflight_* metrics.
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
 ${SELECTION_HELP}
-  --interval D           time between rounds (default 30s)
+  --interval D           time between rounds (default 30s, at least 10ms)
   --metrics-port N       serve /metrics (Prometheus) and /healthz on this port
   --metrics-host H       address to serve them on (default 127.0.0.1)`,
   options: new Set([
@@ -95,9 +96,20 @@ async function watchRound(
 /** `txkit watch` checks the setup at start and every so many rounds after. */
 const PREFLIGHT_EVERY_ROUNDS = 20
 
+/** The shortest `--interval`: rounds never run back to back, hammering the databases. */
+const MIN_INTERVAL_MS = 10
+
 async function watch({ values, connected, logger }: CommandContext): Promise<number> {
   const options = recoverOptions(values, connected)
+  // What every round would refuse (a bad --prefix, --table, --fence-table) is refused at start,
+  // as status and recover refuse it, instead of failing every round.
+  checkOptions(options)
   const interval = parseDuration(values.interval ?? '30s', '--interval')
+  if (interval < MIN_INTERVAL_MS) {
+    throw new UsageError(
+      `--interval is the pause between rounds: at least ${MIN_INTERVAL_MS}ms (30s by default).`,
+    )
+  }
   const metrics = new RecoveryMetrics(interval)
   const port = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port'])
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {

@@ -23,6 +23,9 @@ export class WatchPreflight {
       check = await checkDeployment({
         databases: this.#options.databases,
         ...(this.#options.decisionLog !== undefined && { decisionLog: this.#options.decisionLog }),
+        ...(this.#options.decisionDatabases !== undefined && {
+          decisionDatabases: this.#options.decisionDatabases,
+        }),
         ...(this.#options.prefix !== undefined && { prefix: this.#options.prefix }),
       })
     } catch (error) {
