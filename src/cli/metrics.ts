@@ -1,6 +1,8 @@
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { DeploymentCheck } from '../preflight/check-deployment.js'
 import { LEFT_REASONS, type RecoveryReport } from '../protocol/recovery-report.js'
+import { serveMetrics } from './metrics-server.js'
+import { labelSet, PrometheusText } from './prometheus-text.js'
 
 /** How many intervals may pass without a good round before `/healthz` answers 503. */
 const HEALTHY_INTERVALS = 3
@@ -95,22 +97,15 @@ export class RecoveryMetrics {
   }
 
   render(): string {
-    const lines: string[] = []
-    const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
-    }
-    const label = (key: string, value: string) => `{${key}="${value.replace(/["\\\n]/g, '_')}"}`
+    const text = new PrometheusText()
+    const metric = text.metric.bind(text)
+    const label = (key: string, value: string) => labelSet({ [key]: value })
     metric(
       'txkit_prepared_transactions',
       'gauge',
       'Prepared transactions of ours seen in the last scan, by database (server-wide lists count on the first database of a server).',
       [...this.#prepared].map(([database, count]) => [label('database', database), count]),
     )
-    const labels = (pairs: Record<string, string>) =>
-      `{${Object.entries(pairs)
-        .map(([key, value]) => `${key}="${value.replace(/["\\\n]/g, '_')}"`)
-        .join(',')}}`
     if (this.#preflight !== undefined) {
       const findings = this.#preflight.findings
       metric(
@@ -118,7 +113,7 @@ export class RecoveryMetrics {
         'gauge',
         'Findings of the last preflight (txkit check), 1 per finding, by database, code and severity.',
         findings.map((finding) => [
-          labels({ database: finding.database, code: finding.code, severity: finding.severity }),
+          labelSet({ database: finding.database, code: finding.code, severity: finding.severity }),
           1,
         ]),
       )
@@ -174,27 +169,17 @@ export class RecoveryMetrics {
     metric('txkit_recovery_last_round_duration_seconds', 'gauge', 'How long the last round took.', [
       ['', this.#lastRoundDurationSeconds],
     ])
-    return `${lines.join('\n')}\n`
+    return text.toString()
   }
 
   /** Serves /metrics and /healthz on 127.0.0.1:`port` (or `host`). */
-  serve(port: number, host = '127.0.0.1'): Promise<Server> {
-    const server = createServer((request, response) => {
-      if (request.url === '/metrics') {
-        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-        response.end(this.render())
-      } else if (request.url === '/healthz') {
-        const healthy = this.healthy
-        response.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain' })
-        response.end(healthy ? 'ok\n' : 'no good recovery round for several intervals\n')
-      } else {
-        response.writeHead(404)
-        response.end()
-      }
-    })
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => resolve(server))
+  serve(port: number, host?: string): Promise<Server> {
+    return serveMetrics(port, host, {
+      metrics: () => this.render(),
+      health: () => ({
+        healthy: this.healthy,
+        reason: 'no good recovery round for several intervals',
+      }),
     })
   }
 }

@@ -22,6 +22,12 @@ export interface RelayMetrics {
   readonly listening: number
   /** LISTENs begun (the first, and one after each lost connection). */
   readonly listens: number
+  /** `pending` and `oldestPendingAgeMs` of each database, at its last count. */
+  readonly databases: ReadonlyArray<{
+    readonly name: string
+    readonly pending: number
+    readonly oldestPendingAgeMs: number
+  }>
 }
 
 /**
@@ -68,6 +74,7 @@ export class RelayCounters {
       notifiedPasses: this.notifiedPasses,
       listening: this.listening,
       listens: this.listens,
+      databases: [...this.pending].map(([name, counts]) => ({ name, ...counts })),
     }
   }
 }

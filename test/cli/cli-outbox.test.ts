@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
+import { freePort } from '../../harness/free-port.js'
 import { runCli, runningCli } from '../../harness/run-cli.js'
 import { stopTestServers, type TestServer, testPostgres } from '../../harness/test-databases.js'
 import { createCoordinator } from '../../src/index.js'
@@ -135,12 +136,15 @@ describe('txkit outbox and relay commands', () => {
     assert.match(status.stdout, /^a: 3 pending \(oldest [\d.]+m?s\), 0 delivered, 0 dead$/m)
 
     const published = join(directory, 'published.txt')
+    const port = await freePort()
     const relay = runningCli([
       'relay',
       '--db',
       `a=${url}`,
       '--config',
       config('one', published, [refused as string]),
+      '--metrics-port',
+      String(port),
     ])
     for (let i = 0; i < 400 && publishedIds(published).length < 2; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50))
@@ -157,6 +161,14 @@ describe('txkit outbox and relay commands', () => {
     }
     assert.deepEqual(publishedIds(published).slice(2).sort(), [...more].sort())
     assert.ok(await relay.until(/txkit relay: batch done/))
+    // What Prometheus scrapes: the counters, and each database's pending messages.
+    const scraped = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    assert.match(scraped, /^txkit_outbox_published_total 4$/m)
+    assert.match(scraped, /^txkit_outbox_dead_lettered_total 1$/m)
+    assert.match(scraped, /^txkit_outbox_pending\{database="a"\} \d+$/m)
+    assert.match(scraped, /^# TYPE txkit_outbox_oldest_pending_age_seconds gauge$/m)
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 404)
+    assertNoSecret(scraped)
     assert.equal(await relay.stop(), 0, relay.stderr())
     assert.match(relay.stderr(), /txkit relay: done/)
     assertNoSecret(relay.stderr())
@@ -202,6 +214,10 @@ describe('txkit outbox and relay commands', () => {
       [['outbox', 'status', '--db', `a=${url}`, '--state', 'dead'], /does not take --state/],
       [['outbox', 'list', '--db', `a=${url}`, '--state', 'gone'], /--state takes pending/],
       [['relay', '--db', `a=${url}`], /needs --config/],
+      [
+        ['relay', '--db', `a=${url}`, '--config', 'x.mjs', '--metrics-port', 'ninety'],
+        /--metrics-port takes a port number/,
+      ],
       [
         ['relay', '--db', `a=${url}`, '--config', join(directory, 'missing.mjs')],
         /could not be loaded/,

@@ -10,6 +10,8 @@ import { redactUrlsIn } from '../../util/redact-url.js'
 import { COMMON, DATABASE_HELP, TIMEOUT_HELP } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { EXIT } from '../exit-codes.js'
+import { listeningPort, metricsPort, serveMetrics } from '../metrics-server.js'
+import { relayMetricsText } from '../relay-metrics-text.js'
 import { UsageError } from '../usage-error.js'
 
 /** `txkit relay`: publishes the outbox of every --db until SIGINT or SIGTERM. */
@@ -35,8 +37,11 @@ Exit code 2 when the config, an outbox table or a broker is wrong (the message s
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
   --config FILE          the module exporting the relay's outbox and brokers
+  --metrics-port N       serve /metrics (Prometheus: txkit_outbox_pending, …_oldest_pending_age_seconds,
+                         …_published_total, …_failed_total, …_dead_lettered_total, …) on this port
+  --metrics-host H       address to serve them on (default 127.0.0.1)
   --json                 log JSON lines instead of text`,
-  options: new Set([...COMMON, 'config']),
+  options: new Set([...COMMON, 'config', 'metrics-port', 'metrics-host']),
   run: relay,
 }
 
@@ -85,6 +90,7 @@ async function relay({ values, connected, logger }: CommandContext): Promise<num
   if (values.config === undefined) {
     throw new UsageError('txkit relay needs --config FILE: the outbox and the brokers.')
   }
+  const port = metricsPort(values['metrics-port'])
   const databases = Object.fromEntries(connected.map(({ database }) => [database.name, database]))
   const config = await loadConfig(values.config, databases)
   const running = createRelay({
@@ -104,9 +110,19 @@ async function relay({ values, connected, logger }: CommandContext): Promise<num
     process.stderr.write(`${redactUrlsIn(`txkit relay: ${error.message}`)}\n`)
     return EXIT.usage
   }
+  const server =
+    port === undefined
+      ? undefined
+      : await serveMetrics(port, values['metrics-host'], {
+          metrics: () => relayMetricsText(running.metrics),
+        })
+  if (server !== undefined && port !== undefined) {
+    logger.info?.({ port: listeningPort(server, port) }, 'txkit relay: serving /metrics')
+  }
   await new Promise((done) => stop.signal.addEventListener('abort', done, { once: true }))
   logger.info?.({}, 'txkit relay: stopping after the current batch')
   await running.stop()
+  await new Promise((done) => server?.close(done) ?? done(undefined))
   const { published, failed, deadLettered } = running.metrics
   logger.info?.({ published, failed, deadLettered }, 'txkit relay: done')
   return EXIT.done

@@ -11,6 +11,7 @@ import type { Command, CommandContext } from '../command.js'
 import { parseDuration } from '../duration.js'
 import { EXIT } from '../exit-codes.js'
 import { RecoveryMetrics } from '../metrics.js'
+import { listeningPort, metricsPort } from '../metrics-server.js'
 import { recoverOptions } from '../recover-options.js'
 import { UsageError } from '../usage-error.js'
 import { WatchPreflight } from './watch-preflight.js'
@@ -111,15 +112,11 @@ async function watch({ values, connected, logger }: CommandContext): Promise<num
     )
   }
   const metrics = new RecoveryMetrics(interval)
-  const port = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port'])
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
-    throw new UsageError('--metrics-port takes a port number.')
-  }
+  const port = metricsPort(values['metrics-port'])
   const server = port === undefined ? undefined : await metrics.serve(port, values['metrics-host'])
-  if (server) {
-    const address = server.address()
+  if (server && port !== undefined) {
     logger.info?.(
-      { port: typeof address === 'object' && address ? address.port : port },
+      { port: listeningPort(server, port) },
       'txkit watch: serving /metrics and /healthz',
     )
   }
