@@ -10,6 +10,7 @@ export {
   type TransactionStatus,
 } from './commit/distributed-transaction.js'
 export type { TransactionOutbox } from './commit/transaction-outbox.js'
+export type { TransactionResult } from './commit/transaction-result.js'
 export type { Database } from './database/database.js'
 export type { HeldSession } from './database/held-session.js'
 export {

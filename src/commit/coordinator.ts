@@ -4,7 +4,6 @@ import { ConfigurationError } from '../errors/configuration-error.js'
 import { TransactionRolledBackError } from '../errors/transaction-rolled-back-error.js'
 import type { OutboxDefinition } from '../message/outbox-options.js'
 import type { CheckDeploymentOptions, DeploymentCheck } from '../preflight/check-deployment.js'
-import { COMMIT_OPTIONS, checkAcknowledge } from '../protocol/acknowledge.js'
 import { type BackgroundCommitStats, BackgroundCommits } from '../protocol/background-commits.js'
 import type { BranchHandle } from '../protocol/branch.js'
 import type { CommitOptions } from '../protocol/commit-result.js'
@@ -13,7 +12,6 @@ import type { TransactionRun } from '../protocol/transaction-run.js'
 import type { DecisionLog } from '../records/decision-log.js'
 import type { FenceTable } from '../records/fence-table.js'
 import { startSpan } from '../tracing/span.js'
-import { checkOptionNames } from '../util/check-option-names.js'
 import { errorMessage } from '../util/error-message.js'
 import { type CommitProtocolName, newGtrid } from '../xid/xid.js'
 import { checkCoordinator } from './check-coordinator.js'
@@ -32,6 +30,12 @@ import {
 import { DistributedTransaction } from './distributed-transaction.js'
 import { abandon, openBranch } from './open-branch.js'
 import { PROTOCOLS } from './protocols.js'
+import {
+  checkTransactionOptions,
+  runTransaction,
+  type TransactionResult,
+  type TransactionWork,
+} from './transaction-result.js'
 
 export { type AtLeastOne, type BranchesOf, COORDINATOR_OPTIONS, type CoordinatorOptions }
 
@@ -239,7 +243,8 @@ export class Coordinator implements AsyncDisposable {
   /**
    * Runs `work` in a transaction over `databases`: commits everywhere when it returns, rolls back
    * everywhere when it throws (and rethrows). Two names on one database share one branch.
-   * `options.acknowledge` overrides the coordinator's for this commit.
+   * `options.acknowledge` overrides the coordinator's for this commit. Resolves to what `work`
+   * returned; {@link transactionResult} also gives the commit's report.
    *
    * @throws TransactionRolledBackError nothing was committed anywhere; safe to retry.
    * @throws OutcomeUnknownError the outcome cannot be known here; recovery finishes it.
@@ -254,34 +259,36 @@ export class Coordinator implements AsyncDisposable {
    */
   async transaction<Databases extends Record<string, AnyDatabase>, Result>(
     databases: Databases & AtLeastOne<Databases>,
-    work: (
-      branches: BranchesOf<Databases>,
-      transaction: DistributedTransaction<BranchesOf<Databases>>,
-    ) => Promise<Result>,
+    work: TransactionWork<Databases, Result>,
     options?: CommitOptions,
   ): Promise<Result> {
-    if (options !== undefined) {
-      checkOptionNames(options, COMMIT_OPTIONS, 'transaction()')
-      if (options.acknowledge !== undefined) checkAcknowledge(options.acknowledge, this.protocol)
-    }
-    const transaction = await this.begin(databases)
-    let result: Result
-    try {
-      result = await work(transaction.branches, transaction)
-    } catch (error) {
-      if (transaction.status === 'active') await transaction.rollbackAfter(error)
-      throw error
-    }
-    if (transaction.status === 'active') {
-      try {
-        await transaction.commit(options)
-      } catch (error) {
-        // Refused before it began (the transaction can only be rolled back): roll it back.
-        if (transaction.status === 'active') await transaction.rollbackAfter(error)
-        throw error
-      }
-    }
-    return result
+    checkTransactionOptions(options, this.protocol, 'transaction()')
+    return (await runTransaction(await this.begin(databases), work, options)).value
+  }
+
+  /**
+   * {@link transaction}, resolving to `{ value, result }`: what `work` returned and the commit's
+   * report. Acknowledged at the decision, `result.pending` lists the branches still being
+   * committed in the background and `result.completion` resolves once they are. Throws as
+   * {@link transaction} does.
+   *
+   * @example
+   * ```ts
+   * const { value: id, result } = await coordinator.transactionResult(
+   *   { accounts, ledger },
+   *   async ({ accounts, ledger }) => placeOrder(accounts, ledger),
+   *   { acknowledge: 'decision' },
+   * )
+   * void result?.completion?.then((final) => log(final.pending)) // left to recovery, if any
+   * ```
+   */
+  async transactionResult<Databases extends Record<string, AnyDatabase>, Result>(
+    databases: Databases & AtLeastOne<Databases>,
+    work: TransactionWork<Databases, Result>,
+    options?: CommitOptions,
+  ): Promise<TransactionResult<Result>> {
+    checkTransactionOptions(options, this.protocol, 'transactionResult()')
+    return runTransaction(await this.begin(databases), work, options)
   }
 
   /**

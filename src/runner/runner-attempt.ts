@@ -12,24 +12,37 @@ let savepoints = 0
 
 /**
  * One attempt of an operation on `target`: in a savepoint of the caller's transaction, or in a
- * transaction of its own on a session of the pool. `noted.database` names the database for the
- * attempt's log record and span as soon as it is known.
+ * transaction of its own on a session of the pool. `noted` says, as soon as it is known, which
+ * database the attempt runs on: its name (none for a held session) and its kind (`PostgreSQL` …).
  */
 export async function runAttempt<Result>(
   target: ResolvedTarget,
   settings: OperationSettings,
-  noted: { database: string },
+  noted: AttemptDatabase,
   operation: (session: RunnerSession) => Promise<Result> | Result,
 ): Promise<Result> {
   if (target.kind === 'transaction') {
     // The caller's session: theirs to keep, never released here.
     const session = await target.session
-    noted.database = session.dialect.name
+    note(noted, session)
     return inSavepoint(session, settings, operation)
   }
   const session = await target.open()
-  noted.database = session.dialect.name
+  note(noted, session)
   return standalone(session, settings, operation)
+}
+
+/** Which database an attempt runs on, for its log record and span. */
+export interface AttemptDatabase {
+  /** The database's name; undefined for a held session (and until the session is known). */
+  name: string | undefined
+  /** The database's kind, from its runner dialect (`PostgreSQL`, `MariaDB` …). */
+  kind: string
+}
+
+function note(noted: AttemptDatabase, session: RunnerSession): void {
+  noted.name = session.database
+  noted.kind = session.dialect.name
 }
 
 /**

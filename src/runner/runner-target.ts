@@ -9,6 +9,8 @@ import type { BranchHandle } from '../protocol/branch.js'
 export interface RunnerSession {
   readonly connection: DriverConnection
   readonly dialect: RunnerDialect
+  /** The database's name (`pgDatabase(pool, { name })`); absent for a held session, which has none. */
+  readonly database?: string
   /** The value handed to the operation: the driver's connection, the branch handle, the database. */
   readonly exposed: unknown
 }
@@ -52,6 +54,7 @@ function fromDatabase(database: Database): ResolvedTarget {
         return {
           connection,
           dialect: await dialectOf(database, connection),
+          database: database.name,
           exposed: connection.raw,
         }
       } catch (error) {
@@ -110,6 +113,7 @@ function resolveTxkitTarget(target: object): ResolvedTarget {
       session: dialectOf(handle.database, connection).then((dialect) => ({
         connection,
         dialect,
+        database: handle.database.name,
         exposed: handle,
       })),
     }

@@ -6,14 +6,14 @@ import { ConfigurationError } from '../errors/configuration-error.js'
 import { RetryTransactionError } from '../errors/retry-transaction-error.js'
 import { RunAbortedError } from '../errors/run-aborted-error.js'
 import type { BranchHandle } from '../protocol/branch.js'
-import { startSpan } from '../tracing/span.js'
+import { type SpanAttributes, startSpan } from '../tracing/span.js'
 import { backoffDelay } from '../util/backoff.js'
 import { checkOptionNames } from '../util/check-option-names.js'
 import { describeValue } from '../util/describe-value.js'
 import { errorMessage } from '../util/error-message.js'
 import { type Logger, silentLogger } from '../util/logger.js'
 import { sleep } from '../util/sleep.js'
-import { runAttempt } from './runner-attempt.js'
+import { type AttemptDatabase, runAttempt } from './runner-attempt.js'
 import {
   duration,
   RUN_OPTIONS,
@@ -130,7 +130,7 @@ export class Runner {
       if (signal?.aborted) throw aborted(name, signal, lastError)
       const started = performance.now()
       const context: OperationContext = { name, attempt, signal }
-      const noted = { database: 'unknown' }
+      const noted: AttemptDatabase = { name: undefined, kind: 'unknown' }
       const span = startSpan('txkit.run.attempt', {
         'txkit.run.name': name,
         'txkit.run.attempt': attempt,
@@ -139,18 +139,17 @@ export class Runner {
         const value = await runAttempt(resolved, settings, noted, (session) =>
           operation(session.exposed as SessionOf<Target>, context),
         )
-        const { database } = noted
-        span?.set({ 'txkit.database': database })
+        span?.set(databaseAttributes(noted))
         span?.end()
         this.#logger.info?.(
-          { name, database, attempt, elapsedMs: elapsed(started) },
+          { name, database: noted.kind, attempt, elapsedMs: elapsed(started) },
           `txkit: ${name} done`,
         )
         return value
       } catch (error) {
         lastError = error
         const { transient, code } = classifyError(error)
-        span?.set({ 'txkit.database': noted.database, 'txkit.run.transient': transient })
+        span?.set({ ...databaseAttributes(noted), 'txkit.run.transient': transient })
         span?.end(error)
         const final =
           !transient ||
@@ -160,7 +159,7 @@ export class Runner {
           error instanceof ConfigurationError
         const record = {
           name,
-          database: noted.database,
+          database: noted.kind,
           attempt,
           transient,
           ...(code !== undefined && { code }),
@@ -186,6 +185,17 @@ function aborted(name: string, signal: AbortSignal, lastError: unknown): RunAbor
     signal.reason,
     lastError,
   )
+}
+
+/**
+ * A run attempt's span names its database as the commit spans do, `txkit.database` the database's
+ * name (none for a held session), and its kind apart, as OpenTelemetry's `db.system` (`postgresql` …).
+ */
+function databaseAttributes(noted: AttemptDatabase): SpanAttributes {
+  return {
+    'db.system': noted.kind.toLowerCase(),
+    ...(noted.name !== undefined && { 'txkit.database': noted.name }),
+  }
 }
 
 function elapsed(started: number): number {

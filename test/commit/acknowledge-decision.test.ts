@@ -135,6 +135,50 @@ describe("acknowledge: 'decision'", () => {
     assert.deepEqual(coordinator.backgroundCommits, { inFlight: 0, finished: 1, leftToRecovery: 0 })
   })
 
+  test("transactionResult(): the callback form gives its value and the background commit's pending branches and completion", async (t) => {
+    const held = heldCommits(t)
+    const { a, b, coordinator } = await twoDatabases({ acknowledge: 'commit', onStep: held.onStep })
+    const { value, result } = await coordinator.transactionResult(
+      { a: a.db, b: b.db },
+      async (branches) => {
+        await mark('r1').run(branches.a)
+        await mark('r1').run(branches.b)
+        return 'order-r1'
+      },
+      { acknowledge: 'decision' },
+    )
+    assert.equal(value, 'order-r1')
+    assert.ok(result?.completion !== undefined, 'acknowledged at the decision')
+    assert.deepEqual(
+      result.pending.map((branch) => [branch.names[0], branch.state]),
+      [['b', 'prepared']],
+    )
+    await waitFor('the background commit to reach the gate', 60_000, () =>
+      Promise.resolve(held.reached.length === 1),
+    )
+    assert.deepEqual(held.reached, [result.gtrid])
+    assert.deepEqual(await pgPrepared(b.pool), [result.branches[1]?.xid])
+    assert.deepEqual(await marks(b.pool), [])
+    held.open()
+    const final = await result.completion
+    assert.deepEqual(final.pending, [])
+    assert.ok(final.branches.every((branch) => branch.state === 'committed'))
+    assert.deepEqual(await marks(b.pool), ['r1'])
+    assert.deepEqual(await pgPrepared(b.pool), [])
+    // Work that ends the transaction itself: its own commit() had the report.
+    const own = await coordinator.transactionResult({ a: a.db }, async (_branches, tx) => {
+      await tx.rollback()
+      return 'rolled back by the work'
+    })
+    assert.deepEqual(own, { value: 'rolled back by the work', result: undefined })
+    await assert.rejects(
+      coordinator.transactionResult({ a: a.db }, async () => 1, {
+        acknowledge: 'at-once' as 'decision',
+      }),
+      (error: unknown) => isConfigurationError(error) && /acknowledge must be/.test(String(error)),
+    )
+  })
+
   test('a write of a row the background commit still holds waits for it, then sees the committed row', async (t) => {
     const held = heldCommits(t)
     const { a, b, coordinator } = await twoDatabases({ onStep: held.onStep })

@@ -189,12 +189,44 @@ describe('OpenTelemetry spans', () => {
     const [attempt] = spansNamed('txkit.run.attempt')
     assert.equal(attempt?.attributes['txkit.run.name'], 'traced-op')
     assert.equal(attempt?.attributes['txkit.run.attempt'], 1)
+    // The same meaning as on the commit spans: the database's name; its kind apart.
+    assert.equal(attempt?.attributes['txkit.database'], 'a')
+    assert.equal(attempt?.attributes['db.system'], 'postgresql')
 
     await fixture.coordinator({ decisionLog: a.db }).createDecisionLog()
     await recover({ databases: [a.db, b.db], decisionLog: a.db, minAge: 0 })
     const [round] = spansNamed('txkit.recovery.round')
     assert.equal(round?.attributes['txkit.recovery.committed'], 0)
     assert.equal(round?.attributes['txkit.transaction.prefix'], 'txkit')
+    assertNoSecrets()
+  })
+
+  test("a runner attempt on a branch names the branch's database; a value the server quotes reaches no span", async () => {
+    const { a, b } = await twoDatabases()
+    await b.pool.query('CREATE TABLE amounts (n integer)')
+    const coordinator = fixture.coordinator({ decisionLog: a.db })
+    await coordinator.createDecisionLog()
+    const runner = createRunner({ maxRetries: 0 })
+    exporter.reset()
+    // PostgreSQL refuses the value quoting it: invalid input syntax for type integer: "hunter2".
+    await assert.rejects(
+      coordinator.transaction({ a: a.db, b: b.db }, async (branches) => {
+        await branches.a.query('INSERT INTO marks VALUES ($1)', ['kept-out'])
+        await runner.run(
+          branches.b,
+          (branch) => branch.query('INSERT INTO amounts VALUES ($1)', [SECRET_PASSWORD]),
+          { name: 'traced-branch' },
+        )
+      }),
+      (error: unknown) => error instanceof Error && error.message.includes(SECRET_PASSWORD),
+    )
+    const [attempt] = spansNamed('txkit.run.attempt')
+    assert.equal(attempt?.attributes['txkit.database'], 'b')
+    assert.equal(attempt?.attributes['db.system'], 'postgresql')
+    assert.equal(attempt?.status.code, 2)
+    assert.match(attempt?.status.message ?? '', /invalid input syntax for type integer: "…"/)
+    const [transaction] = spansNamed('txkit.transaction')
+    assert.equal(transaction?.attributes['txkit.transaction.outcome'], 'rolled-back')
     assertNoSecrets()
   })
 })
