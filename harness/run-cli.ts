@@ -9,13 +9,19 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs the `txkit` command line and collects what it printed. */
+/**
+ * Runs the `txkit` command line and collects what it printed. `killAfterMs`: a command still
+ * running then is killed, and its code is null (for commands that should exit at once).
+ */
 export function runCli(
   args: readonly string[],
   env: Record<string, string> = {},
+  killAfterMs?: number,
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = startCli(args, env)
+    const timer =
+      killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
     let stdout = ''
     let stderr = ''
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -25,7 +31,10 @@ export function runCli(
       stderr += chunk.toString()
     })
     child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
   })
 }
 

@@ -5,30 +5,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../../harness/file-servers.js'
-import { type CliResult, runCli, startCli } from '../../harness/run-cli.js'
+import { runCli } from '../../harness/run-cli.js'
 
 const servers = serversForFile({ mariadb: false })
 const { fixture } = servers
-
-/** Runs a command that should exit at once; still running after `ms`, it is killed: code null. */
-function runWithin(args: readonly string[], ms: number): Promise<CliResult> {
-  const child = startCli(args)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    }),
-  )
-}
 
 describe('txkit watch checks its options at start', () => {
   test('a bad --prefix, --table or --fence-table: exit 2 with the message status gives', async () => {
@@ -44,7 +24,7 @@ describe('txkit watch checks its options at start', () => {
       const status = await runCli(['status', ...selection, ...bad])
       assert.equal(status.code, 2, status.stderr)
       assert.match(status.stderr, message)
-      const watch = await runWithin(['watch', ...selection, ...bad, '--interval', '50ms'], 20_000)
+      const watch = await runCli(['watch', ...selection, ...bad, '--interval', '50ms'], {}, 20_000)
       assert.equal(watch.code, 2, `watch ${bad.join(' ')} still ran: ${watch.stderr}`)
       assert.equal(watch.stderr, status.stderr)
     }
@@ -53,7 +33,11 @@ describe('txkit watch checks its options at start', () => {
   test('--interval below 10ms (0 would run rounds back to back): exit 2 naming the minimum', async () => {
     const a = await fixture.markedPg(servers.postgres, 'a')
     for (const interval of ['0', '0ms', '5ms']) {
-      const watch = await runWithin(['watch', '--db', `a=${a.url}`, '--interval', interval], 20_000)
+      const watch = await runCli(
+        ['watch', '--db', `a=${a.url}`, '--interval', interval],
+        {},
+        20_000,
+      )
       assert.equal(watch.code, 2, `--interval ${interval} still ran: ${watch.stderr}`)
       assert.match(
         watch.stderr,
