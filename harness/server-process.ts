@@ -1,5 +1,5 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { killGroup, trackChild, untrackDirectory } from './cleanup.js'
 import { waitFor } from './wait-for.js'
 
@@ -57,13 +57,22 @@ export class ServerProcess {
     }
   }
 
-  /** Kills the server and its workers with SIGKILL, as a crash would. */
+  /**
+   * Kills the server with SIGKILL, as a crash would, and waits until its workers are gone too.
+   * PostgreSQL's workers are process-group leaders of their own, so the signal reaches only the
+   * postmaster: the workers end once they notice it died, and a server started on the same data
+   * before the last one ends refuses to start ("pre-existing shared memory block is still in use").
+   */
   async kill(): Promise<void> {
     const child = this.#child
     if (child === undefined || !this.#running) return
+    const workers = child.pid === undefined ? [] : descendants(child.pid)
     const exited = new Promise((resolve) => child.once('exit', resolve))
     killGroup(child, 'SIGKILL')
     await exited
+    await waitFor(`the workers of ${this.#options.description} to end`, 30_000, async () =>
+      workers.every((pid) => !alive(pid)),
+    )
   }
 
   /** Starts the server again on the same data directory and port (with another command line). */
@@ -85,5 +94,42 @@ export class ServerProcess {
     }
     rmSync(this.#options.directory, { recursive: true, force: true })
     untrackDirectory(this.#options.directory)
+  }
+}
+
+/** Every process below `pid`, read from Linux's /proc (each task's `children`), children before their own. */
+function descendants(pid: number): number[] {
+  const found: number[] = []
+  const visit = (parent: number) => {
+    let tasks: string[] = []
+    try {
+      tasks = readdirSync(`/proc/${parent}/task`)
+    } catch {
+      return
+    }
+    for (const task of tasks) {
+      let children = ''
+      try {
+        children = readFileSync(`/proc/${parent}/task/${task}/children`, 'utf8')
+      } catch {
+        continue
+      }
+      for (const each of children.split(/\s+/).filter(Boolean).map(Number)) {
+        found.push(each)
+        visit(each)
+      }
+    }
+  }
+  visit(pid)
+  return found
+}
+
+/** Whether process `pid` still exists (a zombie counts as gone: it holds no memory). */
+function alive(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
+    return state !== undefined && state !== 'Z' && state !== 'X'
+  } catch {
+    return false
   }
 }
