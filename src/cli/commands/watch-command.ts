@@ -24,8 +24,9 @@ export const watchCommand: Command = {
 
 Recovers every interval until SIGINT or SIGTERM (the current round finishes first). Several
 watch processes can run: a lock on the decision database (or the first database) lets one work
-per round. Logs one line per round. Runs txkit check's inspection at start and every 20 rounds:
-new findings are logged, all are served as txkit_preflight_* metrics.
+per round. Logs one line per round, and a long round's progress every 5 s. Runs txkit check's
+inspection at start and every 20 rounds: new findings are logged, all are served as
+txkit_preflight_* metrics.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
