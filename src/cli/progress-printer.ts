@@ -11,7 +11,7 @@ export interface ProgressPrinterOptions {
   readonly line?: StatusLine
   /** Milliseconds between two records (a terminal's line is redrawn every 100 ms at most). */
   readonly everyMs: number
-  /** A round shorter than this prints nothing: small runs stay quiet. */
+  /** A round whose transactions are finished within this prints nothing: small runs stay quiet. */
   readonly quietMs: number
 }
 
@@ -62,7 +62,7 @@ export function progressPrinter(
   const redrawMs = Math.min(100, everyMs)
   let printedAt: number | undefined
   return (progress) => {
-    const { done, total, committed, rolledBack, left, failed, elapsedMs, finishingMs } = progress
+    const { done, total, committed, rolledBack, left, failed, finishingMs } = progress
     const perSecond = finishingMs > 0 ? (done * 1000) / finishingMs : 0
     const toGoMs = perSecond > 0 ? ((total - done) * 1000) / perSecond : undefined
     const record = (): void =>
@@ -85,10 +85,12 @@ export function progressPrinter(
       else record()
       return
     }
-    if (elapsedMs < quietMs) return
-    if (printedAt !== undefined && elapsedMs - printedAt < (line ? redrawMs : everyMs)) return
-    if (line === undefined && printedAt === undefined && elapsedMs < everyMs) return
-    printedAt = elapsedMs
+    // Timed from the plan, not the round's start: a sequential round's wait between its two scans
+    // (minAge, 15 s by default) is not a long round to show.
+    if (finishingMs < quietMs) return
+    if (printedAt !== undefined && finishingMs - printedAt < (line ? redrawMs : everyMs)) return
+    if (line === undefined && printedAt === undefined && finishingMs < everyMs) return
+    printedAt = finishingMs
     if (line === undefined) {
       record()
       return
