@@ -3,6 +3,26 @@ import { fileURLToPath } from 'node:url'
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
 
+/** Single-quotes a word for `sh`. */
+const quoted = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`
+
+/**
+ * Runs the `txkit` command line on a terminal: under util-linux's `script`, whose pseudo-terminal
+ * is the command's stdout and stderr both (so `stdout` holds both, with `\r\n` line ends).
+ */
+export function runCliOnTerminal(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  const command = [process.execPath, cli, ...args].map(quoted).join(' ')
+  return collect(
+    spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  )
+}
+
 export interface CliResult {
   readonly code: number | null
   readonly stdout: string
@@ -18,8 +38,11 @@ export function runCli(
   env: Record<string, string> = {},
   killAfterMs?: number,
 ): Promise<CliResult> {
+  return collect(startCli(args, env), killAfterMs)
+}
+
+function collect(child: ChildProcess, killAfterMs?: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = startCli(args, env)
     const timer =
       killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
     let stdout = ''
@@ -31,7 +54,8 @@ export function runCli(
       stderr += chunk.toString()
     })
     child.on('error', reject)
-    child.on('exit', (code) => {
+    // 'close': after the output is read to its end (a terminal's may come after the exit).
+    child.on('close', (code) => {
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
@@ -58,8 +82,8 @@ export interface RunningCli {
 }
 
 /** Starts a long-running command (such as `watch`) and collects its stderr. */
-export function runningCli(args: readonly string[]): RunningCli {
-  const child = startCli(args)
+export function runningCli(args: readonly string[], env: Record<string, string> = {}): RunningCli {
+  const child = startCli(args, env)
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString()

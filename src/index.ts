@@ -176,6 +176,7 @@ export type {
 export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './records/decision-log.js'
 export { createOutboxTables, type OutboxTableOptions } from './records/outbox-tables.js'
 export { type RecoverOptions, recover } from './recovery/recover.js'
+export type { RecoveryProgress } from './recovery/recovery-progress.js'
 export {
   checkOutboxTables,
   collectOutboxGarbage,

@@ -16,6 +16,7 @@ import { watchCommand } from './commands/watch-command.js'
 import { EXIT } from './exit-codes.js'
 import { openDatabases } from './open-databases.js'
 import { out } from './output.js'
+import { stderrLine } from './status-line.js'
 import { UsageError } from './usage-error.js'
 import { packageVersion } from './version.js'
 
@@ -95,7 +96,8 @@ async function main(argv: readonly string[]): Promise<number> {
     out(chosen.help)
     return EXIT.done
   }
-  const logger = cliLogger(values.json === true, (line) => process.stderr.write(line))
+  // Through the status line: a log line is printed above a progress line being redrawn.
+  const logger = cliLogger(values.json === true, (line) => stderrLine.print(line))
   const connected = await openDatabases(values)
   try {
     return await chosen.run({ values, positionals, connected, logger })

@@ -16,6 +16,7 @@ import { describeValue } from '../util/describe-value.js'
 import { type Logger, silentLogger } from '../util/logger.js'
 import { DEFAULT_PREFIX, validatePrefix } from '../xid/deployment-prefix.js'
 import type { IdKind } from '../xid/xid.js'
+import type { RecoveryProgress } from './recovery-progress.js'
 
 export interface RecoverOptions {
   /**
@@ -66,6 +67,12 @@ export interface RecoverOptions {
    * until no coordinator may still record a commit for them.
    */
   readonly maxTransactionDuration?: number
+  /**
+   * Told how far the round is: once its plan is made (`done: 0` of `total`), after every
+   * transaction, and at the end (`final: true`). Not throttled (print at most every so often);
+   * a callback that throws is logged once and never stops the round.
+   */
+  readonly onProgress?: (progress: RecoveryProgress) => void
 }
 
 export const DEFAULT_MIN_AGE_MS = 15_000
@@ -84,6 +91,7 @@ export const RECOVER_OPTIONS: ReadonlySet<string> = new Set([
   'lockTimeout',
   'maxTransactionDuration',
   'fenceTable',
+  'onProgress',
 ])
 
 export function checkOptions(options: RecoverOptions): Settings {
@@ -91,6 +99,11 @@ export function checkOptions(options: RecoverOptions): Settings {
     throw new ConfigurationError('recover() needs an options object with the databases.')
   }
   checkOptionNames(options, RECOVER_OPTIONS, 'recover()')
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new ConfigurationError(
+      `onProgress must be a function, not ${describeValue(options.onProgress)}.`,
+    )
+  }
   const databases = Array.isArray(options.databases)
     ? options.databases
     : Object.values(options.databases ?? {})

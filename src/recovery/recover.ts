@@ -16,6 +16,7 @@ import { sleep } from '../util/sleep.js'
 import { collectGarbage } from './collect-garbage.js'
 import { groupBy, type Scan, scan, stableGroups } from './prepared-scan.js'
 import { checkOptions, type RecoverOptions } from './recover-options.js'
+import { ProgressCounter } from './recovery-progress.js'
 import { WorkShares } from './work-shares.js'
 
 /**
@@ -41,7 +42,7 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
     'txkit.recovery.dry_run': settings.dryRun,
   })
   try {
-    const report = await recoverRound(settings)
+    const report = await recoverRound(settings, options.onProgress)
     span?.set({
       'txkit.recovery.committed': report.counts.committed,
       'txkit.recovery.rolled_back': report.counts.rolledBack,
@@ -120,9 +121,13 @@ function readAhead(items: readonly RecoveryWork[]): void {
   for (const [rows, gtrids] of wanted) rows.request(gtrids)
 }
 
-async function recoverRound(settings: Settings): Promise<RecoveryReport> {
+async function recoverRound(
+  settings: Settings,
+  onProgress: RecoverOptions['onProgress'],
+): Promise<RecoveryReport> {
   const started = Date.now()
   const { decisionLogs, logger, signal } = settings
+  const progress = new ProgressCounter(onProgress, started, logger)
   // Old decision rows are read before the scan: once a commit decision exists, its prepared
   // branches only ever disappear, so a row whose branches the later scan does not find is finished.
   const oldRows = new Map(
@@ -136,6 +141,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
   let work: RecoveryWork[] = plan.work
   const transactions: TransactionRecovery[] = []
   let aborted = false
+  progress.planned(work.length)
 
   const runOne = async ({ group, run }: RecoveryWork): Promise<void> => {
     if (signal?.aborted) {
@@ -145,6 +151,7 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     const result = await run().catch((error: unknown) => failedTransaction(group, error))
     transactions.push(result)
     log(logger, result)
+    progress.handled(result)
   }
   // The share locks live in the first decision log that has locks; every worker configured alike
   // picks the same one.
@@ -194,7 +201,10 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
     }
     for (const { group, kind } of shares.skipped) {
       // A staged row without prepared branches is the other worker's to resolve: nothing to say.
-      if (group.length === 0) continue
+      if (group.length === 0) {
+        progress.handled(undefined)
+        continue
+      }
       const result = leftAlone(
         group,
         kind,
@@ -203,11 +213,13 @@ async function recoverRound(settings: Settings): Promise<RecoveryReport> {
       )
       transactions.push(result)
       log(logger, result)
+      progress.handled(result)
     }
   } else {
     readAhead(work)
     await mapConcurrent(work, settings.concurrency, runOne)
   }
+  progress.finished()
 
   let decisionsDeleted = 0
   if (!settings.dryRun && !aborted) {

@@ -10,6 +10,8 @@ export const recoverCommand: Command = {
 Finishes every in-doubt transaction once: commits on a 'C' decision, rolls back on 'A', records
 'A' when there is no decision and the coordinator is gone. Never touches transactions with
 another prefix. Safe to run from several places at once and while writers are live.
+A long round shows its progress on stderr (stdout keeps only the report): a line redrawn in
+place on a terminal, else a count record every 2 s (JSON with --json).
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}

@@ -4,7 +4,9 @@ import type { CommandContext } from '../command.js'
 import { EXIT } from '../exit-codes.js'
 import { formatRecovery, formatStatus } from '../format-report.js'
 import { out } from '../output.js'
+import { progressPrinter, progressTimes } from '../progress-printer.js'
 import { recoverOptions } from '../recover-options.js'
+import { stderrLine } from '../status-line.js'
 
 /** Reasons that only time resolves: the next round (or a later one) finishes these. */
 const LEFT_FOR_LATER = new Set([
@@ -26,10 +28,20 @@ export async function recoverOnce(
   command: 'status' | 'recover',
 ): Promise<number> {
   const options = recoverOptions(values, connected)
+  // A long round shows how far it is on stderr (stdout keeps only the report): a line redrawn in
+  // place on a terminal, else a count record every 2 s (a JSON line with --json).
+  const terminal = process.stderr.isTTY === true && values.json !== true
+  const onProgress = progressPrinter({
+    label: `txkit ${command}`,
+    logger,
+    ...(terminal && { line: stderrLine }),
+    ...progressTimes(2000, 1000),
+  })
   const report = await recover({
     ...options,
     dryRun: command === 'status' || options.dryRun === true,
     logger,
+    onProgress,
   })
   if (values.json) out(JSON.stringify(report, null, 2))
   else out(command === 'status' ? formatStatus(report) : formatRecovery(report))

@@ -12,6 +12,7 @@ import { parseDuration } from '../duration.js'
 import { EXIT } from '../exit-codes.js'
 import { RecoveryMetrics } from '../metrics.js'
 import { listeningPort, metricsPort } from '../metrics-server.js'
+import { progressPrinter, progressTimes } from '../progress-printer.js'
 import { recoverOptions } from '../recover-options.js'
 import { UsageError } from '../usage-error.js'
 import { WatchPreflight } from './watch-preflight.js'
@@ -23,8 +24,9 @@ export const watchCommand: Command = {
 
 Recovers every interval until SIGINT or SIGTERM (the current round finishes first). Several
 watch processes can run: a lock on the decision database (or the first database) lets one work
-per round. Logs one line per round. Runs txkit check's inspection at start and every 20 rounds:
-new findings are logged, all are served as txkit_preflight_* metrics.
+per round. Logs one line per round, and a long round's progress every 5 s. Runs txkit check's
+inspection at start and every 20 rounds: new findings are logged, all are served as
+txkit_preflight_* metrics.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
@@ -135,8 +137,14 @@ async function watch({ values, connected, logger }: CommandContext): Promise<num
   for (let round = 0; !stop.signal.aborted; round++) {
     if (round % PREFLIGHT_EVERY_ROUNDS === 0) await preflight.run()
     if (roundLock !== undefined && lockDatabase !== undefined) {
+      // A long round logs how far it is every 5 s.
+      const onProgress = progressPrinter({
+        label: 'txkit watch',
+        logger,
+        ...progressTimes(5000, 5000),
+      })
       await watchRound(logger, roundLock, lockDatabase, metrics, () =>
-        recover({ ...options, logger }),
+        recover({ ...options, logger, onProgress }),
       )
     }
     // sleep() removes its abort listener each time: nothing accumulates over the rounds.
