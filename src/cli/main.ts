@@ -11,6 +11,7 @@ import { initCommand } from './commands/init-command.js'
 import { outboxCommand } from './commands/outbox-command.js'
 import { recoverCommand } from './commands/recover-command.js'
 import { relayCommand } from './commands/relay-command.js'
+import { showCommand } from './commands/show-command.js'
 import { statusCommand } from './commands/status-command.js'
 import { watchCommand } from './commands/watch-command.js'
 import { EXIT } from './exit-codes.js'
@@ -27,6 +28,7 @@ Usage: txkit <command> [options]
 Commands:
   init      create the decision table
   status    show our prepared transactions and what recover would do
+  show      one transaction: its branches, its decision, and what it blocks
   recover   finish in-doubt transactions once, print what was done
   watch     recover every interval, serve Prometheus metrics
   check     inspect every database before the first transaction: settings, tables
@@ -43,6 +45,7 @@ txkit --version prints the version.`
 const COMMANDS: readonly Command[] = [
   initCommand,
   statusCommand,
+  showCommand,
   recoverCommand,
   watchCommand,
   checkCommand,
