@@ -98,6 +98,7 @@ async function main(argv: readonly string[]): Promise<number> {
     out(chosen.help)
     return EXIT.done
   }
+  chosen.checkPositionals?.(positionals)
   const logger = cliLogger(values.json === true, (line) => process.stderr.write(line))
   const connected = await openDatabases(values)
   try {

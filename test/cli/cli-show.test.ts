@@ -218,6 +218,18 @@ describe('txkit show', () => {
     const bad = await runCli(['show', 'not-an-id', ...db])
     assert.equal(bad.code, 2, bad.stdout + bad.stderr)
     assert.match(bad.stderr, /is not a txkit transaction id: a txkit transaction id is <prefix>\./)
+    // Refused before any database is connected: exit 2 even when one is unreachable.
+    const unreachable = await runCli([
+      'show',
+      'txkit.nope',
+      '--db',
+      'x=postgres://someone:s3cret-pw@127.0.0.1:1/x',
+    ])
+    assert.equal(unreachable.code, 2, unreachable.stdout + unreachable.stderr)
+    assert.doesNotMatch(unreachable.stdout + unreachable.stderr, /s3cret-pw/)
+    const help = await runCli(['show', '--help'])
+    assert.equal(help.code, 0)
+    assert.match(help.stdout, /^Usage: txkit show <gtrid>/)
     const none = await runCli(['show', ...db])
     assert.equal(none.code, 2)
     assert.match(none.stderr, /txkit show takes one transaction id/)

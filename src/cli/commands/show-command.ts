@@ -51,10 +51,12 @@ ${TIMEOUT_HELP}
     'prefix',
   ]),
   positionals: true,
+  checkPositionals: checkGtrid,
   run: show,
 }
 
-async function show({ values, positionals, connected }: CommandContext): Promise<number> {
+/** One argument, a txkit transaction id: checked before any database is connected. */
+function checkGtrid(positionals: readonly string[]): string {
   if (positionals.length !== 1) {
     throw new UsageError(`txkit show takes one transaction id (${positionals.length} given).`)
   }
@@ -62,6 +64,11 @@ async function show({ values, positionals, connected }: CommandContext): Promise
   if (parseGtrid(gtrid) === undefined) {
     throw new UsageError(`"${gtrid.slice(0, 80)}" is not a txkit transaction id: ${GTRID_SHAPE}.`)
   }
+  return gtrid
+}
+
+async function show({ values, positionals, connected }: CommandContext): Promise<number> {
+  const gtrid = checkGtrid(positionals)
   const decisionLog = decisionDatabaseOf(values, connected)
   const decisionDatabases = decisionDatabasesOption(values, connected)
   const detail = await showTransaction({
