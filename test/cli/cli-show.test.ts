@@ -2,6 +2,7 @@
  * `txkit show <gtrid>`: what an operator reads of one in-doubt transaction, on real servers.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
@@ -210,6 +211,54 @@ describe('txkit show', () => {
         assert.ok(!output.stdout.includes(password) && !output.stderr.includes(password))
       }
     }
+  })
+
+  test('a sequential transaction prepared by hand: no decision kept, its age from the prepare, nothing waiting', async () => {
+    const a = await fixture.markedPg(servers.postgres, 'a')
+    const b = await fixture.markedPg(servers.postgres, 'b')
+    const gtrid = `seq:${randomBytes(8).toString('hex')}`
+    for (const [index, database] of [a, b].entries()) {
+      const client = await database.pool.connect()
+      await client.query('BEGIN')
+      await client.query(`INSERT INTO marks VALUES ('seq-${index}')`)
+      await client.query(`PREPARE TRANSACTION '${gtrid}:2:${index}'`)
+      client.release()
+    }
+    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, ...DRIVERS.slice(0, 2)]
+    const shown = await runCli(['show', gtrid, ...db])
+    assert.equal(shown.code, 3, shown.stdout + shown.stderr)
+    assert.match(shown.stdout, /^ {2}protocol {3}sequential$/m)
+    assert.match(shown.stdout, /^ {2}began {6}unknown \(a sequential id carries no time\)$/m)
+    assert.match(shown.stdout, /^ {2}decision {3}none kept \(sequential protocol\)$/m)
+    assert.match(shown.stdout, /^Branch 0 of 2 on a: PREPARED$/m)
+    assert.match(shown.stdout, /^Branch 1 of 2 on b: PREPARED$/m)
+    assert.match(shown.stdout, /^ {2}waiting {6}no session waits for it$/m)
+    const json = await runCli(['show', `${gtrid}:2:1`, ...db, '--json'])
+    assert.equal(json.code, 3, json.stderr)
+    const detail = JSON.parse(json.stdout)
+    assert.equal(detail.gtrid, gtrid, 'a branch id names its transaction')
+    assert.equal(detail.startedAt, undefined)
+    assert.ok(detail.ageMs >= 0 && detail.ageMs < 120_000, String(detail.ageMs))
+    assert.equal(detail.decision.kept, 'none')
+    assert.match(detail.decision.note, /records no decision/)
+    assert.deepEqual(
+      detail.branches.map((branch: { database: string; index: number }) => [
+        branch.database,
+        branch.index,
+      ]),
+      [
+        ['a', 0],
+        ['b', 1],
+      ],
+    )
+    const otherPrefix = await runCli(['show', gtrid, ...db, '--prefix', 'billing'])
+    assert.equal(otherPrefix.code, 2, otherPrefix.stdout + otherPrefix.stderr)
+    assert.match(otherPrefix.stderr, /prefix is "seq", not the prefix "billing"/)
+    await a.pool.query(`ROLLBACK PREPARED '${gtrid}:2:0'`)
+    await b.pool.query(`ROLLBACK PREPARED '${gtrid}:2:1'`)
+    const after = await runCli(['show', gtrid, ...db])
+    assert.equal(after.code, 0, after.stdout + after.stderr)
+    assert.match(after.stdout, /No branch and no decision found/)
   })
 
   test('a bad id is a usage error saying what an id looks like; an unknown one says nothing was found', async () => {
