@@ -73,8 +73,11 @@ export interface TransactionDetail {
   readonly startedAt?: number
   /** How old it is (ms): since its start, else since its first branch was prepared; if known. */
   readonly ageMs?: number
-  /** `in-doubt`: a branch is prepared; `finished`: none is (or none was ever found). */
-  readonly state: 'in-doubt' | 'finished'
+  /**
+   * `in-doubt`: a branch is prepared; `finished`: none is (or none was ever found); `unknown`: none
+   * was found, but a database could not be read.
+   */
+  readonly state: 'in-doubt' | 'finished' | 'unknown'
   readonly branches: readonly ShownBranch[]
   readonly decision: ShownDecision
   readonly databases: readonly ShownDatabase[]
@@ -135,7 +138,12 @@ export async function showTransaction(options: ShowOptions): Promise<Transaction
     protocol: id.kind,
     ...(id.startedAt !== undefined && { startedAt: id.startedAt }),
     ...(since !== undefined && { ageMs: Math.max(0, Date.now() - since) }),
-    state: branches.length > 0 ? 'in-doubt' : 'finished',
+    state:
+      branches.length > 0
+        ? 'in-doubt'
+        : found.databases.some((each) => each.state === 'error')
+          ? 'unknown'
+          : 'finished',
     branches,
     decision: shownDecision,
     databases: found.databases,

@@ -276,6 +276,23 @@ describe('txkit show', () => {
     ])
     assert.equal(unreachable.code, 2, unreachable.stdout + unreachable.stderr)
     assert.doesNotMatch(unreachable.stdout + unreachable.stderr, /s3cret-pw/)
+    // A database that cannot be read: exit 1, and nothing is called finished.
+    const unread = await runCli([
+      'show',
+      'txkit:4f9c2a1b0e3d7788',
+      '--db',
+      'x=postgres://someone:s3cret-pw@127.0.0.1:1/x',
+      ...DRIVERS.slice(0, 2),
+      '--connect-timeout',
+      '2s',
+      '--json',
+    ])
+    assert.equal(unread.code, 1, unread.stdout + unread.stderr)
+    assert.doesNotMatch(unread.stdout + unread.stderr, /s3cret-pw/)
+    const unreadDetail = JSON.parse(unread.stdout)
+    assert.equal(unreadDetail.state, 'unknown')
+    assert.equal(unreadDetail.databases[0].state, 'error')
+    assert.match(unreadDetail.databases[0].error, /127\.0\.0\.1:1/)
     const help = await runCli(['show', '--help'])
     assert.equal(help.code, 0)
     assert.match(help.stdout, /^Usage: txkit show <gtrid>/)

@@ -15,6 +15,12 @@ const OUTCOMES = {
   S: "'S': staged (parallel protocol: recovery turns it into 'C' if every branch is prepared, else 'A')",
 } as const
 
+const STATES = {
+  'in-doubt': (branches: number) => `IN DOUBT: ${branches} branch(es) prepared`,
+  finished: () => 'finished: no branch prepared',
+  unknown: () => 'UNKNOWN: no branch found, but a database could not be read',
+} as const
+
 /**
  * `txkit show <gtrid>`: one transaction's branches per database, its decision and where it is
  * kept, its protocol and age, and what it blocks. Changes nothing.
@@ -96,7 +102,7 @@ export function formatDetail(detail: TransactionDetail): string {
     `  protocol   ${detail.protocol === 'decision' ? 'decision (or parallel: the same ids)' : 'sequential'}`,
     `  began      ${detail.startedAt === undefined ? 'unknown (a sequential id carries no time)' : new Date(detail.startedAt).toISOString()}`,
     `  age        ${detail.ageMs === undefined ? 'unknown' : age(detail.ageMs)}`,
-    `  state      ${detail.state === 'in-doubt' ? `IN DOUBT: ${detail.branches.length} branch(es) prepared` : 'finished: no branch prepared'}`,
+    `  state      ${STATES[detail.state](detail.branches.length)}`,
     `  decision   ${decisionText(detail)}`,
   ]
   const { decision } = detail
