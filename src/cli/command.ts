@@ -21,6 +21,11 @@ export interface Command {
   readonly options: ReadonlySet<string>
   /** Whether it takes words after its name (a sub-command); checked by the command itself. */
   readonly positionals?: boolean
+  /**
+   * Refuses bad words after its name before any database is connected, so that a usage error is
+   * exit 2 even when a database is unreachable.
+   */
+  checkPositionals?(positionals: readonly string[]): void
   /** Runs it; answers the exit code (see `exit-codes.ts`). */
   run(context: CommandContext): Promise<number>
 }

@@ -1,6 +1,7 @@
 import type { RecoveryReport, TransactionRecovery } from '../protocol/recovery-report.js'
 
-function age(ms: number | undefined): string {
+/** A duration as `status` prints it: 151ms, 2.5s, 12m, 3h; `?` when unknown. */
+export function age(ms: number | undefined): string {
   if (ms === undefined) return '?'
   if (ms < 1000) return `${Math.round(ms)}ms`
   if (ms < 120_000) return `${(ms / 1000).toFixed(1)}s`

@@ -11,6 +11,7 @@ import { initCommand } from './commands/init-command.js'
 import { outboxCommand } from './commands/outbox-command.js'
 import { recoverCommand } from './commands/recover-command.js'
 import { relayCommand } from './commands/relay-command.js'
+import { showCommand } from './commands/show-command.js'
 import { statusCommand } from './commands/status-command.js'
 import { watchCommand } from './commands/watch-command.js'
 import { EXIT } from './exit-codes.js'
@@ -28,6 +29,7 @@ Usage: txkit <command> [options]
 Commands:
   init      create the decision table
   status    show our prepared transactions and what recover would do
+  show      one transaction: its branches, its decision, and what it blocks
   recover   finish in-doubt transactions once, print what was done
   watch     recover every interval, serve Prometheus metrics
   check     inspect every database before the first transaction: settings, tables
@@ -44,6 +46,7 @@ txkit --version prints the version.`
 const COMMANDS: readonly Command[] = [
   initCommand,
   statusCommand,
+  showCommand,
   recoverCommand,
   watchCommand,
   checkCommand,
@@ -96,6 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
     out(chosen.help)
     return EXIT.done
   }
+  chosen.checkPositionals?.(positionals)
   // Through the status line: a log line is printed above a progress line being redrawn.
   const logger = cliLogger(values.json === true, (line) => stderrLine.print(line))
   const connected = await openDatabases(values)

@@ -8,6 +8,7 @@ import type { LockDialect } from './lock-dialect.js'
 import type { OutboxDialect } from './outbox-dialect.js'
 import type { OutboxStoreDialect } from './outbox-store-dialect.js'
 import type { PreflightDialect } from './preflight-dialect.js'
+import type { PreparedDetailDialect } from './prepared-detail.js'
 import type { PreparedList } from './prepared-list.js'
 import type { RunnerDialect } from './runner-dialect.js'
 import type { TransactionGuard } from './transaction-guard.js'
@@ -62,6 +63,8 @@ export interface Dialect
   readonly inbox?: InboxDialect
   /** What a relay and `txkit outbox` do with the outbox's rows; absent where none can be held. */
   readonly outboxStore?: OutboxStoreDialect
+  /** Who prepared a prepared transaction and when, its locks and its waiters (`txkit show`). */
+  readonly preparedDetail?: PreparedDetailDialect
   /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */
   readonly preflight?: PreflightDialect
   /**

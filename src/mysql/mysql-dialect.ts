@@ -9,6 +9,7 @@ import { mysqlLockDialect } from './mysql-lock-dialect.js'
 import { mysqlOutbox } from './mysql-outbox.js'
 import { mysqlOutboxStore } from './mysql-outbox-store.js'
 import { mysqlPreflight } from './mysql-preflight.js'
+import { mysqlPreparedDetail } from './mysql-prepared-detail.js'
 import { mysqlPreparedList } from './mysql-prepared-list.js'
 import { mysqlRunnerDialect } from './mysql-runner-dialect.js'
 import { mysqlTransactionGuard } from './mysql-transaction-guard.js'
@@ -29,6 +30,7 @@ export const mysqlDialect: Dialect = {
   inbox: mysqlInbox,
   outboxStore: mysqlOutboxStore,
   preflight: mysqlPreflight,
+  preparedDetail: mysqlPreparedDetail,
   async runnerDialect(connection) {
     return mysqlRunnerDialect(await queryFlavour(connection))
   },

@@ -8,6 +8,7 @@ import { postgresLockDialect } from './postgres-lock-dialect.js'
 import { postgresOutbox } from './postgres-outbox.js'
 import { postgresOutboxStore } from './postgres-outbox-store.js'
 import { postgresPreflight } from './postgres-preflight.js'
+import { postgresPreparedDetail } from './postgres-prepared-detail.js'
 import { postgresPreparedList } from './postgres-prepared-list.js'
 import { postgresRunnerDialect } from './postgres-runner-dialect.js'
 import { postgresTransactionGuard } from './postgres-transaction-guard.js'
@@ -27,6 +28,7 @@ export const postgresDialect: Dialect = {
   inbox: postgresInbox,
   outboxStore: postgresOutboxStore,
   preflight: postgresPreflight,
+  preparedDetail: postgresPreparedDetail,
   async runnerDialect() {
     return postgresRunnerDialect
   },

@@ -163,3 +163,45 @@ function checked(xid: OurXid): OurXid | MalformedXid {
   }
   return xid
 }
+
+/** What a txkit transaction id looks like, for messages that refuse one. */
+export const GTRID_SHAPE =
+  'a txkit transaction id is <prefix>.<9 base-36 time chars><16 hex>[.<decision log>] (decision and parallel protocols, e.g. txkit.0mwtqq4x0bb385a28af7b04f0.orders) or <prefix>:<16 hex> (sequential, e.g. txkit:4f9c2a1b0e3d7788), the prefix 1–8 lowercase letters; a branch id adds .<count>.<index> (:<count>:<index>)'
+
+/**
+ * The transaction a global id (or one of its branch ids) names, or undefined when `text` is
+ * neither. The prefix is the id's own.
+ *
+ * @example
+ * ```ts
+ * parseGtrid('txkit:4f9c2a1b0e3d7788')?.kind       // 'sequential'
+ * parseGtrid('txkit:4f9c2a1b0e3d7788:3:1')?.gtrid  // 'txkit:4f9c2a1b0e3d7788'
+ * parseGtrid('hello')                              // undefined
+ * ```
+ */
+export function parseGtrid(text: string):
+  | {
+      readonly kind: IdKind
+      readonly prefix: string
+      readonly gtrid: string
+      readonly startedAt?: number
+      readonly decisionLog?: string
+    }
+  | undefined {
+  const prefix = /^([a-z]{1,8})[.:]/.exec(text)?.[1]
+  if (prefix === undefined) return undefined
+  for (const candidate of [text, branchXid(text, 1, 0)]) {
+    const parsed = parseXid(candidate, prefix)
+    if (parsed.kind === 'decision' || parsed.kind === 'sequential') {
+      const { kind, gtrid, startedAt, decisionLog } = parsed
+      return {
+        kind,
+        prefix,
+        gtrid,
+        ...(startedAt !== undefined && { startedAt }),
+        ...(decisionLog !== undefined && { decisionLog }),
+      }
+    }
+  }
+  return undefined
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { branchXid, isConfigurationError, parseXid, validatePrefix } from '../../src/index.js'
-import { newGtrid } from '../../src/xid/xid.js'
+import { newGtrid, parseGtrid } from '../../src/xid/xid.js'
 
 describe('transaction ids', () => {
   test('decision ids round-trip with their fields and start time', () => {
@@ -84,6 +84,35 @@ describe('transaction ids', () => {
     const parsed = parseXid('sxr:4f9c2a1b0e3d7788:2:2', 'sxr')
     assert.equal(parsed.kind, 'malformed')
     assert.match((parsed as { reason: string }).reason, /index 2 is not below the branch count 2/)
+  })
+})
+
+describe('a transaction id given by an operator (txkit show)', () => {
+  test('a global id or one of its branch ids names the transaction; anything else is refused', () => {
+    const gtrid = newGtrid('decision', 'billing', Date.UTC(2026, 0, 1), 'ledger')
+    assert.deepEqual(parseGtrid(gtrid), {
+      kind: 'decision',
+      prefix: 'billing',
+      gtrid,
+      startedAt: Date.UTC(2026, 0, 1),
+      decisionLog: 'ledger',
+    })
+    assert.equal(parseGtrid(branchXid(gtrid, 3, 2))?.gtrid, gtrid)
+    assert.deepEqual(parseGtrid('sxr:4f9c2a1b0e3d7788:3:1'), {
+      kind: 'sequential',
+      prefix: 'sxr',
+      gtrid: 'sxr:4f9c2a1b0e3d7788',
+    })
+    for (const bad of [
+      '',
+      'hello',
+      'sxr:zz',
+      'sxr:4f9c2a1b0e3d7788:3:3',
+      'Billing.x',
+      gtrid.slice(0, 20),
+    ]) {
+      assert.equal(parseGtrid(bad), undefined, bad)
+    }
   })
 })
 
