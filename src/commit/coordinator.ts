@@ -204,9 +204,11 @@ export class Coordinator implements AsyncDisposable {
     // same tick as the branches' connections (see StagingConnection).
     const along = groups.length > 1 ? rules.takeAlong() : undefined
     const opened = await Promise.allSettled([...opening, along ?? Promise.resolve()])
-    const failure = opened.find((result) => result.status === 'rejected')
+    const failed = opened.findIndex((result) => result.status === 'rejected')
+    const failure = opened[failed]
     beginSpan?.end(failure === undefined ? undefined : (failure as PromiseRejectedResult).reason)
     if (failure !== undefined) {
+      const where = groups[failed]?.database.name // none: the protocol's connection taken along
       const reason = (failure as PromiseRejectedResult).reason
       run.span?.set({ 'txkit.transaction.outcome': 'rolled-back' })
       run.span?.end(reason)
@@ -215,7 +217,7 @@ export class Coordinator implements AsyncDisposable {
       throw new TransactionRolledBackError(
         gtrid,
         run.branches.map((branch) => branch.report()),
-        `Transaction ${gtrid} could not begin: ${errorMessage(reason)}`,
+        `Transaction ${gtrid} could not begin${where === undefined ? '' : ` on "${where}"`}: ${errorMessage(reason)}`,
         { cause: reason },
       )
     }
