@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../../harness/file-servers.js'
+import { prepareBacklog } from '../../harness/prepared-backlog.js'
 import { runCli, runningCli } from '../../harness/run-cli.js'
 import { leaveInDoubt } from '../../harness/run-crash-coordinator.js'
 import { startPostgres } from '../../harness/test-databases.js'
@@ -165,16 +166,7 @@ describe('several recovery processes at once', () => {
       (_, index) =>
         `split.${(Date.now() - 60_000).toString(36).padStart(9, '0')}${index.toString(16).padStart(16, '0')}`,
     )
-    const client = await b.pool.connect()
-    try {
-      for (const gtrid of gtrids) {
-        await client.query('BEGIN')
-        await client.query('INSERT INTO marks (tx) VALUES ($1)', [gtrid])
-        await client.query(`PREPARE TRANSACTION '${gtrid}.2.1'`)
-      }
-    } finally {
-      client.release()
-    }
+    await prepareBacklog(b.pool, gtrids)
     await a.pool.query(
       `INSERT INTO txkit_decision (gtrid, outcome, participants) SELECT g, 'C', '["a","b"]' FROM unnest($1::varchar[]) g`,
       [gtrids],

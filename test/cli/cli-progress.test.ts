@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
 import { serversForFile } from '../../harness/file-servers.js'
+import { prepareBacklog } from '../../harness/prepared-backlog.js'
 import { runCli, runCliOnTerminal, runningCli } from '../../harness/run-cli.js'
 import { startPostgres, type TestServer } from '../../harness/test-databases.js'
 
@@ -38,16 +39,7 @@ async function backlog(count: number): Promise<string[]> {
     { length: count },
     (_, index) => `${prefix}.${started}${index.toString(16).padStart(16, '0')}`,
   )
-  const client = await b.pool.connect()
-  try {
-    for (const gtrid of gtrids) {
-      await client.query('BEGIN')
-      await client.query('INSERT INTO marks (tx) VALUES ($1)', [gtrid])
-      await client.query(`PREPARE TRANSACTION '${gtrid}.2.1'`)
-    }
-  } finally {
-    client.release()
-  }
+  await prepareBacklog(b.pool, gtrids)
   await a.pool.query(
     `INSERT INTO txkit_decision (gtrid, outcome, participants) SELECT g, 'C', '["a","b"]' FROM unnest($1::varchar[]) g`,
     [gtrids],

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { serversForFile } from '../../harness/file-servers.js'
+import { prepareBacklog } from '../../harness/prepared-backlog.js'
 import { type RecoveryProgress, recover } from '../../src/index.js'
 
 const servers = serversForFile({ mariadb: false })
@@ -19,16 +20,7 @@ describe('recover() onProgress', () => {
       { length: 20 },
       (_, index) => `onprog.${started}${index.toString(16).padStart(16, '0')}`,
     )
-    const client = await b.pool.connect()
-    try {
-      for (const gtrid of gtrids) {
-        await client.query('BEGIN')
-        await client.query('INSERT INTO marks (tx) VALUES ($1)', [gtrid])
-        await client.query(`PREPARE TRANSACTION '${gtrid}.2.1'`)
-      }
-    } finally {
-      client.release()
-    }
+    await prepareBacklog(b.pool, gtrids)
     // Half committed, half rolled back.
     await a.pool.query(
       `INSERT INTO txkit_decision (gtrid, outcome, participants)
