@@ -216,7 +216,16 @@ async function recordDecision(
   detail: TransactionDetail,
   settings: ReturnType<typeof checkOptions>,
 ): Promise<{ recorded: 'C' | 'A' | 'S' | null; refusal?: string }> {
-  const participants = JSON.stringify([...new Set(detail.branches.map((each) => each.database))])
+  // 'A' as recovery writes it (the databases); 'C' as a coordinator does (a name per branch index).
+  const count = Math.max(detail.branches[0]?.count ?? 0, ...detail.branches.map((b) => b.index + 1))
+  const participants = JSON.stringify(
+    decision === 'rollback'
+      ? [...new Set(detail.branches.map((each) => each.database))]
+      : Array.from(
+          { length: count },
+          (_, index) => detail.branches.find((each) => each.index === index)?.database ?? '',
+        ),
+  )
   const { dialect } = decisionLog.database
   const answer = await withConnection(decisionLog.database, (connection) =>
     decision === 'rollback'

@@ -3,6 +3,7 @@
  * servers (PostgreSQL and MariaDB), recorded in the decision log first and audited.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import type { Pool as MysqlPool } from 'mysql2/promise'
 import type pg from 'pg'
@@ -286,6 +287,95 @@ describe('txkit resolve', () => {
     assert.match(forced.stdout, /: HEURISTIC: committed$/m)
     assert.equal(await decisionRow(a, gtrid), 'C')
     assert.deepEqual(await balances(b, m), [90, 110])
+  })
+
+  test('sequential ids keep no decision: the choice is applied when every branch is prepared, and is heuristic when one is prepared nowhere', async () => {
+    const a = await fixture.markedPg(servers.postgres, 'a')
+    const b = await fixture.markedPg(servers.postgres, 'b')
+    const prepare = async (gtrid: string, which: readonly number[]) => {
+      for (const index of which) {
+        const client = await (index === 0 ? a : b).pool.connect()
+        await client.query('BEGIN')
+        await client.query(`INSERT INTO marks VALUES ('${gtrid}-${index}')`)
+        await client.query(`PREPARE TRANSACTION '${gtrid}:2:${index}'`)
+        client.release()
+      }
+    }
+    const marks = async (gtrid: string) =>
+      (
+        await Promise.all(
+          [a, b].map((each) =>
+            each.pool.query('SELECT 1 FROM marks WHERE tx LIKE $1', [`${gtrid}-%`]),
+          ),
+        )
+      ).map((result) => result.rows.length)
+    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, ...DRIVERS.slice(0, 2)]
+    const whole = `seq:${randomBytes(8).toString('hex')}`
+    await prepare(whole, [0, 1])
+    // No decision database: where the audit goes must be said.
+    const noAuditDb = await runCli(['resolve', whole, ...db, '--commit', '--reason', 'r'])
+    assert.equal(noAuditDb.code, 2, noAuditDb.stdout + noAuditDb.stderr)
+    assert.match(noAuditDb.stderr, /--audit-db/)
+    assert.equal((await runCli(['init', ...db, '--audit', '--audit-db', 'a'])).code, 0)
+    const committed = await runCli([
+      'resolve',
+      whole,
+      ...db,
+      '--commit',
+      '--reason',
+      'r',
+      '--audit-db',
+      'a',
+    ])
+    assert.equal(committed.code, 0, committed.stdout + committed.stderr)
+    assert.match(committed.stdout, /: RESOLVED: committed$/m)
+    assert.match(committed.stdout, /^ {2}decision {3}none kept \(sequential protocol\)$/m)
+    assert.deepEqual(await marks(whole), [1, 1])
+
+    const half = `seq:${randomBytes(8).toString('hex')}`
+    await prepare(half, [1])
+    const refused = await runCli([
+      'resolve',
+      half,
+      ...db,
+      '--rollback',
+      '--reason',
+      'r',
+      '--audit-db',
+      'a',
+    ])
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr)
+    assert.match(
+      refused.stdout,
+      /risk {7}branch\(es\) 0 of 2 are prepared on none of the databases given/,
+    )
+    const forced = await runCli([
+      'resolve',
+      half,
+      ...db,
+      '--rollback',
+      '--reason',
+      'r',
+      '--audit-db',
+      'a',
+      '--heuristic',
+    ])
+    assert.equal(forced.code, 0, forced.stdout + forced.stderr)
+    assert.match(forced.stdout, /: HEURISTIC: rolled back$/m)
+    assert.deepEqual(await marks(half), [0, 0])
+    const listed = JSON.parse((await runCli(['audit', ...db, '--audit-db', 'a', '--json'])).stdout)
+    assert.deepEqual(
+      listed.map((row: { gtrid: string; outcome: string; recorded: null }) => [
+        row.gtrid,
+        row.outcome,
+        row.recorded,
+      ]),
+      [
+        [half, 'heuristic', null],
+        [half, 'refused', null],
+        [whole, 'resolved', null],
+      ],
+    )
   })
 
   test('usage errors exit 2 before any database is reached: no --reason, both or neither decision, an unknown option', async () => {
