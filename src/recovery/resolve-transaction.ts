@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os'
 import type { Database } from '../database/database.js'
 import { withConnection } from '../database/with-connection.js'
-import type { AuditOutcome } from '../dialect/audit-records.js'
+import type { AuditEntry, AuditOutcome } from '../dialect/audit-records.js'
 import { ConfigurationError } from '../errors/configuration-error.js'
 import { AuditLog } from '../records/audit-log.js'
 import type { DecisionLog } from '../records/decision-log.js'
@@ -75,6 +75,8 @@ export interface Resolution {
   readonly databases: readonly ResolvedDatabase[]
   /** Where the audit row is: `table in database`. */
   readonly audit: string
+  /** Why the audit row could not be written (what was done is still as said). */
+  readonly auditError?: string
 }
 
 /**
@@ -162,8 +164,7 @@ export async function resolveTransaction(options: ResolveOptions): Promise<Resol
       finished: false,
       databases: untouched,
     }
-    await writeAudit(audit, result)
-    return result
+    return writeAudit(audit, result)
   }
   if (judged.refusal !== undefined) return refuse(judged.refusal)
   if (judged.risks.length > 0 && options.heuristic !== true) {
@@ -188,8 +189,7 @@ export async function resolveTransaction(options: ResolveOptions): Promise<Resol
     finished,
     databases,
   }
-  await writeAudit(audit, result)
-  return result
+  return writeAudit(audit, result)
 }
 
 function checkResolve(options: ResolveOptions): { reason: string; actor: string } {
@@ -308,8 +308,18 @@ async function finishBranches(
   return shown.map((each) => ({ ...each, actions: actions.get(each.name) ?? [] }))
 }
 
-async function writeAudit(audit: AuditLog, result: Resolution): Promise<void> {
-  await audit.write({
+/** Writes the audit row; a failure is told in the result, never hides what was done. */
+async function writeAudit(audit: AuditLog, result: Resolution): Promise<Resolution> {
+  try {
+    await audit.write(auditEntry(result))
+    return result
+  } catch (error) {
+    return { ...result, auditError: `(${audit.database.identity}) ${errorMessage(error)}` }
+  }
+}
+
+function auditEntry(result: Resolution): AuditEntry {
+  return {
     actor: result.actor,
     reason: result.reason,
     gtrid: result.gtrid,
@@ -321,5 +331,5 @@ async function writeAudit(audit: AuditLog, result: Resolution): Promise<void> {
       risks: result.risks,
       ...(result.refusal !== undefined && { refusal: result.refusal }),
     }),
-  })
+  }
 }

@@ -133,7 +133,9 @@ async function resolve({
     logger,
   })
   out(values.json ? JSON.stringify(result, null, 2) : formatResolution(result))
-  return result.outcome !== 'refused' && result.finished ? EXIT.done : EXIT.failed
+  return result.outcome !== 'refused' && result.finished && result.auditError === undefined
+    ? EXIT.done
+    : EXIT.failed
 }
 
 const RECORDED = { C: "'C' (commit)", A: "'A' (abort)", S: "'S' (staged)" } as const
@@ -180,6 +182,10 @@ export function formatResolution(result: Resolution): string {
     )
     lines.push(`  ${database.name.padEnd(width)}  ${[found, ...done].join('; ')}`)
   }
-  lines.push(`Audit row written to ${result.audit}.`)
+  lines.push(
+    result.auditError === undefined
+      ? `Audit row written to ${result.audit}.`
+      : `AUDIT ROW NOT WRITTEN to ${result.audit}: ${result.auditError}`,
+  )
   return lines.join('\n')
 }
