@@ -52,6 +52,8 @@ export interface ResolvedDatabase {
   /** What it held of the transaction before: `prepared`, `not-found` (no branch), `error`. */
   readonly found: 'prepared' | 'not-found' | 'error'
   readonly sameServerAs?: string
+  /** Why it could not be read (names its host, never a password). */
+  readonly error?: string
   readonly actions: readonly BranchAction[]
 }
 
@@ -153,6 +155,7 @@ export async function resolveTransaction(options: ResolveOptions): Promise<Resol
     name: each.name,
     found: each.state,
     ...(each.sameServerAs !== undefined && { sameServerAs: each.sameServerAs }),
+    ...(each.error !== undefined && { error: each.error }),
     actions: [],
   }))
   const refuse = async (refusal: string, recorded = recordedBefore): Promise<Resolution> => {

@@ -98,7 +98,23 @@ describe('txkit resolve', () => {
   test('no decision row (the coordinator died before it): --rollback records A first, rolls back every branch, and is audited with actor, reason and what each database did', async (t) => {
     const setup = await deployment('resolve-1', 'before')
     if (setup === undefined) return t.skip('no MariaDB')
-    const { a, b, m, mUrl, gtrid, db } = setup
+    const { a, b, m, mUrl, gtrid } = setup
+    // The harness's PostgreSQL trusts its clients: a password in the URL is sent and ignored.
+    const password = 'Pw-resolve-7f3a'
+    const withPassword = (url: string) => {
+      const parsed = new URL(url)
+      parsed.password = password
+      return parsed.toString()
+    }
+    const db = [
+      '--db',
+      `a=${withPassword(a.url)}`,
+      '--db',
+      `b=${withPassword(b.url)}`,
+      '--db',
+      `m=${mUrl}`,
+      ...DRIVERS,
+    ]
     assert.equal(await prepared(b, m, gtrid), 2)
     assert.equal(await decisionRow(a, gtrid), undefined)
 
@@ -178,9 +194,29 @@ describe('txkit resolve', () => {
       new RegExp(` alice: ${gtrid.replace(/\./g, '\\.')} --rollback → RESOLVED, decision row 'A'`),
     )
 
-    for (const password of passwordsOf(a.url, b.url, mUrl)) {
-      for (const output of [noAudit, init, resolved, listed, text]) {
-        assert.ok(!output.stdout.includes(password) && !output.stderr.includes(password))
+    // A database that cannot be reached: refused, named by its host, never by its password.
+    const unreachable = await runCli([
+      'resolve',
+      gtrid,
+      ...db,
+      '--db',
+      `x=postgres://u:${password}@127.0.0.1:1/x`,
+      '--decision-log',
+      'a',
+      '--rollback',
+      '--reason',
+      'x',
+      '--connect-timeout',
+      '2s',
+    ])
+    assert.equal(unreachable.code, 1, unreachable.stdout + unreachable.stderr)
+    assert.match(unreachable.stdout + unreachable.stderr, /127\.0\.0\.1:1/)
+    for (const output of [noAudit, init, resolved, listed, text, unreachable]) {
+      assert.ok(!output.stdout.includes(password) && !output.stderr.includes(password))
+    }
+    for (const secret of passwordsOf(a.url, b.url, mUrl)) {
+      for (const output of [noAudit, init, resolved, listed, text, unreachable]) {
+        assert.ok(!output.stdout.includes(secret) && !output.stderr.includes(secret))
       }
     }
   })

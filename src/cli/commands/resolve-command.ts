@@ -170,7 +170,7 @@ export function formatResolution(result: Resolution): string {
   for (const database of result.databases) {
     const found =
       database.found === 'error'
-        ? 'COULD NOT BE READ'
+        ? `COULD NOT BE READ ${database.error ?? ''}`
         : database.sameServerAs !== undefined
           ? `same server as ${database.sameServerAs}`
           : database.found === 'prepared'
