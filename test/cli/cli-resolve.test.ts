@@ -284,11 +284,14 @@ describe('txkit resolve', () => {
     assert.match(rows[1].actions.refusal, /contradict/)
   })
 
-  test('no decision row: --commit is heuristic and refused without --heuristic', async (t) => {
+  test('no decision row: --commit is heuristic and refused without --heuristic; the audit table on MariaDB (--audit-db)', async (t) => {
     const setup = await deployment('resolve-3', 'before')
     if (setup === undefined) return t.skip('no MariaDB')
-    const { a, b, m, gtrid, db } = setup
-    await runCli(['init', ...db, '--decision-log', 'a', '--audit'])
+    const { a, b, m, gtrid } = setup
+    const db = [...setup.db, '--audit-db', 'm']
+    const init = await runCli(['init', ...setup.db, '--audit', '--audit-db', 'm'])
+    assert.equal(init.code, 0, init.stdout + init.stderr)
+    assert.match(init.stdout, /Audit table txkit_audit is ready in "m"/)
     const refused = await runCli([
       'resolve',
       gtrid,
@@ -321,8 +324,27 @@ describe('txkit resolve', () => {
     ])
     assert.equal(forced.code, 0, forced.stdout + forced.stderr)
     assert.match(forced.stdout, /: HEURISTIC: committed$/m)
+    assert.match(forced.stdout, /^Audit row written to txkit_audit in database "m"\.$/m)
     assert.equal(await decisionRow(a, gtrid), 'C')
     assert.deepEqual(await balances(b, m), [90, 110])
+    const listed = await runCli(['audit', ...db, '--gtrid', gtrid, '--json'])
+    assert.equal(listed.code, 0, listed.stdout + listed.stderr)
+    const rows = JSON.parse(listed.stdout)
+    assert.deepEqual(
+      rows.map((row: { decision: string; outcome: string; recorded: string | null }) => [
+        row.decision,
+        row.outcome,
+        row.recorded,
+      ]),
+      [
+        ['commit', 'heuristic', 'C'],
+        ['commit', 'refused', null],
+      ],
+    )
+    assert.ok(rows[0].id > rows[1].id && Date.parse(rows[0].at) >= Date.parse(rows[1].at))
+    assert.match(rows[0].actions.risks[0], /the protocol's outcome is abort/)
+    const one = JSON.parse((await runCli(['audit', ...db, '--limit', '1', '--json'])).stdout)
+    assert.equal(one.length, 1)
   })
 
   test('sequential ids keep no decision: the choice is applied when every branch is prepared, and is heuristic when one is prepared nowhere', async () => {
