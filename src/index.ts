@@ -19,6 +19,7 @@ export {
   type UrlDatabaseOptions,
   type UrlDriver,
 } from './database/url-driver.js'
+export type { AuditOutcome, AuditRow } from './dialect/audit-records.js'
 export type { Dialect } from './dialect/dialect.js'
 export type {
   LockDialect,
@@ -173,10 +174,16 @@ export type {
   ScannedDatabase,
   TransactionRecovery,
 } from './protocol/recovery-report.js'
+export { createAuditTable, DEFAULT_AUDIT_TABLE } from './records/audit-log.js'
 export { DEFAULT_DECISION_TABLE, type DecisionLogOptions } from './records/decision-log.js'
 export { createOutboxTables, type OutboxTableOptions } from './records/outbox-tables.js'
 export { type RecoverOptions, recover } from './recovery/recover.js'
 export type { RecoveryProgress } from './recovery/recovery-progress.js'
+export {
+  type Resolution,
+  type ResolveOptions,
+  resolveTransaction,
+} from './recovery/resolve-transaction.js'
 export {
   checkOutboxTables,
   collectOutboxGarbage,

@@ -31,6 +31,15 @@ export const OPTIONS = {
   'all-dead': { type: 'boolean' },
   'older-than': { type: 'string' },
   limit: { type: 'string' },
+  commit: { type: 'boolean' },
+  rollback: { type: 'boolean' },
+  heuristic: { type: 'boolean' },
+  reason: { type: 'string' },
+  actor: { type: 'string' },
+  audit: { type: 'boolean' },
+  'audit-db': { type: 'string' },
+  'audit-table': { type: 'string' },
+  gtrid: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 

@@ -26,6 +26,8 @@ export interface Command {
    * exit 2 even when a database is unreachable.
    */
   checkPositionals?(positionals: readonly string[]): void
+  /** Refuses bad or missing option values before any database is connected (exit 2). */
+  checkValues?(values: Values): void
   /** Runs it; answers the exit code (see `exit-codes.ts`). */
   run(context: CommandContext): Promise<number>
 }

@@ -6,11 +6,13 @@ import { redactUrlsIn } from '../util/redact-url.js'
 import { cliLogger } from './cli-logger.js'
 import { OPTIONS, type Values } from './cli-options.js'
 import type { Command } from './command.js'
+import { auditCommand } from './commands/audit-command.js'
 import { checkCommand } from './commands/check-command.js'
 import { initCommand } from './commands/init-command.js'
 import { outboxCommand } from './commands/outbox-command.js'
 import { recoverCommand } from './commands/recover-command.js'
 import { relayCommand } from './commands/relay-command.js'
+import { resolveCommand } from './commands/resolve-command.js'
 import { showCommand } from './commands/show-command.js'
 import { statusCommand } from './commands/status-command.js'
 import { watchCommand } from './commands/watch-command.js'
@@ -27,10 +29,12 @@ const HELP = `txkit — atomic commit across databases, and recovery of in-doubt
 Usage: txkit <command> [options]
 
 Commands:
-  init      create the decision table
+  init      create the decision table (and the audit table, with --audit)
   status    show our prepared transactions and what recover would do
   show      one transaction: its branches, its decision, and what it blocks
   recover   finish in-doubt transactions once, print what was done
+  resolve   an operator's decision for one in-doubt transaction: record it, finish its branches
+  audit     list the operators' resolutions (the audit table)
   watch     recover every interval, serve Prometheus metrics
   check     inspect every database before the first transaction: settings, tables
   relay     publish committed outbox messages to their brokers until stopped
@@ -48,6 +52,8 @@ const COMMANDS: readonly Command[] = [
   statusCommand,
   showCommand,
   recoverCommand,
+  resolveCommand,
+  auditCommand,
   watchCommand,
   checkCommand,
   relayCommand,
@@ -100,6 +106,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return EXIT.done
   }
   chosen.checkPositionals?.(positionals)
+  chosen.checkValues?.(values)
   // Through the status line: a log line is printed above a progress line being redrawn.
   const logger = cliLogger(values.json === true, (line) => stderrLine.print(line))
   const connected = await openDatabases(values)

@@ -1,4 +1,5 @@
 import type { DriverConnection } from '../driver/driver-connection.js'
+import type { AuditRecordsDialect } from './audit-records.js'
 import type { DatabaseClock } from './database-clock.js'
 import type { DecisionRecordsDialect } from './decision-records.js'
 import type { ErrorPredicates } from './error-predicates.js'
@@ -63,6 +64,8 @@ export interface Dialect
   readonly inbox?: InboxDialect
   /** What a relay and `txkit outbox` do with the outbox's rows; absent where none can be held. */
   readonly outboxStore?: OutboxStoreDialect
+  /** The audit table of operators' resolutions (`txkit resolve`, `txkit audit`). */
+  readonly audit?: AuditRecordsDialect
   /** Who prepared a prepared transaction and when, its locks and its waiters (`txkit show`). */
   readonly preparedDetail?: PreparedDetailDialect
   /** Checks of the server before any transaction runs (`checkDeployment`, `txkit check`). */

@@ -1,4 +1,5 @@
 import type { Dialect } from '../dialect/dialect.js'
+import { mysqlAuditRecords } from './mysql-audit-records.js'
 import { mysqlClock } from './mysql-clock.js'
 import { mysqlDecisionRecords } from './mysql-decision-records.js'
 import { mysqlErrorPredicates } from './mysql-error-codes.js'
@@ -26,6 +27,7 @@ export const mysqlDialect: Dialect = {
   displayName: 'MySQL/MariaDB',
   locks: mysqlLockDialect,
   fences: mysqlFenceDialect,
+  audit: mysqlAuditRecords,
   outbox: mysqlOutbox,
   inbox: mysqlInbox,
   outboxStore: mysqlOutboxStore,

@@ -1,4 +1,5 @@
 import type { Dialect } from '../dialect/dialect.js'
+import { postgresAuditRecords } from './postgres-audit-records.js'
 import { postgresClock } from './postgres-clock.js'
 import { postgresDecisionRecords } from './postgres-decision-records.js'
 import { postgresErrorPredicates } from './postgres-error-codes.js'
@@ -24,6 +25,7 @@ export const postgresDialect: Dialect = {
   displayName: 'PostgreSQL',
   locks: postgresLockDialect,
   fences: postgresFenceDialect,
+  audit: postgresAuditRecords,
   outbox: postgresOutbox,
   inbox: postgresInbox,
   outboxStore: postgresOutboxStore,

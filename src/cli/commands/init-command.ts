@@ -1,4 +1,5 @@
 import { outboxTables } from '../../dialect/outbox-store-dialect.js'
+import { AuditLog } from '../../records/audit-log.js'
 import { DecisionLog } from '../../records/decision-log.js'
 import { DEFAULT_FENCE_TABLE, FenceTable } from '../../records/fence-table.js'
 import { createOutboxTables } from '../../records/outbox-tables.js'
@@ -13,13 +14,15 @@ import { UsageError } from '../usage-error.js'
 export const initCommand: Command = {
   name: 'init',
   help: `Usage: txkit init --db NAME=URL (--decision-log NAME | --decision-databases A,B) [--table NAME]
-                  [--fences] [--outbox [--outbox-table T]] [--print-sql]
+                  [--fences] [--outbox [--outbox-table T]] [--audit] [--print-sql]
        txkit init --db NAME=URL [--db …] --outbox [--outbox-table T] [--print-sql]
+       txkit init --db NAME=URL --audit --audit-db NAME [--audit-table T] [--print-sql]
 
 Creates the decision table (if it does not exist) in the decision database, and in each of
 --decision-databases; with --fences, the parallel protocol's fence table in every --db too;
 with --outbox, the outbox tables (messages and keys) in every --db (alone, without a decision
-table, when no decision database is named).
+table, when no decision database is named); with --audit, the audit table of txkit resolve in
+--audit-db, else in each decision database.
 
 ${DATABASE_HELP}
 ${TIMEOUT_HELP}
@@ -32,9 +35,21 @@ ${TIMEOUT_HELP}
   --outbox               also create the outbox tables in every --db (tx.outbox.send, txkit relay)
   --outbox-table NAME    the outbox table, or schema.table (default txkit_outbox; its key table
                          is NAME_key)
+  --audit                also create the audit table (txkit resolve, txkit audit)
+  --audit-db NAME        where (default: each decision database)
+  --audit-table NAME     its name, or schema.table (default txkit_audit)
   --print-sql            print the statements instead of running them (for migration tools:
                          idempotent; on PostgreSQL they stamp the table's creation time)`,
-  options: new Set([...COMMON, ...TABLES, 'print-sql', 'outbox', 'outbox-table']),
+  options: new Set([
+    ...COMMON,
+    ...TABLES,
+    'print-sql',
+    'outbox',
+    'outbox-table',
+    'audit',
+    'audit-db',
+    'audit-table',
+  ]),
   run: init,
 }
 
@@ -43,11 +58,58 @@ async function init(context: CommandContext): Promise<number> {
   if (values['outbox-table'] !== undefined && !values.outbox) {
     throw new UsageError('--outbox-table names the table --outbox creates: add --outbox.')
   }
+  if ((values['audit-db'] !== undefined || values['audit-table'] !== undefined) && !values.audit) {
+    throw new UsageError(
+      '--audit-db and --audit-table name the table --audit creates: add --audit.',
+    )
+  }
   const decisions =
     values['decision-log'] !== undefined || values['decision-databases'] !== undefined
-  if (values.outbox && !decisions) return initOutbox(context, false)
-  const code = await initDecisions(context)
-  return values.outbox ? initOutbox(context, true) : code
+  if (values.audit && !decisions && !values.outbox) return initAudit(context, false)
+  const code =
+    values.outbox && !decisions ? await initOutbox(context, false) : await initDecisions(context)
+  if (values.outbox && decisions) await initOutbox(context, true)
+  return values.audit ? initAudit(context, true) : code
+}
+
+/** `--audit`: the audit table in --audit-db, else in each decision database; or its SQL. */
+async function initAudit({ values, connected }: CommandContext, after: boolean): Promise<number> {
+  const named = values['audit-db']
+  const databases =
+    named === undefined
+      ? [
+          ...new Set([
+            ...[decisionDatabaseOf(values, connected)].filter((each) => each !== undefined),
+            ...decisionDatabasesOption(values, connected).map((entry) => entry.database),
+          ]),
+        ]
+      : [
+          connected.find((entry) => entry.database.name === named)?.database ??
+            (() => {
+              throw new UsageError(`--audit-db ${named} names no --db.`)
+            })(),
+        ]
+  if (databases.length === 0) {
+    throw new UsageError('txkit init --audit needs --audit-db NAME (or a decision database).')
+  }
+  const logs = databases.map((database) => new AuditLog(database, values['audit-table']))
+  if (values['print-sql']) {
+    for (const [position, log] of logs.entries()) {
+      out(
+        `${position === 0 && !after ? '' : '\n'}-- ${log.database.name}\n${log.sql().join(';\n\n')};`,
+      )
+    }
+    return EXIT.done
+  }
+  for (const log of logs) await log.create()
+  const names = logs.map((log) => `"${log.database.name}"`).join(', ')
+  const table = logs[0]?.tableText ?? ''
+  out(
+    values.json
+      ? JSON.stringify({ audit: table, in: logs.map((log) => log.database.name) })
+      : `Audit table ${table} is ready in ${names}.`,
+  )
+  return EXIT.done
 }
 
 async function initDecisions({ values, connected, logger }: CommandContext): Promise<number> {
