@@ -4,12 +4,13 @@ import {
   type Resolution,
   resolveTransaction,
 } from '../../recovery/resolve-transaction.js'
-import { GTRID_SHAPE, parseGtrid } from '../../xid/xid.js'
+import { parseGtrid } from '../../xid/xid.js'
 import { COMMON, DATABASE_HELP, TIMEOUT_HELP, type Values } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { decisionDatabaseOf, decisionDatabasesOption } from '../decision-options.js'
 import { EXIT } from '../exit-codes.js'
 import { out } from '../output.js'
+import { transactionIdArgument } from '../transaction-id-argument.js'
 import { UsageError } from '../usage-error.js'
 
 /**
@@ -62,20 +63,9 @@ ${TIMEOUT_HELP}
     'audit-table',
   ]),
   positionals: true,
-  checkPositionals: checkGtrid,
+  checkPositionals: (positionals) => transactionIdArgument('resolve', positionals),
   checkValues,
   run: resolve,
-}
-
-function checkGtrid(positionals: readonly string[]): string {
-  if (positionals.length !== 1) {
-    throw new UsageError(`txkit resolve takes one transaction id (${positionals.length} given).`)
-  }
-  const gtrid = positionals[0] as string
-  if (parseGtrid(gtrid) === undefined) {
-    throw new UsageError(`"${gtrid.slice(0, 80)}" is not a txkit transaction id: ${GTRID_SHAPE}.`)
-  }
-  return gtrid
 }
 
 function checkValues(values: Values): void {
@@ -101,7 +91,7 @@ async function resolve({
   connected,
   logger,
 }: CommandContext): Promise<number> {
-  const gtrid = checkGtrid(positionals)
+  const gtrid = transactionIdArgument('resolve', positionals)
   checkValues(values)
   const decisionLog = decisionDatabaseOf(values, connected)
   const decisionDatabases = decisionDatabasesOption(values, connected)

@@ -1,13 +1,12 @@
 import type { ShownBranch, TransactionDetail } from '../../recovery/show-transaction.js'
 import { showTransaction } from '../../recovery/show-transaction.js'
-import { GTRID_SHAPE, parseGtrid } from '../../xid/xid.js'
 import { COMMON, DATABASE_HELP, TIMEOUT_HELP } from '../cli-options.js'
 import type { Command, CommandContext } from '../command.js'
 import { decisionDatabaseOf, decisionDatabasesOption } from '../decision-options.js'
 import { EXIT } from '../exit-codes.js'
 import { age } from '../format-report.js'
 import { out } from '../output.js'
-import { UsageError } from '../usage-error.js'
+import { transactionIdArgument } from '../transaction-id-argument.js'
 
 const OUTCOMES = {
   C: "'C': commit",
@@ -57,24 +56,12 @@ ${TIMEOUT_HELP}
     'prefix',
   ]),
   positionals: true,
-  checkPositionals: checkGtrid,
+  checkPositionals: (positionals) => transactionIdArgument('show', positionals),
   run: show,
 }
 
-/** One argument, a txkit transaction id: checked before any database is connected. */
-function checkGtrid(positionals: readonly string[]): string {
-  if (positionals.length !== 1) {
-    throw new UsageError(`txkit show takes one transaction id (${positionals.length} given).`)
-  }
-  const gtrid = positionals[0] as string
-  if (parseGtrid(gtrid) === undefined) {
-    throw new UsageError(`"${gtrid.slice(0, 80)}" is not a txkit transaction id: ${GTRID_SHAPE}.`)
-  }
-  return gtrid
-}
-
 async function show({ values, positionals, connected }: CommandContext): Promise<number> {
-  const gtrid = checkGtrid(positionals)
+  const gtrid = transactionIdArgument('show', positionals)
   const decisionLog = decisionDatabaseOf(values, connected)
   const decisionDatabases = decisionDatabasesOption(values, connected)
   const detail = await showTransaction({
