@@ -25,8 +25,9 @@ export async function commitInOneStep(
   }
   let outcome: string
   // The outbox's messages, where this COMMIT carries them (run-outbox.ts).
-  const carried = run.outbox?.commitStatements(run, branch)
+  let carried: string | undefined
   try {
+    carried = run.outbox?.commitStatements(run, branch)
     outcome = await branch.dialect.commitOnePhase(branch.connection, branch.xid, carried)
   } catch (thrown) {
     const error =
@@ -51,7 +52,7 @@ export async function commitInOneStep(
     // COMMIT carried failed and it never ran: the transaction is then rolled back or left failed,
     // and a session whose transaction may still be open is closed rather than handed back.
     branch.state = 'rolled-back'
-    if (carried !== undefined && branch.connection.transactionStatus?.() !== 'idle') {
+    if (run.outbox?.branch === branch && branch.connection.transactionStatus?.() !== 'idle') {
       branch.sessionDirty = true
     }
     return [`${what} ${name} refused to commit`, error]
