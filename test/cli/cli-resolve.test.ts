@@ -8,60 +8,24 @@ import { describe, test } from 'node:test'
 import type { Pool as MysqlPool } from 'mysql2/promise'
 import type pg from 'pg'
 import { serversForFile } from '../../harness/file-servers.js'
+import { CLI_DRIVERS, inDoubtAcrossThree, passwordsOf } from '../../harness/in-doubt-deployment.js'
 import { runCli } from '../../harness/run-cli.js'
-import { runCrashCoordinator } from '../../harness/run-crash-coordinator.js'
 
 const servers = serversForFile()
 const { fixture } = servers
 
-const DRIVERS = [
-  '--driver',
-  process.env.TXKIT_TEST_POSTGRES_DRIVER ?? 'node-postgres',
-  '--driver',
-  process.env.TXKIT_TEST_MYSQL_DRIVER ?? 'mysql2',
-]
-
-function passwordsOf(...urls: string[]): string[] {
-  return urls.map((url) => decodeURIComponent(new URL(url).password)).filter((p) => p !== '')
-}
-
 /** a (decision log) + b on PostgreSQL, m on MariaDB; b and m each hold a balance of 100. */
 async function deployment(marker: string, when: 'before' | 'after') {
-  const mariadb = servers.mariadb
-  if (mariadb === undefined) return undefined
-  const a = await fixture.markedPg(servers.postgres, 'a')
-  const b = await fixture.markedPg(servers.postgres, 'b')
-  await b.pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await b.pool.query('INSERT INTO accounts VALUES (1, 100)')
-  const mUrl = await mariadb.createDatabase()
-  const m = await fixture.mysql(mUrl, 'm')
-  await m.pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-  await m.pool.query('INSERT INTO accounts VALUES (1, 100)')
-  await fixture.coordinator({ decisionLog: a.db }).createDecisionLog()
-  const run = await runCrashCoordinator({
-    databases: [
-      { name: 'a', kind: 'postgres', url: a.url },
-      { name: 'b', kind: 'postgres', url: b.url },
-      { name: 'm', kind: 'mariadb', url: mUrl },
-    ],
-    decisionLog: 'a',
-    protocol: 'decision',
-    prefix: 'resolved',
-    marker,
-    statements: {
-      b: [{ sql: 'UPDATE accounts SET balance = balance - 10 WHERE id = 1' }],
-      m: [{ sql: 'UPDATE accounts SET balance = balance + 10 WHERE id = 1' }],
-    },
-    killAt: { step: 'decision', when },
-  })
-  assert.equal(run.signal, 'SIGKILL', run.output)
-  const { rows } = await b.pool.query<{ gid: string }>(
-    'SELECT gid FROM pg_prepared_xacts WHERE database = current_database()',
-  )
-  const gid = rows[0]?.gid ?? assert.fail('no prepared branch on b')
-  const gtrid = gid.replace(/\.\d+\.\d+$/, '')
-  const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, '--db', `m=${mUrl}`, ...DRIVERS]
-  return { a, b, m, mUrl, gtrid, db }
+  const setup = await inDoubtAcrossThree(servers, { prefix: 'resolved', marker, when })
+  if (setup === undefined) return undefined
+  const { a, b, mUrl } = setup
+  const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, '--db', `m=${mUrl}`, ...CLI_DRIVERS]
+  return { ...setup, db }
+}
+
+/** `txkit resolve gtrid` over `db`, with the decision log in a, and `rest`. */
+function resolveCli(gtrid: string, db: readonly string[], rest: readonly string[]) {
+  return runCli(['resolve', gtrid, ...db, '--decision-log', 'a', ...rest])
 }
 
 /** The branches of `gtrid` still prepared on b and m (MariaDB's list is server-wide). */
@@ -113,22 +77,13 @@ describe('txkit resolve', () => {
       `b=${withPassword(b.url)}`,
       '--db',
       `m=${mUrl}`,
-      ...DRIVERS,
+      ...CLI_DRIVERS,
     ]
     assert.equal(await prepared(b, m, gtrid), 2)
     assert.equal(await decisionRow(a, gtrid), undefined)
 
     // Without the audit table nothing is done.
-    const noAudit = await runCli([
-      'resolve',
-      gtrid,
-      ...db,
-      '--decision-log',
-      'a',
-      '--rollback',
-      '--reason',
-      'x',
-    ])
+    const noAudit = await resolveCli(gtrid, db, ['--rollback', '--reason', 'x'])
     assert.equal(noAudit.code, 1, noAudit.stdout + noAudit.stderr)
     assert.match(
       noAudit.stderr,
@@ -141,12 +96,7 @@ describe('txkit resolve', () => {
     assert.equal(init.code, 0, init.stdout + init.stderr)
     assert.match(init.stdout, /Audit table txkit_audit is ready in "a"/)
 
-    const resolved = await runCli([
-      'resolve',
-      gtrid,
-      ...db,
-      '--decision-log',
-      'a',
+    const resolved = await resolveCli(gtrid, db, [
       '--rollback',
       '--reason',
       'x',
@@ -229,16 +179,7 @@ describe('txkit resolve', () => {
     assert.equal(await decisionRow(a, gtrid), 'C')
     assert.equal(await prepared(b, m, gtrid), 2)
 
-    const refused = await runCli([
-      'resolve',
-      gtrid,
-      ...db,
-      '--decision-log',
-      'a',
-      '--rollback',
-      '--reason',
-      'wrong',
-    ])
+    const refused = await resolveCli(gtrid, db, ['--rollback', '--reason', 'wrong'])
     assert.equal(refused.code, 1, refused.stdout + refused.stderr)
     assert.match(refused.stdout, /: REFUSED, nothing changed$/m)
     assert.match(
@@ -248,17 +189,7 @@ describe('txkit resolve', () => {
     assert.equal(await prepared(b, m, gtrid), 2)
     assert.equal(await decisionRow(a, gtrid), 'C')
 
-    const committed = await runCli([
-      'resolve',
-      gtrid,
-      ...db,
-      '--decision-log',
-      'a',
-      '--commit',
-      '--reason',
-      'follow C',
-      '--json',
-    ])
+    const committed = await resolveCli(gtrid, db, ['--commit', '--reason', 'follow C', '--json'])
     assert.equal(committed.code, 0, committed.stdout + committed.stderr)
     const result = JSON.parse(committed.stdout)
     assert.equal(result.outcome, 'resolved')
@@ -292,16 +223,7 @@ describe('txkit resolve', () => {
     const init = await runCli(['init', ...setup.db, '--audit', '--audit-db', 'm'])
     assert.equal(init.code, 0, init.stdout + init.stderr)
     assert.match(init.stdout, /Audit table txkit_audit is ready in "m"/)
-    const refused = await runCli([
-      'resolve',
-      gtrid,
-      ...db,
-      '--decision-log',
-      'a',
-      '--commit',
-      '--reason',
-      'r',
-    ])
+    const refused = await resolveCli(gtrid, db, ['--commit', '--reason', 'r'])
     assert.equal(refused.code, 1, refused.stdout + refused.stderr)
     assert.match(refused.stdout, /add --heuristic/)
     assert.match(refused.stdout, /risk {7}no decision row: the protocol's outcome is abort/)
@@ -311,17 +233,7 @@ describe('txkit resolve', () => {
     )
     assert.equal(await decisionRow(a, gtrid), undefined)
     assert.equal(await prepared(b, m, gtrid), 2)
-    const forced = await runCli([
-      'resolve',
-      gtrid,
-      ...db,
-      '--decision-log',
-      'a',
-      '--commit',
-      '--reason',
-      'r',
-      '--heuristic',
-    ])
+    const forced = await resolveCli(gtrid, db, ['--commit', '--reason', 'r', '--heuristic'])
     assert.equal(forced.code, 0, forced.stdout + forced.stderr)
     assert.match(forced.stdout, /: HEURISTIC: committed$/m)
     assert.match(forced.stdout, /^Audit row written to txkit_audit in database "m"\.$/m)
@@ -367,7 +279,7 @@ describe('txkit resolve', () => {
           ),
         )
       ).map((result) => result.rows.length)
-    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, ...DRIVERS.slice(0, 2)]
+    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, ...CLI_DRIVERS.slice(0, 2)]
     const whole = `seq:${randomBytes(8).toString('hex')}`
     await prepare(whole, [0, 1])
     // No decision database: where the audit goes must be said.

@@ -7,61 +7,23 @@ import { describe, test } from 'node:test'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { serversForFile } from '../../harness/file-servers.js'
+import { CLI_DRIVERS, inDoubtAcrossThree, passwordsOf } from '../../harness/in-doubt-deployment.js'
 import { runCli } from '../../harness/run-cli.js'
-import { runCrashCoordinator } from '../../harness/run-crash-coordinator.js'
 import { waitFor } from '../../harness/wait-for.js'
 
 const servers = serversForFile()
 const { fixture } = servers
 
-/** The CLI opens the URLs with the drivers under test. */
-const DRIVERS = [
-  '--driver',
-  process.env.TXKIT_TEST_POSTGRES_DRIVER ?? 'node-postgres',
-  '--driver',
-  process.env.TXKIT_TEST_MYSQL_DRIVER ?? 'mysql2',
-]
-
-function passwordsOf(...urls: string[]): string[] {
-  return urls.map((url) => decodeURIComponent(new URL(url).password)).filter((p) => p !== '')
-}
-
 describe('txkit show', () => {
   test('a transaction in doubt on PostgreSQL and MariaDB: its branches, its decision row, the session waiting behind it; finished after recover', async (t) => {
-    const mariadb = servers.mariadb
-    if (mariadb === undefined) return t.skip('no MariaDB')
-    const a = await fixture.markedPg(servers.postgres, 'a')
-    const b = await fixture.markedPg(servers.postgres, 'b')
-    await b.pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-    await b.pool.query('INSERT INTO accounts VALUES (1, 100)')
-    const mUrl = await mariadb.createDatabase()
-    const m = await fixture.mysql(mUrl, 'm')
-    await m.pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)')
-    await m.pool.query('INSERT INTO accounts VALUES (1, 100)')
-    await fixture.coordinator({ decisionLog: a.db }).createDecisionLog()
     // The coordinator dies right after its decision: a committed its 'C' row, b and m are prepared.
-    const run = await runCrashCoordinator({
-      databases: [
-        { name: 'a', kind: 'postgres', url: a.url },
-        { name: 'b', kind: 'postgres', url: b.url },
-        { name: 'm', kind: 'mariadb', url: mUrl },
-      ],
-      decisionLog: 'a',
-      protocol: 'decision',
+    const setup = await inDoubtAcrossThree(servers, {
       prefix: 'shown',
       marker: 'show-1',
-      statements: {
-        b: [{ sql: 'UPDATE accounts SET balance = balance - 10 WHERE id = 1' }],
-        m: [{ sql: 'UPDATE accounts SET balance = balance + 10 WHERE id = 1' }],
-      },
-      killAt: { step: 'decision', when: 'after' },
+      when: 'after',
     })
-    assert.equal(run.signal, 'SIGKILL', run.output)
-    const { rows } = await b.pool.query<{ gid: string }>(
-      'SELECT gid FROM pg_prepared_xacts WHERE database = current_database()',
-    )
-    const gid = rows[0]?.gid ?? assert.fail('no prepared branch on b')
-    const gtrid = gid.replace(/\.\d+\.\d+$/, '')
+    if (setup === undefined) return t.skip('no MariaDB')
+    const { a, b, m, mUrl, gid, gtrid } = setup
 
     // Two sessions wait behind the prepared branches: one on b, one on MariaDB.
     const blocked = new pg.Client({ connectionString: b.url })
@@ -94,7 +56,7 @@ describe('txkit show', () => {
       return found.length > 0
     })
 
-    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, '--db', `m=${mUrl}`, ...DRIVERS]
+    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, '--db', `m=${mUrl}`, ...CLI_DRIVERS]
     const shown = await runCli(['show', gtrid, ...db, '--decision-log', 'a'])
     assert.equal(shown.code, 3, shown.stdout + shown.stderr)
     const text = shown.stdout
@@ -224,7 +186,7 @@ describe('txkit show', () => {
       await client.query(`PREPARE TRANSACTION '${gtrid}:2:${index}'`)
       client.release()
     }
-    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, ...DRIVERS.slice(0, 2)]
+    const db = ['--db', `a=${a.url}`, '--db', `b=${b.url}`, ...CLI_DRIVERS.slice(0, 2)]
     const shown = await runCli(['show', gtrid, ...db])
     assert.equal(shown.code, 3, shown.stdout + shown.stderr)
     assert.match(shown.stdout, /^ {2}protocol {3}sequential$/m)
@@ -263,7 +225,7 @@ describe('txkit show', () => {
 
   test('a bad id is a usage error saying what an id looks like; an unknown one says nothing was found', async () => {
     const a = await fixture.markedPg(servers.postgres, 'a')
-    const db = ['--db', `a=${a.url}`, ...DRIVERS.slice(0, 2)]
+    const db = ['--db', `a=${a.url}`, ...CLI_DRIVERS.slice(0, 2)]
     const bad = await runCli(['show', 'not-an-id', ...db])
     assert.equal(bad.code, 2, bad.stdout + bad.stderr)
     assert.match(bad.stderr, /is not a txkit transaction id: a txkit transaction id is <prefix>\./)
@@ -282,7 +244,7 @@ describe('txkit show', () => {
       'txkit:4f9c2a1b0e3d7788',
       '--db',
       'x=postgres://someone:s3cret-pw@127.0.0.1:1/x',
-      ...DRIVERS.slice(0, 2),
+      ...CLI_DRIVERS.slice(0, 2),
       '--connect-timeout',
       '2s',
       '--json',
